@@ -1,0 +1,1 @@
+//! `swarmform.toml`: the model, loading with spans, modules, templates and validation.

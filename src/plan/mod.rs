@@ -1,0 +1,5 @@
+//! Plans as data, the planner that computes them, and the graph that orders them.
+
+mod model;
+
+pub use model::{Action, AttributeChange, Change, Mode, Plan, StateRef, Step, Summary, Warning};

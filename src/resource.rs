@@ -1,0 +1,112 @@
+//! The desired form of one resource, as the config evaluates it: attributes with their change
+//! semantics and the resources it depends on. The planner compares these with the state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::address::Address;
+
+/// What changing an attribute in place costs, which decides the action the planner picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    /// Docker updates it in place.
+    InPlace,
+    /// Docker cannot update it: the resource is replaced.
+    Replace,
+    /// Written in place, then dockerd is restarted on the resource's host.
+    RestartsDocker,
+    /// Recorded when the resource is created and never compared afterwards (for example
+    /// `swarm.bootstrap`: which manager ran `docker swarm init` does not matter once it ran).
+    CreateOnly,
+}
+
+/// One attribute of a desired resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribute {
+    /// The value. For a sensitive attribute this is `"sha256:<hex>"` of the secret content,
+    /// never the content itself: desired resources carry no secrets.
+    pub value: Value,
+    pub sensitive: bool,
+    pub on_change: OnChange,
+    /// A multi-line text (a rendered file): plans show a unified diff.
+    pub text: bool,
+}
+
+impl Attribute {
+    pub fn new(value: impl Into<Value>) -> Attribute {
+        Attribute {
+            value: value.into(),
+            sensitive: false,
+            on_change: OnChange::InPlace,
+            text: false,
+        }
+    }
+
+    pub fn replace(mut self) -> Attribute {
+        self.on_change = OnChange::Replace;
+        self
+    }
+
+    pub fn restarts_docker(mut self) -> Attribute {
+        self.on_change = OnChange::RestartsDocker;
+        self
+    }
+
+    pub fn create_only(mut self) -> Attribute {
+        self.on_change = OnChange::CreateOnly;
+        self
+    }
+
+    pub fn text(mut self) -> Attribute {
+        self.text = true;
+        self
+    }
+
+    /// A sensitive attribute from its secret content: only the hash is kept.
+    pub fn sensitive(content: &[u8]) -> Attribute {
+        Attribute {
+            value: Value::String(crate::hash::sha256_tagged(content)),
+            sensitive: true,
+            on_change: OnChange::InPlace,
+            text: false,
+        }
+    }
+}
+
+/// A resource as the config wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub address: Address,
+    /// The host whose machine this resource changes (engine, file, daemon, node); the executor
+    /// runs at most one mutating step per host at a time. `None` for cluster-wide resources,
+    /// which run on a manager.
+    pub host: Option<String>,
+    /// The object's name in Docker (a versioned secret name, a stack namespace), when it has one.
+    pub docker_name: Option<String>,
+    pub attributes: BTreeMap<String, Attribute>,
+    /// Resources that must exist (and be up to date) before this one is created or updated,
+    /// and that this one must be deleted before. Explicit `depends_on` and implicit references.
+    pub depends_on: BTreeSet<Address>,
+    /// Replacement creates the new object before deleting the old one (versioned secrets and
+    /// configs: the old version is removed once nothing uses it).
+    pub create_before_destroy: bool,
+}
+
+impl Resource {
+    pub fn new(address: Address) -> Resource {
+        Resource {
+            address,
+            host: None,
+            docker_name: None,
+            attributes: BTreeMap::new(),
+            depends_on: BTreeSet::new(),
+            create_before_destroy: false,
+        }
+    }
+
+    pub fn attribute(mut self, name: &str, attribute: Attribute) -> Resource {
+        self.attributes.insert(name.to_owned(), attribute);
+        self
+    }
+}
