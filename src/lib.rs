@@ -5,6 +5,7 @@
 //! [`plan::Plan`] and orders it as a graph; `ui` renders plans; `run` wires the commands.
 
 pub mod address;
+pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod error;

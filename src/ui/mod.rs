@@ -1,1 +1,14 @@
 //! Rendering: plans as text, JSON and markdown. Renderers return strings; `run` prints them.
+
+mod attributes;
+mod color;
+mod diff;
+#[cfg(test)]
+mod fixture;
+mod json;
+mod markdown;
+mod text;
+
+pub use json::plan_json;
+pub use markdown::plan_markdown;
+pub use text::plan_text;

@@ -1,0 +1,148 @@
+//! Small validators shared by the config checks: CIDRs, addresses, durations, modes, labels.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// Go's `time.ParseDuration` syntax, as Docker's flags take it: `90s`, `1h30m`, `2160h0m0s`.
+pub fn is_duration(text: &str) -> bool {
+    let mut rest = text;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 || rest[..digits].parse::<f64>().is_err() {
+            return false;
+        }
+        rest = &rest[digits..];
+        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
+            .iter()
+            .filter(|unit| rest.starts_with(*unit))
+            .max_by_key(|unit| unit.len());
+        match unit {
+            Some(unit) => rest = &rest[unit.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let network: IpNet = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a CIDR block such as `10.0.9.0/24`"))?;
+    if network.trunc() != network {
+        return Err(format!(
+            "`{text}` has host bits set; the network is `{}`",
+            network.trunc()
+        ));
+    }
+    Ok(network)
+}
+
+pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not an IP address"))
+}
+
+/// `IP:PORT` or `IP` (Docker's `--listen-addr` and the TCP API address).
+pub fn is_socket_address(text: &str, port_required: bool) -> bool {
+    if text.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    !port_required && text.parse::<IpAddr>().is_ok()
+}
+
+/// An IP address or a network interface name (Docker accepts both for `--advertise-addr`),
+/// optionally with `:PORT`.
+pub fn is_advertise_address(text: &str) -> bool {
+    if is_socket_address(text, false) {
+        return true;
+    }
+    let host = match text.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        _ => text,
+    };
+    !host.is_empty()
+        && host.len() <= 15
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A file mode in octal: `0644`, `600`.
+pub fn parse_mode(text: &str) -> Option<u32> {
+    if !(3..=4).contains(&text.len()) {
+        return None;
+    }
+    u32::from_str_radix(text, 8).ok().filter(|mode| *mode <= 0o7777)
+}
+
+/// Docker label keys: no whitespace, no `=`, not empty.
+pub fn is_label_key(text: &str) -> bool {
+    !text.is_empty() && !text.contains(|c: char| c.is_whitespace() || c == '=')
+}
+
+/// Docker object names (networks, secrets, configs, services): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn is_docker_name(text: &str, max: usize) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(first) if first.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && text.len() <= max
+}
+
+/// A user or group name for a file's owner.
+pub fn is_account_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 32
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Durations follow Go's syntax, which is what Docker's flags parse.
+    #[test]
+    fn durations_follow_go_syntax() {
+        for good in ["5s", "2160h0m0s", "1.5h", "300ms", "1h30m"] {
+            assert!(is_duration(good), "{good}");
+        }
+        for bad in ["", "5", "s", "5 s", "5d", "-1s"] {
+            assert!(!is_duration(bad), "{bad}");
+        }
+    }
+
+    // CIDRs must name a network, not an address inside one.
+    #[test]
+    fn cidrs_refuse_host_bits() {
+        assert!(parse_cidr("10.0.9.0/24").is_ok());
+        assert!(parse_cidr("10.0.9.1/24").expect_err("host bits").contains("10.0.9.0/24"));
+        assert!(parse_cidr("10.0.9.0").is_err());
+    }
+
+    // Advertise addresses may be IPs, IP:PORT or interface names.
+    #[test]
+    fn advertise_addresses_accept_interfaces() {
+        for good in ["10.0.0.1", "10.0.0.1:2377", "eth0", "enp0s3:2377"] {
+            assert!(is_advertise_address(good), "{good}");
+        }
+        for bad in ["", "a b", "averyveryverylonginterfacename"] {
+            assert!(!is_advertise_address(bad), "{bad}");
+        }
+    }
+
+    // Modes are three or four octal digits.
+    #[test]
+    fn modes_are_octal() {
+        assert_eq!(parse_mode("0644"), Some(0o644));
+        assert_eq!(parse_mode("600"), Some(0o600));
+        assert_eq!(parse_mode("0999"), None);
+        assert_eq!(parse_mode("64"), None);
+    }
+}

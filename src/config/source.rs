@@ -1,0 +1,224 @@
+//! The files a config is read from, and diagnostics that point into them.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// An index into [`Sources`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(usize);
+
+/// Every file read while loading a config (the root file, includes, module files, templates,
+/// compose files), kept so diagnostics can quote them.
+#[derive(Debug, Default)]
+pub struct Sources {
+    files: Vec<(PathBuf, String)>,
+}
+
+impl Sources {
+    pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
+        self.files.push((path, text));
+        FileId(self.files.len() - 1)
+    }
+
+    pub fn path(&self, file: FileId) -> &Path {
+        &self.files[file.0].0
+    }
+
+    pub fn text(&self, file: FileId) -> &str {
+        &self.files[file.0].1
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_column(&self, file: FileId, offset: usize) -> (usize, usize) {
+        let text = self.text(file);
+        let offset = offset.min(text.len());
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+
+    /// The byte offset of a 1-based line and column (as YAML and handlebars report them).
+    pub fn offset(&self, file: FileId, line: usize, column: usize) -> usize {
+        let text = self.text(file);
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let rest = &text[line_start.min(text.len())..];
+        let column_offset: usize = rest
+            .chars()
+            .take_while(|c| *c != '\n')
+            .take(column.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum();
+        line_start + column_offset
+    }
+}
+
+/// Where a diagnostic points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: FileId,
+    pub span: Range<usize>,
+}
+
+impl Location {
+    pub fn new(file: FileId, span: Range<usize>) -> Location {
+        Location { file, span }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One error or warning about the config. `message` is the headline; `label` sits under the
+/// quoted snippet and says what was expected there; `help` says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub location: Option<Location>,
+    pub label: String,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            location: None,
+            label: String::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    pub fn at(mut self, location: Location, label: impl Into<String>) -> Diagnostic {
+        self.location = Some(location);
+        self.label = label.into();
+        self
+    }
+
+    pub fn at_optional(self, location: Option<Location>, label: impl Into<String>) -> Diagnostic {
+        match location {
+            Some(location) => self.at(location, label),
+            None => self,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `file:line:column`, or the empty string for a diagnostic about no file.
+    pub fn position(&self, sources: &Sources) -> String {
+        match &self.location {
+            Some(location) => {
+                let (line, column) = sources.line_column(location.file, location.span.start);
+                format!("{}:{line}:{column}", sources.path(location.file).display())
+            }
+            None => String::new(),
+        }
+    }
+
+    /// The diagnostic with the quoted snippet, rustc-style:
+    ///
+    /// ```text
+    /// error: unknown host `node9`
+    ///  --> swarmform.toml:12:11
+    ///    |
+    /// 12 | bootstrap = "node9"
+    ///    |             ^^^^^^^ no host of that name is declared under [hosts]
+    ///    |
+    ///    = help: declared hosts: node1, node2
+    /// ```
+    pub fn render(&self, sources: &Sources, color: bool) -> String {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let title = level.primary_title(self.message.as_str());
+        let path;
+        let mut group = match &self.location {
+            Some(location) => {
+                path = sources.path(location.file).display().to_string();
+                let text = sources.text(location.file);
+                let end = location.span.end.min(text.len());
+                let start = location.span.start.min(end);
+                title.element(
+                    Snippet::source(text).path(path.as_str()).fold(true).annotation(
+                        AnnotationKind::Primary
+                            .span(start..end)
+                            .label(self.label.as_str()),
+                    ),
+                )
+            }
+            None => Group::with_title(title),
+        };
+        if let Some(help) = &self.help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        renderer.render(&[group])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Line and column are 1-based and count characters, not bytes, so they match editors.
+    #[test]
+    fn offsets_map_to_lines_and_columns_and_back() {
+        let mut sources = Sources::default();
+        let file = sources.add("a.toml".into(), "x = 1\né = \"y\"\n".to_owned());
+        assert_eq!(sources.line_column(file, 0), (1, 1));
+        let offset = sources.text(file).find('"').expect("quote");
+        assert_eq!(sources.line_column(file, offset), (2, 5));
+        assert_eq!(sources.offset(file, 2, 5), offset);
+    }
+
+    // A diagnostic quotes the file at the offending snippet and names file:line:column.
+    #[test]
+    fn diagnostics_render_with_position_snippet_and_help() {
+        let mut sources = Sources::default();
+        let file = sources.add(
+            "swarmform.toml".into(),
+            "[swarm]\nbootstrap = \"node9\"\n".to_owned(),
+        );
+        let start = sources.text(file).find("\"node9\"").expect("snippet");
+        let diagnostic = Diagnostic::error("unknown host `node9`")
+            .at(Location::new(file, start..start + 7), "not declared under [hosts]")
+            .help("declared hosts: node1");
+        let text = diagnostic.render(&sources, false);
+        assert!(text.contains("error: unknown host `node9`"), "{text}");
+        assert!(text.contains("swarmform.toml:2:13"), "{text}");
+        assert!(text.contains("bootstrap = \"node9\""), "{text}");
+        assert!(text.contains("^^^^^^^ not declared under [hosts]"), "{text}");
+        assert!(text.contains("help: declared hosts: node1"), "{text}");
+        assert_eq!(diagnostic.position(&sources), "swarmform.toml:2:13");
+    }
+}

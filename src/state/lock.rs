@@ -1,0 +1,491 @@
+//! The state lock: an OS advisory lock on `<state path>.lock`, which also records who holds it.
+//!
+//! The OS lock is what excludes; the JSON inside is only for telling the user who to wait for.
+//! A process killed outright releases its OS lock, so a stale lock file never blocks anyone: the
+//! next process locks it and overwrites the information.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::StateError;
+
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long to keep re-reading a held lock file that is still empty: a swarmform holder writes
+/// its information right after locking, so this only matters in that short window.
+const INFO_GRACE: Duration = Duration::from_millis(500);
+
+/// Who holds the lock, as written into the lock file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// A UUID v4, new for every acquisition; `swarmform force-unlock` takes it.
+    pub id: String,
+    /// The command holding the lock: `plan`, `apply`, ...
+    pub operation: String,
+    /// `user@hostname`.
+    pub who: String,
+    pub pid: u32,
+    /// Seconds since the UNIX epoch.
+    pub created: u64,
+}
+
+impl LockInfo {
+    fn new(operation: &str) -> LockInfo {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_owned(),
+            who: format!("{}@{}", user(), hostname()),
+            pid: std::process::id(),
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs()),
+        }
+    }
+
+    /// `created` as `YYYY-MM-DD HH:MM:SS UTC`.
+    pub fn created_utc(&self) -> String {
+        format_utc(self.created)
+    }
+}
+
+/// Holds the state lock; dropping it removes the lock file and releases the lock.
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+    /// The lock file.
+    path: PathBuf,
+    info: LockInfo,
+}
+
+impl LockGuard {
+    /// Locks `state_path`, retrying until `timeout` has passed (zero tries once).
+    pub(super) fn acquire(
+        state_path: &Path,
+        operation: &str,
+        timeout: Duration,
+    ) -> Result<LockGuard, StateError> {
+        let path = lock_path(state_path);
+        let start = Instant::now();
+        let mut holder = None;
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io_error(&path, "open the lock file"))?;
+            match file.try_lock() {
+                Ok(()) => {
+                    // Between our open and our lock, the previous holder may have removed the
+                    // file (or `force-unlock` did): a lock on an unlinked inode excludes no one.
+                    if !names_file(&path, &file).map_err(io_error(&path, "inspect"))? {
+                        continue;
+                    }
+                    return LockGuard::hold(file, path, operation);
+                }
+                Err(TryLockError::WouldBlock) => {
+                    if let Ok(info) = read_info(&path) {
+                        holder = Some(info);
+                    }
+                }
+                Err(TryLockError::Error(source)) => {
+                    return Err(StateError::Io {
+                        path,
+                        operation: "lock",
+                        source,
+                    });
+                }
+            }
+            drop(file);
+            let waited = start.elapsed();
+            if waited >= timeout {
+                // A single try did not wait, however long the try took.
+                let waited = if timeout.is_zero() {
+                    Duration::ZERO
+                } else {
+                    waited
+                };
+                return Err(match holder.or_else(|| read_info_with_grace(&path)) {
+                    Some(info) => StateError::Locked {
+                        path: state_path.to_owned(),
+                        info: Box::new(info),
+                        waited,
+                    },
+                    None => StateError::LockUnreadable {
+                        path,
+                        detail: "it is held, but empty or not swarmform's".to_owned(),
+                    },
+                });
+            }
+            thread::sleep(POLL_INTERVAL.min(timeout - waited));
+        }
+    }
+
+    fn hold(mut file: File, path: PathBuf, operation: &str) -> Result<LockGuard, StateError> {
+        let info = LockInfo::new(operation);
+        let json = serde_json::to_vec(&info).map_err(|error| StateError::Io {
+            path: path.clone(),
+            operation: "write the lock file",
+            source: error.into(),
+        })?;
+        // A process killed while holding the lock left its information behind.
+        file.set_len(0)
+            .and_then(|()| file.write_all(&json))
+            .map_err(io_error(&path, "write the lock file"))?;
+        Ok(LockGuard { file, path, info })
+    }
+
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        // Remove while still holding the OS lock, so nobody can lock the file we are about to
+        // delete; a waiter that already opened it notices the unlink and retries. After a
+        // `force-unlock` the path may name someone else's lock file: leave that one alone.
+        match names_file(&self.path, &self.file) {
+            Ok(true) => {
+                if let Err(error) = fs::remove_file(&self.path) {
+                    tracing::warn!(path = %self.path.display(), %error, "could not remove the lock file");
+                }
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(path = %self.path.display(), %error, "could not inspect the lock file");
+            }
+        }
+    }
+}
+
+/// Breaks the lock on `state_path` if its id is `id`, returning who held it.
+///
+/// Meant for a lock whose holder is gone; a live holder keeps its OS lock on the removed file,
+/// so the next process locks a fresh file alongside it.
+pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, StateError> {
+    let path = lock_path(state_path);
+    let mut file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(StateError::NotLocked {
+                path: state_path.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(StateError::Io {
+                path,
+                operation: "open the lock file",
+                source,
+            });
+        }
+    };
+    let mut content = String::new();
+    file.read_to_string(&mut content)
+        .map_err(io_error(&path, "read the lock file"))?;
+    let info: LockInfo =
+        serde_json::from_str(&content).map_err(|error| StateError::LockUnreadable {
+            path: path.clone(),
+            detail: error.to_string(),
+        })?;
+    if info.id != id {
+        return Err(StateError::UnlockMismatch {
+            path: state_path.to_owned(),
+            expected: info.id,
+            given: id.to_owned(),
+        });
+    }
+    // Only remove the file we read: the holder may have released it and another taken a new one.
+    if names_file(&path, &file).map_err(io_error(&path, "inspect"))? {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StateError::Io {
+                    path,
+                    operation: "remove the lock file",
+                    source,
+                });
+            }
+        }
+    }
+    Ok(info)
+}
+
+/// `<state path>.lock`.
+pub(super) fn lock_path(state_path: &Path) -> PathBuf {
+    let mut path = state_path.as_os_str().to_owned();
+    path.push(".lock");
+    PathBuf::from(path)
+}
+
+/// Whether `path` still names the open `file` (false when it was removed or replaced).
+fn names_file(path: &Path, file: &File) -> io::Result<bool> {
+    let open = file.metadata()?;
+    match fs::metadata(path) {
+        Ok(named) => Ok(named.dev() == open.dev() && named.ino() == open.ino()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+fn read_info(path: &Path) -> Result<LockInfo, String> {
+    let content = fs::read(path).map_err(|error| error.to_string())?;
+    serde_json::from_slice(&content).map_err(|error| error.to_string())
+}
+
+fn read_info_with_grace(path: &Path) -> Option<LockInfo> {
+    let start = Instant::now();
+    loop {
+        if let Ok(info) = read_info(path) {
+            return Some(info);
+        }
+        if start.elapsed() >= INFO_GRACE {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn io_error(path: &Path, operation: &'static str) -> impl FnOnce(io::Error) -> StateError {
+    move |source| StateError::Io {
+        path: path.to_owned(),
+        operation,
+        source,
+    }
+}
+
+fn user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|user| !user.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn hostname() -> String {
+    let from_file = fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned());
+    let from_command = || {
+        std::process::Command::new("hostname")
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .and_then(|output| String::from_utf8(output.stdout).ok())
+            .map(|name| name.trim().to_owned())
+    };
+    from_file
+        .filter(|name| !name.is_empty())
+        .or_else(|| from_command().filter(|name| !name.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Seconds since the UNIX epoch as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian calendar).
+fn format_utc(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let time = seconds % 86_400;
+    // Howard Hinnant's civil_from_days: eras of 400 years, years starting in March.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        time / 3_600,
+        time % 3_600 / 60,
+        time % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateFile;
+
+    const NO_WAIT: Duration = Duration::ZERO;
+
+    fn state_path(directory: &tempfile::TempDir) -> PathBuf {
+        directory.path().join("swarmform.state.json")
+    }
+
+    #[test]
+    fn lock_file_sits_next_to_the_state_and_records_the_holder() {
+        // The lock is `<state>.lock` and holds the holder's information as JSON.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let guard = state.lock("apply", NO_WAIT).expect("lock");
+        assert_eq!(
+            guard.path(),
+            directory.path().join("swarmform.state.json.lock")
+        );
+        let written = read_info(guard.path()).expect("lock information");
+        assert_eq!(&written, guard.info());
+        assert_eq!(written.operation, "apply");
+        assert_eq!(written.pid, std::process::id());
+        assert!(written.who.contains('@'));
+    }
+
+    #[test]
+    fn second_lock_fails_naming_the_holder() {
+        // A second lock through its own file handle times out with the first holder's id and operation.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let first = state.lock("apply", NO_WAIT).expect("first lock");
+        let start = Instant::now();
+        let error = state
+            .lock("plan", Duration::from_millis(200))
+            .expect_err("second lock must fail");
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        match &error {
+            StateError::Locked { path, info, waited } => {
+                assert_eq!(path, state.path());
+                assert_eq!(**info, *first.info());
+                assert!(*waited >= Duration::from_millis(200));
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(message.contains(&first.info().id), "{message}");
+        assert!(message.contains("`apply`"), "{message}");
+        assert!(
+            message.contains(&format!("swarmform force-unlock {}", first.info().id)),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lock_is_free_again_once_the_guard_drops() {
+        // Dropping the guard removes the lock file and lets the next lock succeed.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let first = state.lock("apply", NO_WAIT).expect("first lock");
+        let lock_file = first.path().to_owned();
+        drop(first);
+        assert!(!lock_file.exists());
+        let second = state.lock("plan", NO_WAIT).expect("lock after release");
+        assert_eq!(second.info().operation, "plan");
+    }
+
+    #[test]
+    fn waiting_lock_succeeds_when_the_holder_releases() {
+        // A lock with a timeout waits for a holder that releases within it.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let first = state.lock("apply", NO_WAIT).expect("first lock");
+        let releaser = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(150));
+            drop(first);
+        });
+        let second = state
+            .lock("plan", Duration::from_secs(5))
+            .expect("lock after the holder releases");
+        releaser.join().expect("releasing thread");
+        assert_eq!(
+            read_info(second.path()).expect("lock information"),
+            *second.info()
+        );
+    }
+
+    #[test]
+    fn stale_lock_file_does_not_block() {
+        // A lock file left by a killed process (no OS lock held) is taken over and overwritten.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let stale = LockInfo::new("apply");
+        let padded = format!(
+            "{}\n{}",
+            serde_json::to_string(&stale).expect("json"),
+            " ".repeat(200)
+        );
+        fs::write(lock_path(state.path()), padded).expect("write stale lock");
+        let guard = state.lock("plan", NO_WAIT).expect("lock over a stale file");
+        assert_eq!(
+            read_info(guard.path()).expect("lock information"),
+            *guard.info()
+        );
+    }
+
+    #[test]
+    fn force_unlock_with_the_right_id_breaks_the_lock() {
+        // force_unlock with the holder's id removes the lock, so a new lock succeeds.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let first = state.lock("apply", NO_WAIT).expect("first lock");
+        let broken = force_unlock(state.path(), &first.info().id).expect("force unlock");
+        assert_eq!(&broken, first.info());
+        let second = state
+            .lock("plan", NO_WAIT)
+            .expect("lock after force unlock");
+        // The old holder's guard must not remove the new holder's lock file.
+        drop(first);
+        assert!(second.path().exists());
+        assert!(matches!(
+            state.lock("destroy", NO_WAIT),
+            Err(StateError::Locked { .. })
+        ));
+    }
+
+    #[test]
+    fn force_unlock_with_a_wrong_id_is_refused() {
+        // force_unlock with another id fails with UnlockMismatch and leaves the lock in place.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let first = state.lock("apply", NO_WAIT).expect("first lock");
+        match force_unlock(state.path(), "not-the-id") {
+            Err(StateError::UnlockMismatch {
+                expected, given, ..
+            }) => {
+                assert_eq!(expected, first.info().id);
+                assert_eq!(given, "not-the-id");
+            }
+            other => panic!("expected UnlockMismatch, got {other:?}"),
+        }
+        assert!(first.path().exists());
+        assert!(matches!(
+            state.lock("plan", NO_WAIT),
+            Err(StateError::Locked { .. })
+        ));
+    }
+
+    #[test]
+    fn force_unlock_without_a_lock_says_so() {
+        // force_unlock when there is no lock file fails with NotLocked.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        assert!(matches!(
+            force_unlock(state.path(), "any"),
+            Err(StateError::NotLocked { .. })
+        ));
+    }
+
+    #[test]
+    fn creation_time_renders_as_utc() {
+        // Lock times are shown as calendar dates in UTC.
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
+}
