@@ -1,0 +1,171 @@
+//! The command line. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// swarmform builds, changes and tears down Docker Swarm clusters over SSH, from one TOML file.
+///
+/// `plan` shows what would change; `apply` makes it so; `destroy` takes the cluster apart in a
+/// safe order.
+#[derive(Debug, Parser)]
+#[command(name = "swarmform", version, max_term_width = 100)]
+pub struct Cli {
+    /// The config file.
+    #[arg(short, long, global = true, env = "SWARMFORM_CONFIG", default_value = "swarmform.toml")]
+    pub config: PathBuf,
+
+    /// The state file [default: swarmform.state.json beside the config].
+    #[arg(long, global = true, env = "SWARMFORM_STATE")]
+    pub state: Option<PathBuf>,
+
+    /// Never colour output (NO_COLOR is obeyed too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// More log output on stderr (-v: info, -vv: debug). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter config.
+    Init(InitArgs),
+    /// Check the config: syntax, references, names, templates, compose files.
+    Validate(VarArgs),
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Print the plan's dependency graph in Graphviz DOT.
+    Graph(GraphArgs),
+    /// Show a saved plan, or the state when no plan file is given.
+    Show(ShowArgs),
+    /// Inspect or edit the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Release a state lock left by a process that is gone.
+    ForceUnlock(ForceUnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing config.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where variable values come from, lowest precedence first: defaults,
+/// `SWARMFORM_VAR_NAME` environment variables, `--var-file`, `--var`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct VarArgs {
+    /// Set a variable: `--var tag=1.2`. Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read variables from a TOML file of `name = value` lines. Repeatable.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// Read the live cluster before planning. `--refresh=false` plans from the state file alone.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+
+    /// Print the plan as JSON (schema: docs/plan-json.md).
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+
+    /// Print the plan as markdown, for a pull-request comment.
+    #[arg(long)]
+    pub markdown: bool,
+
+    /// Save the plan for `apply`; refused later if the state changed meanwhile. Also `-out`.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Plan the destruction of everything in the state.
+    #[arg(long)]
+    pub destroy: bool,
+
+    /// Plan only this address and what it needs (`stack.web`, `module.edge`, `file.ca[node1]`).
+    /// Repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Vec<String>,
+
+    /// Accept a plan that loses Raft quorum or removes the last manager.
+    #[arg(long)]
+    pub allow_quorum_loss: bool,
+
+    /// How long to wait for the state lock (`0s`: fail at once).
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// The graph of a destroy plan.
+    #[arg(long)]
+    pub destroy: bool,
+
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved with `plan -out FILE`.
+    pub plan_file: Option<PathBuf>,
+
+    /// As JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses in the state.
+    List,
+    /// Show one resource's recorded attributes.
+    Show { address: String },
+    /// Forget resources without touching any host (they are no longer managed).
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        /// How long to wait for the state lock.
+        #[arg(long, default_value = "0s", value_name = "DURATION")]
+        lock_timeout: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id, as the lock error printed it.
+    pub id: String,
+}
+
+/// Terraform spells it `-out FILE` and `-out=FILE`; clap reads single-dash long flags as
+/// bundles of short ones, so those spellings are rewritten to `--out`.
+pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-out") => "--out".into(),
+            Some(text) if text.starts_with("-out=") => format!("-{text}").into(),
+            _ => arg,
+        })
+        .collect()
+}

@@ -1,0 +1,84 @@
+//! The errors a command can end with. Each says what went wrong and what to do next; `run`
+//! prints it once, with its causes, and maps it to an exit code.
+
+use std::path::PathBuf;
+
+use crate::plan::graph::CycleError;
+use crate::plan::planner::PlanError;
+use crate::state::StateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config has errors; they were already printed with their snippets.
+    #[error("the config has {count} error{}; nothing was changed", if *count == 1 { "" } else { "s" })]
+    Config { count: usize },
+
+    #[error(transparent)]
+    State(#[from] StateError),
+
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+
+    #[error("cannot {operation} `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        operation: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{}` is not a swarmform plan file: {detail}\nhint: make one with `swarmform plan -out {}`", path.display(), path.display())]
+    PlanFile { path: PathBuf, detail: String },
+
+    #[error("`{path}` already exists; nothing was written\nhint: pass `--force` to overwrite it", path = path.display())]
+    ConfigExists { path: PathBuf },
+
+    #[error("no resource `{address}` in the state\nhint: `swarmform state list` shows the addresses")]
+    NotInState { address: String },
+
+    #[error("{0}")]
+    Address(#[from] crate::address::AddressError),
+
+    #[error("`{text}` is not a duration\nhint: write durations like `30s`, `2m` or `1h`")]
+    Duration { text: String },
+
+    #[error(
+        "the state records {count} resource{} and reading the live cluster needs SSH, which this build does not have yet\nhint: run `swarmform plan --refresh=false` to plan from the state file alone",
+        if *count == 1 { "" } else { "s" }
+    )]
+    RefreshUnavailable { count: usize },
+}
+
+impl Error {
+    /// Every error exits 1; `--detailed-exitcode` reserves 2 for "changes present".
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
+/// `error: MESSAGE`, then `Caused by:` lines for the chain, then any `hint:` lines the message
+/// carries, uv-style.
+pub fn render(error: &(dyn std::error::Error + 'static)) -> String {
+    let text = error.to_string();
+    let (message, hints) = match text.find("\nhint: ") {
+        Some(index) => (&text[..index], Some(&text[index + 1..])),
+        None => (text.as_str(), None),
+    };
+    let mut out = format!("error: {message}\n");
+    let mut source = error.source();
+    if source.is_some() {
+        out.push_str("  Caused by:\n");
+    }
+    while let Some(cause) = source {
+        out.push_str(&format!("    {cause}\n"));
+        source = cause.source();
+    }
+    if let Some(hints) = hints {
+        out.push_str(hints);
+        out.push('\n');
+    }
+    out
+}

@@ -105,8 +105,12 @@ impl Resource {
         }
     }
 
+    /// Adds an attribute; a null value (an optional setting left out) is not recorded, so
+    /// plans and state show only what was set.
     pub fn attribute(mut self, name: &str, attribute: Attribute) -> Resource {
-        self.attributes.insert(name.to_owned(), attribute);
+        if !attribute.value.is_null() {
+            self.attributes.insert(name.to_owned(), attribute);
+        }
         self
     }
 }

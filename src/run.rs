@@ -1,6 +1,338 @@
-use std::ffi::OsString;
-use std::process::ExitCode;
+//! Parses the command line, runs the command, prints the error once and maps it to an exit
+//! code. stdout carries only data (plans, JSON, DOT, state); everything else goes to stderr.
 
-pub fn run(_args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    ExitCode::SUCCESS
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::address::{Address, Target};
+use crate::cli::{Cli, Command, GraphArgs, InitArgs, PlanArgs, ShowArgs, StateCommand, VarArgs, normalize_args};
+use crate::config::desired::{Desired, evaluate};
+use crate::config::load::{Options, load};
+use crate::config::source::{Diagnostic, Sources};
+use crate::error::{Error, render};
+use crate::plan::graph::Graph;
+use crate::plan::planner;
+use crate::plan::saved::SavedPlan;
+use crate::plan::{Plan, Warning};
+use crate::state::{State, StateFile};
+
+/// The starter config `swarmform init` writes.
+const STARTER_CONFIG: &str = include_str!("../templates/swarmform.toml");
+
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(normalize_args(args)) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // Usage errors exit 1, so `--detailed-exitcode`'s 2 always means "changes".
+            return ExitCode::from(if error.use_stderr() { 1 } else { 0 });
+        }
+    };
+    init_tracing(cli.verbose);
+    let workspace = Workspace::new(&cli);
+    match execute(&cli, &workspace) {
+        Ok(code) => code,
+        Err(error) => {
+            eprint!("{}", render(&error));
+            ExitCode::from(error.exit_code())
+        }
+    }
 }
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Paths and output settings every command shares.
+struct Workspace {
+    config: PathBuf,
+    state: StateFile,
+    color_stdout: bool,
+    color_stderr: bool,
+}
+
+impl Workspace {
+    fn new(cli: &Cli) -> Workspace {
+        let state = cli.state.clone().unwrap_or_else(|| {
+            cli.config
+                .parent()
+                .map(|dir| dir.join("swarmform.state.json"))
+                .unwrap_or_else(|| PathBuf::from("swarmform.state.json"))
+        });
+        let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+        Workspace {
+            config: cli.config.clone(),
+            state: StateFile::new(state),
+            color_stdout: color && std::io::stdout().is_terminal(),
+            color_stderr: color && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Loads and evaluates the config; on errors, prints every diagnostic and fails.
+    fn desired(&self, vars: &VarArgs) -> Result<(Sources, Desired), Error> {
+        let options = Options {
+            path: self.config.clone(),
+            vars: vars.vars.clone(),
+            var_files: vars.var_files.clone(),
+            env: std::env::vars().filter(|(key, _)| key.starts_with("SWARMFORM_VAR_")).collect(),
+        };
+        let mut sources = Sources::default();
+        let result = load(&options, &mut sources).and_then(|loaded| evaluate(&loaded.config, &mut sources));
+        match result {
+            Ok(desired) => Ok((sources, desired)),
+            Err(diagnostics) => {
+                let mut stderr = std::io::stderr().lock();
+                for diagnostic in &diagnostics {
+                    let _ = writeln!(stderr, "{}\n", diagnostic.render(&sources, self.color_stderr));
+                }
+                Err(Error::Config {
+                    count: diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count(),
+                })
+            }
+        }
+    }
+
+    fn print_warnings(&self, sources: &Sources, warnings: &[Diagnostic]) {
+        let mut stderr = std::io::stderr().lock();
+        for warning in warnings {
+            let _ = writeln!(stderr, "{}\n", warning.render(sources, self.color_stderr));
+        }
+    }
+}
+
+fn execute(cli: &Cli, workspace: &Workspace) -> Result<ExitCode, Error> {
+    match &cli.command {
+        Command::Init(args) => init(workspace, args),
+        Command::Validate(vars) => validate(workspace, vars),
+        Command::Plan(args) => plan(workspace, args),
+        Command::Graph(args) => graph(workspace, args),
+        Command::Show(args) => show(workspace, args),
+        Command::State(command) => state(workspace, command),
+        Command::ForceUnlock(args) => {
+            let info = workspace.state.force_unlock(&args.id)?;
+            eprintln!(
+                "Released the lock `{}` on `{}` (held by {}, operation `{}`, pid {}).",
+                info.id,
+                workspace.state.path().display(),
+                info.who,
+                info.operation,
+                info.pid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn init(workspace: &Workspace, args: &InitArgs) -> Result<ExitCode, Error> {
+    let path = &workspace.config;
+    if path.exists() && !args.force {
+        return Err(Error::ConfigExists { path: path.clone() });
+    }
+    std::fs::write(path, STARTER_CONFIG).map_err(|source| Error::Io {
+        path: path.clone(),
+        operation: "write",
+        source,
+    })?;
+    eprintln!(
+        "Wrote `{}`. Edit the hosts, then run `swarmform validate` and `swarmform plan`.",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(workspace: &Workspace, vars: &VarArgs) -> Result<ExitCode, Error> {
+    let (sources, desired) = workspace.desired(vars)?;
+    workspace.print_warnings(&sources, &desired.warnings);
+    let hosts = desired.resources.iter().filter(|resource| resource.address.kind == crate::address::Kind::Node).count();
+    let warnings = desired.warnings.len();
+    eprintln!(
+        "The config is valid: {hosts} host{}, {} resources{}.",
+        if hosts == 1 { "" } else { "s" },
+        desired.resources.len(),
+        if warnings == 0 { String::new() } else { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_lock_timeout(text: &str) -> Result<Duration, Error> {
+    crate::config::check::parse_duration(text).ok_or_else(|| Error::Duration { text: text.to_owned() })
+}
+
+fn parse_targets(targets: &[String]) -> Result<Vec<Target>, Error> {
+    targets.iter().map(|target| target.parse::<Target>().map_err(Error::from)).collect()
+}
+
+/// Config warnings become plan warnings, so a reviewer of the plan reads them too.
+fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
+    desired
+        .warnings
+        .iter()
+        .map(|diagnostic| {
+            let position = diagnostic.position(sources);
+            let mut detail = diagnostic.help.clone().unwrap_or_default();
+            if !position.is_empty() {
+                detail = if detail.is_empty() { format!("At {position}.") } else { format!("{detail} (at {position})") };
+            }
+            Warning { summary: diagnostic.message.clone(), detail }
+        })
+        .collect()
+}
+
+struct Planned {
+    plan: Plan,
+    desired: Desired,
+}
+
+fn make_plan(
+    workspace: &Workspace,
+    vars: &VarArgs,
+    destroy: bool,
+    targets: &[String],
+    refresh: bool,
+    allow_quorum_loss: bool,
+    state: Option<&State>,
+) -> Result<Planned, Error> {
+    let targets = parse_targets(targets)?;
+    let (sources, desired) = workspace.desired(vars)?;
+    if refresh && let Some(state) = state
+        && !state.resources.is_empty()
+    {
+        return Err(Error::RefreshUnavailable { count: state.resources.len() });
+    }
+    let options = planner::Options {
+        destroy,
+        targets,
+        allow_quorum_loss,
+        refreshed: false,
+        unreachable: Default::default(),
+    };
+    let mut plan = planner::plan(&desired, state, &options).map_err(Error::from)?;
+    let mut warnings = config_warnings(&sources, &desired);
+    warnings.append(&mut plan.warnings);
+    plan.warnings = warnings;
+    Graph::build(&plan)?;
+    Ok(Planned { plan, desired })
+}
+
+fn plan(workspace: &Workspace, args: &PlanArgs) -> Result<ExitCode, Error> {
+    let timeout = parse_lock_timeout(&args.lock_timeout)?;
+    let guard = workspace.state.lock("plan", timeout)?;
+    let state = workspace.state.load()?;
+    let Planned { plan, desired } = make_plan(
+        workspace,
+        &args.vars,
+        args.destroy,
+        &args.target,
+        args.refresh,
+        args.allow_quorum_loss,
+        state.as_ref(),
+    )?;
+    let output = if args.json {
+        crate::ui::plan_json(&plan)
+    } else if args.markdown {
+        crate::ui::plan_markdown(&plan)
+    } else {
+        crate::ui::plan_text(&plan, workspace.color_stdout)
+    };
+    print!("{output}");
+    if let Some(path) = &args.out {
+        SavedPlan::new(plan.clone(), &desired).write(path)?;
+        eprintln!(
+            "Saved the plan to `{}`. To apply exactly this plan: swarmform apply {}",
+            path.display(),
+            path.display()
+        );
+    }
+    drop(guard);
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn graph(workspace: &Workspace, args: &GraphArgs) -> Result<ExitCode, Error> {
+    let state = workspace.state.load()?;
+    let Planned { plan, .. } = make_plan(workspace, &args.vars, args.destroy, &args.target, false, true, state.as_ref())?;
+    let graph = Graph::build(&plan)?;
+    print!("{}", graph.dot(&plan));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(workspace: &Workspace, args: &ShowArgs) -> Result<ExitCode, Error> {
+    if let Some(path) = &args.plan_file {
+        let saved = SavedPlan::read(path)?;
+        let output = if args.json { crate::ui::plan_json(&saved.plan) } else { crate::ui::plan_text(&saved.plan, workspace.color_stdout) };
+        print!("{output}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(state) = workspace.state.load()? else {
+        eprintln!("No state at `{}`: nothing has been applied yet.", workspace.state.path().display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    if args.json {
+        let mut text = serde_json::to_string_pretty(&crate::ui::state_json(&state)).unwrap_or_default();
+        text.push('\n');
+        print!("{text}");
+    } else {
+        for resource in &state.resources {
+            print!("{}", crate::ui::resource_text(resource));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state(workspace: &Workspace, command: &StateCommand) -> Result<ExitCode, Error> {
+    match command {
+        StateCommand::List => {
+            if let Some(state) = workspace.state.load()? {
+                for resource in &state.resources {
+                    println!("{}", resource.address);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::Show { address } => {
+            let address: Address = address.parse()?;
+            let state = workspace.state.load()?.unwrap_or_default();
+            let resource = state.resource(&address).ok_or_else(|| Error::NotInState { address: address.to_string() })?;
+            print!("{}", crate::ui::resource_text(resource));
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::Rm { addresses, lock_timeout } => {
+            let addresses: Vec<Address> = addresses.iter().map(|text| text.parse()).collect::<Result<_, _>>()?;
+            let guard = workspace.state.lock("state rm", parse_lock_timeout(lock_timeout)?)?;
+            let mut state = workspace.state.load()?.unwrap_or_default();
+            for address in &addresses {
+                if state.resource(address).is_none() {
+                    return Err(Error::NotInState { address: address.to_string() });
+                }
+            }
+            for address in &addresses {
+                state.remove(address);
+            }
+            workspace.state.save(&mut state, &guard)?;
+            for address in &addresses {
+                eprintln!("Removed `{address}` from the state; nothing on the hosts was changed.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+

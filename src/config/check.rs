@@ -6,28 +6,39 @@ use ipnet::IpNet;
 
 /// Go's `time.ParseDuration` syntax, as Docker's flags take it: `90s`, `1h30m`, `2160h0m0s`.
 pub fn is_duration(text: &str) -> bool {
+    parse_duration(text).is_some()
+}
+
+/// Parses a Go-style duration (no sign): a sequence of numbers with units ns, us, µs, ms, s,
+/// m, h.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
     let mut rest = text;
     if rest.is_empty() {
-        return false;
+        return None;
     }
+    let mut seconds = 0.0_f64;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
-        if digits == 0 || rest[..digits].parse::<f64>().is_err() {
-            return false;
-        }
+        let number: f64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
-            .iter()
-            .filter(|unit| rest.starts_with(*unit))
-            .max_by_key(|unit| unit.len());
-        match unit {
-            Some(unit) => rest = &rest[unit.len()..],
-            None => return false,
-        }
+        let (unit, scale) = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ]
+        .into_iter()
+        .filter(|(unit, _)| rest.starts_with(unit))
+        .max_by_key(|(unit, _)| unit.len())?;
+        rest = &rest[unit.len()..];
+        seconds += number * scale;
     }
-    true
+    std::time::Duration::try_from_secs_f64(seconds).ok()
 }
 
 pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
@@ -116,6 +127,8 @@ mod tests {
         for bad in ["", "5", "s", "5 s", "5d", "-1s"] {
             assert!(!is_duration(bad), "{bad}");
         }
+        assert_eq!(parse_duration("1m30s"), Some(std::time::Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(std::time::Duration::from_millis(250)));
     }
 
     // CIDRs must name a network, not an address inside one.

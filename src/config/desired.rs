@@ -16,7 +16,7 @@ use super::source::{Diagnostic, FileId, Location, Sources};
 use super::template;
 use crate::address::{Address, Kind};
 use crate::hash::{sha256_hex, sha256_tagged};
-use crate::resource::{Attribute, Resource};
+use crate::resource::{Attribute, OnChange, Resource};
 
 /// Where Debian's dockerd reads its configuration, and where swarmform puts its drop-in.
 pub const DAEMON_JSON_PATH: &str = "/etc/docker/daemon.json";
@@ -466,25 +466,20 @@ impl Evaluation<'_> {
                 continue;
             }
             let address = Address::new(kind, name.get_ref()).in_module(scope.module.as_deref());
-            let content_attribute = if kind == Kind::Secret {
-                Attribute::sensitive(&bytes).replace()
-            } else {
-                match String::from_utf8(bytes.clone()) {
-                    Ok(text) => Attribute::new(self.redact(&text)).text().replace(),
-                    Err(_) => Attribute::new(sha256_tagged(&bytes)).replace(),
-                }
-            };
             let labels = labels_value(&content.labels, file, &mut self.errors);
-            let resource = Resource {
+            let mut resource = Resource {
                 docker_name: Some(docker.clone()),
                 depends_on: BTreeSet::from([Address::swarm()]),
                 create_before_destroy: true,
                 ..Resource::new(address.clone())
             }
             .attribute("name", Attribute::new(docker.clone()).replace())
-            .attribute("content", content_attribute)
-            .attribute("content_sha256", Attribute::new(sha256_tagged(&bytes)).replace())
             .attribute("labels", Attribute::new(labels).replace());
+            resource = match (kind, String::from_utf8(bytes.clone())) {
+                (Kind::Secret, _) => resource.attribute("content", Attribute::sensitive(&bytes).replace()),
+                (_, Ok(text)) => self.text_attributes(resource, "content", &text, OnChange::Replace),
+                (_, Err(_)) => resource.attribute("content", Attribute::new(sha256_tagged(&bytes)).replace()),
+            };
             if kind == Kind::Secret {
                 self.secret_names.insert(docker.clone(), address);
             } else {
@@ -554,6 +549,17 @@ impl Evaluation<'_> {
         template::render(self.sources, id, context)
             .map_err(|error| self.errors.push(error))
             .ok()
+    }
+
+    /// A rendered text attribute, shown with sensitive values scrubbed. When scrubbing hid
+    /// something, `NAME_sha256` of the full text rides along, so a changed secret value is still
+    /// a change.
+    fn text_attributes(&self, mut resource: Resource, name: &str, text: &str, on_change: OnChange) -> Resource {
+        let shown = self.redact(text);
+        if shown != text {
+            resource = resource.attribute(&format!("{name}_sha256"), with_on_change(Attribute::new(sha256_tagged(text.as_bytes())), on_change));
+        }
+        resource.attribute(name, with_on_change(Attribute::new(shown).text(), on_change))
     }
 
     /// Text with every sensitive value replaced by `(sensitive)`.
@@ -863,17 +869,9 @@ impl Evaluation<'_> {
                 } else {
                     ("content", static_content.clone().unwrap_or_default())
                 };
-                let content_attribute = if spec.sensitive {
-                    Attribute::sensitive(&content)
-                } else {
-                    match String::from_utf8(content.clone()) {
-                        Ok(text) => Attribute::new(self.redact(&text)).text(),
-                        Err(_) => Attribute::new(sha256_tagged(&content)),
-                    }
-                };
-                let content_attribute = if spec.restarts_docker { content_attribute.restarts_docker() } else { content_attribute };
+                let on_change = if spec.restarts_docker { OnChange::RestartsDocker } else { OnChange::InPlace };
                 let address = Address::new(Kind::File, name.get_ref()).in_module(scope.module.as_deref()).on_host(host.name.clone());
-                let resource = Resource {
+                let mut resource = Resource {
                     host: Some(host.name.clone()),
                     depends_on: BTreeSet::from([Address::new(Kind::Engine, host.name.clone())]),
                     ..Resource::new(address)
@@ -882,9 +880,12 @@ impl Evaluation<'_> {
                 .attribute("mode", Attribute::new(mode.clone()))
                 .attribute("owner", Attribute::new(owner.clone()))
                 .attribute("group", Attribute::new(group.clone()))
-                .attribute(content_key, content_attribute)
-                .attribute("content_sha256", Attribute::new(sha256_tagged(&content)))
                 .attribute("restarts_docker", Attribute::new(spec.restarts_docker));
+                resource = match (spec.sensitive, String::from_utf8(content.clone())) {
+                    (true, _) => resource.attribute(content_key, with_on_change(Attribute::sensitive(&content), on_change)),
+                    (false, Ok(text)) => self.text_attributes(resource, content_key, &text, on_change),
+                    (false, Err(_)) => resource.attribute(content_key, with_on_change(Attribute::new(sha256_tagged(&content)), on_change)),
+                };
                 self.add(resource, self.at(file, name.span()));
             }
         }
@@ -959,10 +960,9 @@ impl Evaluation<'_> {
                 depends_on,
                 ..Resource::new(address)
             }
-            .attribute("compose", Attribute::new(self.redact(&text)).text())
-            .attribute("compose_sha256", Attribute::new(sha256_tagged(text.as_bytes())))
             .attribute("prune", Attribute::new(stack.prune))
             .attribute("with_registry_auth", Attribute::new(stack.with_registry_auth));
+            let resource = self.text_attributes(resource, "compose", &text, OnChange::InPlace);
             self.add(resource, self.at(file, name.span()));
         }
     }
@@ -1204,11 +1204,11 @@ impl Evaluation<'_> {
         if let Some(systemd) = host_daemon.and_then(|daemon| daemon.systemd.as_ref()) {
             environment.extend(systemd.environment.clone());
         }
-        let json_text = format!("{}\n", serde_json::to_string_pretty(&Value::Object(json)).unwrap_or_default());
-        resource = resource
-            .attribute("path", Attribute::new(DAEMON_JSON_PATH))
-            .attribute("daemon_json", Attribute::new(self.redact(&json_text)).text().restarts_docker())
-            .attribute("daemon_json_sha256", Attribute::new(sha256_tagged(json_text.as_bytes())).restarts_docker());
+        // With no keys to set, swarmform leaves the host's daemon.json alone rather than own it.
+        if !json.is_empty() {
+            let json_text = format!("{}\n", serde_json::to_string_pretty(&Value::Object(json)).unwrap_or_default());
+            resource = self.text_attributes(resource, "daemon_json", &json_text, OnChange::RestartsDocker);
+        }
         if !hosts_flags.is_empty() || !environment.is_empty() {
             let mut drop_in = String::from("# Written by swarmform. Debian's docker.service passes -H fd://, so the\n# TCP API is added here and never as `hosts` in daemon.json.\n[Service]\n");
             for (key, value) in &environment {
@@ -1218,7 +1218,7 @@ impl Evaluation<'_> {
                 let flags: String = hosts_flags.iter().map(|flag| format!(" -H {flag}")).collect();
                 drop_in.push_str(&format!("ExecStart=\nExecStart=/usr/sbin/dockerd -H fd://{flags} --containerd=/run/containerd/containerd.sock\n"));
             }
-            resource = resource.attribute("systemd_drop_in", Attribute::new(self.redact(&drop_in)).text().restarts_docker());
+            resource = self.text_attributes(resource, "systemd_drop_in", &drop_in, OnChange::RestartsDocker);
         }
         if let Some(cas) = self.registry_cas.get(&host.name) {
             resource = resource.attribute("registry_cas", Attribute::new(serde_json::to_value(cas).unwrap_or(Value::Null)));
@@ -1253,6 +1253,11 @@ impl Evaluation<'_> {
             }
         }
     }
+}
+
+fn with_on_change(mut attribute: Attribute, on_change: OnChange) -> Attribute {
+    attribute.on_change = on_change;
+    attribute
 }
 
 fn duration_error(duration: &Spanned<String>, file: FileId) -> Diagnostic {

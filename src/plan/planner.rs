@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::model::{Action, AttributeChange, Change, Mode, Plan, StateRef, Step, Warning};
 use crate::address::{Address, Kind, Target};
-use crate::config::desired::Desired;
+use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR};
+use crate::config::model::OnDestroy;
 use crate::resource::{OnChange, Resource};
 use crate::state::{ResourceState, State};
 
@@ -467,21 +468,46 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
         }
         Kind::Daemon => match change.action {
             Action::Create | Action::Update => {
-                steps.push(Step::WriteFile { path: crate::config::desired::DAEMON_JSON_PATH.to_owned(), mode: "0644".to_owned(), owner: "root:root".to_owned() });
-                if change.attributes.iter().any(|attribute| attribute.name == "systemd_drop_in") {
-                    steps.push(Step::WriteFile { path: crate::config::desired::DROP_IN_PATH.to_owned(), mode: "0644".to_owned(), owner: "root:root".to_owned() });
+                let touched = |name: &str| {
+                    change.attributes.iter().any(|attribute| attribute.name == name && attribute.after.is_some() && (change.action == Action::Create || attribute.is_changed()))
+                };
+                let removed = |name: &str| change.attributes.iter().any(|attribute| attribute.name == name && attribute.after.is_none());
+                let file = |path: String, mode: &str| Step::WriteFile { path, mode: mode.to_owned(), owner: "root:root".to_owned() };
+                if touched("tls_ca") || touched("tls_cert") || touched("tls_key") {
+                    steps.push(file(format!("{TLS_DIR}/ca.pem"), "0644"));
+                    steps.push(file(format!("{TLS_DIR}/cert.pem"), "0644"));
+                    steps.push(file(format!("{TLS_DIR}/key.pem"), "0600"));
                 }
-                if change.action == Action::Create || change.reasons.iter().any(|reason| reason.starts_with("restarts dockerd")) {
+                if touched("daemon_json") {
+                    steps.push(file(DAEMON_JSON_PATH.to_owned(), "0644"));
+                }
+                if removed("daemon_json") {
+                    steps.push(Step::RemoveFile { path: DAEMON_JSON_PATH.to_owned() });
+                }
+                if touched("systemd_drop_in") {
+                    steps.push(file(DROP_IN_PATH.to_owned(), "0644"));
+                }
+                if removed("systemd_drop_in") {
+                    steps.push(Step::RemoveFile { path: DROP_IN_PATH.to_owned() });
+                }
+                if touched("registry_cas") {
+                    steps.push(file("/etc/docker/certs.d/ADDRESS:PORT/ca.crt".to_owned(), "0644"));
+                }
+                let restarts = change.attributes.iter().any(|attribute| {
+                    matches!(attribute.name.as_str(), "daemon_json" | "systemd_drop_in" | "tls_ca" | "tls_cert" | "tls_key")
+                        && (change.action == Action::Create && attribute.after.is_some() || change.action == Action::Update && attribute.is_changed())
+                });
+                if restarts {
                     steps.push(Step::RestartDocker);
                 }
             }
             Action::Delete => match desired.on_destroy {
-                crate::config::model::OnDestroy::Revert => {
-                    steps.push(Step::RemoveFile { path: crate::config::desired::DAEMON_JSON_PATH.to_owned() });
-                    steps.push(Step::RemoveFile { path: crate::config::desired::DROP_IN_PATH.to_owned() });
+                OnDestroy::Revert => {
+                    steps.push(Step::RemoveFile { path: DAEMON_JSON_PATH.to_owned() });
+                    steps.push(Step::RemoveFile { path: DROP_IN_PATH.to_owned() });
                     steps.push(Step::RestartDocker);
                 }
-                crate::config::model::OnDestroy::Keep => steps.push(Step::Forget { why: "daemon configuration is kept (`[daemon] on_destroy = \"keep\"`)".to_owned() }),
+                OnDestroy::Keep => steps.push(Step::Forget { why: "daemon configuration is kept (`[daemon] on_destroy = \"keep\"`)".to_owned() }),
             },
             _ => {}
         },

@@ -191,7 +191,7 @@ fn directory_of(path: &Path) -> &Path {
 
 /// Replaces `path` with `content`: a temporary file in the same directory, synced, made 0600,
 /// renamed over `path`, then the directory synced so the rename itself survives a crash.
-fn write_atomically(path: &Path, content: &[u8]) -> Result<(), StateError> {
+pub fn write_atomically(path: &Path, content: &[u8]) -> Result<(), StateError> {
     let directory = directory_of(path);
     let io_error = |operation: &'static str| {
         move |source: io::Error| StateError::Io {

@@ -12,3 +12,6 @@ mod text;
 pub use json::plan_json;
 pub use markdown::plan_markdown;
 pub use text::plan_text;
+mod state;
+
+pub use state::{resource_text, state_json};

@@ -1,0 +1,346 @@
+//! The plan as a dependency graph. An edge `a -> b` means "a happens before b". The graph is
+//! built by a list of small steps, each adding one kind of edge, then checked for cycles before
+//! anything walks it.
+//!
+//! A change is one vertex, except a replacement, which is two: its destroy and its create
+//! (create first for create-before-destroy resources such as versioned secrets).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use super::model::{Action, Change, Plan};
+use crate::address::{Address, Kind};
+
+/// Which half of a change a vertex stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Create, update, or nothing (a no-op keeps the order it implies).
+    Apply,
+    Destroy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Vertex {
+    pub address: Address,
+    pub phase: Phase,
+}
+
+impl fmt::Display for Vertex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.phase {
+            Phase::Apply => write!(f, "{}", self.address),
+            Phase::Destroy => write!(f, "{} (destroy)", self.address),
+        }
+    }
+}
+
+/// Why an edge exists; shown by `swarmform graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    Dependency,
+    Replacement,
+    ManagersOneAtATime,
+    WorkersBeforeManagers,
+    RestartsOneAtATime,
+    SwarmTeardown,
+}
+
+#[derive(Debug)]
+pub struct Graph {
+    pub graph: DiGraph<Vertex, Edge>,
+    index: BTreeMap<Vertex, NodeIndex>,
+}
+
+/// The plan's graph contains a cycle; names the vertices in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("dependency cycle: {}\nhint: remove one of these `depends_on` entries", cycle.join(" -> "))]
+pub struct CycleError {
+    pub cycle: Vec<String>,
+}
+
+impl Graph {
+    pub fn build(plan: &Plan) -> Result<Graph, CycleError> {
+        let mut graph = Graph {
+            graph: DiGraph::new(),
+            index: BTreeMap::new(),
+        };
+        let changes: BTreeMap<&Address, &Change> = plan.changes.iter().map(|change| (&change.address, change)).collect();
+        graph.add_vertices(plan);
+        graph.add_replacement_edges(plan);
+        graph.add_dependency_edges(plan, &changes);
+        graph.add_manager_edges(plan);
+        graph.add_restart_edges(plan);
+        graph.add_teardown_edges(plan);
+        graph.check_cycles()?;
+        Ok(graph)
+    }
+
+    pub fn vertex(&self, address: &Address, phase: Phase) -> Option<NodeIndex> {
+        self.index
+            .get(&Vertex {
+                address: address.clone(),
+                phase,
+            })
+            .copied()
+    }
+
+    fn edge(&mut self, from: Option<NodeIndex>, to: Option<NodeIndex>, edge: Edge) {
+        if let (Some(from), Some(to)) = (from, to)
+            && from != to
+            && !self.graph.contains_edge(from, to)
+        {
+            self.graph.add_edge(from, to, edge);
+        }
+    }
+
+    fn add_vertices(&mut self, plan: &Plan) {
+        for change in &plan.changes {
+            let phases: &[Phase] = match change.action {
+                Action::NoOp | Action::Create | Action::Update => &[Phase::Apply],
+                Action::Delete => &[Phase::Destroy],
+                Action::Replace => &[Phase::Destroy, Phase::Apply],
+            };
+            for phase in phases {
+                let vertex = Vertex {
+                    address: change.address.clone(),
+                    phase: *phase,
+                };
+                let index = self.graph.add_node(vertex.clone());
+                self.index.insert(vertex, index);
+            }
+        }
+    }
+
+    fn add_replacement_edges(&mut self, plan: &Plan) {
+        for change in plan.changes.iter().filter(|change| change.action == Action::Replace) {
+            let destroy = self.vertex(&change.address, Phase::Destroy);
+            let apply = self.vertex(&change.address, Phase::Apply);
+            if change.create_before_destroy {
+                self.edge(apply, destroy, Edge::Replacement);
+            } else {
+                self.edge(destroy, apply, Edge::Replacement);
+            }
+        }
+    }
+
+    /// Creates and updates run after what they depend on; destroys run after whatever
+    /// depended on the destroyed resource has been destroyed or updated away from it.
+    fn add_dependency_edges(&mut self, plan: &Plan, changes: &BTreeMap<&Address, &Change>) {
+        for change in &plan.changes {
+            let apply = self.vertex(&change.address, Phase::Apply);
+            let destroy = self.vertex(&change.address, Phase::Destroy);
+            for dependency in &change.depends_on {
+                if !changes.contains_key(dependency) {
+                    continue;
+                }
+                self.edge(self.vertex(dependency, Phase::Apply), apply, Edge::Dependency);
+                let dependency_destroy = self.vertex(dependency, Phase::Destroy);
+                self.edge(destroy, dependency_destroy, Edge::Dependency);
+                let dependency_is_cbd = changes.get(dependency).is_some_and(|other| other.create_before_destroy);
+                if dependency_is_cbd || destroy.is_none() {
+                    // The old version goes once its users have moved to the new one.
+                    self.edge(apply, dependency_destroy, Edge::Dependency);
+                }
+            }
+        }
+    }
+
+    /// Managers join or are promoted one at a time, in config order; demotions and removals
+    /// come after every promotion, also one at a time, so quorum never drops. Worker removals
+    /// come before manager removals.
+    fn add_manager_edges(&mut self, plan: &Plan) {
+        let role = |change: &Change, before: bool| {
+            change
+                .attributes
+                .iter()
+                .find(|attribute| attribute.name == "role")
+                .and_then(|attribute| if before { attribute.before.as_ref() } else { attribute.after.as_ref() })
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let nodes: Vec<&Change> = plan.changes.iter().filter(|change| change.address.kind == Kind::Node).collect();
+        let mut gains = Vec::new();
+        let mut losses = Vec::new();
+        let mut worker_removals = Vec::new();
+        for change in &nodes {
+            let before = role(change, true);
+            let after = role(change, false);
+            let manager_before = before.as_deref() == Some("manager");
+            let manager_after = after.as_deref() == Some("manager");
+            match change.action {
+                Action::Create if manager_after => gains.push(self.vertex(&change.address, Phase::Apply)),
+                Action::Update if manager_after && !manager_before => gains.push(self.vertex(&change.address, Phase::Apply)),
+                Action::Update if manager_before && !manager_after => losses.push(self.vertex(&change.address, Phase::Apply)),
+                Action::Delete if manager_before => losses.push(self.vertex(&change.address, Phase::Destroy)),
+                Action::Delete => worker_removals.push(self.vertex(&change.address, Phase::Destroy)),
+                Action::Replace => {
+                    if manager_before {
+                        losses.push(self.vertex(&change.address, Phase::Destroy));
+                    } else {
+                        worker_removals.push(self.vertex(&change.address, Phase::Destroy));
+                    }
+                    if manager_after {
+                        gains.push(self.vertex(&change.address, Phase::Apply));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let chain: Vec<Option<NodeIndex>> = gains.iter().chain(&losses).copied().collect();
+        for pair in chain.windows(2) {
+            self.edge(pair[0], pair[1], Edge::ManagersOneAtATime);
+        }
+        if let Some(first_loss) = losses.first() {
+            for removal in &worker_removals {
+                self.edge(*removal, *first_loss, Edge::WorkersBeforeManagers);
+            }
+        }
+    }
+
+    /// dockerd restarts on managers one at a time.
+    fn add_restart_edges(&mut self, plan: &Plan) {
+        let managers: BTreeSet<&str> = plan
+            .changes
+            .iter()
+            .filter(|change| change.address.kind == Kind::Node)
+            .filter(|change| change.attributes.iter().any(|attribute| attribute.name == "role" && (attribute.after.as_ref().or(attribute.before.as_ref())).and_then(serde_json::Value::as_str) == Some("manager")))
+            .map(|change| change.address.name.as_str())
+            .collect();
+        let restarts: Vec<Option<NodeIndex>> = plan
+            .changes
+            .iter()
+            .filter(|change| change.address.kind == Kind::Daemon && change.action == Action::Update)
+            .filter(|change| change.reasons.iter().any(|reason| reason.starts_with("restarts dockerd")))
+            .filter(|change| managers.contains(change.address.name.as_str()))
+            .map(|change| self.vertex(&change.address, Phase::Apply))
+            .collect();
+        for pair in restarts.windows(2) {
+            self.edge(pair[0], pair[1], Edge::RestartsOneAtATime);
+        }
+    }
+
+    /// When the swarm itself is destroyed: stacks, then registries, then networks, secrets and
+    /// configs, all before any node leaves; every node before the last manager's
+    /// `swarm leave --force`.
+    fn add_teardown_edges(&mut self, plan: &Plan) {
+        let Some(swarm) = self.vertex(&Address::swarm(), Phase::Destroy) else { return };
+        let destroys = |kinds: &[Kind]| -> Vec<NodeIndex> {
+            plan.changes
+                .iter()
+                .filter(|change| kinds.contains(&change.address.kind))
+                .filter_map(|change| self.vertex(&change.address, Phase::Destroy))
+                .collect()
+        };
+        let stacks = destroys(&[Kind::Stack]);
+        let registries = destroys(&[Kind::Registry]);
+        let objects = destroys(&[Kind::Network, Kind::Secret, Kind::Config]);
+        let nodes = destroys(&[Kind::Node]);
+        for stack in &stacks {
+            for later in registries.iter().chain(&objects).chain(&nodes) {
+                self.edge(Some(*stack), Some(*later), Edge::SwarmTeardown);
+            }
+        }
+        for registry in &registries {
+            for later in objects.iter().chain(&nodes) {
+                self.edge(Some(*registry), Some(*later), Edge::SwarmTeardown);
+            }
+        }
+        for object in &objects {
+            for node in &nodes {
+                self.edge(Some(*object), Some(*node), Edge::SwarmTeardown);
+            }
+        }
+        for node in &nodes {
+            self.edge(Some(*node), Some(swarm), Edge::SwarmTeardown);
+        }
+    }
+
+    fn check_cycles(&self) -> Result<(), CycleError> {
+        if toposort(&self.graph, None).is_ok() {
+            return Ok(());
+        }
+        let component = tarjan_scc(&self.graph)
+            .into_iter()
+            .find(|component| component.len() > 1)
+            .unwrap_or_default();
+        let mut cycle: Vec<String> = component.iter().rev().map(|index| self.graph[*index].to_string()).collect();
+        if let Some(first) = cycle.first().cloned() {
+            cycle.push(first);
+        }
+        Err(CycleError { cycle })
+    }
+
+    /// Vertices in an order that respects every edge (ties broken by address).
+    pub fn order(&self) -> Vec<&Vertex> {
+        let mut remaining: BTreeMap<NodeIndex, usize> = self
+            .graph
+            .node_indices()
+            .map(|index| (index, self.graph.edges_directed(index, petgraph::Direction::Incoming).count()))
+            .collect();
+        let mut ready: BTreeSet<(&Vertex, NodeIndex)> = remaining
+            .iter()
+            .filter(|(_, count)| **count == 0)
+            .map(|(index, _)| (&self.graph[*index], *index))
+            .collect();
+        let mut order = Vec::new();
+        while let Some((vertex, index)) = ready.pop_first() {
+            order.push(vertex);
+            remaining.remove(&index);
+            for edge in self.graph.edges_directed(index, petgraph::Direction::Outgoing) {
+                if let Some(count) = remaining.get_mut(&edge.target()) {
+                    *count -= 1;
+                    if *count == 0 {
+                        ready.insert((&self.graph[edge.target()], edge.target()));
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    /// The graph in Graphviz DOT, vertices labelled with their action symbol.
+    pub fn dot(&self, plan: &Plan) -> String {
+        let actions: BTreeMap<&Address, Action> = plan.changes.iter().map(|change| (&change.address, change.action)).collect();
+        let mut out = String::from("digraph swarmform {\n  rankdir = \"LR\";\n  node [shape = \"box\"];\n");
+        for vertex in self.order() {
+            let action = actions.get(&vertex.address).copied().unwrap_or(Action::NoOp);
+            let symbol = match (action, vertex.phase) {
+                (Action::Replace, Phase::Destroy) => "-",
+                (Action::Replace, Phase::Apply) => "+",
+                (action, _) => action.symbol().trim(),
+            };
+            let label = if symbol.is_empty() { vertex.to_string() } else { format!("{symbol} {vertex}") };
+            out.push_str(&format!("  \"{vertex}\" [label = \"{label}\"];\n"));
+        }
+        let mut edges: Vec<(String, String, Edge)> = self
+            .graph
+            .edge_references()
+            .map(|edge| (self.graph[edge.source()].to_string(), self.graph[edge.target()].to_string(), *edge.weight()))
+            .collect();
+        edges.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        for (from, to, edge) in edges {
+            let style = match edge {
+                Edge::Dependency => String::new(),
+                other => format!(" [label = \"{}\", style = \"dashed\"]", edge_label(other)),
+            };
+            out.push_str(&format!("  \"{from}\" -> \"{to}\"{style};\n"));
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+fn edge_label(edge: Edge) -> &'static str {
+    match edge {
+        Edge::Dependency => "depends on",
+        Edge::Replacement => "replacement",
+        Edge::ManagersOneAtATime => "one manager at a time",
+        Edge::WorkersBeforeManagers => "workers first",
+        Edge::RestartsOneAtATime => "one restart at a time",
+        Edge::SwarmTeardown => "teardown order",
+    }
+}
