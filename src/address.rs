@@ -117,9 +117,7 @@ impl Address {
         match &target.resource {
             None => true,
             Some((kind, name, host)) => {
-                self.kind == *kind
-                    && self.name == *name
-                    && (host.is_none() || host == &self.host)
+                self.kind == *kind && self.name == *name && (host.is_none() || host == &self.host)
             }
         }
     }

@@ -12,7 +12,13 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "swarmform", version, max_term_width = 100)]
 pub struct Cli {
     /// The config file.
-    #[arg(short, long, global = true, env = "SWARMFORM_CONFIG", default_value = "swarmform.toml")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "SWARMFORM_CONFIG",
+        default_value = "swarmform.toml"
+    )]
     pub config: PathBuf,
 
     /// The state file [default: swarmform.state.json beside the config].
@@ -160,7 +166,9 @@ pub struct ForceUnlockArgs {
 
 /// Terraform spells it `-out FILE` and `-out=FILE`; clap reads single-dash long flags as
 /// bundles of short ones, so those spellings are rewritten to `--out`.
-pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+pub fn normalize_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
     args.into_iter()
         .map(|arg| match arg.to_str() {
             Some("-out") => "--out".into(),

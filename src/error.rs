@@ -36,7 +36,9 @@ pub enum Error {
     #[error("`{path}` already exists; nothing was written\nhint: pass `--force` to overwrite it", path = path.display())]
     ConfigExists { path: PathBuf },
 
-    #[error("no resource `{address}` in the state\nhint: `swarmform state list` shows the addresses")]
+    #[error(
+        "no resource `{address}` in the state\nhint: `swarmform state list` shows the addresses"
+    )]
     NotInState { address: String },
 
     #[error("{0}")]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::address::{Address, Target};
-use crate::cli::{Cli, Command, GraphArgs, InitArgs, PlanArgs, ShowArgs, StateCommand, VarArgs, normalize_args};
+use crate::cli::{
+    Cli, Command, GraphArgs, InitArgs, PlanArgs, ShowArgs, StateCommand, VarArgs, normalize_args,
+};
 use crate::config::desired::{Desired, evaluate};
 use crate::config::load::{Options, load};
 use crate::config::source::{Diagnostic, Sources};
@@ -50,7 +52,8 @@ fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -75,7 +78,8 @@ impl Workspace {
                 .map(|dir| dir.join("swarmform.state.json"))
                 .unwrap_or_else(|| PathBuf::from("swarmform.state.json"))
         });
-        let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+        let color =
+            !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
         Workspace {
             config: cli.config.clone(),
             state: StateFile::new(state),
@@ -90,19 +94,29 @@ impl Workspace {
             path: self.config.clone(),
             vars: vars.vars.clone(),
             var_files: vars.var_files.clone(),
-            env: std::env::vars().filter(|(key, _)| key.starts_with("SWARMFORM_VAR_")).collect(),
+            env: std::env::vars()
+                .filter(|(key, _)| key.starts_with("SWARMFORM_VAR_"))
+                .collect(),
         };
         let mut sources = Sources::default();
-        let result = load(&options, &mut sources).and_then(|loaded| evaluate(&loaded.config, &mut sources));
+        let result =
+            load(&options, &mut sources).and_then(|loaded| evaluate(&loaded.config, &mut sources));
         match result {
             Ok(desired) => Ok((sources, desired)),
             Err(diagnostics) => {
                 let mut stderr = std::io::stderr().lock();
                 for diagnostic in &diagnostics {
-                    let _ = writeln!(stderr, "{}\n", diagnostic.render(&sources, self.color_stderr));
+                    let _ = writeln!(
+                        stderr,
+                        "{}\n",
+                        diagnostic.render(&sources, self.color_stderr)
+                    );
                 }
                 Err(Error::Config {
-                    count: diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count(),
+                    count: diagnostics
+                        .iter()
+                        .filter(|diagnostic| diagnostic.is_error())
+                        .count(),
                 })
             }
         }
@@ -158,24 +172,56 @@ fn init(workspace: &Workspace, args: &InitArgs) -> Result<ExitCode, Error> {
 
 fn validate(workspace: &Workspace, vars: &VarArgs) -> Result<ExitCode, Error> {
     let (sources, desired) = workspace.desired(vars)?;
+    // Cycles through `depends_on` show up once the graph exists: plan against an empty state.
+    let empty = planner::plan(&desired, None, &planner::Options::default())?;
+    if let Err(cycle) = Graph::build(&empty) {
+        let first: Option<Address> = cycle
+            .cycle
+            .first()
+            .and_then(|vertex| vertex.split(' ').next())
+            .and_then(|text| text.parse().ok());
+        let location = first.and_then(|address| desired.locations.get(&address).cloned());
+        let diagnostic =
+            Diagnostic::error(format!("dependency cycle: {}", cycle.cycle.join(" -> ")))
+                .at_optional(location, "this resource is part of the cycle")
+                .help("remove one of these `depends_on` entries");
+        eprintln!("{}\n", diagnostic.render(&sources, workspace.color_stderr));
+        return Err(Error::Config { count: 1 });
+    }
     workspace.print_warnings(&sources, &desired.warnings);
-    let hosts = desired.resources.iter().filter(|resource| resource.address.kind == crate::address::Kind::Node).count();
+    let hosts = desired
+        .resources
+        .iter()
+        .filter(|resource| resource.address.kind == crate::address::Kind::Node)
+        .count();
     let warnings = desired.warnings.len();
     eprintln!(
         "The config is valid: {hosts} host{}, {} resources{}.",
         if hosts == 1 { "" } else { "s" },
         desired.resources.len(),
-        if warnings == 0 { String::new() } else { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) }
+        if warnings == 0 {
+            String::new()
+        } else {
+            format!(
+                ", {warnings} warning{}",
+                if warnings == 1 { "" } else { "s" }
+            )
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
 
 fn parse_lock_timeout(text: &str) -> Result<Duration, Error> {
-    crate::config::check::parse_duration(text).ok_or_else(|| Error::Duration { text: text.to_owned() })
+    crate::config::check::parse_duration(text).ok_or_else(|| Error::Duration {
+        text: text.to_owned(),
+    })
 }
 
 fn parse_targets(targets: &[String]) -> Result<Vec<Target>, Error> {
-    targets.iter().map(|target| target.parse::<Target>().map_err(Error::from)).collect()
+    targets
+        .iter()
+        .map(|target| target.parse::<Target>().map_err(Error::from))
+        .collect()
 }
 
 /// Config warnings become plan warnings, so a reviewer of the plan reads them too.
@@ -187,9 +233,16 @@ fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
             let position = diagnostic.position(sources);
             let mut detail = diagnostic.help.clone().unwrap_or_default();
             if !position.is_empty() {
-                detail = if detail.is_empty() { format!("At {position}.") } else { format!("{detail} (at {position})") };
+                detail = if detail.is_empty() {
+                    format!("At {position}.")
+                } else {
+                    format!("{detail} (at {position})")
+                };
             }
-            Warning { summary: diagnostic.message.clone(), detail }
+            Warning {
+                summary: diagnostic.message.clone(),
+                detail,
+            }
         })
         .collect()
 }
@@ -210,10 +263,13 @@ fn make_plan(
 ) -> Result<Planned, Error> {
     let targets = parse_targets(targets)?;
     let (sources, desired) = workspace.desired(vars)?;
-    if refresh && let Some(state) = state
+    if refresh
+        && let Some(state) = state
         && !state.resources.is_empty()
     {
-        return Err(Error::RefreshUnavailable { count: state.resources.len() });
+        return Err(Error::RefreshUnavailable {
+            count: state.resources.len(),
+        });
     }
     let options = planner::Options {
         destroy,
@@ -269,7 +325,15 @@ fn plan(workspace: &Workspace, args: &PlanArgs) -> Result<ExitCode, Error> {
 
 fn graph(workspace: &Workspace, args: &GraphArgs) -> Result<ExitCode, Error> {
     let state = workspace.state.load()?;
-    let Planned { plan, .. } = make_plan(workspace, &args.vars, args.destroy, &args.target, false, true, state.as_ref())?;
+    let Planned { plan, .. } = make_plan(
+        workspace,
+        &args.vars,
+        args.destroy,
+        &args.target,
+        false,
+        true,
+        state.as_ref(),
+    )?;
     let graph = Graph::build(&plan)?;
     print!("{}", graph.dot(&plan));
     Ok(ExitCode::SUCCESS)
@@ -278,16 +342,24 @@ fn graph(workspace: &Workspace, args: &GraphArgs) -> Result<ExitCode, Error> {
 fn show(workspace: &Workspace, args: &ShowArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &args.plan_file {
         let saved = SavedPlan::read(path)?;
-        let output = if args.json { crate::ui::plan_json(&saved.plan) } else { crate::ui::plan_text(&saved.plan, workspace.color_stdout) };
+        let output = if args.json {
+            crate::ui::plan_json(&saved.plan)
+        } else {
+            crate::ui::plan_text(&saved.plan, workspace.color_stdout)
+        };
         print!("{output}");
         return Ok(ExitCode::SUCCESS);
     }
     let Some(state) = workspace.state.load()? else {
-        eprintln!("No state at `{}`: nothing has been applied yet.", workspace.state.path().display());
+        eprintln!(
+            "No state at `{}`: nothing has been applied yet.",
+            workspace.state.path().display()
+        );
         return Ok(ExitCode::SUCCESS);
     };
     if args.json {
-        let mut text = serde_json::to_string_pretty(&crate::ui::state_json(&state)).unwrap_or_default();
+        let mut text =
+            serde_json::to_string_pretty(&crate::ui::state_json(&state)).unwrap_or_default();
         text.push('\n');
         print!("{text}");
     } else {
@@ -311,17 +383,29 @@ fn state(workspace: &Workspace, command: &StateCommand) -> Result<ExitCode, Erro
         StateCommand::Show { address } => {
             let address: Address = address.parse()?;
             let state = workspace.state.load()?.unwrap_or_default();
-            let resource = state.resource(&address).ok_or_else(|| Error::NotInState { address: address.to_string() })?;
+            let resource = state.resource(&address).ok_or_else(|| Error::NotInState {
+                address: address.to_string(),
+            })?;
             print!("{}", crate::ui::resource_text(resource));
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Rm { addresses, lock_timeout } => {
-            let addresses: Vec<Address> = addresses.iter().map(|text| text.parse()).collect::<Result<_, _>>()?;
-            let guard = workspace.state.lock("state rm", parse_lock_timeout(lock_timeout)?)?;
+        StateCommand::Rm {
+            addresses,
+            lock_timeout,
+        } => {
+            let addresses: Vec<Address> = addresses
+                .iter()
+                .map(|text| text.parse())
+                .collect::<Result<_, _>>()?;
+            let guard = workspace
+                .state
+                .lock("state rm", parse_lock_timeout(lock_timeout)?)?;
             let mut state = workspace.state.load()?.unwrap_or_default();
             for address in &addresses {
                 if state.resource(address).is_none() {
-                    return Err(Error::NotInState { address: address.to_string() });
+                    return Err(Error::NotInState {
+                        address: address.to_string(),
+                    });
                 }
             }
             for address in &addresses {
@@ -335,4 +419,3 @@ fn state(workspace: &Workspace, command: &StateCommand) -> Result<ExitCode, Erro
         }
     }
 }
-

@@ -1,1 +1,6 @@
+//! The integration suite: every test runs the real `swarmform` binary.
 
+mod test;
+
+mod validate;
+mod scratch;

@@ -89,7 +89,9 @@ pub fn parse_mode(text: &str) -> Option<u32> {
     if !(3..=4).contains(&text.len()) {
         return None;
     }
-    u32::from_str_radix(text, 8).ok().filter(|mode| *mode <= 0o7777)
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|mode| *mode <= 0o7777)
 }
 
 /// Docker label keys: no whitespace, no `=`, not empty.
@@ -127,15 +129,25 @@ mod tests {
         for bad in ["", "5", "s", "5 s", "5d", "-1s"] {
             assert!(!is_duration(bad), "{bad}");
         }
-        assert_eq!(parse_duration("1m30s"), Some(std::time::Duration::from_secs(90)));
-        assert_eq!(parse_duration("250ms"), Some(std::time::Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration("1m30s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("250ms"),
+            Some(std::time::Duration::from_millis(250))
+        );
     }
 
     // CIDRs must name a network, not an address inside one.
     #[test]
     fn cidrs_refuse_host_bits() {
         assert!(parse_cidr("10.0.9.0/24").is_ok());
-        assert!(parse_cidr("10.0.9.1/24").expect_err("host bits").contains("10.0.9.0/24"));
+        assert!(
+            parse_cidr("10.0.9.1/24")
+                .expect_err("host bits")
+                .contains("10.0.9.0/24")
+        );
         assert!(parse_cidr("10.0.9.0").is_err());
     }
 

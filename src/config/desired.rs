@@ -9,9 +9,7 @@ use toml::Spanned;
 
 use super::check;
 use super::load::{Base, Config, Host, Scope, render_strings, toml_to_json};
-use super::model::{
-    ContentConfig, HostKeyPolicy, InstallPolicy, Name, OnDestroy, Role, TrustedBy,
-};
+use super::model::{ContentConfig, HostKeyPolicy, InstallPolicy, Name, OnDestroy, Role, TrustedBy};
 use super::source::{Diagnostic, FileId, Location, Sources};
 use super::template;
 use crate::address::{Address, Kind};
@@ -176,8 +174,10 @@ impl Evaluation<'_> {
             let address = host.config.address.get_ref();
             if address.trim().is_empty() || address.contains(char::is_whitespace) {
                 self.errors.push(
-                    Diagnostic::error(format!("host `{}` has no usable address", host.name))
-                        .at(self.at(host.location.file, host.config.address.span()), "expected an IP address or DNS name"),
+                    Diagnostic::error(format!("host `{}` has no usable address", host.name)).at(
+                        self.at(host.location.file, host.config.address.span()),
+                        "expected an IP address or DNS name",
+                    ),
                 );
             }
             let port = host
@@ -197,11 +197,20 @@ impl Evaluation<'_> {
                     .help("each host must be a different machine"),
                 );
             }
-            for value in [&host.config.advertise_addr, &host.config.data_path_addr].into_iter().flatten() {
+            for value in [&host.config.advertise_addr, &host.config.data_path_addr]
+                .into_iter()
+                .flatten()
+            {
                 if !check::is_advertise_address(value.get_ref()) {
                     self.errors.push(
-                        Diagnostic::error(format!("`{}` is not an IP address or interface name", value.get_ref()))
-                            .at(self.at(host.location.file, value.span()), "expected an IP address or an interface name such as `eth0`"),
+                        Diagnostic::error(format!(
+                            "`{}` is not an IP address or interface name",
+                            value.get_ref()
+                        ))
+                        .at(
+                            self.at(host.location.file, value.span()),
+                            "expected an IP address or an interface name such as `eth0`",
+                        ),
                     );
                 }
             }
@@ -243,9 +252,18 @@ impl Evaluation<'_> {
                 Some(host) if host.config.role == Role::Manager => Some(host.name.clone()),
                 Some(_) => {
                     self.errors.push(
-                        Diagnostic::error(format!("the bootstrap host `{}` is not a manager", name.get_ref()))
-                            .at(self.at(config.root, name.span()), "a worker cannot run `docker swarm init`")
-                            .help(format!("choose one of the managers: {}", managers.join(", "))),
+                        Diagnostic::error(format!(
+                            "the bootstrap host `{}` is not a manager",
+                            name.get_ref()
+                        ))
+                        .at(
+                            self.at(config.root, name.span()),
+                            "a worker cannot run `docker swarm init`",
+                        )
+                        .help(format!(
+                            "choose one of the managers: {}",
+                            managers.join(", ")
+                        )),
                     );
                     None
                 }
@@ -262,18 +280,27 @@ impl Evaluation<'_> {
 
     fn unknown_host(&self, name: &Name, file: FileId) -> Diagnostic {
         Diagnostic::error(format!("unknown host `{}`", name.get_ref()))
-            .at(self.at(file, name.span()), "no host of that name is declared under [hosts]")
+            .at(
+                self.at(file, name.span()),
+                "no host of that name is declared under [hosts]",
+            )
             .help(format!("declared hosts: {}", self.config.host_names()))
     }
 
     fn check_ssh(&mut self, ssh: &super::model::SshSettings, file: FileId) {
-        for duration in [&ssh.connect_timeout, &ssh.command_timeout].into_iter().flatten() {
+        for duration in [&ssh.connect_timeout, &ssh.command_timeout]
+            .into_iter()
+            .flatten()
+        {
             if !check::is_duration(duration.get_ref()) {
                 self.errors.push(duration_error(duration, file));
             }
         }
         if ssh.port == Some(0) {
-            self.errors.push(Diagnostic::error("SSH port 0 is not a port").at(self.at(file, 0..0), "in this file"));
+            self.errors.push(
+                Diagnostic::error("SSH port 0 is not a port")
+                    .at(self.at(file, 0..0), "in this file"),
+            );
         }
     }
 
@@ -285,15 +312,26 @@ impl Evaluation<'_> {
             && !check::is_advertise_address(listen.get_ref())
         {
             self.errors.push(
-                Diagnostic::error(format!("`{}` is not a listen address", listen.get_ref()))
-                    .at(self.at(file, listen.span()), "expected IP:PORT such as `0.0.0.0:2377`"),
+                Diagnostic::error(format!("`{}` is not a listen address", listen.get_ref())).at(
+                    self.at(file, listen.span()),
+                    "expected IP:PORT such as `0.0.0.0:2377`",
+                ),
             );
         }
-        for value in [&swarm.advertise_addr, &swarm.data_path_addr].into_iter().flatten() {
+        for value in [&swarm.advertise_addr, &swarm.data_path_addr]
+            .into_iter()
+            .flatten()
+        {
             if !check::is_advertise_address(value.get_ref()) {
                 self.errors.push(
-                    Diagnostic::error(format!("`{}` is not an IP address or interface name", value.get_ref()))
-                        .at(self.at(file, value.span()), "expected an IP address or an interface name such as `eth0`"),
+                    Diagnostic::error(format!(
+                        "`{}` is not an IP address or interface name",
+                        value.get_ref()
+                    ))
+                    .at(
+                        self.at(file, value.span()),
+                        "expected an IP address or an interface name such as `eth0`",
+                    ),
                 );
             }
         }
@@ -302,12 +340,17 @@ impl Evaluation<'_> {
             match check::parse_cidr(pool.get_ref()) {
                 Ok(network) => pools.push(network),
                 Err(message) => self.errors.push(
-                    Diagnostic::error(message).at(self.at(file, pool.span()), "expected a CIDR block"),
+                    Diagnostic::error(message)
+                        .at(self.at(file, pool.span()), "expected a CIDR block"),
                 ),
             }
         }
         if let Some(mask) = &swarm.default_addr_pool_mask_length {
-            let widest = pools.iter().map(ipnet::IpNet::prefix_len).max().unwrap_or(8);
+            let widest = pools
+                .iter()
+                .map(ipnet::IpNet::prefix_len)
+                .max()
+                .unwrap_or(8);
             if *mask.get_ref() > 29 || *mask.get_ref() < widest {
                 self.errors.push(
                     Diagnostic::error(format!("default_addr_pool_mask_length {} does not fit the pools", mask.get_ref()))
@@ -316,7 +359,10 @@ impl Evaluation<'_> {
                 );
             }
         }
-        for duration in [&swarm.cert_expiry, &swarm.dispatcher_heartbeat].into_iter().flatten() {
+        for duration in [&swarm.cert_expiry, &swarm.dispatcher_heartbeat]
+            .into_iter()
+            .flatten()
+        {
             if !check::is_duration(duration.get_ref()) {
                 self.errors.push(duration_error(duration, file));
             }
@@ -347,16 +393,27 @@ impl Evaluation<'_> {
             let subnet = network.subnet.as_ref().and_then(|subnet| {
                 check::parse_cidr(subnet.get_ref())
                     .map_err(|message| {
-                        self.errors.push(Diagnostic::error(message).at(self.at(file, subnet.span()), "expected a CIDR block"));
+                        self.errors.push(
+                            Diagnostic::error(message)
+                                .at(self.at(file, subnet.span()), "expected a CIDR block"),
+                        );
                     })
                     .ok()
             });
             if let Some(gateway) = &network.gateway {
                 match (check::parse_ip(gateway.get_ref()), subnet) {
-                    (Err(message), _) => self.errors.push(Diagnostic::error(message).at(self.at(file, gateway.span()), "expected an IP address")),
+                    (Err(message), _) => self.errors.push(
+                        Diagnostic::error(message)
+                            .at(self.at(file, gateway.span()), "expected an IP address"),
+                    ),
                     (Ok(ip), Some(subnet)) if !subnet.contains(&ip) => self.errors.push(
-                        Diagnostic::error(format!("gateway `{ip}` is outside the subnet `{subnet}`"))
-                            .at(self.at(file, gateway.span()), format!("expected an address inside {subnet}")),
+                        Diagnostic::error(format!(
+                            "gateway `{ip}` is outside the subnet `{subnet}`"
+                        ))
+                        .at(
+                            self.at(file, gateway.span()),
+                            format!("expected an address inside {subnet}"),
+                        ),
                     ),
                     (Ok(_), None) => self.errors.push(
                         Diagnostic::error("a gateway needs a subnet")
@@ -367,13 +424,24 @@ impl Evaluation<'_> {
             }
             if let Some(range) = &network.ip_range {
                 match (check::parse_cidr(range.get_ref()), subnet) {
-                    (Err(message), _) => self.errors.push(Diagnostic::error(message).at(self.at(file, range.span()), "expected a CIDR block")),
-                    (Ok(range_net), Some(subnet)) if !subnet.contains(&range_net) => self.errors.push(
-                        Diagnostic::error(format!("ip_range `{range_net}` is outside the subnet `{subnet}`"))
-                            .at(self.at(file, range.span()), format!("expected a block inside {subnet}")),
+                    (Err(message), _) => self.errors.push(
+                        Diagnostic::error(message)
+                            .at(self.at(file, range.span()), "expected a CIDR block"),
                     ),
+                    (Ok(range_net), Some(subnet)) if !subnet.contains(&range_net) => {
+                        self.errors.push(
+                            Diagnostic::error(format!(
+                                "ip_range `{range_net}` is outside the subnet `{subnet}`"
+                            ))
+                            .at(
+                                self.at(file, range.span()),
+                                format!("expected a block inside {subnet}"),
+                            ),
+                        )
+                    }
                     (Ok(_), None) => self.errors.push(
-                        Diagnostic::error("an ip_range needs a subnet").at(self.at(file, range.span()), "set `subnet` as well"),
+                        Diagnostic::error("an ip_range needs a subnet")
+                            .at(self.at(file, range.span()), "set `subnet` as well"),
                     ),
                     _ => {}
                 }
@@ -387,9 +455,18 @@ impl Evaluation<'_> {
             }
             .attribute("name", Attribute::new(docker.clone()).replace())
             .attribute("driver", Attribute::new("overlay").replace())
-            .attribute("subnet", Attribute::new(network.subnet.as_ref().map(|s| s.get_ref().clone())).replace())
-            .attribute("gateway", Attribute::new(network.gateway.as_ref().map(|s| s.get_ref().clone())).replace())
-            .attribute("ip_range", Attribute::new(network.ip_range.as_ref().map(|s| s.get_ref().clone())).replace())
+            .attribute(
+                "subnet",
+                Attribute::new(network.subnet.as_ref().map(|s| s.get_ref().clone())).replace(),
+            )
+            .attribute(
+                "gateway",
+                Attribute::new(network.gateway.as_ref().map(|s| s.get_ref().clone())).replace(),
+            )
+            .attribute(
+                "ip_range",
+                Attribute::new(network.ip_range.as_ref().map(|s| s.get_ref().clone())).replace(),
+            )
             .attribute("attachable", Attribute::new(network.attachable).replace())
             .attribute("encrypted", Attribute::new(network.encrypted).replace())
             .attribute("labels", Attribute::new(labels).replace());
@@ -454,14 +531,18 @@ impl Evaluation<'_> {
             if !self.check_name(what, name, file) {
                 continue;
             }
-            let Some(bytes) = self.content(scope, name, content, what) else { continue };
+            let Some(bytes) = self.content(scope, name, content, what) else {
+                continue;
+            };
             let digest = sha256_hex(&bytes);
             let docker = format!("{}-{}", docker_name(scope, name.get_ref()), &digest[..8]);
             if !check::is_docker_name(&docker, 64) {
                 self.errors.push(
-                    Diagnostic::error(format!("the {what} name `{docker}` is longer than Docker's 64 characters"))
-                        .at(self.at(file, name.span()), "shorten this name")
-                        .help("swarmform appends `-` and 8 characters of the content hash to the name"),
+                    Diagnostic::error(format!(
+                        "the {what} name `{docker}` is longer than Docker's 64 characters"
+                    ))
+                    .at(self.at(file, name.span()), "shorten this name")
+                    .help("swarmform appends `-` and 8 characters of the content hash to the name"),
                 );
                 continue;
             }
@@ -476,9 +557,15 @@ impl Evaluation<'_> {
             .attribute("name", Attribute::new(docker.clone()).replace())
             .attribute("labels", Attribute::new(labels).replace());
             resource = match (kind, String::from_utf8(bytes.clone())) {
-                (Kind::Secret, _) => resource.attribute("content", Attribute::sensitive(&bytes).replace()),
-                (_, Ok(text)) => self.text_attributes(resource, "content", &text, OnChange::Replace),
-                (_, Err(_)) => resource.attribute("content", Attribute::new(sha256_tagged(&bytes)).replace()),
+                (Kind::Secret, _) => {
+                    resource.attribute("content", Attribute::sensitive(&bytes).replace())
+                }
+                (_, Ok(text)) => {
+                    self.text_attributes(resource, "content", &text, OnChange::Replace)
+                }
+                (_, Err(_)) => {
+                    resource.attribute("content", Attribute::new(sha256_tagged(&bytes)).replace())
+                }
             };
             if kind == Kind::Secret {
                 self.secret_names.insert(docker.clone(), address);
@@ -491,7 +578,13 @@ impl Evaluation<'_> {
         names
     }
 
-    fn content(&mut self, scope: &Scope, name: &Name, content: &ContentConfig, what: &str) -> Option<Vec<u8>> {
+    fn content(
+        &mut self,
+        scope: &Scope,
+        name: &Name,
+        content: &ContentConfig,
+        what: &str,
+    ) -> Option<Vec<u8>> {
         let file = scope.file;
         match (&content.file, &content.template) {
             (Some(path), None) => match &scope.base {
@@ -514,21 +607,42 @@ impl Evaluation<'_> {
                 let vars = self.vars(&content.vars, scope, name)?;
                 let mut context = scope.context.clone();
                 insert(&mut context, "vars", vars);
-                insert(&mut context, "hosts", Value::Object(self.config.hosts.iter().map(|host| (host.name.clone(), host_context(host))).collect()));
+                insert(
+                    &mut context,
+                    "hosts",
+                    Value::Object(
+                        self.config
+                            .hosts
+                            .iter()
+                            .map(|host| (host.name.clone(), host_context(host)))
+                            .collect(),
+                    ),
+                );
                 self.render(scope, path, &context).map(String::into_bytes)
             }
             _ => {
                 self.errors.push(
-                    Diagnostic::error(format!("{what} `{}` needs exactly one of `file` and `template`", name.get_ref()))
-                        .at(self.at(file, name.span()), "this one")
-                        .help(format!("write `file = \"{what}s/{}.txt\"`, or `template = \"...hbs\"` with `vars`", name.get_ref())),
+                    Diagnostic::error(format!(
+                        "{what} `{}` needs exactly one of `file` and `template`",
+                        name.get_ref()
+                    ))
+                    .at(self.at(file, name.span()), "this one")
+                    .help(format!(
+                        "write `file = \"{what}s/{}.txt\"`, or `template = \"...hbs\"` with `vars`",
+                        name.get_ref()
+                    )),
                 );
                 None
             }
         }
     }
 
-    fn vars(&mut self, vars: &indexmap::IndexMap<String, toml::Value>, scope: &Scope, name: &Name) -> Option<Value> {
+    fn vars(
+        &mut self,
+        vars: &indexmap::IndexMap<String, toml::Value>,
+        scope: &Scope,
+        name: &Name,
+    ) -> Option<Value> {
         let mut map = Map::new();
         for (key, value) in vars {
             match render_strings(value, &scope.context, self.sources, scope.file, name.span()) {
@@ -545,7 +659,10 @@ impl Evaluation<'_> {
     }
 
     fn render(&mut self, scope: &Scope, path: &Spanned<String>, context: &Value) -> Option<String> {
-        let id = scope.read(self.sources, path).map_err(|error| self.errors.push(error)).ok()?;
+        let id = scope
+            .read(self.sources, path)
+            .map_err(|error| self.errors.push(error))
+            .ok()?;
         template::render(self.sources, id, context)
             .map_err(|error| self.errors.push(error))
             .ok()
@@ -554,12 +671,24 @@ impl Evaluation<'_> {
     /// A rendered text attribute, shown with sensitive values scrubbed. When scrubbing hid
     /// something, `NAME_sha256` of the full text rides along, so a changed secret value is still
     /// a change.
-    fn text_attributes(&self, mut resource: Resource, name: &str, text: &str, on_change: OnChange) -> Resource {
+    fn text_attributes(
+        &self,
+        mut resource: Resource,
+        name: &str,
+        text: &str,
+        on_change: OnChange,
+    ) -> Resource {
         let shown = self.redact(text);
         if shown != text {
-            resource = resource.attribute(&format!("{name}_sha256"), with_on_change(Attribute::new(sha256_tagged(text.as_bytes())), on_change));
+            resource = resource.attribute(
+                &format!("{name}_sha256"),
+                with_on_change(Attribute::new(sha256_tagged(text.as_bytes())), on_change),
+            );
         }
-        resource.attribute(name, with_on_change(Attribute::new(shown).text(), on_change))
+        resource.attribute(
+            name,
+            with_on_change(Attribute::new(shown).text(), on_change),
+        )
     }
 
     /// Text with every sensitive value replaced by `(sensitive)`.
@@ -568,9 +697,15 @@ impl Evaluation<'_> {
     }
 
     /// A hosted or an external registry. Returns the address images use.
-    fn registry(&mut self, scope: &Scope, name: &Name, registry: &super::model::RegistryConfig) -> Option<String> {
+    fn registry(
+        &mut self,
+        scope: &Scope,
+        name: &Name,
+        registry: &super::model::RegistryConfig,
+    ) -> Option<String> {
         let file = scope.file;
-        let address = Address::new(Kind::Registry, name.get_ref()).in_module(scope.module.as_deref());
+        let address =
+            Address::new(Kind::Registry, name.get_ref()).in_module(scope.module.as_deref());
         if let Some(password) = &registry.password {
             self.errors.push(
                 Diagnostic::error("registry passwords are never written in the config")
@@ -591,24 +726,41 @@ impl Evaluation<'_> {
                 ] {
                     if present {
                         self.errors.push(
-                            Diagnostic::error(format!("`{field}` is for external registries (with `url`)"))
-                                .at(self.at(file, name.span()), "this registry runs in the swarm")
-                                .help("a hosted registry takes `htpasswd = \"file\"` for basic auth"),
+                            Diagnostic::error(format!(
+                                "`{field}` is for external registries (with `url`)"
+                            ))
+                            .at(
+                                self.at(file, name.span()),
+                                "this registry runs in the swarm",
+                            )
+                            .help("a hosted registry takes `htpasswd = \"file\"` for basic auth"),
                         );
                     }
                 }
                 let port = registry.port.as_ref().map_or(5000, |port| *port.get_ref());
                 let registry_address = format!("{}:{port}", host.config.address.get_ref());
                 let docker = docker_name(scope, name.get_ref());
-                let volume = registry.volume.as_ref().map_or_else(|| format!("{docker}-data"), |volume| volume.get_ref().clone());
+                let volume = registry.volume.as_ref().map_or_else(
+                    || format!("{docker}-data"),
+                    |volume| volume.get_ref().clone(),
+                );
                 if !check::is_docker_name(&volume, 255) {
                     let span = registry.volume.as_ref().map_or(name.span(), Spanned::span);
-                    self.errors.push(Diagnostic::error(format!("`{volume}` is not a valid volume name")).at(self.at(file, span), "this volume"));
+                    self.errors.push(
+                        Diagnostic::error(format!("`{volume}` is not a valid volume name"))
+                            .at(self.at(file, span), "this volume"),
+                    );
                 }
-                let image = registry.image.as_ref().map_or_else(|| "registry:2".to_owned(), |image| image.get_ref().clone());
+                let image = registry
+                    .image
+                    .as_ref()
+                    .map_or_else(|| "registry:2".to_owned(), |image| image.get_ref().clone());
                 let mut resource = Resource {
                     docker_name: Some(docker),
-                    depends_on: BTreeSet::from([Address::swarm(), Address::new(Kind::Node, host.name.clone())]),
+                    depends_on: BTreeSet::from([
+                        Address::swarm(),
+                        Address::new(Kind::Node, host.name.clone()),
+                    ]),
                     ..Resource::new(address.clone())
                 }
                 .attribute("node", Attribute::new(host.name.clone()))
@@ -642,36 +794,66 @@ impl Evaluation<'_> {
                     config["auth"] = json!({ "htpasswd": { "realm": "swarmform", "path": "/run/secrets/registry_htpasswd" } });
                 }
                 if !registry.notifications.is_empty() {
-                    let endpoints: Vec<Value> = registry.notifications.iter().map(|endpoint| {
-                        let notification = endpoint.get_ref();
-                        for duration in [&notification.timeout, &notification.backoff].into_iter().flatten() {
-                            if !check::is_duration(duration) {
-                                self.errors.push(
-                                    Diagnostic::error(format!("`{duration}` is not a duration"))
+                    let endpoints: Vec<Value> = registry
+                        .notifications
+                        .iter()
+                        .map(|endpoint| {
+                            let notification = endpoint.get_ref();
+                            for duration in [&notification.timeout, &notification.backoff]
+                                .into_iter()
+                                .flatten()
+                            {
+                                if !check::is_duration(duration) {
+                                    self.errors.push(
+                                        Diagnostic::error(format!(
+                                            "`{duration}` is not a duration"
+                                        ))
                                         .at(self.at(file, endpoint.span()), "in this endpoint")
                                         .help("write durations as Go does: `500ms`, `1s`, `2m`"),
-                                );
+                                    );
+                                }
                             }
-                        }
-                        let mut value = serde_json::to_value(notification).unwrap_or(Value::Null);
-                        if let Value::Object(map) = &mut value {
-                            map.retain(|_, item| !item.is_null());
-                        }
-                        value
-                    }).collect();
+                            let mut value =
+                                serde_json::to_value(notification).unwrap_or(Value::Null);
+                            if let Value::Object(map) = &mut value {
+                                map.retain(|_, item| !item.is_null());
+                            }
+                            value
+                        })
+                        .collect();
                     config["notifications"] = json!({ "endpoints": endpoints });
                 }
                 let config_text = serde_norway::to_string(&config).unwrap_or_default();
-                resource = resource.attribute("config", Attribute::new(self.redact(&config_text)).text());
+                resource =
+                    resource.attribute("config", Attribute::new(self.redact(&config_text)).text());
 
-                let trusting: Vec<String> = match registry.trusted_by.as_ref().map(Spanned::get_ref) {
-                    None => self.config.hosts.iter().map(|host| host.name.clone()).collect(),
-                    Some(TrustedBy::All(word)) if word == "all" => self.config.hosts.iter().map(|host| host.name.clone()).collect(),
+                let trusting: Vec<String> = match registry.trusted_by.as_ref().map(Spanned::get_ref)
+                {
+                    None => self
+                        .config
+                        .hosts
+                        .iter()
+                        .map(|host| host.name.clone())
+                        .collect(),
+                    Some(TrustedBy::All(word)) if word == "all" => self
+                        .config
+                        .hosts
+                        .iter()
+                        .map(|host| host.name.clone())
+                        .collect(),
                     Some(TrustedBy::All(word)) => {
-                        let span = registry.trusted_by.as_ref().map_or(name.span(), Spanned::span);
+                        let span = registry
+                            .trusted_by
+                            .as_ref()
+                            .map_or(name.span(), Spanned::span);
                         self.errors.push(
-                            Diagnostic::error(format!("`trusted_by = \"{word}\"` is not understood"))
-                                .at(self.at(file, span), "expected \"all\" or a list of host names"),
+                            Diagnostic::error(format!(
+                                "`trusted_by = \"{word}\"` is not understood"
+                            ))
+                            .at(
+                                self.at(file, span),
+                                "expected \"all\" or a list of host names",
+                            ),
                         );
                         Vec::new()
                     }
@@ -688,14 +870,22 @@ impl Evaluation<'_> {
                 };
                 for host in trusting {
                     match (&registry.tls, &ca_hash) {
-                        (None, _) => self.insecure_registries.entry(host).or_default().push(registry_address.clone()),
+                        (None, _) => self
+                            .insecure_registries
+                            .entry(host)
+                            .or_default()
+                            .push(registry_address.clone()),
                         (Some(_), Some(hash)) => {
-                            self.registry_cas.entry(host).or_default().insert(registry_address.clone(), hash.clone());
+                            self.registry_cas
+                                .entry(host)
+                                .or_default()
+                                .insert(registry_address.clone(), hash.clone());
                         }
                         (Some(_), None) => {}
                     }
                 }
-                self.registry_addresses.insert(registry_address.clone(), address);
+                self.registry_addresses
+                    .insert(registry_address.clone(), address);
                 self.add(resource, self.at(file, name.span()));
                 Some(registry_address)
             }
@@ -705,9 +895,18 @@ impl Evaluation<'_> {
                         Ok(value) => Some(value.into_bytes()),
                         Err(_) => {
                             self.errors.push(
-                                Diagnostic::error(format!("the environment variable `{}` is not set", variable.get_ref()))
-                                    .at(self.at(file, variable.span()), "the registry password comes from here")
-                                    .help(format!("export {}=... before running swarmform", variable.get_ref())),
+                                Diagnostic::error(format!(
+                                    "the environment variable `{}` is not set",
+                                    variable.get_ref()
+                                ))
+                                .at(
+                                    self.at(file, variable.span()),
+                                    "the registry password comes from here",
+                                )
+                                .help(format!(
+                                    "export {}=... before running swarmform",
+                                    variable.get_ref()
+                                )),
                             );
                             None
                         }
@@ -719,8 +918,10 @@ impl Evaluation<'_> {
                     (None, None) => None,
                     (Some(_), Some(path)) => {
                         self.errors.push(
-                            Diagnostic::error("set one of `password_env` and `password_file`, not both")
-                                .at(self.at(file, path.span()), "second source"),
+                            Diagnostic::error(
+                                "set one of `password_env` and `password_file`, not both",
+                            )
+                            .at(self.at(file, path.span()), "second source"),
                         );
                         None
                     }
@@ -738,18 +939,35 @@ impl Evaluation<'_> {
                 {
                     self.sensitive_values.push(text.to_owned());
                 }
-                let managers: Vec<&Host> = self.config.hosts.iter().filter(|host| host.config.role == Role::Manager).collect();
+                let managers: Vec<&Host> = self
+                    .config
+                    .hosts
+                    .iter()
+                    .filter(|host| host.config.role == Role::Manager)
+                    .collect();
                 let mut resource = Resource {
-                    depends_on: managers.iter().map(|host| Address::new(Kind::Daemon, host.name.clone())).collect(),
+                    depends_on: managers
+                        .iter()
+                        .map(|host| Address::new(Kind::Daemon, host.name.clone()))
+                        .collect(),
                     ..Resource::new(address.clone())
                 }
                 .attribute("url", Attribute::new(url.get_ref().clone()))
                 .attribute("username", Attribute::new(registry.username.clone()))
-                .attribute("login_on", Attribute::new(managers.iter().map(|host| host.name.clone()).collect::<Vec<_>>()));
+                .attribute(
+                    "login_on",
+                    Attribute::new(
+                        managers
+                            .iter()
+                            .map(|host| host.name.clone())
+                            .collect::<Vec<_>>(),
+                    ),
+                );
                 if let Some(password) = &password {
                     resource = resource.attribute("password", Attribute::sensitive(password));
                 }
-                self.registry_addresses.insert(url.get_ref().clone(), address);
+                self.registry_addresses
+                    .insert(url.get_ref().clone(), address);
                 self.add(resource, self.at(file, name.span()));
                 Some(url.get_ref().clone())
             }
@@ -792,37 +1010,68 @@ impl Evaluation<'_> {
             let path = spec.path.get_ref();
             if !path.starts_with('/') || path.ends_with('/') || path.contains("/../") {
                 self.errors.push(
-                    Diagnostic::error(format!("`{path}` is not an absolute file path"))
-                        .at(self.at(file, spec.path.span()), "expected a path such as `/etc/docker/certs.d/registry:5000/ca.crt`"),
+                    Diagnostic::error(format!("`{path}` is not an absolute file path")).at(
+                        self.at(file, spec.path.span()),
+                        "expected a path such as `/etc/docker/certs.d/registry:5000/ca.crt`",
+                    ),
                 );
                 continue;
             }
-            let mode = spec.mode.as_ref().map_or("0644".to_owned(), |mode| mode.get_ref().clone());
+            let mode = spec
+                .mode
+                .as_ref()
+                .map_or("0644".to_owned(), |mode| mode.get_ref().clone());
             if check::parse_mode(&mode).is_none() {
                 let span = spec.mode.as_ref().map_or(name.span(), Spanned::span);
-                self.errors.push(Diagnostic::error(format!("`{mode}` is not a file mode")).at(self.at(file, span), "expected octal such as \"0644\""));
+                self.errors.push(
+                    Diagnostic::error(format!("`{mode}` is not a file mode"))
+                        .at(self.at(file, span), "expected octal such as \"0644\""),
+                );
             }
-            let owner = spec.owner.as_ref().map_or("root".to_owned(), |owner| owner.get_ref().clone());
-            let group = spec.group.as_ref().map_or("root".to_owned(), |group| group.get_ref().clone());
+            let owner = spec
+                .owner
+                .as_ref()
+                .map_or("root".to_owned(), |owner| owner.get_ref().clone());
+            let group = spec
+                .group
+                .as_ref()
+                .map_or("root".to_owned(), |group| group.get_ref().clone());
             for (value, field) in [(&spec.owner, "owner"), (&spec.group, "group")] {
                 if let Some(value) = value
                     && !check::is_account_name(value.get_ref())
                 {
-                    self.errors.push(Diagnostic::error(format!("`{}` is not a valid {field} name", value.get_ref())).at(self.at(file, value.span()), "this name"));
+                    self.errors.push(
+                        Diagnostic::error(format!(
+                            "`{}` is not a valid {field} name",
+                            value.get_ref()
+                        ))
+                        .at(self.at(file, value.span()), "this name"),
+                    );
                 }
             }
-            let sources_given = [spec.content.is_some(), spec.source.is_some(), spec.template.is_some(), spec.line.is_some()];
+            let sources_given = [
+                spec.content.is_some(),
+                spec.source.is_some(),
+                spec.template.is_some(),
+                spec.line.is_some(),
+            ];
             if sources_given.iter().filter(|given| **given).count() != 1 {
                 self.errors.push(
-                    Diagnostic::error(format!("file `{}` needs exactly one of `content`, `source`, `template` and `line`", name.get_ref()))
-                        .at(self.at(file, name.span()), "this file"),
+                    Diagnostic::error(format!(
+                        "file `{}` needs exactly one of `content`, `source`, `template` and `line`",
+                        name.get_ref()
+                    ))
+                    .at(self.at(file, name.span()), "this file"),
                 );
                 continue;
             }
             if let Some(line) = &spec.line
                 && line.get_ref().contains('\n')
             {
-                self.errors.push(Diagnostic::error("`line` must be a single line").at(self.at(file, line.span()), "contains a newline"));
+                self.errors.push(
+                    Diagnostic::error("`line` must be a single line")
+                        .at(self.at(file, line.span()), "contains a newline"),
+                );
                 continue;
             }
             let targets: Vec<&Host> = match (&spec.hosts, &spec.roles) {
@@ -836,7 +1085,12 @@ impl Evaluation<'_> {
                         found
                     })
                     .collect(),
-                (None, Some(roles)) => self.config.hosts.iter().filter(|host| roles.contains(&host.config.role)).collect(),
+                (None, Some(roles)) => self
+                    .config
+                    .hosts
+                    .iter()
+                    .filter(|host| roles.contains(&host.config.role))
+                    .collect(),
                 (None, None) => self.config.hosts.iter().collect(),
             };
             let static_content = match (&spec.content, &spec.source) {
@@ -869,8 +1123,14 @@ impl Evaluation<'_> {
                 } else {
                     ("content", static_content.clone().unwrap_or_default())
                 };
-                let on_change = if spec.restarts_docker { OnChange::RestartsDocker } else { OnChange::InPlace };
-                let address = Address::new(Kind::File, name.get_ref()).in_module(scope.module.as_deref()).on_host(host.name.clone());
+                let on_change = if spec.restarts_docker {
+                    OnChange::RestartsDocker
+                } else {
+                    OnChange::InPlace
+                };
+                let address = Address::new(Kind::File, name.get_ref())
+                    .in_module(scope.module.as_deref())
+                    .on_host(host.name.clone());
                 let mut resource = Resource {
                     host: Some(host.name.clone()),
                     depends_on: BTreeSet::from([Address::new(Kind::Engine, host.name.clone())]),
@@ -882,9 +1142,17 @@ impl Evaluation<'_> {
                 .attribute("group", Attribute::new(group.clone()))
                 .attribute("restarts_docker", Attribute::new(spec.restarts_docker));
                 resource = match (spec.sensitive, String::from_utf8(content.clone())) {
-                    (true, _) => resource.attribute(content_key, with_on_change(Attribute::sensitive(&content), on_change)),
-                    (false, Ok(text)) => self.text_attributes(resource, content_key, &text, on_change),
-                    (false, Err(_)) => resource.attribute(content_key, with_on_change(Attribute::new(sha256_tagged(&content)), on_change)),
+                    (true, _) => resource.attribute(
+                        content_key,
+                        with_on_change(Attribute::sensitive(&content), on_change),
+                    ),
+                    (false, Ok(text)) => {
+                        self.text_attributes(resource, content_key, &text, on_change)
+                    }
+                    (false, Err(_)) => resource.attribute(
+                        content_key,
+                        with_on_change(Attribute::new(sha256_tagged(&content)), on_change),
+                    ),
                 };
                 self.add(resource, self.at(file, name.span()));
             }
@@ -897,9 +1165,12 @@ impl Evaluation<'_> {
             if !self.check_name("stack", name, file) {
                 continue;
             }
-            let address = Address::new(Kind::Stack, name.get_ref()).in_module(scope.module.as_deref());
+            let address =
+                Address::new(Kind::Stack, name.get_ref()).in_module(scope.module.as_deref());
             let docker = docker_name(scope, name.get_ref());
-            let Some(vars) = self.vars(&stack.vars, scope, name) else { continue };
+            let Some(vars) = self.vars(&stack.vars, scope, name) else {
+                continue;
+            };
             let (text, compose_file) = match (&stack.compose, &stack.template) {
                 (Some(path), None) => match scope.read(self.sources, path) {
                     Ok(id) => (self.sources.text(id).to_owned(), id),
@@ -912,8 +1183,11 @@ impl Evaluation<'_> {
                     let mut stack_context = context.clone();
                     insert(&mut stack_context, "vars", vars);
                     insert(&mut stack_context, "stack", json!({ "name": docker }));
-                    let Some(text) = self.render(scope, path, &stack_context) else { continue };
-                    let rendered_path = std::path::PathBuf::from(format!("{} (rendered)", path.get_ref()));
+                    let Some(text) = self.render(scope, path, &stack_context) else {
+                        continue;
+                    };
+                    let rendered_path =
+                        std::path::PathBuf::from(format!("{} (rendered)", path.get_ref()));
                     let id = self.sources.add(rendered_path, text.clone());
                     (text, id)
                 }
@@ -927,18 +1201,28 @@ impl Evaluation<'_> {
                 }
             };
             let mut depends_on = BTreeSet::from([Address::swarm()]);
-            depends_on.extend(self.config.hosts.iter().map(|host| Address::new(Kind::Node, host.name.clone())));
+            depends_on.extend(
+                self.config
+                    .hosts
+                    .iter()
+                    .map(|host| Address::new(Kind::Node, host.name.clone())),
+            );
             match serde_norway::from_str::<serde_norway::Value>(&text) {
                 Ok(compose) => self.compose_references(&compose, &docker, &mut depends_on),
                 Err(error) => {
                     let span = error.location().map_or(0..0, |location| {
-                        let start = self.sources.offset(compose_file, location.line(), location.column());
+                        let start =
+                            self.sources
+                                .offset(compose_file, location.line(), location.column());
                         start..start + 1
                     });
                     self.errors.push(
-                        Diagnostic::error(format!("the compose file of stack `{}` is not valid YAML: {error}", name.get_ref()))
-                            .at(self.at(compose_file, span), "here")
-                            .help("`docker stack deploy` would refuse it too; fix the YAML"),
+                        Diagnostic::error(format!(
+                            "the compose file of stack `{}` is not valid YAML: {error}",
+                            name.get_ref()
+                        ))
+                        .at(self.at(compose_file, span), "here")
+                        .help("`docker stack deploy` would refuse it too; fix the YAML"),
                     );
                     continue;
                 }
@@ -961,7 +1245,10 @@ impl Evaluation<'_> {
                 ..Resource::new(address)
             }
             .attribute("prune", Attribute::new(stack.prune))
-            .attribute("with_registry_auth", Attribute::new(stack.with_registry_auth));
+            .attribute(
+                "with_registry_auth",
+                Attribute::new(stack.with_registry_auth),
+            );
             let resource = self.text_attributes(resource, "compose", &text, OnChange::InPlace);
             self.add(resource, self.at(file, name.span()));
         }
@@ -969,22 +1256,44 @@ impl Evaluation<'_> {
 
     /// A `depends_on` entry: relative to the scope (`network.x` in a module is the module's).
     fn resolve_reference(&self, text: &str, scope: &Scope) -> Result<Address, String> {
-        let mut address: Address = text.parse().map_err(|error: crate::address::AddressError| error.to_string())?;
+        let mut address: Address = text
+            .parse()
+            .map_err(|error: crate::address::AddressError| error.to_string())?;
         if address.module.is_none() {
             address.module = scope.module.clone();
         }
-        if !matches!(address.kind, Kind::Network | Kind::Secret | Kind::Config | Kind::Registry | Kind::Stack) {
-            return Err(format!("a stack cannot depend on `{text}`; stacks already wait for the swarm and every node"));
+        if !matches!(
+            address.kind,
+            Kind::Network | Kind::Secret | Kind::Config | Kind::Registry | Kind::Stack
+        ) {
+            return Err(format!(
+                "a stack cannot depend on `{text}`; stacks already wait for the swarm and every node"
+            ));
         }
         let exists = self.locations.contains_key(&address)
             || self.config.scopes.iter().any(|other| {
                 other.module == address.module
                     && match address.kind {
-                        Kind::Stack => other.stacks.keys().any(|key| key.get_ref() == &address.name),
-                        Kind::Network => other.networks.keys().any(|key| key.get_ref() == &address.name),
-                        Kind::Secret => other.secrets.keys().any(|key| key.get_ref() == &address.name),
-                        Kind::Config => other.configs.keys().any(|key| key.get_ref() == &address.name),
-                        Kind::Registry => other.registries.keys().any(|key| key.get_ref() == &address.name),
+                        Kind::Stack => other
+                            .stacks
+                            .keys()
+                            .any(|key| key.get_ref() == &address.name),
+                        Kind::Network => other
+                            .networks
+                            .keys()
+                            .any(|key| key.get_ref() == &address.name),
+                        Kind::Secret => other
+                            .secrets
+                            .keys()
+                            .any(|key| key.get_ref() == &address.name),
+                        Kind::Config => other
+                            .configs
+                            .keys()
+                            .any(|key| key.get_ref() == &address.name),
+                        Kind::Registry => other
+                            .registries
+                            .keys()
+                            .any(|key| key.get_ref() == &address.name),
                         _ => false,
                     }
             });
@@ -997,20 +1306,36 @@ impl Evaluation<'_> {
 
     /// External networks, secrets and configs a compose file names, and images pulled from a
     /// registry the config declares: each is a dependency.
-    fn compose_references(&mut self, compose: &serde_norway::Value, stack: &str, depends_on: &mut BTreeSet<Address>) {
+    fn compose_references(
+        &mut self,
+        compose: &serde_norway::Value,
+        stack: &str,
+        depends_on: &mut BTreeSet<Address>,
+    ) {
         for (section, names) in [
             ("networks", &self.network_names),
             ("secrets", &self.secret_names),
             ("configs", &self.config_names),
         ] {
-            let Some(entries) = compose.get(section).and_then(serde_norway::Value::as_mapping) else { continue };
+            let Some(entries) = compose
+                .get(section)
+                .and_then(serde_norway::Value::as_mapping)
+            else {
+                continue;
+            };
             for (key, entry) in entries {
                 let Some(key) = key.as_str() else { continue };
-                let external = entry.get("external").and_then(serde_norway::Value::as_bool).unwrap_or(false);
+                let external = entry
+                    .get("external")
+                    .and_then(serde_norway::Value::as_bool)
+                    .unwrap_or(false);
                 if !external {
                     continue;
                 }
-                let docker = entry.get("name").and_then(serde_norway::Value::as_str).unwrap_or(key);
+                let docker = entry
+                    .get("name")
+                    .and_then(serde_norway::Value::as_str)
+                    .unwrap_or(key);
                 match names.get(docker) {
                     Some(address) => {
                         depends_on.insert(address.clone());
@@ -1022,9 +1347,14 @@ impl Evaluation<'_> {
                 }
             }
         }
-        if let Some(services) = compose.get("services").and_then(serde_norway::Value::as_mapping) {
+        if let Some(services) = compose
+            .get("services")
+            .and_then(serde_norway::Value::as_mapping)
+        {
             for service in services.values() {
-                let Some(image) = service.get("image").and_then(serde_norway::Value::as_str) else { continue };
+                let Some(image) = service.get("image").and_then(serde_norway::Value::as_str) else {
+                    continue;
+                };
                 for (registry, address) in &self.registry_addresses {
                     if image.starts_with(&format!("{registry}/")) {
                         depends_on.insert(address.clone());
@@ -1038,11 +1368,15 @@ impl Evaluation<'_> {
     fn hosts(&mut self, bootstrap: &str) {
         let config = self.config;
         let install = config.engine.install.unwrap_or(InstallPolicy::Require);
-        let packages: Vec<String> = config
-            .engine
-            .packages
-            .as_ref()
-            .map_or_else(|| vec!["docker.io".to_owned()], |packages| packages.iter().map(|package| package.get_ref().clone()).collect());
+        let packages: Vec<String> = config.engine.packages.as_ref().map_or_else(
+            || vec!["docker.io".to_owned()],
+            |packages| {
+                packages
+                    .iter()
+                    .map(|package| package.get_ref().clone())
+                    .collect()
+            },
+        );
         let swarm = &config.swarm;
         for host in &config.hosts {
             let name = &host.name;
@@ -1051,10 +1385,13 @@ impl Evaluation<'_> {
                 host: Some(name.clone()),
                 ..Resource::new(Address::new(Kind::Engine, name.clone()))
             }
-            .attribute("install", Attribute::new(match install {
-                InstallPolicy::Require => "require",
-                InstallPolicy::IfMissing => "if-missing",
-            }))
+            .attribute(
+                "install",
+                Attribute::new(match install {
+                    InstallPolicy::Require => "require",
+                    InstallPolicy::IfMissing => "if-missing",
+                }),
+            )
             .attribute("packages", Attribute::new(packages.clone()));
             self.add(engine, location.clone());
 
@@ -1067,40 +1404,118 @@ impl Evaluation<'_> {
                 .advertise_addr
                 .as_ref()
                 .or(swarm.advertise_addr.as_ref())
-                .map_or_else(|| host.config.address.get_ref().clone(), |value| value.get_ref().clone());
-            let data_path = host.config.data_path_addr.as_ref().or(swarm.data_path_addr.as_ref()).map(|value| value.get_ref().clone());
+                .map_or_else(
+                    || host.config.address.get_ref().clone(),
+                    |value| value.get_ref().clone(),
+                );
+            let data_path = host
+                .config
+                .data_path_addr
+                .as_ref()
+                .or(swarm.data_path_addr.as_ref())
+                .map(|value| value.get_ref().clone());
             let labels = labels_value(&host.config.labels, host.location.file, &mut self.errors);
             let node = Resource {
                 host: Some(name.clone()),
-                depends_on: BTreeSet::from([Address::swarm(), Address::new(Kind::Daemon, name.clone())]),
+                depends_on: BTreeSet::from([
+                    Address::swarm(),
+                    Address::new(Kind::Daemon, name.clone()),
+                ]),
                 ..Resource::new(Address::new(Kind::Node, name.clone()))
             }
             .attribute("role", Attribute::new(host.config.role.as_str()))
-            .attribute("availability", Attribute::new(host.config.availability.as_str()))
+            .attribute(
+                "availability",
+                Attribute::new(host.config.availability.as_str()),
+            )
             .attribute("labels", Attribute::new(labels))
             .attribute("advertise_addr", Attribute::new(advertise).replace())
             .attribute("data_path_addr", Attribute::new(data_path).replace());
             self.add(node, location);
         }
 
-        let Some(host) = config.host(bootstrap) else { return };
+        let Some(host) = config.host(bootstrap) else {
+            return;
+        };
         let swarm_resource = Resource {
             host: Some(bootstrap.to_owned()),
             depends_on: BTreeSet::from([Address::new(Kind::Daemon, bootstrap.to_owned())]),
             ..Resource::new(Address::swarm())
         }
-        .attribute("listen_addr", Attribute::new(swarm.listen_addr.as_ref().map_or("0.0.0.0:2377".to_owned(), |value| value.get_ref().clone())).create_only())
-        .attribute("data_path_port", Attribute::new(swarm.data_path_port.unwrap_or(4789)).create_only())
-        .attribute("default_addr_pool", Attribute::new(swarm.default_addr_pool.iter().map(|pool| pool.get_ref().clone()).collect::<Vec<_>>()).create_only())
-        .attribute("default_addr_pool_mask_length", Attribute::new(swarm.default_addr_pool_mask_length.as_ref().map_or(24, |mask| *mask.get_ref())).create_only())
+        .attribute(
+            "listen_addr",
+            Attribute::new(
+                swarm
+                    .listen_addr
+                    .as_ref()
+                    .map_or("0.0.0.0:2377".to_owned(), |value| value.get_ref().clone()),
+            )
+            .create_only(),
+        )
+        .attribute(
+            "data_path_port",
+            Attribute::new(swarm.data_path_port.unwrap_or(4789)).create_only(),
+        )
+        .attribute(
+            "default_addr_pool",
+            Attribute::new(
+                swarm
+                    .default_addr_pool
+                    .iter()
+                    .map(|pool| pool.get_ref().clone())
+                    .collect::<Vec<_>>(),
+            )
+            .create_only(),
+        )
+        .attribute(
+            "default_addr_pool_mask_length",
+            Attribute::new(
+                swarm
+                    .default_addr_pool_mask_length
+                    .as_ref()
+                    .map_or(24, |mask| *mask.get_ref()),
+            )
+            .create_only(),
+        )
         .attribute("autolock", Attribute::new(swarm.autolock))
-        .attribute("rotate_join_tokens", Attribute::new(swarm.rotate_join_tokens))
-        .attribute("cert_expiry", Attribute::new(swarm.cert_expiry.as_ref().map_or("2160h0m0s".to_owned(), |value| value.get_ref().clone())))
-        .attribute("dispatcher_heartbeat", Attribute::new(swarm.dispatcher_heartbeat.as_ref().map_or("5s".to_owned(), |value| value.get_ref().clone())))
-        .attribute("max_snapshots", Attribute::new(swarm.max_snapshots.unwrap_or(0)))
-        .attribute("snapshot_interval", Attribute::new(swarm.snapshot_interval.unwrap_or(10000)))
-        .attribute("task_history_limit", Attribute::new(swarm.task_history_limit.unwrap_or(5)));
-        let location = config.swarm_location.clone().unwrap_or_else(|| host.location.clone());
+        .attribute(
+            "rotate_join_tokens",
+            Attribute::new(swarm.rotate_join_tokens),
+        )
+        .attribute(
+            "cert_expiry",
+            Attribute::new(
+                swarm
+                    .cert_expiry
+                    .as_ref()
+                    .map_or("2160h0m0s".to_owned(), |value| value.get_ref().clone()),
+            ),
+        )
+        .attribute(
+            "dispatcher_heartbeat",
+            Attribute::new(
+                swarm
+                    .dispatcher_heartbeat
+                    .as_ref()
+                    .map_or("5s".to_owned(), |value| value.get_ref().clone()),
+            ),
+        )
+        .attribute(
+            "max_snapshots",
+            Attribute::new(swarm.max_snapshots.unwrap_or(0)),
+        )
+        .attribute(
+            "snapshot_interval",
+            Attribute::new(swarm.snapshot_interval.unwrap_or(10000)),
+        )
+        .attribute(
+            "task_history_limit",
+            Attribute::new(swarm.task_history_limit.unwrap_or(5)),
+        );
+        let location = config
+            .swarm_location
+            .clone()
+            .unwrap_or_else(|| host.location.clone());
         self.add(swarm_resource, location);
     }
 
@@ -1122,9 +1537,12 @@ impl Evaluation<'_> {
             for (key, value) in table {
                 if let Some(message) = forbidden_daemon_key(key.get_ref()) {
                     self.errors.push(
-                        Diagnostic::error(format!("`{}` cannot be set in daemon.json here", key.get_ref()))
-                            .at(self.at(file, key.span()), "managed by swarmform")
-                            .help(message),
+                        Diagnostic::error(format!(
+                            "`{}` cannot be set in daemon.json here",
+                            key.get_ref()
+                        ))
+                        .at(self.at(file, key.span()), "managed by swarmform")
+                        .help(message),
                     );
                     continue;
                 }
@@ -1139,7 +1557,9 @@ impl Evaluation<'_> {
             );
         }
         if let Some(insecure) = self.insecure_registries.get(&host.name) {
-            let entry = json.entry("insecure-registries").or_insert_with(|| Value::Array(Vec::new()));
+            let entry = json
+                .entry("insecure-registries")
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(list) = entry {
                 for address in insecure {
                     if !list.iter().any(|item| item.as_str() == Some(address)) {
@@ -1148,7 +1568,9 @@ impl Evaluation<'_> {
                 }
             }
         }
-        let tcp = host_daemon.and_then(|daemon| daemon.tcp.as_ref()).or(root.tcp.as_ref());
+        let tcp = host_daemon
+            .and_then(|daemon| daemon.tcp.as_ref())
+            .or(root.tcp.as_ref());
         let mut resource = Resource {
             host: Some(host.name.clone()),
             depends_on: BTreeSet::from([Address::new(Kind::Engine, host.name.clone())]),
@@ -1156,13 +1578,24 @@ impl Evaluation<'_> {
         };
         let mut hosts_flags = Vec::new();
         if let Some(tcp) = tcp {
-            let tcp_file = if host_daemon.and_then(|daemon| daemon.tcp.as_ref()).is_some() { host.location.file } else { config.root };
+            let tcp_file = if host_daemon.and_then(|daemon| daemon.tcp.as_ref()).is_some() {
+                host.location.file
+            } else {
+                config.root
+            };
             let api = tcp.get_ref();
             let default_port = if api.tls.is_some() { 2376 } else { 2375 };
-            let address = api.address.as_ref().map_or_else(|| format!("0.0.0.0:{default_port}"), |address| address.get_ref().clone());
+            let address = api.address.as_ref().map_or_else(
+                || format!("0.0.0.0:{default_port}"),
+                |address| address.get_ref().clone(),
+            );
             if !check::is_socket_address(&address, true) {
                 let span = api.address.as_ref().map_or(tcp.span(), Spanned::span);
-                self.errors.push(Diagnostic::error(format!("`{address}` is not IP:PORT")).at(self.at(tcp_file, span), "expected an address such as `0.0.0.0:2376`"));
+                self.errors
+                    .push(Diagnostic::error(format!("`{address}` is not IP:PORT")).at(
+                        self.at(tcp_file, span),
+                        "expected an address such as `0.0.0.0:2376`",
+                    ));
             }
             match (&api.tls, api.insecure) {
                 (Some(tls), _) => {
@@ -1200,33 +1633,64 @@ impl Evaluation<'_> {
             }
             hosts_flags.push(format!("tcp://{address}"));
         }
-        let mut environment: BTreeMap<String, String> = root.systemd.as_ref().map(|systemd| systemd.environment.clone()).unwrap_or_default();
+        let mut environment: BTreeMap<String, String> = root
+            .systemd
+            .as_ref()
+            .map(|systemd| systemd.environment.clone())
+            .unwrap_or_default();
         if let Some(systemd) = host_daemon.and_then(|daemon| daemon.systemd.as_ref()) {
             environment.extend(systemd.environment.clone());
         }
         // With no keys to set, swarmform leaves the host's daemon.json alone rather than own it.
         if !json.is_empty() {
-            let json_text = format!("{}\n", serde_json::to_string_pretty(&Value::Object(json)).unwrap_or_default());
-            resource = self.text_attributes(resource, "daemon_json", &json_text, OnChange::RestartsDocker);
+            let json_text = format!(
+                "{}\n",
+                serde_json::to_string_pretty(&Value::Object(json)).unwrap_or_default()
+            );
+            resource = self.text_attributes(
+                resource,
+                "daemon_json",
+                &json_text,
+                OnChange::RestartsDocker,
+            );
         }
         if !hosts_flags.is_empty() || !environment.is_empty() {
-            let mut drop_in = String::from("# Written by swarmform. Debian's docker.service passes -H fd://, so the\n# TCP API is added here and never as `hosts` in daemon.json.\n[Service]\n");
+            let mut drop_in = String::from(
+                "# Written by swarmform. Debian's docker.service passes -H fd://, so the\n# TCP API is added here and never as `hosts` in daemon.json.\n[Service]\n",
+            );
             for (key, value) in &environment {
-                drop_in.push_str(&format!("Environment=\"{key}={}\"\n", value.replace('\\', "\\\\").replace('"', "\\\"")));
+                drop_in.push_str(&format!(
+                    "Environment=\"{key}={}\"\n",
+                    value.replace('\\', "\\\\").replace('"', "\\\"")
+                ));
             }
             if !hosts_flags.is_empty() {
-                let flags: String = hosts_flags.iter().map(|flag| format!(" -H {flag}")).collect();
+                let flags: String = hosts_flags
+                    .iter()
+                    .map(|flag| format!(" -H {flag}"))
+                    .collect();
                 drop_in.push_str(&format!("ExecStart=\nExecStart=/usr/sbin/dockerd -H fd://{flags} --containerd=/run/containerd/containerd.sock\n"));
             }
-            resource = self.text_attributes(resource, "systemd_drop_in", &drop_in, OnChange::RestartsDocker);
+            resource = self.text_attributes(
+                resource,
+                "systemd_drop_in",
+                &drop_in,
+                OnChange::RestartsDocker,
+            );
         }
         if let Some(cas) = self.registry_cas.get(&host.name) {
-            resource = resource.attribute("registry_cas", Attribute::new(serde_json::to_value(cas).unwrap_or(Value::Null)));
+            resource = resource.attribute(
+                "registry_cas",
+                Attribute::new(serde_json::to_value(cas).unwrap_or(Value::Null)),
+            );
         }
         for other in &self.resources {
             if other.address.kind == Kind::File
                 && other.host.as_deref() == Some(host.name.as_str())
-                && other.attributes.get("restarts_docker").is_some_and(|value| value.value == Value::Bool(true))
+                && other
+                    .attributes
+                    .get("restarts_docker")
+                    .is_some_and(|value| value.value == Value::Bool(true))
             {
                 resource.depends_on.insert(other.address.clone());
             }
@@ -1238,7 +1702,9 @@ impl Evaluation<'_> {
     fn check_duplicates(&mut self) {
         let mut seen: BTreeMap<(Kind, String), Address> = BTreeMap::new();
         for resource in &self.resources {
-            let Some(docker) = &resource.docker_name else { continue };
+            let Some(docker) = &resource.docker_name else {
+                continue;
+            };
             let kind = match resource.address.kind {
                 Kind::Registry => Kind::Stack,
                 kind => kind,
@@ -1246,9 +1712,12 @@ impl Evaluation<'_> {
             if let Some(other) = seen.insert((kind, docker.clone()), resource.address.clone()) {
                 let location = self.locations.get(&resource.address).cloned();
                 self.errors.push(
-                    Diagnostic::error(format!("`{other}` and `{}` would both be the Docker object `{docker}`", resource.address))
-                        .at_optional(location, "second declaration")
-                        .help("rename one of them"),
+                    Diagnostic::error(format!(
+                        "`{other}` and `{}` would both be the Docker object `{docker}`",
+                        resource.address
+                    ))
+                    .at_optional(location, "second declaration")
+                    .help("rename one of them"),
                 );
             }
         }
@@ -1261,8 +1730,10 @@ fn with_on_change(mut attribute: Attribute, on_change: OnChange) -> Attribute {
 }
 
 fn duration_error(duration: &Spanned<String>, file: FileId) -> Diagnostic {
-    Diagnostic::error(format!("`{}` is not a duration", duration.get_ref()))
-        .at(Location::new(file, duration.span()), "expected a duration such as `10s`, `5m` or `2160h`")
+    Diagnostic::error(format!("`{}` is not a duration", duration.get_ref())).at(
+        Location::new(file, duration.span()),
+        "expected a duration such as `10s`, `5m` or `2160h`",
+    )
 }
 
 fn insert(context: &mut Value, key: &str, value: Value) {
@@ -1283,8 +1754,12 @@ fn host_context(host: &Host) -> Value {
 /// daemon.json keys swarmform writes itself, with what to use instead.
 fn forbidden_daemon_key(key: &str) -> Option<&'static str> {
     match key {
-        "hosts" => Some("Debian's docker.service starts dockerd with `-H fd://`, and dockerd refuses to start when daemon.json sets `hosts` too; expose the API with `[daemon.tcp]`, which swarmform writes as a systemd drop-in"),
-        "tls" | "tlsverify" | "tlscacert" | "tlscert" | "tlskey" => Some("set `[daemon.tcp] tls = { ca, cert, key }`; swarmform uploads the files and writes these keys"),
+        "hosts" => Some(
+            "Debian's docker.service starts dockerd with `-H fd://`, and dockerd refuses to start when daemon.json sets `hosts` too; expose the API with `[daemon.tcp]`, which swarmform writes as a systemd drop-in",
+        ),
+        "tls" | "tlsverify" | "tlscacert" | "tlscert" | "tlskey" => Some(
+            "set `[daemon.tcp] tls = { ca, cert, key }`; swarmform uploads the files and writes these keys",
+        ),
         _ => None,
     }
 }

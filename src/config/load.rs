@@ -104,7 +104,11 @@ pub struct Scope {
 
 impl Scope {
     /// Reads a file named relative to this scope into `sources`; errors point at the path.
-    pub fn read(&self, sources: &mut Sources, path: &Spanned<String>) -> Result<FileId, Diagnostic> {
+    pub fn read(
+        &self,
+        sources: &mut Sources,
+        path: &Spanned<String>,
+    ) -> Result<FileId, Diagnostic> {
         let here = Location::new(self.file, path.span());
         match &self.base {
             Base::Dir(dir) => read_relative(sources, dir, path.get_ref()).map_err(|error| {
@@ -112,19 +116,17 @@ impl Scope {
                     .at(here, "this file")
                     .help(format!("paths are relative to `{}`", dir.display()))
             }),
-            Base::Builtin(module) => {
-                match crate::builtin::module_file(module, path.get_ref()) {
-                    Some(text) => Ok(sources.add(
-                        PathBuf::from(format!("<builtin>/modules/{module}/{}", path.get_ref())),
-                        text.to_owned(),
-                    )),
-                    None => Err(Diagnostic::error(format!(
-                        "the built-in module `{module}` has no file `{}`",
-                        path.get_ref()
-                    ))
-                    .at(here, "this file")),
-                }
-            }
+            Base::Builtin(module) => match crate::builtin::module_file(module, path.get_ref()) {
+                Some(text) => Ok(sources.add(
+                    PathBuf::from(format!("<builtin>/modules/{module}/{}", path.get_ref())),
+                    text.to_owned(),
+                )),
+                None => Err(Diagnostic::error(format!(
+                    "the built-in module `{module}` has no file `{}`",
+                    path.get_ref()
+                ))
+                .at(here, "this file")),
+            },
         }
     }
 }
@@ -188,7 +190,10 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
     if let Some((name, _)) = inputs.first() {
         errors.push(
             Diagnostic::error("`[inputs]` belongs in a module's module.toml")
-                .at(Location::new(root, name.span()), "declared in the root config")
+                .at(
+                    Location::new(root, name.span()),
+                    "declared in the root config",
+                )
                 .help("use `[variables.NAME]` in the root config"),
         );
     }
@@ -217,13 +222,17 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
                 Err(error) => errors.push(error),
             },
             Err(error) => errors.push(
-                Diagnostic::error(format!("cannot read the included file `{}`: {error}", path.get_ref()))
-                    .at(Location::new(root, path.span()), "included here"),
+                Diagnostic::error(format!(
+                    "cannot read the included file `{}`: {error}",
+                    path.get_ref()
+                ))
+                .at(Location::new(root, path.span()), "included here"),
             ),
         }
     }
 
-    let (variables, sensitive_values) = resolve_variables(options, sources, root, &variables, &mut errors);
+    let (variables, sensitive_values) =
+        resolve_variables(options, sources, root, &variables, &mut errors);
     let mut sensitive_values = sensitive_values;
     let root_context = serde_json::json!({
         "var": variables.iter().map(|(name, variable)| (name.clone(), variable.value.clone())).collect::<serde_json::Map<_, _>>(),
@@ -246,7 +255,15 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
             errors.push(name_error("module", &name, root));
             continue;
         }
-        match load_module(sources, &dir, root, &name, call, &root_context, &mut sensitive_values) {
+        match load_module(
+            sources,
+            &dir,
+            root,
+            &name,
+            call,
+            &root_context,
+            &mut sensitive_values,
+        ) {
             Ok(scope) => scopes.push(scope),
             Err(mut module_errors) => errors.append(&mut module_errors),
         }
@@ -260,10 +277,17 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
             path: options.path.clone(),
             root,
             ssh: merged_ssh,
-            engine: engine.as_ref().map(|engine| engine.get_ref().clone()).unwrap_or_default(),
-            daemon_location: daemon.as_ref().map(|daemon| Location::new(root, daemon.span())),
+            engine: engine
+                .as_ref()
+                .map(|engine| engine.get_ref().clone())
+                .unwrap_or_default(),
+            daemon_location: daemon
+                .as_ref()
+                .map(|daemon| Location::new(root, daemon.span())),
             daemon: daemon.map(Spanned::into_inner).unwrap_or_default(),
-            swarm_location: swarm.as_ref().map(|swarm| Location::new(root, swarm.span())),
+            swarm_location: swarm
+                .as_ref()
+                .map(|swarm| Location::new(root, swarm.span())),
             swarm: swarm.map(Spanned::into_inner).unwrap_or_default(),
             hosts: all_hosts,
             variables,
@@ -287,10 +311,7 @@ pub fn toml_error(file: FileId, error: &toml::de::Error) -> Diagnostic {
         "fix the TOML at this position"
     };
     Diagnostic::error(message)
-        .at_optional(
-            error.span().map(|span| Location::new(file, span)),
-            "here",
-        )
+        .at_optional(error.span().map(|span| Location::new(file, span)), "here")
         .help(help)
 }
 
@@ -381,13 +402,25 @@ pub fn merge_ssh(base: &SshSettings, over: &SshSettings) -> SshSettings {
     SshSettings {
         user: over.user.clone().or_else(|| base.user.clone()),
         port: over.port.or(base.port),
-        identity_file: over.identity_file.clone().or_else(|| base.identity_file.clone()),
+        identity_file: over
+            .identity_file
+            .clone()
+            .or_else(|| base.identity_file.clone()),
         host_key_policy: over.host_key_policy.or(base.host_key_policy),
-        known_hosts: over.known_hosts.clone().or_else(|| base.known_hosts.clone()),
+        known_hosts: over
+            .known_hosts
+            .clone()
+            .or_else(|| base.known_hosts.clone()),
         jump_host: over.jump_host.clone().or_else(|| base.jump_host.clone()),
         sudo: over.sudo.or(base.sudo),
-        connect_timeout: over.connect_timeout.clone().or_else(|| base.connect_timeout.clone()),
-        command_timeout: over.command_timeout.clone().or_else(|| base.command_timeout.clone()),
+        connect_timeout: over
+            .connect_timeout
+            .clone()
+            .or_else(|| base.connect_timeout.clone()),
+        command_timeout: over
+            .command_timeout
+            .clone()
+            .or_else(|| base.command_timeout.clone()),
     }
 }
 
@@ -405,7 +438,10 @@ fn resolve_variables(
             errors.push(name_error("variable", name, root));
             continue;
         }
-        values.insert(name.get_ref().clone(), declaration.default.as_ref().map(toml_to_json));
+        values.insert(
+            name.get_ref().clone(),
+            declaration.default.as_ref().map(toml_to_json),
+        );
     }
     let find = |name: &str| declared.iter().find(|(key, _)| key.get_ref() == name);
     for (key, text) in &options.env {
@@ -419,7 +455,10 @@ fn resolve_variables(
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
-                errors.push(Diagnostic::error(format!("cannot read the variable file `{}`: {error}", path.display())));
+                errors.push(Diagnostic::error(format!(
+                    "cannot read the variable file `{}`: {error}",
+                    path.display()
+                )));
                 continue;
             }
         };
@@ -428,7 +467,10 @@ fn resolve_variables(
             Ok(table) => {
                 for (name, value) in table {
                     if find(name.get_ref()).is_none() {
-                        errors.push(undeclared(name.get_ref()).at(Location::new(file, name.span()), "not declared"));
+                        errors.push(
+                            undeclared(name.get_ref())
+                                .at(Location::new(file, name.span()), "not declared"),
+                        );
                     } else {
                         values.insert(name.into_inner(), Some(toml_to_json(&value)));
                     }
@@ -455,7 +497,9 @@ fn resolve_variables(
     let mut variables = IndexMap::new();
     let mut sensitive_values = Vec::new();
     for (name, declaration) in declared {
-        let Some(value) = values.get(name.get_ref()) else { continue };
+        let Some(value) = values.get(name.get_ref()) else {
+            continue;
+        };
         match value {
             Some(value) => {
                 if declaration.sensitive {
@@ -559,7 +603,12 @@ fn render_json_strings(
         ),
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(key, item)| Ok((key, render_json_strings(item, context, sources, file, span)?)))
+                .map(|(key, item)| {
+                    Ok((
+                        key,
+                        render_json_strings(item, context, sources, file, span)?,
+                    ))
+                })
                 .collect::<Result<_, Diagnostic>>()?,
         ),
         other => other,
@@ -578,27 +627,47 @@ fn load_module(
     let source = call.source.get_ref();
     let at_source = Location::new(root, call.source.span());
     let is_path = source.starts_with("./") || source.starts_with("../") || source.starts_with('/');
-    let local = dir.join(if is_path { PathBuf::from(source) } else { Path::new("modules").join(source) });
+    let local = dir.join(if is_path {
+        PathBuf::from(source)
+    } else {
+        Path::new("modules").join(source)
+    });
     let (file, base) = if local.join("module.toml").is_file() {
         match read_relative(sources, &local, "module.toml") {
             Ok(file) => (file, Base::Dir(local)),
             Err(error) => {
-                return Err(vec![Diagnostic::error(format!("cannot read `{}`: {error}", local.join("module.toml").display()))
-                    .at(at_source, "this module")]);
+                return Err(vec![
+                    Diagnostic::error(format!(
+                        "cannot read `{}`: {error}",
+                        local.join("module.toml").display()
+                    ))
+                    .at(at_source, "this module"),
+                ]);
             }
         }
-    } else if let Some((builtin, text)) = (!is_path).then(|| crate::builtin::module(source)).flatten() {
-        let file = sources.add(PathBuf::from(format!("<builtin>/modules/{builtin}/module.toml")), text.to_owned());
+    } else if let Some((builtin, text)) =
+        (!is_path).then(|| crate::builtin::module(source)).flatten()
+    {
+        let file = sources.add(
+            PathBuf::from(format!("<builtin>/modules/{builtin}/module.toml")),
+            text.to_owned(),
+        );
         (file, Base::Builtin(builtin))
     } else {
-        return Err(vec![Diagnostic::error(format!("module source `{source}` not found"))
-            .at(at_source, "no module here")
-            .help(format!(
-                "looked for `{}`{}; the modules shipped with swarmform are: {}",
-                local.join("module.toml").display(),
-                if is_path { "" } else { " and a built-in module of that name" },
-                crate::builtin::module_names().join(", ")
-            ))]);
+        return Err(vec![
+            Diagnostic::error(format!("module source `{source}` not found"))
+                .at(at_source, "no module here")
+                .help(format!(
+                    "looked for `{}`{}; the modules shipped with swarmform are: {}",
+                    local.join("module.toml").display(),
+                    if is_path {
+                        ""
+                    } else {
+                        " and a built-in module of that name"
+                    },
+                    crate::builtin::module_names().join(", ")
+                )),
+        ]);
     };
     let module = parse(sources, file).map_err(|error| vec![error])?;
     let mut errors = Vec::new();
@@ -621,14 +690,27 @@ fn load_module(
     }
     let mut inputs = serde_json::Map::new();
     for (input, value) in &call.inputs {
-        let Some((_, declaration)) = module.inputs.iter().find(|(key, _)| key.get_ref() == input.get_ref()) else {
+        let Some((_, declaration)) = module
+            .inputs
+            .iter()
+            .find(|(key, _)| key.get_ref() == input.get_ref())
+        else {
             errors.push(
-                Diagnostic::error(format!("module `{}` has no input `{}`", name.get_ref(), input.get_ref()))
-                    .at(Location::new(root, input.span()), "unknown input")
-                    .help(format!(
-                        "its inputs are: {}",
-                        module.inputs.keys().map(|key| key.get_ref().as_str()).collect::<Vec<_>>().join(", ")
-                    )),
+                Diagnostic::error(format!(
+                    "module `{}` has no input `{}`",
+                    name.get_ref(),
+                    input.get_ref()
+                ))
+                .at(Location::new(root, input.span()), "unknown input")
+                .help(format!(
+                    "its inputs are: {}",
+                    module
+                        .inputs
+                        .keys()
+                        .map(|key| key.get_ref().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             );
             continue;
         };
@@ -651,14 +733,22 @@ fn load_module(
                 inputs.insert(input.get_ref().clone(), toml_to_json(default));
             }
             None => errors.push(
-                Diagnostic::error(format!("module `{}` needs the input `{}`", name.get_ref(), input.get_ref()))
-                    .at(Location::new(root, name.span()), "called here without it")
-                    .help(format!(
-                        "add `{} = ...` under `[modules.{}.inputs]`{}",
-                        input.get_ref(),
-                        name.get_ref(),
-                        declaration.description.as_ref().map(|text| format!(" ({text})")).unwrap_or_default()
-                    )),
+                Diagnostic::error(format!(
+                    "module `{}` needs the input `{}`",
+                    name.get_ref(),
+                    input.get_ref()
+                ))
+                .at(Location::new(root, name.span()), "called here without it")
+                .help(format!(
+                    "add `{} = ...` under `[modules.{}.inputs]`{}",
+                    input.get_ref(),
+                    name.get_ref(),
+                    declaration
+                        .description
+                        .as_ref()
+                        .map(|text| format!(" ({text})"))
+                        .unwrap_or_default()
+                )),
             ),
         }
     }

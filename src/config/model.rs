@@ -370,4 +370,3 @@ pub struct ModuleCall {
     #[serde(default)]
     pub inputs: IndexMap<Name, toml::Value>,
 }
-

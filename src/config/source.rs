@@ -170,11 +170,14 @@ impl Diagnostic {
                 let end = location.span.end.min(text.len());
                 let start = location.span.start.min(end);
                 title.element(
-                    Snippet::source(text).path(path.as_str()).fold(true).annotation(
-                        AnnotationKind::Primary
-                            .span(start..end)
-                            .label(self.label.as_str()),
-                    ),
+                    Snippet::source(text)
+                        .path(path.as_str())
+                        .fold(true)
+                        .annotation(
+                            AnnotationKind::Primary
+                                .span(start..end)
+                                .label(self.label.as_str()),
+                        ),
                 )
             }
             None => Group::with_title(title),
@@ -211,13 +214,19 @@ mod tests {
         );
         let start = sources.text(file).find("\"node9\"").expect("snippet");
         let diagnostic = Diagnostic::error("unknown host `node9`")
-            .at(Location::new(file, start..start + 7), "not declared under [hosts]")
+            .at(
+                Location::new(file, start..start + 7),
+                "not declared under [hosts]",
+            )
             .help("declared hosts: node1");
         let text = diagnostic.render(&sources, false);
         assert!(text.contains("error: unknown host `node9`"), "{text}");
         assert!(text.contains("swarmform.toml:2:13"), "{text}");
         assert!(text.contains("bootstrap = \"node9\""), "{text}");
-        assert!(text.contains("^^^^^^^ not declared under [hosts]"), "{text}");
+        assert!(
+            text.contains("^^^^^^^ not declared under [hosts]"),
+            "{text}"
+        );
         assert!(text.contains("help: declared hosts: node1"), "{text}");
         assert_eq!(diagnostic.position(&sources), "swarmform.toml:2:13");
     }

@@ -128,7 +128,11 @@ mod tests {
         assert!(diagnostic.message.contains("`var.tag`"), "{diagnostic:?}");
         assert_eq!(diagnostic.position(&sources), "web.yml.hbs:3:12");
         assert!(
-            diagnostic.help.as_deref().unwrap_or("").contains("var.image"),
+            diagnostic
+                .help
+                .as_deref()
+                .unwrap_or("")
+                .contains("var.image"),
             "{diagnostic:?}"
         );
     }
@@ -138,7 +142,10 @@ mod tests {
     fn malformed_templates_are_errors() {
         let (sources, file) = source("a: {{#if x}}\n");
         let diagnostic = render(&sources, file, &json!({"x": true})).expect_err("malformed");
-        assert!(diagnostic.message.starts_with("invalid template"), "{diagnostic:?}");
+        assert!(
+            diagnostic.message.starts_with("invalid template"),
+            "{diagnostic:?}"
+        );
         assert!(diagnostic.location.is_some());
     }
 }

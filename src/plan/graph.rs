@@ -68,7 +68,11 @@ impl Graph {
             graph: DiGraph::new(),
             index: BTreeMap::new(),
         };
-        let changes: BTreeMap<&Address, &Change> = plan.changes.iter().map(|change| (&change.address, change)).collect();
+        let changes: BTreeMap<&Address, &Change> = plan
+            .changes
+            .iter()
+            .map(|change| (&change.address, change))
+            .collect();
         graph.add_vertices(plan);
         graph.add_replacement_edges(plan);
         graph.add_dependency_edges(plan, &changes);
@@ -116,7 +120,11 @@ impl Graph {
     }
 
     fn add_replacement_edges(&mut self, plan: &Plan) {
-        for change in plan.changes.iter().filter(|change| change.action == Action::Replace) {
+        for change in plan
+            .changes
+            .iter()
+            .filter(|change| change.action == Action::Replace)
+        {
             let destroy = self.vertex(&change.address, Phase::Destroy);
             let apply = self.vertex(&change.address, Phase::Apply);
             if change.create_before_destroy {
@@ -137,10 +145,16 @@ impl Graph {
                 if !changes.contains_key(dependency) {
                     continue;
                 }
-                self.edge(self.vertex(dependency, Phase::Apply), apply, Edge::Dependency);
+                self.edge(
+                    self.vertex(dependency, Phase::Apply),
+                    apply,
+                    Edge::Dependency,
+                );
                 let dependency_destroy = self.vertex(dependency, Phase::Destroy);
                 self.edge(destroy, dependency_destroy, Edge::Dependency);
-                let dependency_is_cbd = changes.get(dependency).is_some_and(|other| other.create_before_destroy);
+                let dependency_is_cbd = changes
+                    .get(dependency)
+                    .is_some_and(|other| other.create_before_destroy);
                 if dependency_is_cbd || destroy.is_none() {
                     // The old version goes once its users have moved to the new one.
                     self.edge(apply, dependency_destroy, Edge::Dependency);
@@ -158,11 +172,21 @@ impl Graph {
                 .attributes
                 .iter()
                 .find(|attribute| attribute.name == "role")
-                .and_then(|attribute| if before { attribute.before.as_ref() } else { attribute.after.as_ref() })
+                .and_then(|attribute| {
+                    if before {
+                        attribute.before.as_ref()
+                    } else {
+                        attribute.after.as_ref()
+                    }
+                })
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned)
         };
-        let nodes: Vec<&Change> = plan.changes.iter().filter(|change| change.address.kind == Kind::Node).collect();
+        let nodes: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|change| change.address.kind == Kind::Node)
+            .collect();
         let mut gains = Vec::new();
         let mut losses = Vec::new();
         let mut worker_removals = Vec::new();
@@ -172,11 +196,21 @@ impl Graph {
             let manager_before = before.as_deref() == Some("manager");
             let manager_after = after.as_deref() == Some("manager");
             match change.action {
-                Action::Create if manager_after => gains.push(self.vertex(&change.address, Phase::Apply)),
-                Action::Update if manager_after && !manager_before => gains.push(self.vertex(&change.address, Phase::Apply)),
-                Action::Update if manager_before && !manager_after => losses.push(self.vertex(&change.address, Phase::Apply)),
-                Action::Delete if manager_before => losses.push(self.vertex(&change.address, Phase::Destroy)),
-                Action::Delete => worker_removals.push(self.vertex(&change.address, Phase::Destroy)),
+                Action::Create if manager_after => {
+                    gains.push(self.vertex(&change.address, Phase::Apply))
+                }
+                Action::Update if manager_after && !manager_before => {
+                    gains.push(self.vertex(&change.address, Phase::Apply))
+                }
+                Action::Update if manager_before && !manager_after => {
+                    losses.push(self.vertex(&change.address, Phase::Apply))
+                }
+                Action::Delete if manager_before => {
+                    losses.push(self.vertex(&change.address, Phase::Destroy))
+                }
+                Action::Delete => {
+                    worker_removals.push(self.vertex(&change.address, Phase::Destroy))
+                }
                 Action::Replace => {
                     if manager_before {
                         losses.push(self.vertex(&change.address, Phase::Destroy));
@@ -207,14 +241,26 @@ impl Graph {
             .changes
             .iter()
             .filter(|change| change.address.kind == Kind::Node)
-            .filter(|change| change.attributes.iter().any(|attribute| attribute.name == "role" && (attribute.after.as_ref().or(attribute.before.as_ref())).and_then(serde_json::Value::as_str) == Some("manager")))
+            .filter(|change| {
+                change.attributes.iter().any(|attribute| {
+                    attribute.name == "role"
+                        && (attribute.after.as_ref().or(attribute.before.as_ref()))
+                            .and_then(serde_json::Value::as_str)
+                            == Some("manager")
+                })
+            })
             .map(|change| change.address.name.as_str())
             .collect();
         let restarts: Vec<Option<NodeIndex>> = plan
             .changes
             .iter()
             .filter(|change| change.address.kind == Kind::Daemon && change.action == Action::Update)
-            .filter(|change| change.reasons.iter().any(|reason| reason.starts_with("restarts dockerd")))
+            .filter(|change| {
+                change
+                    .reasons
+                    .iter()
+                    .any(|reason| reason.starts_with("restarts dockerd"))
+            })
             .filter(|change| managers.contains(change.address.name.as_str()))
             .map(|change| self.vertex(&change.address, Phase::Apply))
             .collect();
@@ -227,7 +273,9 @@ impl Graph {
     /// configs, all before any node leaves; every node before the last manager's
     /// `swarm leave --force`.
     fn add_teardown_edges(&mut self, plan: &Plan) {
-        let Some(swarm) = self.vertex(&Address::swarm(), Phase::Destroy) else { return };
+        let Some(swarm) = self.vertex(&Address::swarm(), Phase::Destroy) else {
+            return;
+        };
         let destroys = |kinds: &[Kind]| -> Vec<NodeIndex> {
             plan.changes
                 .iter()
@@ -267,7 +315,11 @@ impl Graph {
             .into_iter()
             .find(|component| component.len() > 1)
             .unwrap_or_default();
-        let mut cycle: Vec<String> = component.iter().rev().map(|index| self.graph[*index].to_string()).collect();
+        let mut cycle: Vec<String> = component
+            .iter()
+            .rev()
+            .map(|index| self.graph[*index].to_string())
+            .collect();
         if let Some(first) = cycle.first().cloned() {
             cycle.push(first);
         }
@@ -279,7 +331,14 @@ impl Graph {
         let mut remaining: BTreeMap<NodeIndex, usize> = self
             .graph
             .node_indices()
-            .map(|index| (index, self.graph.edges_directed(index, petgraph::Direction::Incoming).count()))
+            .map(|index| {
+                (
+                    index,
+                    self.graph
+                        .edges_directed(index, petgraph::Direction::Incoming)
+                        .count(),
+                )
+            })
             .collect();
         let mut ready: BTreeSet<(&Vertex, NodeIndex)> = remaining
             .iter()
@@ -290,7 +349,10 @@ impl Graph {
         while let Some((vertex, index)) = ready.pop_first() {
             order.push(vertex);
             remaining.remove(&index);
-            for edge in self.graph.edges_directed(index, petgraph::Direction::Outgoing) {
+            for edge in self
+                .graph
+                .edges_directed(index, petgraph::Direction::Outgoing)
+            {
                 if let Some(count) = remaining.get_mut(&edge.target()) {
                     *count -= 1;
                     if *count == 0 {
@@ -304,22 +366,40 @@ impl Graph {
 
     /// The graph in Graphviz DOT, vertices labelled with their action symbol.
     pub fn dot(&self, plan: &Plan) -> String {
-        let actions: BTreeMap<&Address, Action> = plan.changes.iter().map(|change| (&change.address, change.action)).collect();
-        let mut out = String::from("digraph swarmform {\n  rankdir = \"LR\";\n  node [shape = \"box\"];\n");
+        let actions: BTreeMap<&Address, Action> = plan
+            .changes
+            .iter()
+            .map(|change| (&change.address, change.action))
+            .collect();
+        let mut out =
+            String::from("digraph swarmform {\n  rankdir = \"LR\";\n  node [shape = \"box\"];\n");
         for vertex in self.order() {
-            let action = actions.get(&vertex.address).copied().unwrap_or(Action::NoOp);
+            let action = actions
+                .get(&vertex.address)
+                .copied()
+                .unwrap_or(Action::NoOp);
             let symbol = match (action, vertex.phase) {
                 (Action::Replace, Phase::Destroy) => "-",
                 (Action::Replace, Phase::Apply) => "+",
                 (action, _) => action.symbol().trim(),
             };
-            let label = if symbol.is_empty() { vertex.to_string() } else { format!("{symbol} {vertex}") };
+            let label = if symbol.is_empty() {
+                vertex.to_string()
+            } else {
+                format!("{symbol} {vertex}")
+            };
             out.push_str(&format!("  \"{vertex}\" [label = \"{label}\"];\n"));
         }
         let mut edges: Vec<(String, String, Edge)> = self
             .graph
             .edge_references()
-            .map(|edge| (self.graph[edge.source()].to_string(), self.graph[edge.target()].to_string(), *edge.weight()))
+            .map(|edge| {
+                (
+                    self.graph[edge.source()].to_string(),
+                    self.graph[edge.target()].to_string(),
+                    *edge.weight(),
+                )
+            })
             .collect();
         edges.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         for (from, to, edge) in edges {

@@ -1,8 +1,10 @@
 //! Plans as data, the planner that computes them, and the graph that orders them.
 
-mod model;
 pub mod graph;
+mod model;
 pub mod planner;
 pub mod saved;
+#[cfg(test)]
+mod tests;
 
 pub use model::{Action, AttributeChange, Change, Mode, Plan, StateRef, Step, Summary, Warning};

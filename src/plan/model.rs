@@ -180,49 +180,102 @@ pub struct Warning {
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     /// Install the distribution's Docker packages, enable and start dockerd.
-    InstallEngine { packages: Vec<String> },
+    InstallEngine {
+        packages: Vec<String>,
+    },
     /// Check that Docker is installed and answering; fail with a hint when it is not.
     RequireEngine,
     /// Write a file (atomically: temporary file, then rename).
-    WriteFile { path: String, mode: String, owner: String },
+    WriteFile {
+        path: String,
+        mode: String,
+        owner: String,
+    },
     /// Ensure one line is present in a file.
-    EnsureLine { path: String },
-    RemoveFile { path: String },
+    EnsureLine {
+        path: String,
+    },
+    RemoveFile {
+        path: String,
+    },
     /// `systemctl daemon-reload` then `systemctl restart docker`.
     RestartDocker,
     /// `docker swarm init` on the bootstrap manager.
-    SwarmInit { on: String },
+    SwarmInit {
+        on: String,
+    },
     /// `docker swarm update` with the changed settings.
     SwarmUpdate,
     /// `docker swarm join-token --rotate` for both roles.
     RotateJoinTokens,
     /// `docker swarm join` with a token read live from `via`.
-    Join { role: String, via: String },
-    Promote { via: String },
-    Demote { via: String },
-    SetAvailability { availability: String, via: String },
-    SetLabels { via: String },
+    Join {
+        role: String,
+        via: String,
+    },
+    Promote {
+        via: String,
+    },
+    Demote {
+        via: String,
+    },
+    SetAvailability {
+        availability: String,
+        via: String,
+    },
+    SetLabels {
+        via: String,
+    },
     /// `docker node update --availability drain`, then wait until its tasks have moved.
-    Drain { via: String },
+    Drain {
+        via: String,
+    },
     /// `docker swarm leave`; `force` only for the last manager of a destroyed swarm.
-    Leave { force: bool },
+    Leave {
+        force: bool,
+    },
     /// `docker node rm` from a surviving manager; `force` for a node that cannot leave itself.
-    NodeRm { via: String, force: bool },
+    NodeRm {
+        via: String,
+        force: bool,
+    },
     /// `docker <kind> create` for a network, secret or config, run on a manager.
-    DockerCreate { object: String, name: String, via: String },
+    DockerCreate {
+        object: String,
+        name: String,
+        via: String,
+    },
     /// `docker <kind> rm`.
-    DockerRemove { object: String, name: String, via: String },
+    DockerRemove {
+        object: String,
+        name: String,
+        via: String,
+    },
     /// The registry's swarm config and service.
-    DeployRegistry { via: String },
-    RemoveRegistry { via: String },
+    DeployRegistry {
+        via: String,
+    },
+    RemoveRegistry {
+        via: String,
+    },
     /// `docker login` on each listed host.
-    Login { hosts: Vec<String> },
-    Logout { hosts: Vec<String> },
+    Login {
+        hosts: Vec<String>,
+    },
+    Logout {
+        hosts: Vec<String>,
+    },
     /// `docker stack deploy`, then wait until every service has converged.
-    StackDeploy { via: String },
-    StackRemove { via: String },
+    StackDeploy {
+        via: String,
+    },
+    StackRemove {
+        via: String,
+    },
     /// Drop the resource from the state without touching the host.
-    Forget { why: String },
+    Forget {
+        why: String,
+    },
 }
 
 impl Step {
@@ -230,10 +283,15 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Step::InstallEngine { packages } => {
-                format!("install {} from the distribution's packages, enable and start dockerd", packages.join(", "))
+                format!(
+                    "install {} from the distribution's packages, enable and start dockerd",
+                    packages.join(", ")
+                )
             }
             Step::RequireEngine => "check that dockerd is installed and answering".to_owned(),
-            Step::WriteFile { path, mode, owner } => format!("write {path} (mode {mode}, owner {owner})"),
+            Step::WriteFile { path, mode, owner } => {
+                format!("write {path} (mode {mode}, owner {owner})")
+            }
             Step::EnsureLine { path } => format!("ensure the line is present in {path}"),
             Step::RemoveFile { path } => format!("remove {path}"),
             Step::RestartDocker => "systemctl daemon-reload and restart dockerd".to_owned(),
@@ -247,19 +305,33 @@ impl Step {
                 format!("set availability to {availability} (from {via})")
             }
             Step::SetLabels { via } => format!("set node labels (from {via})"),
-            Step::Drain { via } => format!("drain and wait until its tasks have moved (from {via})"),
+            Step::Drain { via } => {
+                format!("drain and wait until its tasks have moved (from {via})")
+            }
             Step::Leave { force: false } => "docker swarm leave".to_owned(),
             Step::Leave { force: true } => "docker swarm leave --force".to_owned(),
             Step::NodeRm { via, force: false } => format!("docker node rm (from {via})"),
             Step::NodeRm { via, force: true } => format!("docker node rm --force (from {via})"),
-            Step::DockerCreate { object, name, via } => format!("docker {object} create {name} (on {via})"),
-            Step::DockerRemove { object, name, via } => format!("docker {object} rm {name} (on {via})"),
-            Step::DeployRegistry { via } => format!("deploy the registry service and its config (on {via})"),
-            Step::RemoveRegistry { via } => format!("remove the registry service and its config (on {via}); its volume is kept"),
+            Step::DockerCreate { object, name, via } => {
+                format!("docker {object} create {name} (on {via})")
+            }
+            Step::DockerRemove { object, name, via } => {
+                format!("docker {object} rm {name} (on {via})")
+            }
+            Step::DeployRegistry { via } => {
+                format!("deploy the registry service and its config (on {via})")
+            }
+            Step::RemoveRegistry { via } => {
+                format!("remove the registry service and its config (on {via}); its volume is kept")
+            }
             Step::Login { hosts } => format!("docker login on {}", hosts.join(", ")),
             Step::Logout { hosts } => format!("docker logout on {}", hosts.join(", ")),
-            Step::StackDeploy { via } => format!("docker stack deploy and wait for its services to converge (on {via})"),
-            Step::StackRemove { via } => format!("docker stack rm and wait for its tasks to stop (on {via})"),
+            Step::StackDeploy { via } => {
+                format!("docker stack deploy and wait for its services to converge (on {via})")
+            }
+            Step::StackRemove { via } => {
+                format!("docker stack rm and wait for its tasks to stop (on {via})")
+            }
             Step::Forget { why } => format!("forget it in the state: {why}"),
         }
     }

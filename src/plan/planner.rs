@@ -33,28 +33,46 @@ pub enum PlanError {
         "this plan would {what}\n\nRaft needs a majority of the managers to agree on every change; without it the swarm cannot be managed until it is rebuilt with `docker swarm init --force-new-cluster`.\nhint: keep or add managers first (add new managers, apply, then remove the old ones), or pass `--allow-quorum-loss` if you accept this"
     )]
     QuorumLoss { what: String },
-    #[error("no resource matches `--target {target}`\nhint: run `swarmform state list` or `swarmform plan` to see the addresses")]
+    #[error(
+        "no resource matches `--target {target}`\nhint: run `swarmform state list` or `swarmform plan` to see the addresses"
+    )]
     UnknownTarget { target: String },
 }
 
 /// Computes the plan.
-pub fn plan(desired: &Desired, state: Option<&State>, options: &Options) -> Result<Plan, PlanError> {
+pub fn plan(
+    desired: &Desired,
+    state: Option<&State>,
+    options: &Options,
+) -> Result<Plan, PlanError> {
     let empty = State::new();
     let state_ref = state.map(|state| StateRef {
         lineage: state.lineage.clone(),
         serial: state.serial,
     });
     let state = state.unwrap_or(&empty);
-    let mode = if options.destroy { Mode::Destroy } else { Mode::Normal };
+    let mode = if options.destroy {
+        Mode::Destroy
+    } else {
+        Mode::Normal
+    };
     let mut warnings: Vec<Warning> = Vec::new();
 
-    let mut addresses: BTreeSet<&Address> = state.resources.iter().map(|resource| &resource.address).collect();
+    let mut addresses: BTreeSet<&Address> = state
+        .resources
+        .iter()
+        .map(|resource| &resource.address)
+        .collect();
     if mode == Mode::Normal {
         addresses.extend(desired.resources.iter().map(|resource| &resource.address));
     }
     let mut changes: Vec<Change> = Vec::new();
     for address in addresses {
-        let wanted = if mode == Mode::Normal { desired.resource(address) } else { None };
+        let wanted = if mode == Mode::Normal {
+            desired.resource(address)
+        } else {
+            None
+        };
         let current = state.resource(address);
         if let Some(change) = diff(wanted, current, &mut warnings) {
             changes.push(change);
@@ -71,7 +89,11 @@ pub fn plan(desired: &Desired, state: Option<&State>, options: &Options) -> Resu
         change.steps = steps(change, desired, state, &anchor, mode);
     }
     check_quorum(&changes, state, options, &anchor, &mut warnings)?;
-    if mode == Mode::Destroy && changes.iter().any(|change| change.address.kind == Kind::Swarm) {
+    if mode == Mode::Destroy
+        && changes
+            .iter()
+            .any(|change| change.address.kind == Kind::Swarm)
+    {
         warnings.push(Warning {
             summary: "this plan destroys the swarm".to_owned(),
             detail: format!(
@@ -81,7 +103,12 @@ pub fn plan(desired: &Desired, state: Option<&State>, options: &Options) -> Resu
     }
     let restarts: Vec<&str> = changes
         .iter()
-        .filter(|change| change.reasons.iter().any(|reason| reason.starts_with("restarts dockerd")))
+        .filter(|change| {
+            change
+                .reasons
+                .iter()
+                .any(|reason| reason.starts_with("restarts dockerd"))
+        })
         .filter_map(|change| change.host.as_deref())
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -99,7 +126,7 @@ pub fn plan(desired: &Desired, state: Option<&State>, options: &Options) -> Resu
         warnings,
         state: state_ref,
         refreshed: options.refreshed,
-        targets: options.targets.iter().map(|target| target_text(target)).collect(),
+        targets: options.targets.iter().map(target_text).collect(),
     })
 }
 
@@ -128,7 +155,11 @@ fn target_text(target: &Target) -> String {
 }
 
 /// The change for one address.
-fn diff(wanted: Option<&Resource>, current: Option<&ResourceState>, warnings: &mut Vec<Warning>) -> Option<Change> {
+fn diff(
+    wanted: Option<&Resource>,
+    current: Option<&ResourceState>,
+    warnings: &mut Vec<Warning>,
+) -> Option<Change> {
     match (wanted, current) {
         (None, None) => None,
         (Some(resource), None) => Some(Change {
@@ -244,7 +275,11 @@ fn diff(wanted: Option<&Resource>, current: Option<&ResourceState>, warnings: &m
             };
             let mut reasons = Vec::new();
             if replace {
-                let forcing: Vec<&str> = attributes.iter().filter(|attribute| attribute.forces_replacement).map(|attribute| attribute.name.as_str()).collect();
+                let forcing: Vec<&str> = attributes
+                    .iter()
+                    .filter(|attribute| attribute.forces_replacement)
+                    .map(|attribute| attribute.name.as_str())
+                    .collect();
                 reasons.push(format!("{} forces replacement", forcing.join(", ")));
             }
             if restarts && let Some(host) = &resource.host {
@@ -266,7 +301,11 @@ fn diff(wanted: Option<&Resource>, current: Option<&ResourceState>, warnings: &m
 
 /// The Docker id of a new object is known only once it exists.
 fn remote_id_unknown(kind: Kind) -> Option<AttributeChange> {
-    matches!(kind, Kind::Node | Kind::Network | Kind::Secret | Kind::Config | Kind::Swarm).then(|| AttributeChange {
+    matches!(
+        kind,
+        Kind::Node | Kind::Network | Kind::Secret | Kind::Config | Kind::Swarm
+    )
+    .then(|| AttributeChange {
         name: "id".to_owned(),
         before: None,
         after: None,
@@ -291,14 +330,22 @@ fn propagate_replacements(changes: &mut [Change]) {
             if !matches!(change.action, Action::NoOp | Action::Update) {
                 continue;
             }
-            let causes: Vec<&Address> = change.depends_on.iter().filter(|dependency| replaced.contains(dependency)).collect();
+            let causes: Vec<&Address> = change
+                .depends_on
+                .iter()
+                .filter(|dependency| replaced.contains(dependency))
+                .collect();
             if causes.is_empty() || change.address.kind != Kind::Stack {
                 continue;
             }
             change.action = Action::Replace;
             change.reasons.push(format!(
                 "{} is replaced, so this stack is removed first and deployed again",
-                causes.iter().map(|cause| format!("`{cause}`")).collect::<Vec<_>>().join(" and ")
+                causes
+                    .iter()
+                    .map(|cause| format!("`{cause}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             ));
             progressed = true;
         }
@@ -312,13 +359,22 @@ fn propagate_replacements(changes: &mut [Change]) {
 /// on them (for deletions), as Terraform does.
 fn restrict(changes: Vec<Change>, targets: &[Target]) -> Result<Vec<Change>, PlanError> {
     for target in targets {
-        if !changes.iter().any(|change| change.address.is_within(target)) {
-            return Err(PlanError::UnknownTarget { target: target_text(target) });
+        if !changes
+            .iter()
+            .any(|change| change.address.is_within(target))
+        {
+            return Err(PlanError::UnknownTarget {
+                target: target_text(target),
+            });
         }
     }
     let mut keep: BTreeSet<Address> = changes
         .iter()
-        .filter(|change| targets.iter().any(|target| change.address.is_within(target)))
+        .filter(|change| {
+            targets
+                .iter()
+                .any(|target| change.address.is_within(target))
+        })
         .map(|change| change.address.clone())
         .collect();
     loop {
@@ -327,8 +383,15 @@ fn restrict(changes: Vec<Change>, targets: &[Target]) -> Result<Vec<Change>, Pla
             if keep.contains(&change.address) && change.action != Action::Delete {
                 keep.extend(change.depends_on.iter().cloned());
             }
-            if change.depends_on.iter().any(|dependency| keep.contains(dependency))
-                && changes.iter().any(|other| keep.contains(&other.address) && other.action == Action::Delete && change.depends_on.contains(&other.address))
+            if change
+                .depends_on
+                .iter()
+                .any(|dependency| keep.contains(dependency))
+                && changes.iter().any(|other| {
+                    keep.contains(&other.address)
+                        && other.action == Action::Delete
+                        && change.depends_on.contains(&other.address)
+                })
             {
                 keep.insert(change.address.clone());
             }
@@ -337,7 +400,10 @@ fn restrict(changes: Vec<Change>, targets: &[Target]) -> Result<Vec<Change>, Pla
             break;
         }
     }
-    Ok(changes.into_iter().filter(|change| keep.contains(&change.address)).collect())
+    Ok(changes
+        .into_iter()
+        .filter(|change| keep.contains(&change.address))
+        .collect())
 }
 
 fn role_of(change: &Change, before: bool) -> Option<String> {
@@ -345,7 +411,13 @@ fn role_of(change: &Change, before: bool) -> Option<String> {
         .attributes
         .iter()
         .find(|attribute| attribute.name == "role")
-        .and_then(|attribute| if before { attribute.before.as_ref() } else { attribute.after.as_ref() })
+        .and_then(|attribute| {
+            if before {
+                attribute.before.as_ref()
+            } else {
+                attribute.after.as_ref()
+            }
+        })
         .and_then(Value::as_str)
         .map(str::to_owned)
 }
@@ -357,7 +429,10 @@ fn anchor_manager(desired: &Desired, state: &State, changes: &[Change], mode: Mo
     let state_managers: Vec<String> = state
         .resources
         .iter()
-        .filter(|resource| resource.address.kind == Kind::Node && resource.attributes.get("role").and_then(Value::as_str) == Some("manager"))
+        .filter(|resource| {
+            resource.address.kind == Kind::Node
+                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
+        })
         .map(|resource| resource.address.name.clone())
         .collect();
     let surviving = |name: &String| {
@@ -369,22 +444,27 @@ fn anchor_manager(desired: &Desired, state: &State, changes: &[Change], mode: Mo
                     && role_of(change, false).as_deref() == Some("manager")
             })
     };
-    if state_managers.contains(&desired.bootstrap) && (mode == Mode::Destroy || surviving(&desired.bootstrap)) {
+    if state_managers.contains(&desired.bootstrap)
+        && (mode == Mode::Destroy || surviving(&desired.bootstrap))
+    {
         return desired.bootstrap.clone();
     }
     if let Some(manager) = state_managers.iter().find(|name| surviving(name)) {
         return manager.clone();
     }
-    if mode == Mode::Destroy || desired.bootstrap.is_empty() {
-        if let Some(manager) = state_managers.first() {
-            return manager.clone();
-        }
+    if (mode == Mode::Destroy || desired.bootstrap.is_empty())
+        && let Some(manager) = state_managers.first()
+    {
+        return manager.clone();
     }
     desired.bootstrap.clone()
 }
 
 fn changed(change: &Change, name: &str) -> bool {
-    change.attributes.iter().any(|attribute| attribute.name == name && attribute.is_changed())
+    change
+        .attributes
+        .iter()
+        .any(|attribute| attribute.name == name && attribute.is_changed())
 }
 
 fn after_str(change: &Change, name: &str) -> Option<String> {
@@ -414,16 +494,28 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
     let docker_name = desired
         .resource(&change.address)
         .and_then(|resource| resource.docker_name.clone())
-        .or_else(|| state.resource(&change.address).and_then(|resource| resource.docker_name.clone()))
+        .or_else(|| {
+            state
+                .resource(&change.address)
+                .and_then(|resource| resource.docker_name.clone())
+        })
         .unwrap_or_else(|| name.clone());
-    let old_docker_name = state.resource(&change.address).and_then(|resource| resource.docker_name.clone()).unwrap_or_else(|| docker_name.clone());
+    let old_docker_name = state
+        .resource(&change.address)
+        .and_then(|resource| resource.docker_name.clone())
+        .unwrap_or_else(|| docker_name.clone());
     let create = matches!(change.action, Action::Create | Action::Replace);
     let delete = matches!(change.action, Action::Delete | Action::Replace);
     let mut steps = Vec::new();
     match change.address.kind {
         Kind::Engine => match change.action {
             Action::Create => {
-                let install = change.attributes.iter().find(|attribute| attribute.name == "install").and_then(|attribute| attribute.after.as_ref()).and_then(Value::as_str);
+                let install = change
+                    .attributes
+                    .iter()
+                    .find(|attribute| attribute.name == "install")
+                    .and_then(|attribute| attribute.after.as_ref())
+                    .and_then(Value::as_str);
                 if install == Some("if-missing") {
                     let packages = change
                         .attributes
@@ -431,37 +523,65 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
                         .find(|attribute| attribute.name == "packages")
                         .and_then(|attribute| attribute.after.as_ref())
                         .and_then(Value::as_array)
-                        .map(|packages| packages.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                        .map(|packages| {
+                            packages
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
                         .unwrap_or_default();
                     steps.push(Step::InstallEngine { packages });
                 } else {
                     steps.push(Step::RequireEngine);
                 }
             }
-            Action::Delete => steps.push(Step::Forget { why: "the Docker engine stays installed".to_owned() }),
+            Action::Delete => steps.push(Step::Forget {
+                why: "the Docker engine stays installed".to_owned(),
+            }),
             _ => {}
         },
         Kind::File => {
-            let path = after_str(change, "path").or_else(|| before_str(change, "path")).unwrap_or_default();
+            let path = after_str(change, "path")
+                .or_else(|| before_str(change, "path"))
+                .unwrap_or_default();
             if delete {
                 let old_path = before_str(change, "path").unwrap_or_else(|| path.clone());
-                if change.attributes.iter().any(|attribute| attribute.name == "line") {
-                    steps.push(Step::Forget { why: format!("the line is left in {old_path}") });
+                if change
+                    .attributes
+                    .iter()
+                    .any(|attribute| attribute.name == "line")
+                {
+                    steps.push(Step::Forget {
+                        why: format!("the line is left in {old_path}"),
+                    });
                 } else {
                     steps.push(Step::RemoveFile { path: old_path });
                 }
             }
             if create || change.action == Action::Update {
-                if change.attributes.iter().any(|attribute| attribute.name == "line" && attribute.after.is_some()) {
+                if change
+                    .attributes
+                    .iter()
+                    .any(|attribute| attribute.name == "line" && attribute.after.is_some())
+                {
                     steps.push(Step::EnsureLine { path });
                 } else {
                     steps.push(Step::WriteFile {
                         path,
                         mode: after_str(change, "mode").unwrap_or_default(),
-                        owner: format!("{}:{}", after_str(change, "owner").unwrap_or_default(), after_str(change, "group").unwrap_or_default()),
+                        owner: format!(
+                            "{}:{}",
+                            after_str(change, "owner").unwrap_or_default(),
+                            after_str(change, "group").unwrap_or_default()
+                        ),
                     });
                 }
-                if change.reasons.iter().any(|reason| reason.starts_with("restarts dockerd")) {
+                if change
+                    .reasons
+                    .iter()
+                    .any(|reason| reason.starts_with("restarts dockerd"))
+                {
                     steps.push(Step::RestartDocker);
                 }
             }
@@ -469,10 +589,23 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
         Kind::Daemon => match change.action {
             Action::Create | Action::Update => {
                 let touched = |name: &str| {
-                    change.attributes.iter().any(|attribute| attribute.name == name && attribute.after.is_some() && (change.action == Action::Create || attribute.is_changed()))
+                    change.attributes.iter().any(|attribute| {
+                        attribute.name == name
+                            && attribute.after.is_some()
+                            && (change.action == Action::Create || attribute.is_changed())
+                    })
                 };
-                let removed = |name: &str| change.attributes.iter().any(|attribute| attribute.name == name && attribute.after.is_none());
-                let file = |path: String, mode: &str| Step::WriteFile { path, mode: mode.to_owned(), owner: "root:root".to_owned() };
+                let removed = |name: &str| {
+                    change
+                        .attributes
+                        .iter()
+                        .any(|attribute| attribute.name == name && attribute.after.is_none())
+                };
+                let file = |path: String, mode: &str| Step::WriteFile {
+                    path,
+                    mode: mode.to_owned(),
+                    owner: "root:root".to_owned(),
+                };
                 if touched("tls_ca") || touched("tls_cert") || touched("tls_key") {
                     steps.push(file(format!("{TLS_DIR}/ca.pem"), "0644"));
                     steps.push(file(format!("{TLS_DIR}/cert.pem"), "0644"));
@@ -482,20 +615,30 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
                     steps.push(file(DAEMON_JSON_PATH.to_owned(), "0644"));
                 }
                 if removed("daemon_json") {
-                    steps.push(Step::RemoveFile { path: DAEMON_JSON_PATH.to_owned() });
+                    steps.push(Step::RemoveFile {
+                        path: DAEMON_JSON_PATH.to_owned(),
+                    });
                 }
                 if touched("systemd_drop_in") {
                     steps.push(file(DROP_IN_PATH.to_owned(), "0644"));
                 }
                 if removed("systemd_drop_in") {
-                    steps.push(Step::RemoveFile { path: DROP_IN_PATH.to_owned() });
+                    steps.push(Step::RemoveFile {
+                        path: DROP_IN_PATH.to_owned(),
+                    });
                 }
                 if touched("registry_cas") {
-                    steps.push(file("/etc/docker/certs.d/ADDRESS:PORT/ca.crt".to_owned(), "0644"));
+                    steps.push(file(
+                        "/etc/docker/certs.d/ADDRESS:PORT/ca.crt".to_owned(),
+                        "0644",
+                    ));
                 }
                 let restarts = change.attributes.iter().any(|attribute| {
-                    matches!(attribute.name.as_str(), "daemon_json" | "systemd_drop_in" | "tls_ca" | "tls_cert" | "tls_key")
-                        && (change.action == Action::Create && attribute.after.is_some() || change.action == Action::Update && attribute.is_changed())
+                    matches!(
+                        attribute.name.as_str(),
+                        "daemon_json" | "systemd_drop_in" | "tls_ca" | "tls_cert" | "tls_key"
+                    ) && (change.action == Action::Create && attribute.after.is_some()
+                        || change.action == Action::Update && attribute.is_changed())
                 });
                 if restarts {
                     steps.push(Step::RestartDocker);
@@ -503,17 +646,26 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
             }
             Action::Delete => match desired.on_destroy {
                 OnDestroy::Revert => {
-                    steps.push(Step::RemoveFile { path: DAEMON_JSON_PATH.to_owned() });
-                    steps.push(Step::RemoveFile { path: DROP_IN_PATH.to_owned() });
+                    steps.push(Step::RemoveFile {
+                        path: DAEMON_JSON_PATH.to_owned(),
+                    });
+                    steps.push(Step::RemoveFile {
+                        path: DROP_IN_PATH.to_owned(),
+                    });
                     steps.push(Step::RestartDocker);
                 }
-                OnDestroy::Keep => steps.push(Step::Forget { why: "daemon configuration is kept (`[daemon] on_destroy = \"keep\"`)".to_owned() }),
+                OnDestroy::Keep => steps.push(Step::Forget {
+                    why: "daemon configuration is kept (`[daemon] on_destroy = \"keep\"`)"
+                        .to_owned(),
+                }),
             },
             _ => {}
         },
         Kind::Swarm => match change.action {
             Action::Create => {
-                steps.push(Step::SwarmInit { on: change.host.clone().unwrap_or_default() });
+                steps.push(Step::SwarmInit {
+                    on: change.host.clone().unwrap_or_default(),
+                });
             }
             Action::Update => {
                 steps.push(Step::SwarmUpdate);
@@ -526,23 +678,34 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
             let last = mode == Mode::Destroy && name == anchor;
             if delete {
                 if last {
-                    steps.push(Step::Forget { why: "the last manager leaves when `swarm` is destroyed".to_owned() });
+                    steps.push(Step::Forget {
+                        why: "the last manager leaves when `swarm` is destroyed".to_owned(),
+                    });
                 } else {
                     steps.push(Step::Drain { via: via.clone() });
                     if was_manager {
                         steps.push(Step::Demote { via: via.clone() });
                     }
                     steps.push(Step::Leave { force: false });
-                    steps.push(Step::NodeRm { via: via.clone(), force: false });
+                    steps.push(Step::NodeRm {
+                        via: via.clone(),
+                        force: false,
+                    });
                 }
             }
             if create {
                 let role = role_of(change, false).unwrap_or_else(|| "worker".to_owned());
                 if name != desired.bootstrap || state.resource(&Address::swarm()).is_some() {
-                    steps.push(Step::Join { role, via: via.clone() });
+                    steps.push(Step::Join {
+                        role,
+                        via: via.clone(),
+                    });
                 }
                 if after_str(change, "availability").as_deref() != Some("active") {
-                    steps.push(Step::SetAvailability { availability: after_str(change, "availability").unwrap_or_default(), via: via.clone() });
+                    steps.push(Step::SetAvailability {
+                        availability: after_str(change, "availability").unwrap_or_default(),
+                        via: via.clone(),
+                    });
                 }
                 if after_labels_nonempty(change) {
                     steps.push(Step::SetLabels { via: via.clone() });
@@ -557,7 +720,10 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
                     }
                 }
                 if changed(change, "availability") {
-                    steps.push(Step::SetAvailability { availability: after_str(change, "availability").unwrap_or_default(), via: via.clone() });
+                    steps.push(Step::SetAvailability {
+                        availability: after_str(change, "availability").unwrap_or_default(),
+                        via: via.clone(),
+                    });
                 }
                 if changed(change, "labels") {
                     steps.push(Step::SetLabels { via: via.clone() });
@@ -567,32 +733,71 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
         Kind::Network | Kind::Secret | Kind::Config => {
             let object = change.address.kind.keyword().to_owned();
             if create && change.create_before_destroy {
-                steps.push(Step::DockerCreate { object: object.clone(), name: docker_name.clone(), via: via.clone() });
+                steps.push(Step::DockerCreate {
+                    object: object.clone(),
+                    name: docker_name.clone(),
+                    via: via.clone(),
+                });
             }
             if delete {
-                steps.push(Step::DockerRemove { object: object.clone(), name: old_docker_name, via: via.clone() });
+                steps.push(Step::DockerRemove {
+                    object: object.clone(),
+                    name: old_docker_name,
+                    via: via.clone(),
+                });
             }
             if create && !change.create_before_destroy {
-                steps.push(Step::DockerCreate { object, name: docker_name, via: via.clone() });
+                steps.push(Step::DockerCreate {
+                    object,
+                    name: docker_name,
+                    via: via.clone(),
+                });
             }
         }
         Kind::Registry => {
-            let hosted = change.attributes.iter().any(|attribute| attribute.name == "node");
+            let hosted = change
+                .attributes
+                .iter()
+                .any(|attribute| attribute.name == "node");
             let login_on = |before: bool| -> Vec<String> {
                 change
                     .attributes
                     .iter()
                     .find(|attribute| attribute.name == "login_on")
-                    .and_then(|attribute| if before { attribute.before.as_ref() } else { attribute.after.as_ref() })
+                    .and_then(|attribute| {
+                        if before {
+                            attribute.before.as_ref()
+                        } else {
+                            attribute.after.as_ref()
+                        }
+                    })
                     .and_then(Value::as_array)
-                    .map(|hosts| hosts.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|hosts| {
+                        hosts
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             if delete {
-                steps.push(if hosted { Step::RemoveRegistry { via: via.clone() } } else { Step::Logout { hosts: login_on(true) } });
+                steps.push(if hosted {
+                    Step::RemoveRegistry { via: via.clone() }
+                } else {
+                    Step::Logout {
+                        hosts: login_on(true),
+                    }
+                });
             }
             if create || change.action == Action::Update {
-                steps.push(if hosted { Step::DeployRegistry { via: via.clone() } } else { Step::Login { hosts: login_on(false) } });
+                steps.push(if hosted {
+                    Step::DeployRegistry { via: via.clone() }
+                } else {
+                    Step::Login {
+                        hosts: login_on(false),
+                    }
+                });
             }
         }
         Kind::Stack => {
@@ -620,26 +825,49 @@ fn before_str(change: &Change, name: &str) -> Option<String> {
 /// Walks the membership changes in the order the graph runs them (joins and promotions
 /// first, then demotions and removals one at a time) and refuses a plan that, at any step,
 /// would leave fewer reachable managers than Raft's majority, or no manager at all.
-fn check_quorum(changes: &[Change], state: &State, options: &Options, anchor: &str, warnings: &mut Vec<Warning>) -> Result<(), PlanError> {
+fn check_quorum(
+    changes: &[Change],
+    state: &State,
+    options: &Options,
+    anchor: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), PlanError> {
     let mut managers: BTreeSet<String> = state
         .resources
         .iter()
-        .filter(|resource| resource.address.kind == Kind::Node && resource.attributes.get("role").and_then(Value::as_str) == Some("manager"))
+        .filter(|resource| {
+            resource.address.kind == Kind::Node
+                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
+        })
         .map(|resource| resource.address.name.clone())
         .collect();
-    let destroying_swarm = changes.iter().any(|change| change.address.kind == Kind::Swarm && change.action == Action::Delete);
-    for change in changes.iter().filter(|change| change.address.kind == Kind::Node) {
-        let becomes_manager = matches!(change.action, Action::Create | Action::Update | Action::Replace) && role_of(change, false).as_deref() == Some("manager");
+    let destroying_swarm = changes
+        .iter()
+        .any(|change| change.address.kind == Kind::Swarm && change.action == Action::Delete);
+    for change in changes
+        .iter()
+        .filter(|change| change.address.kind == Kind::Node)
+    {
+        let becomes_manager = matches!(
+            change.action,
+            Action::Create | Action::Update | Action::Replace
+        ) && role_of(change, false).as_deref() == Some("manager");
         if becomes_manager {
             managers.insert(change.address.name.clone());
         }
     }
     let mut problems = Vec::new();
-    for change in changes.iter().filter(|change| change.address.kind == Kind::Node) {
+    for change in changes
+        .iter()
+        .filter(|change| change.address.kind == Kind::Node)
+    {
         let name = &change.address.name;
         let leaves = match change.action {
             Action::Delete | Action::Replace => role_of(change, true).as_deref() == Some("manager"),
-            Action::Update => role_of(change, true).as_deref() == Some("manager") && role_of(change, false).as_deref() == Some("worker"),
+            Action::Update => {
+                role_of(change, true).as_deref() == Some("manager")
+                    && role_of(change, false).as_deref() == Some("worker")
+            }
             _ => false,
         };
         if !leaves || !managers.contains(name) {
@@ -648,17 +876,26 @@ fn check_quorum(changes: &[Change], state: &State, options: &Options, anchor: &s
         if destroying_swarm && name == anchor {
             continue;
         }
-        let reachable = managers.iter().filter(|manager| !options.unreachable.contains(*manager)).count();
-        let quorum = managers.len() / 2 + 1;
-        if managers.len() == 1 {
+        let reachable = |managers: &BTreeSet<String>| {
+            managers
+                .iter()
+                .filter(|manager| !options.unreachable.contains(*manager))
+                .count()
+        };
+        let quorum = |managers: &BTreeSet<String>| managers.len() / 2 + 1;
+        let mut after = managers.clone();
+        after.remove(name);
+        if after.is_empty() {
             problems.push(format!("remove `{name}`, the last manager of the swarm"));
-        } else if reachable < quorum {
+        } else if reachable(&managers) < quorum(&managers) || reachable(&after) < quorum(&after) {
             problems.push(format!(
-                "demote or remove `{name}` while only {reachable} of {} managers are reachable (a majority is {quorum}), losing Raft quorum",
-                managers.len()
+                "demote or remove `{name}` while only {} of {} managers are reachable (a majority is {}), losing Raft quorum",
+                reachable(&managers),
+                managers.len(),
+                quorum(&managers)
             ));
         }
-        managers.remove(name);
+        managers = after;
     }
     if problems.is_empty() {
         return Ok(());
@@ -677,5 +914,8 @@ fn check_quorum(changes: &[Change], state: &State, options: &Options, anchor: &s
 
 /// Changes by address, for the graph builder and tests.
 pub fn by_address(plan: &Plan) -> BTreeMap<&Address, &Change> {
-    plan.changes.iter().map(|change| (&change.address, change)).collect()
+    plan.changes
+        .iter()
+        .map(|change| (&change.address, change))
+        .collect()
 }

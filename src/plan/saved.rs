@@ -57,11 +57,17 @@ impl SavedPlan {
             path: path.to_owned(),
             detail,
         };
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| plan_file(error.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| plan_file(error.to_string()))?;
         if value.get("format").and_then(serde_json::Value::as_str) != Some(FORMAT) {
-            return Err(plan_file("it has no `\"format\": \"swarmform-plan\"`".to_owned()));
+            return Err(plan_file(
+                "it has no `\"format\": \"swarmform-plan\"`".to_owned(),
+            ));
         }
-        let version = value.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let version = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
         if version > u64::from(FORMAT_VERSION) {
             return Err(plan_file(format!(
                 "it has format version {version}, newer than this swarmform reads ({FORMAT_VERSION})"

@@ -7,10 +7,19 @@ use crate::state::{ResourceState, State};
 
 /// One resource, Terraform's `state show` way.
 pub fn resource_text(resource: &ResourceState) -> String {
-    let width = resource.attributes.keys().map(String::len).max().unwrap_or(0);
+    let width = resource
+        .attributes
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
     let mut out = format!("# {}:\n{} {{\n", resource.address, resource.address);
     if let Some(id) = &resource.remote_id {
-        out.push_str(&format!("    {:width$} = {}\n", "id", Value::String(id.clone())));
+        out.push_str(&format!(
+            "    {:width$} = {}\n",
+            "id",
+            Value::String(id.clone())
+        ));
     }
     for (name, value) in &resource.attributes {
         let shown = if resource.sensitive.contains(name) {
@@ -18,7 +27,10 @@ pub fn resource_text(resource: &ResourceState) -> String {
         } else {
             match value {
                 Value::String(text) if text.contains('\n') => {
-                    let body: String = text.lines().map(|line| format!("        {line}\n")).collect();
+                    let body: String = text
+                        .lines()
+                        .map(|line| format!("        {line}\n"))
+                        .collect();
                     format!("<<EOT\n{body}    EOT")
                 }
                 other => other.to_string(),
@@ -35,7 +47,10 @@ pub fn state_json(state: &State) -> Value {
     let mut value = serde_json::to_value(state).unwrap_or(Value::Null);
     if let Some(resources) = value.get_mut("resources").and_then(Value::as_array_mut) {
         for (resource, recorded) in resources.iter_mut().zip(&state.resources) {
-            if let Some(attributes) = resource.get_mut("attributes").and_then(Value::as_object_mut) {
+            if let Some(attributes) = resource
+                .get_mut("attributes")
+                .and_then(Value::as_object_mut)
+            {
                 for name in &recorded.sensitive {
                     if let Some(attribute) = attributes.get_mut(name) {
                         *attribute = Value::String("(sensitive)".to_owned());
