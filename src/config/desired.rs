@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use toml::Spanned;
 
 use super::check;
-use super::load::{Base, Config, Host, Scope, render_strings, toml_to_json};
+use super::load::{Base, Config, Host, Scope, collect_strings, render_strings, toml_to_json};
 use super::model::{ContentConfig, HostKeyPolicy, InstallPolicy, Name, OnDestroy, Role, TrustedBy};
 use super::source::{Diagnostic, FileId, Location, Sources};
 use super::template;
@@ -81,11 +81,20 @@ pub fn evaluate(config: &Config, sources: &mut Sources) -> Result<Desired, Vec<D
         registry_cas: BTreeMap::new(),
     };
     let (bootstrap, managers) = evaluation.check_hosts();
-    let mut contexts = Vec::new();
+    let mut scopes = Vec::new();
+    let mut contexts: Vec<Value> = Vec::new();
     for scope in &config.scopes {
-        contexts.push(evaluation.objects(scope));
+        let mut scope = scope.clone();
+        if let Some(root_context) = contexts.first()
+            && scope.module.is_some()
+        {
+            let Some(inputs) = evaluation.module_inputs(&scope, root_context) else { continue };
+            insert(&mut scope.context, "inputs", inputs);
+        }
+        contexts.push(evaluation.objects(&scope));
+        scopes.push(scope);
     }
-    for (scope, context) in config.scopes.iter().zip(&contexts) {
+    for (scope, context) in scopes.iter().zip(&contexts) {
         evaluation.files(scope, context);
         evaluation.stacks(scope, context);
     }
@@ -367,6 +376,27 @@ impl Evaluation<'_> {
                 self.errors.push(duration_error(duration, file));
             }
         }
+    }
+
+    /// A module call's inputs rendered against the root's context (variables and the root's
+    /// objects), so a call can pass `"{{secrets.tls}}"`.
+    fn module_inputs(&mut self, scope: &Scope, root_context: &Value) -> Option<Value> {
+        let mut inputs = Map::new();
+        for input in &scope.inputs {
+            match render_strings(&input.value, root_context, self.sources, self.config.root, input.span.clone()) {
+                Ok(rendered) => {
+                    if input.sensitive {
+                        collect_strings(&rendered, &mut self.sensitive_values);
+                    }
+                    inputs.insert(input.name.clone(), rendered);
+                }
+                Err(error) => {
+                    self.errors.push(error);
+                    return None;
+                }
+            }
+        }
+        Some(Value::Object(inputs))
     }
 
     /// Networks, secrets, configs and registries of one scope; returns the template context
@@ -1419,6 +1449,7 @@ impl Evaluation<'_> {
                 host: Some(name.clone()),
                 depends_on: BTreeSet::from([
                     Address::swarm(),
+                    Address::new(Kind::Engine, name.clone()),
                     Address::new(Kind::Daemon, name.clone()),
                 ]),
                 ..Resource::new(Address::new(Kind::Node, name.clone()))
@@ -1439,7 +1470,10 @@ impl Evaluation<'_> {
         };
         let swarm_resource = Resource {
             host: Some(bootstrap.to_owned()),
-            depends_on: BTreeSet::from([Address::new(Kind::Daemon, bootstrap.to_owned())]),
+            depends_on: BTreeSet::from([
+                Address::new(Kind::Engine, bootstrap.to_owned()),
+                Address::new(Kind::Daemon, bootstrap.to_owned()),
+            ]),
             ..Resource::new(Address::swarm())
         }
         .attribute(
@@ -1694,6 +1728,10 @@ impl Evaluation<'_> {
             {
                 resource.depends_on.insert(other.address.clone());
             }
+        }
+        // Nothing configured: swarmform leaves dockerd's configuration alone entirely.
+        if resource.attributes.is_empty() {
+            return None;
         }
         Some(resource)
     }

@@ -85,15 +85,29 @@ pub enum Base {
     Builtin(&'static str),
 }
 
+/// One input of a module call.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub value: toml::Value,
+    /// In the root file: the input's key, or the module call's name for a default.
+    pub span: Range<usize>,
+    pub sensitive: bool,
+}
+
 /// The workloads of the root file or of one module call.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Scope {
     pub module: Option<String>,
     /// The file that declares the workloads (the root file or `module.toml`).
     pub file: FileId,
     pub base: Base,
-    /// `{"var": {...}}` at the root, `{"inputs": {...}, "module": {"name": ...}}` in a module.
+    /// `{"var": {...}}` at the root, `{"module": {"name": ...}}` in a module, to which
+    /// evaluation adds the rendered `inputs`.
     pub context: Value,
+    /// A module call's inputs, defaults filled in, not yet rendered: their strings may name the
+    /// root's objects (`"{{secrets.tls}}"`), known only once the root is evaluated.
+    pub inputs: Vec<Input>,
     pub networks: Table<NetworkConfig>,
     pub secrets: Table<ContentConfig>,
     pub configs: Table<ContentConfig>,
@@ -233,7 +247,10 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
 
     let (variables, sensitive_values) =
         resolve_variables(options, sources, root, &variables, &mut errors);
-    let mut sensitive_values = sensitive_values;
+    // Templates that use a variable without a value would each fail again: stop here.
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let root_context = serde_json::json!({
         "var": variables.iter().map(|(name, variable)| (name.clone(), variable.value.clone())).collect::<serde_json::Map<_, _>>(),
     });
@@ -242,7 +259,8 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
         module: None,
         file: root,
         base: Base::Dir(dir.clone()),
-        context: root_context.clone(),
+        context: root_context,
+        inputs: Vec::new(),
         networks,
         secrets,
         configs,
@@ -255,15 +273,7 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
             errors.push(name_error("module", &name, root));
             continue;
         }
-        match load_module(
-            sources,
-            &dir,
-            root,
-            &name,
-            call,
-            &root_context,
-            &mut sensitive_values,
-        ) {
+        match load_module(sources, &dir, root, &name, call) {
             Ok(scope) => scopes.push(scope),
             Err(mut module_errors) => errors.append(&mut module_errors),
         }
@@ -539,7 +549,7 @@ fn typed(declaration: &VariableDecl, text: &str) -> Value {
     parsed.unwrap_or_else(|| Value::String(text.to_owned()))
 }
 
-fn collect_strings(value: &Value, into: &mut Vec<String>) {
+pub fn collect_strings(value: &Value, into: &mut Vec<String>) {
     match value {
         Value::String(text) if !text.is_empty() => into.push(text.clone()),
         Value::Array(items) => items.iter().for_each(|item| collect_strings(item, into)),
@@ -621,8 +631,6 @@ fn load_module(
     root: FileId,
     name: &Name,
     call: super::model::ModuleCall,
-    root_context: &Value,
-    sensitive_values: &mut Vec<String>,
 ) -> Result<Scope, Vec<Diagnostic>> {
     let source = call.source.get_ref();
     let at_source = Location::new(root, call.source.span());
@@ -688,7 +696,7 @@ fn load_module(
                 .help("hosts, daemon, swarm and SSH settings belong in the root config; modules do not call modules"),
         );
     }
-    let mut inputs = serde_json::Map::new();
+    let mut inputs = Vec::new();
     for (input, value) in &call.inputs {
         let Some((_, declaration)) = module
             .inputs
@@ -714,24 +722,24 @@ fn load_module(
             );
             continue;
         };
-        match render_strings(value, root_context, sources, root, input.span()) {
-            Ok(rendered) => {
-                if declaration.sensitive {
-                    collect_strings(&rendered, sensitive_values);
-                }
-                inputs.insert(input.get_ref().clone(), rendered);
-            }
-            Err(error) => errors.push(error),
-        }
+        inputs.push(Input {
+            name: input.get_ref().clone(),
+            value: value.clone(),
+            span: input.span(),
+            sensitive: declaration.sensitive,
+        });
     }
     for (input, declaration) in &module.inputs {
-        if inputs.contains_key(input.get_ref()) {
+        if inputs.iter().any(|given| &given.name == input.get_ref()) {
             continue;
         }
         match &declaration.default {
-            Some(default) => {
-                inputs.insert(input.get_ref().clone(), toml_to_json(default));
-            }
+            Some(default) => inputs.push(Input {
+                name: input.get_ref().clone(),
+                value: default.clone(),
+                span: name.span(),
+                sensitive: declaration.sensitive,
+            }),
             None => errors.push(
                 Diagnostic::error(format!(
                     "module `{}` needs the input `{}`",
@@ -759,7 +767,8 @@ fn load_module(
         module: Some(name.get_ref().clone()),
         file,
         base,
-        context: serde_json::json!({ "inputs": inputs, "module": { "name": name.get_ref() } }),
+        context: serde_json::json!({ "module": { "name": name.get_ref() } }),
+        inputs,
         networks: module.networks,
         secrets: module.secrets,
         configs: module.configs,
