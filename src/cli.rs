@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// swarmform builds, changes and tears down Docker Swarm clusters over SSH, from one TOML file.
 ///
-/// `plan` shows what would change; `apply` makes it so; `destroy` takes the cluster apart in a
-/// safe order.
+/// `validate` checks the config; `plan` shows, for review, what would change on the cluster and
+/// in which order.
 #[derive(Debug, Parser)]
 #[command(name = "swarmform", version, max_term_width = 100)]
 pub struct Cli {
