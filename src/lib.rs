@@ -13,6 +13,7 @@ pub mod hash;
 pub mod plan;
 pub mod resource;
 pub mod run;
+pub mod ssh;
 pub mod state;
 pub mod ui;
 
