@@ -31,6 +31,29 @@ pub struct Attribute {
     pub on_change: OnChange,
     /// A multi-line text (a rendered file): plans show a unified diff.
     pub text: bool,
+    /// The full content the value stands for (a secret, a file, the unredacted rendered text),
+    /// for the executor. Held in memory only: never serialized, never printed.
+    pub payload: Option<Payload>,
+}
+
+/// Content carried from the config to the executor. Its `Debug` shows only the size.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Payload(std::sync::Arc<Vec<u8>>);
+
+impl Payload {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Payload {
+        Payload(std::sync::Arc::new(bytes.into()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Payload({} bytes)", self.0.len())
+    }
 }
 
 impl Attribute {
@@ -40,7 +63,14 @@ impl Attribute {
             sensitive: false,
             on_change: OnChange::InPlace,
             text: false,
+            payload: None,
         }
+    }
+
+    /// Carries `bytes` to the executor beside the displayed value.
+    pub fn with_payload(mut self, bytes: impl Into<Vec<u8>>) -> Attribute {
+        self.payload = Some(Payload::new(bytes));
+        self
     }
 
     pub fn replace(mut self) -> Attribute {
@@ -70,6 +100,7 @@ impl Attribute {
             sensitive: true,
             on_change: OnChange::InPlace,
             text: false,
+            payload: Some(Payload::new(content)),
         }
     }
 }
@@ -107,6 +138,14 @@ impl Resource {
 
     /// Adds an attribute; a null value (an optional setting left out) is not recorded, so
     /// plans and state show only what was set.
+    /// The content behind an attribute, for the executor.
+    pub fn payload(&self, name: &str) -> Option<&[u8]> {
+        self.attributes
+            .get(name)
+            .and_then(|attribute| attribute.payload.as_ref())
+            .map(Payload::bytes)
+    }
+
     pub fn attribute(mut self, name: &str, attribute: Attribute) -> Resource {
         if !attribute.value.is_null() {
             self.attributes.insert(name.to_owned(), attribute);

@@ -60,7 +60,8 @@ struct Evaluation<'a> {
     registry_addresses: BTreeMap<String, Address>,
     /// Hosted registries' trust, per host: insecure registries and CA hashes by address.
     insecure_registries: BTreeMap<String, Vec<String>>,
-    registry_cas: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per host: registry address -> (CA hash, CA content).
+    registry_cas: BTreeMap<String, BTreeMap<String, (String, Vec<u8>)>>,
 }
 
 /// Evaluates the config. Errors are collected across the whole config before returning.
@@ -594,7 +595,7 @@ impl Evaluation<'_> {
                     self.text_attributes(resource, "content", &text, OnChange::Replace)
                 }
                 (_, Err(_)) => {
-                    resource.attribute("content", Attribute::new(sha256_tagged(&bytes)).replace())
+                    resource.attribute("content", Attribute::new(sha256_tagged(&bytes)).with_payload(bytes.clone()).replace())
                 }
             };
             if kind == Kind::Secret {
@@ -717,7 +718,7 @@ impl Evaluation<'_> {
         }
         resource.attribute(
             name,
-            with_on_change(Attribute::new(shown).text(), on_change),
+            with_on_change(Attribute::new(shown).text().with_payload(text), on_change),
         )
     }
 
@@ -810,11 +811,11 @@ impl Evaluation<'_> {
                     let cert = self.read_bytes(scope, &tls.cert)?;
                     let key = self.read_bytes(scope, &tls.key)?;
                     resource = resource
-                        .attribute("tls_cert", Attribute::new(sha256_tagged(&cert)))
+                        .attribute("tls_cert", Attribute::new(sha256_tagged(&cert)).with_payload(cert.clone()))
                         .attribute("tls_key", Attribute::sensitive(&key));
                     if let Some(ca) = &tls.ca {
                         let ca = self.read_bytes(scope, ca)?;
-                        ca_hash = Some(sha256_tagged(&ca));
+                        ca_hash = Some((sha256_tagged(&ca), ca));
                     }
                     config["http"]["tls"] = json!({ "certificate": "/run/secrets/registry_tls_cert", "key": "/run/secrets/registry_tls_key" });
                 }
@@ -905,11 +906,11 @@ impl Evaluation<'_> {
                             .entry(host)
                             .or_default()
                             .push(registry_address.clone()),
-                        (Some(_), Some(hash)) => {
+                        (Some(_), Some(ca)) => {
                             self.registry_cas
                                 .entry(host)
                                 .or_default()
-                                .insert(registry_address.clone(), hash.clone());
+                                .insert(registry_address.clone(), ca.clone());
                         }
                         (Some(_), None) => {}
                     }
@@ -1181,7 +1182,7 @@ impl Evaluation<'_> {
                     }
                     (false, Err(_)) => resource.attribute(
                         content_key,
-                        with_on_change(Attribute::new(sha256_tagged(&content)), on_change),
+                        with_on_change(Attribute::new(sha256_tagged(&content)).with_payload(content.clone()), on_change),
                     ),
                 };
                 self.add(resource, self.at(file, name.span()));
@@ -1638,7 +1639,7 @@ impl Evaluation<'_> {
                     for (path, sensitive) in [(&tls.ca, false), (&tls.cert, false), (&tls.key, true)] {
                         let base = if tcp_file == config.root { config.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default() } else { dir.clone() };
                         match std::fs::read(base.join(path.get_ref())) {
-                            Ok(bytes) => hashes.push(if sensitive { Attribute::sensitive(&bytes).restarts_docker() } else { Attribute::new(sha256_tagged(&bytes)).restarts_docker() }),
+                            Ok(bytes) => hashes.push(if sensitive { Attribute::sensitive(&bytes).restarts_docker() } else { Attribute::new(sha256_tagged(&bytes)).with_payload(bytes.clone()).restarts_docker() }),
                             Err(error) => self.errors.push(
                                 Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
                                     .at(self.at(tcp_file, path.span()), "a TLS file for the Docker API")
@@ -1713,9 +1714,11 @@ impl Evaluation<'_> {
             );
         }
         if let Some(cas) = self.registry_cas.get(&host.name) {
+            let hashes: Map<String, Value> = cas.iter().map(|(address, (hash, _))| (address.clone(), Value::String(hash.clone()))).collect();
+            let contents: Map<String, Value> = cas.iter().map(|(address, (_, content))| (address.clone(), Value::String(String::from_utf8_lossy(content).into_owned()))).collect();
             resource = resource.attribute(
                 "registry_cas",
-                Attribute::new(serde_json::to_value(cas).unwrap_or(Value::Null)),
+                Attribute::new(Value::Object(hashes)).with_payload(Value::Object(contents).to_string()),
             );
         }
         for other in &self.resources {

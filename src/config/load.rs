@@ -431,6 +431,10 @@ pub fn merge_ssh(base: &SshSettings, over: &SshSettings) -> SshSettings {
             .command_timeout
             .clone()
             .or_else(|| base.command_timeout.clone()),
+        key_exchange: over
+            .key_exchange
+            .clone()
+            .or_else(|| base.key_exchange.clone()),
     }
 }
 

@@ -65,6 +65,8 @@ pub struct SshSettings {
     /// Go-style durations, e.g. `"10s"`.
     pub connect_timeout: Option<Spanned<String>>,
     pub command_timeout: Option<Spanned<String>>,
+    /// Key exchange algorithms in order of preference (russh names, e.g. `curve25519-sha256`).
+    pub key_exchange: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

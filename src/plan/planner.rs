@@ -74,7 +74,16 @@ pub fn plan(
             None
         };
         let current = state.resource(address);
-        if let Some(change) = diff(wanted, current, &mut warnings) {
+        // A resource whose creation was interrupted may or may not exist: create it again
+        // (creation adopts what is there).
+        let interrupted = current.is_some_and(|resource| resource.pending) && wanted.is_some();
+        let current = if interrupted { None } else { current };
+        if let Some(mut change) = diff(wanted, current, &mut warnings) {
+            if interrupted {
+                change
+                    .reasons
+                    .push("a previous apply was interrupted while creating it".to_owned());
+            }
             changes.push(change);
         }
     }

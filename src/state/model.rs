@@ -98,6 +98,10 @@ pub struct ResourceState {
     /// longer mentions the resource.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Address>,
+    /// Written just before the resource is created: if the run dies before it is recorded as
+    /// created, the next plan creates it again and the executor adopts what already exists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 impl ResourceState {
@@ -120,6 +124,7 @@ impl ResourceState {
                 .map(|(name, _)| name.clone())
                 .collect(),
             depends_on: resource.depends_on.iter().cloned().collect(),
+            pending: false,
         }
     }
 }

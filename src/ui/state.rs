@@ -83,6 +83,7 @@ mod tests {
             ]),
             sensitive: vec!["content".to_owned()],
             depends_on: Vec::new(),
+            pending: false,
         }
     }
 
