@@ -248,6 +248,7 @@ mod tests {
             attributes: BTreeMap::from([("driver".to_owned(), Value::from("overlay"))]),
             sensitive: Vec::new(),
             depends_on: vec![Address::swarm()],
+            pending: false,
         });
         state
     }

@@ -38,7 +38,6 @@ fn blank_change(address: Address, action: Action) -> Change {
         attributes: Vec::new(),
         steps: Vec::new(),
         depends_on: Vec::new(),
-            pending: false,
         create_before_destroy: false,
     }
 }
