@@ -4,13 +4,41 @@
 /// (module name, file path inside the module, content). A test checks that every file under
 /// `modules/` (but READMEs) is listed.
 static FILES: &[(&str, &str, &str)] = &[
-    ("registry", "htpasswd.hbs", include_str!("../modules/registry/htpasswd.hbs")),
-    ("registry", "module.toml", include_str!("../modules/registry/module.toml")),
-    ("registry", "registry.yml.hbs", include_str!("../modules/registry/registry.yml.hbs")),
-    ("traefik", "module.toml", include_str!("../modules/traefik/module.toml")),
-    ("traefik", "traefik.yml.hbs", include_str!("../modules/traefik/traefik.yml.hbs")),
-    ("visualizer", "module.toml", include_str!("../modules/visualizer/module.toml")),
-    ("visualizer", "visualizer.yml.hbs", include_str!("../modules/visualizer/visualizer.yml.hbs")),
+    (
+        "registry",
+        "htpasswd.hbs",
+        include_str!("../modules/registry/htpasswd.hbs"),
+    ),
+    (
+        "registry",
+        "module.toml",
+        include_str!("../modules/registry/module.toml"),
+    ),
+    (
+        "registry",
+        "registry.yml.hbs",
+        include_str!("../modules/registry/registry.yml.hbs"),
+    ),
+    (
+        "traefik",
+        "module.toml",
+        include_str!("../modules/traefik/module.toml"),
+    ),
+    (
+        "traefik",
+        "traefik.yml.hbs",
+        include_str!("../modules/traefik/traefik.yml.hbs"),
+    ),
+    (
+        "visualizer",
+        "module.toml",
+        include_str!("../modules/visualizer/module.toml"),
+    ),
+    (
+        "visualizer",
+        "visualizer.yml.hbs",
+        include_str!("../modules/visualizer/visualizer.yml.hbs"),
+    ),
 ];
 
 pub fn module_names() -> Vec<&'static str> {
@@ -46,19 +74,33 @@ mod tests {
         let mut on_disk = Vec::new();
         for module in std::fs::read_dir(&root).expect("modules/") {
             let module = module.expect("entry").path();
-            let name = module.file_name().expect("name").to_string_lossy().into_owned();
+            let name = module
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
             for file in std::fs::read_dir(&module).expect("module folder") {
                 let file = file.expect("entry").path();
-                let file_name = file.file_name().expect("name").to_string_lossy().into_owned();
+                let file_name = file
+                    .file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned();
                 if file_name != "README.md" {
-                    on_disk.push((name.clone(), file_name, std::fs::read_to_string(&file).expect("text")));
+                    on_disk.push((
+                        name.clone(),
+                        file_name,
+                        std::fs::read_to_string(&file).expect("text"),
+                    ));
                 }
             }
         }
         on_disk.sort();
         let embedded: Vec<(String, String, String)> = FILES
             .iter()
-            .map(|(module, path, text)| ((*module).to_owned(), (*path).to_owned(), (*text).to_owned()))
+            .map(|(module, path, text)| {
+                ((*module).to_owned(), (*path).to_owned(), (*text).to_owned())
+            })
             .collect();
         assert_eq!(embedded, on_disk);
         assert_eq!(module_names(), vec!["registry", "traefik", "visualizer"]);

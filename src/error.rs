@@ -41,7 +41,7 @@ pub enum Error {
     )]
     NotInState { address: String },
 
-    #[error("{0}")]
+    #[error(transparent)]
     Address(#[from] crate::address::AddressError),
 
     #[error("`{text}` is not a duration\nhint: write durations like `30s`, `2m` or `1h`")]

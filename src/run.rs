@@ -275,7 +275,8 @@ fn make_plan(
         destroy,
         targets,
         allow_quorum_loss,
-        refreshed: false,
+        // With no recorded resources there is nothing to read: the plan is as fresh as asked.
+        refreshed: refresh,
         unreachable: Default::default(),
     };
     let mut plan = planner::plan(&desired, state, &options).map_err(Error::from)?;

@@ -2,5 +2,9 @@
 
 mod test;
 
+mod cli;
+mod examples;
+mod init;
+mod plan;
+mod state;
 mod validate;
-mod scratch;

@@ -1,5 +1,8 @@
 //! A fluent builder that runs the real binary in a temporary directory:
 //! `Test::new().config(TOML).args(["plan", "--refresh=false"]).run().success()`.
+//! `.applied()` writes the state a successful apply of the current config would leave, so a
+//! test can change the config afterwards and plan the difference; `redacted` wraps snapshot
+//! assertions whose output holds UUIDs, pids or times.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -42,15 +45,24 @@ impl Test {
     pub fn applied(self) -> Test {
         let options = Options {
             path: self.path().join("swarmform.toml"),
-            env: self.env.iter().filter(|(key, _)| key.starts_with("SWARMFORM_VAR_")).cloned().collect(),
+            env: self
+                .env
+                .iter()
+                .filter(|(key, _)| key.starts_with("SWARMFORM_VAR_"))
+                .cloned()
+                .collect(),
             ..Options::default()
         };
         let mut sources = Sources::default();
-        let desired = load(&options, &mut sources).and_then(|loaded| evaluate(&loaded.config, &mut sources));
+        let desired =
+            load(&options, &mut sources).and_then(|loaded| evaluate(&loaded.config, &mut sources));
         let desired = match desired {
             Ok(desired) => desired,
             Err(diagnostics) => {
-                let rendered: Vec<String> = diagnostics.iter().map(|diagnostic| diagnostic.render(&sources, false)).collect();
+                let rendered: Vec<String> = diagnostics
+                    .iter()
+                    .map(|diagnostic| diagnostic.render(&sources, false))
+                    .collect();
                 panic!("the config does not evaluate:\n{}", rendered.join("\n"));
             }
         };
@@ -115,9 +127,17 @@ impl Test {
         let output = match &self.stdin {
             Some(text) => {
                 use std::io::Write;
-                command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+                command
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
                 let mut child = command.spawn().expect("spawn swarmform");
-                child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(text.as_bytes())
+                    .expect("write stdin");
                 child.wait_with_output().expect("wait for swarmform")
             }
             None => command.output().expect("run swarmform"),
@@ -174,7 +194,8 @@ impl Run {
 
     /// A file of the test directory, as text.
     pub fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.path(relative)).unwrap_or_else(|error| panic!("read {relative}: {error}"))
+        std::fs::read_to_string(self.path(relative))
+            .unwrap_or_else(|error| panic!("read {relative}: {error}"))
     }
 
     /// Runs the binary again in the same directory with new arguments.
@@ -190,7 +211,10 @@ impl Run {
 /// lock ids), lock holders, pids and times.
 pub fn redacted<R>(assertions: impl FnOnce() -> R) -> R {
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[UUID]");
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[UUID]",
+    );
     settings.add_filter(r"locked by \S+ \(", "locked by [WHO] (");
     settings.add_filter(r"held by \S+, ", "held by [WHO], ");
     settings.add_filter(r"pid \d+", "pid [PID]");

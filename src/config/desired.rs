@@ -89,7 +89,9 @@ pub fn evaluate(config: &Config, sources: &mut Sources) -> Result<Desired, Vec<D
         if let Some(root_context) = contexts.first()
             && scope.module.is_some()
         {
-            let Some(inputs) = evaluation.module_inputs(&scope, root_context) else { continue };
+            let Some(inputs) = evaluation.module_inputs(&scope, root_context) else {
+                continue;
+            };
             insert(&mut scope.context, "inputs", inputs);
         }
         contexts.push(evaluation.objects(&scope));
@@ -111,6 +113,9 @@ pub fn evaluate(config: &Config, sources: &mut Sources) -> Result<Desired, Vec<D
         sensitive_values,
         ..
     } = evaluation;
+    // Root settings are checked once per host; report each mistake once.
+    let errors = dedup(errors);
+    let warnings = dedup(warnings);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -124,6 +129,16 @@ pub fn evaluate(config: &Config, sources: &mut Sources) -> Result<Desired, Vec<D
         managers,
         on_destroy: config.daemon.on_destroy.unwrap_or(OnDestroy::Keep),
     })
+}
+
+fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut unique: Vec<Diagnostic> = Vec::new();
+    for diagnostic in diagnostics {
+        if !unique.contains(&diagnostic) {
+            unique.push(diagnostic);
+        }
+    }
+    unique
 }
 
 fn docker_name(scope: &Scope, name: &str) -> String {
@@ -230,10 +245,13 @@ impl Evaluation<'_> {
         }
         self.check_ssh(&config.ssh.clone(), config.root);
 
-        let swarm_at = config
-            .swarm_location
-            .clone()
-            .unwrap_or_else(|| self.at(config.root, 0..0));
+        let swarm_at = config.swarm_location.clone().unwrap_or_else(|| {
+            config
+                .hosts
+                .iter()
+                .find(|host| host.config.role == Role::Manager)
+                .map_or_else(|| self.at(config.root, 0..0), |host| host.location.clone())
+        });
         match managers.len() {
             0 => {
                 self.errors.push(
@@ -248,7 +266,7 @@ impl Evaluation<'_> {
                 let with_one_more = count / 2;
                 self.warnings.push(
                     Diagnostic::warning(format!("{count} managers: an even number adds no fault tolerance"))
-                        .at(swarm_at.clone(), "in this swarm")
+                        .at(swarm_at.clone(), if config.swarm_location.is_some() { "in this swarm" } else { "a manager" })
                         .help(format!(
                             "Raft needs a majority of managers up: N managers tolerate (N-1)/2 failures, so {count} managers tolerate {tolerated} and {} tolerate {with_one_more}; use an odd number (3 or 5)",
                             count + 1
@@ -384,7 +402,13 @@ impl Evaluation<'_> {
     fn module_inputs(&mut self, scope: &Scope, root_context: &Value) -> Option<Value> {
         let mut inputs = Map::new();
         for input in &scope.inputs {
-            match render_strings(&input.value, root_context, self.sources, self.config.root, input.span.clone()) {
+            match render_strings(
+                &input.value,
+                root_context,
+                self.sources,
+                self.config.root,
+                input.span.clone(),
+            ) {
                 Ok(rendered) => {
                     if input.sensitive {
                         collect_strings(&rendered, &mut self.sensitive_values);
@@ -536,6 +560,22 @@ impl Evaluation<'_> {
         context
     }
 
+    /// The span of `needle` inside `within` (a list's span), or `within` itself.
+    fn find_in(
+        &self,
+        file: FileId,
+        within: &std::ops::Range<usize>,
+        needle: &str,
+    ) -> std::ops::Range<usize> {
+        let text = self.sources.text(file);
+        text.get(within.clone())
+            .and_then(|slice| slice.find(needle))
+            .map_or_else(
+                || within.clone(),
+                |offset| within.start + offset..within.start + offset + needle.len(),
+            )
+    }
+
     fn check_name(&mut self, what: &str, name: &Name, file: FileId) -> bool {
         let valid = crate::address::is_name(name.get_ref());
         if !valid {
@@ -594,9 +634,12 @@ impl Evaluation<'_> {
                 (_, Ok(text)) => {
                     self.text_attributes(resource, "content", &text, OnChange::Replace)
                 }
-                (_, Err(_)) => {
-                    resource.attribute("content", Attribute::new(sha256_tagged(&bytes)).with_payload(bytes.clone()).replace())
-                }
+                (_, Err(_)) => resource.attribute(
+                    "content",
+                    Attribute::new(sha256_tagged(&bytes))
+                        .with_payload(bytes.clone())
+                        .replace(),
+                ),
             };
             if kind == Kind::Secret {
                 self.secret_names.insert(docker.clone(), address);
@@ -713,7 +756,7 @@ impl Evaluation<'_> {
         if shown != text {
             resource = resource.attribute(
                 &format!("{name}_sha256"),
-                with_on_change(Attribute::new(sha256_tagged(text.as_bytes())), on_change),
+                with_on_change(Attribute::sensitive(text.as_bytes()), on_change),
             );
         }
         resource.attribute(
@@ -811,7 +854,10 @@ impl Evaluation<'_> {
                     let cert = self.read_bytes(scope, &tls.cert)?;
                     let key = self.read_bytes(scope, &tls.key)?;
                     resource = resource
-                        .attribute("tls_cert", Attribute::new(sha256_tagged(&cert)).with_payload(cert.clone()))
+                        .attribute(
+                            "tls_cert",
+                            Attribute::new(sha256_tagged(&cert)).with_payload(cert.clone()),
+                        )
                         .attribute("tls_key", Attribute::sensitive(&key));
                     if let Some(ca) = &tls.ca {
                         let ca = self.read_bytes(scope, ca)?;
@@ -888,16 +934,33 @@ impl Evaluation<'_> {
                         );
                         Vec::new()
                     }
-                    Some(TrustedBy::Hosts(names)) => names
-                        .iter()
-                        .filter_map(|host| match self.config.host(host.get_ref()) {
-                            Some(found) => Some(found.name.clone()),
-                            None => {
-                                self.errors.push(self.unknown_host(host, file));
-                                None
+                    Some(TrustedBy::Hosts(names)) => {
+                        let span = registry
+                            .trusted_by
+                            .as_ref()
+                            .map_or(name.span(), Spanned::span);
+                        let mut found = Vec::new();
+                        for host in names {
+                            match self.config.host(host) {
+                                Some(known) => found.push(known.name.clone()),
+                                None => self.errors.push(
+                                    Diagnostic::error(format!("unknown host `{host}`"))
+                                        .at(
+                                            self.at(
+                                                file,
+                                                self.find_in(file, &span, &format!("\"{host}\"")),
+                                            ),
+                                            "no host of that name is declared under [hosts]",
+                                        )
+                                        .help(format!(
+                                            "declared hosts: {}",
+                                            self.config.host_names()
+                                        )),
+                                ),
                             }
-                        })
-                        .collect(),
+                        }
+                        found
+                    }
                 };
                 for host in trusting {
                     match (&registry.tls, &ca_hash) {
@@ -1182,7 +1245,10 @@ impl Evaluation<'_> {
                     }
                     (false, Err(_)) => resource.attribute(
                         content_key,
-                        with_on_change(Attribute::new(sha256_tagged(&content)).with_payload(content.clone()), on_change),
+                        with_on_change(
+                            Attribute::new(sha256_tagged(&content)).with_payload(content.clone()),
+                            on_change,
+                        ),
                     ),
                 };
                 self.add(resource, self.at(file, name.span()));
@@ -1219,7 +1285,8 @@ impl Evaluation<'_> {
                     };
                     let rendered_path =
                         std::path::PathBuf::from(format!("{} (rendered)", path.get_ref()));
-                    let id = self.sources.add(rendered_path, text.clone());
+                    // Diagnostics quote this text: keep sensitive values out of it.
+                    let id = self.sources.add(rendered_path, self.redact(&text));
                     (text, id)
                 }
                 _ => {
@@ -1248,10 +1315,10 @@ impl Evaluation<'_> {
                         start..start + 1
                     });
                     self.errors.push(
-                        Diagnostic::error(format!(
+                        Diagnostic::error(self.redact(&format!(
                             "the compose file of stack `{}` is not valid YAML: {error}",
                             name.get_ref()
-                        ))
+                        )))
                         .at(self.at(compose_file, span), "here")
                         .help("`docker stack deploy` would refuse it too; fix the YAML"),
                     );
@@ -1637,7 +1704,7 @@ impl Evaluation<'_> {
                     let dir = &host.dir;
                     let mut hashes = Vec::new();
                     for (path, sensitive) in [(&tls.ca, false), (&tls.cert, false), (&tls.key, true)] {
-                        let base = if tcp_file == config.root { config.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default() } else { dir.clone() };
+                        let base = if tcp_file == config.root { super::load::folder_of(&config.path) } else { dir.clone() };
                         match std::fs::read(base.join(path.get_ref())) {
                             Ok(bytes) => hashes.push(if sensitive { Attribute::sensitive(&bytes).restarts_docker() } else { Attribute::new(sha256_tagged(&bytes)).with_payload(bytes.clone()).restarts_docker() }),
                             Err(error) => self.errors.push(
@@ -1656,12 +1723,12 @@ impl Evaluation<'_> {
                     json.insert("tlskey".into(), Value::String(format!("{TLS_DIR}/key.pem")));
                 }
                 (None, true) => self.warnings.push(
-                    Diagnostic::warning(format!("the Docker API of `{}` is exposed on tcp://{address} without TLS", host.name))
+                    Diagnostic::warning(format!("the Docker API of {} is exposed on tcp://{address} without TLS", whose(tcp_file == config.root, &host.name)))
                         .at(self.at(tcp_file, tcp.span()), "insecure = true")
                         .help("anyone who can reach that port controls the host as root; set `tls = { ca, cert, key }` unless the network is trusted"),
                 ),
                 (None, false) => self.errors.push(
-                    Diagnostic::error(format!("exposing the Docker API of `{}` over TCP needs TLS", host.name))
+                    Diagnostic::error(format!("exposing the Docker API of {} over TCP needs TLS", whose(tcp_file == config.root, &host.name)))
                         .at(self.at(tcp_file, tcp.span()), "no `tls` here")
                         .help("set `tls = { ca = \"...\", cert = \"...\", key = \"...\" }`, or `insecure = true` to accept an unauthenticated root API"),
                 ),
@@ -1714,11 +1781,23 @@ impl Evaluation<'_> {
             );
         }
         if let Some(cas) = self.registry_cas.get(&host.name) {
-            let hashes: Map<String, Value> = cas.iter().map(|(address, (hash, _))| (address.clone(), Value::String(hash.clone()))).collect();
-            let contents: Map<String, Value> = cas.iter().map(|(address, (_, content))| (address.clone(), Value::String(String::from_utf8_lossy(content).into_owned()))).collect();
+            let hashes: Map<String, Value> = cas
+                .iter()
+                .map(|(address, (hash, _))| (address.clone(), Value::String(hash.clone())))
+                .collect();
+            let contents: Map<String, Value> = cas
+                .iter()
+                .map(|(address, (_, content))| {
+                    (
+                        address.clone(),
+                        Value::String(String::from_utf8_lossy(content).into_owned()),
+                    )
+                })
+                .collect();
             resource = resource.attribute(
                 "registry_cas",
-                Attribute::new(Value::Object(hashes)).with_payload(Value::Object(contents).to_string()),
+                Attribute::new(Value::Object(hashes))
+                    .with_payload(Value::Object(contents).to_string()),
             );
         }
         for other in &self.resources {
@@ -1762,6 +1841,15 @@ impl Evaluation<'_> {
                 );
             }
         }
+    }
+}
+
+/// "every host" for a root setting, "`node1`" for a host's own.
+fn whose(root: bool, host: &str) -> String {
+    if root {
+        "every host".to_owned()
+    } else {
+        format!("`{host}`")
     }
 }
 

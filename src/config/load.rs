@@ -151,8 +151,17 @@ fn read_relative(sources: &mut Sources, dir: &Path, path: &str) -> std::io::Resu
     Ok(sources.add(display_path(&full), text))
 }
 
+/// The folder a file is in; `.` for a bare file name, so messages never say "relative to ``".
+pub fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Paths in messages: relative to the working directory when below it.
 fn display_path(path: &Path) -> PathBuf {
+    let path = path.strip_prefix(".").unwrap_or(path);
     std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
@@ -177,11 +186,7 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
             .help("run `swarmform init` to write a starter config, or pass `--config FILE`"),
         ]
     })?;
-    let dir = options
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let dir = folder_of(&options.path);
     let root = sources.add(display_path(&options.path), text);
     let file = parse(sources, root).map_err(|error| vec![error])?;
     let ConfigFile {
@@ -213,18 +218,15 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
     }
 
     let mut all_hosts = Vec::new();
-    collect_hosts(root, &dir, hosts, &mut all_hosts, &mut errors);
+    collect_hosts(sources, root, &dir, hosts, &mut all_hosts, &mut errors);
     let mut merged_ssh = ssh.map(Spanned::into_inner).unwrap_or_default();
     for path in &include {
         match read_relative(sources, &dir, path.get_ref()) {
             Ok(included) => match parse(sources, included) {
                 Ok(included_file) => {
-                    let include_dir = dir
-                        .join(path.get_ref())
-                        .parent()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default();
+                    let include_dir = folder_of(&dir.join(path.get_ref()));
                     merge_include(
+                        sources,
                         included,
                         &include_dir,
                         included_file,
@@ -332,6 +334,7 @@ fn name_error(what: &str, name: &Name, file: FileId) -> Diagnostic {
 }
 
 fn collect_hosts(
+    sources: &Sources,
     file: FileId,
     dir: &Path,
     hosts: Table<HostConfig>,
@@ -348,8 +351,8 @@ fn collect_hosts(
                 Diagnostic::error(format!("host `{}` is declared twice", name.get_ref()))
                     .at(Location::new(file, name.span()), "declared again here")
                     .help(format!(
-                        "the first declaration is at byte {} of another file or table; remove one",
-                        existing.location.span.start
+                        "it is first declared at {}; remove one of them",
+                        existing.location.position(sources)
                     )),
             );
             continue;
@@ -365,6 +368,7 @@ fn collect_hosts(
 
 /// An included file may only bring `[ssh]` and `[hosts]`; the root's `[ssh]` keys win.
 fn merge_include(
+    sources: &Sources,
     file: FileId,
     dir: &Path,
     included: ConfigFile,
@@ -404,7 +408,7 @@ fn merge_include(
         let included_ssh = included_ssh.into_inner();
         *ssh = merge_ssh(&included_ssh, ssh);
     }
-    collect_hosts(file, dir, included.hosts, hosts, errors);
+    collect_hosts(sources, file, dir, included.hosts, hosts, errors);
 }
 
 /// `over`'s fields win over `base`'s.
@@ -651,7 +655,7 @@ fn load_module(
                 return Err(vec![
                     Diagnostic::error(format!(
                         "cannot read `{}`: {error}",
-                        local.join("module.toml").display()
+                        display_path(&local.join("module.toml")).display()
                     ))
                     .at(at_source, "this module"),
                 ]);
@@ -671,7 +675,7 @@ fn load_module(
                 .at(at_source, "no module here")
                 .help(format!(
                     "looked for `{}`{}; the modules shipped with swarmform are: {}",
-                    local.join("module.toml").display(),
+                    display_path(&local.join("module.toml")).display(),
                     if is_path {
                         ""
                     } else {

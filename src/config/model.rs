@@ -302,7 +302,8 @@ pub struct RegistryTls {
 #[serde(untagged)]
 pub enum TrustedBy {
     All(String),
-    Hosts(Vec<Name>),
+    // Plain strings: `Spanned` cannot sit inside an untagged enum; errors point at the list.
+    Hosts(Vec<String>),
 }
 
 /// One of the registry's `notifications.endpoints`.

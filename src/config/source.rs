@@ -70,6 +70,12 @@ impl Location {
     pub fn new(file: FileId, span: Range<usize>) -> Location {
         Location { file, span }
     }
+
+    /// `file:line:column`.
+    pub fn position(&self, sources: &Sources) -> String {
+        let (line, column) = sources.line_column(self.file, self.span.start);
+        format!("{}:{line}:{column}", sources.path(self.file).display())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,13 +137,9 @@ impl Diagnostic {
 
     /// `file:line:column`, or the empty string for a diagnostic about no file.
     pub fn position(&self, sources: &Sources) -> String {
-        match &self.location {
-            Some(location) => {
-                let (line, column) = sources.line_column(location.file, location.span.start);
-                format!("{}:{line}:{column}", sources.path(location.file).display())
-            }
-            None => String::new(),
-        }
+        self.location
+            .as_ref()
+            .map_or_else(String::new, |location| location.position(sources))
     }
 
     /// The diagnostic with the quoted snippet, rustc-style:

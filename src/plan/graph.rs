@@ -12,7 +12,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use super::model::{Action, Change, Plan};
+use super::model::{Action, Change, Plan, Step};
 use crate::address::{Address, Kind};
 
 /// Which half of a change a vertex stands for.
@@ -189,6 +189,7 @@ impl Graph {
             .collect();
         let mut gains = Vec::new();
         let mut losses = Vec::new();
+        let mut last_manager = None;
         let mut worker_removals = Vec::new();
         for change in &nodes {
             let before = role(change, true);
@@ -206,7 +207,13 @@ impl Graph {
                     losses.push(self.vertex(&change.address, Phase::Apply))
                 }
                 Action::Delete if manager_before => {
-                    losses.push(self.vertex(&change.address, Phase::Destroy))
+                    // The manager that leaves with the swarm (its only step is to be forgotten)
+                    // drives the others' removal: it goes last.
+                    if matches!(change.steps.as_slice(), [Step::Forget { .. }]) {
+                        last_manager = self.vertex(&change.address, Phase::Destroy);
+                    } else {
+                        losses.push(self.vertex(&change.address, Phase::Destroy));
+                    }
                 }
                 Action::Delete => {
                     worker_removals.push(self.vertex(&change.address, Phase::Destroy))
@@ -223,6 +230,9 @@ impl Graph {
                 }
                 _ => {}
             }
+        }
+        if last_manager.is_some() {
+            losses.push(last_manager);
         }
         let chain: Vec<Option<NodeIndex>> = gains.iter().chain(&losses).copied().collect();
         for pair in chain.windows(2) {

@@ -289,7 +289,12 @@ fn diff(
                     .filter(|attribute| attribute.forces_replacement)
                     .map(|attribute| attribute.name.as_str())
                     .collect();
-                reasons.push(format!("{} forces replacement", forcing.join(", ")));
+                let verb = if forcing.len() == 1 {
+                    "forces"
+                } else {
+                    "force"
+                };
+                reasons.push(format!("{} {verb} replacement", forcing.join(", ")));
             }
             if restarts && let Some(host) = &resource.host {
                 reasons.push(format!("restarts dockerd on {host}"));

@@ -1,0 +1,406 @@
+//! The state file through the CLI: `state list`, `state show`, `state rm` (with its backup and
+//! permissions), refusing corrupt and newer files without touching them, and the state lock
+//! (contention, `--lock-timeout`, `force-unlock`).
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use swarmform::state::StateFile;
+
+use crate::test::{SMALL, SMALL_COMPOSE, Test, redacted};
+
+/// SMALL plus a secret, applied.
+fn applied() -> Test {
+    let config = format!("{SMALL}\n[secrets.db]\nfile = \"db.txt\"\n");
+    Test::new()
+        .config(&config)
+        .file("web.yml", SMALL_COMPOSE)
+        .file("db.txt", "hunter2\n")
+        .applied()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+// `state list` prints every address, one a line, in address order.
+#[test]
+fn list_prints_the_addresses_in_order() {
+    let run = applied().args(["state", "list"]).run().success();
+    insta::assert_snapshot!(run.stdout(), @"
+    engine.node1
+    engine.node2
+    engine.node3
+    swarm
+    node.node1
+    node.node2
+    node.node3
+    network.web
+    secret.db
+    stack.web
+    ");
+}
+
+// `state list` without a state prints nothing and succeeds.
+#[test]
+fn list_without_a_state_is_empty() {
+    let run = Test::new()
+        .config(SMALL)
+        .args(["state", "list"])
+        .run()
+        .success();
+    assert_eq!(run.stdout(), "");
+}
+
+// `state show` prints one resource's recorded attributes.
+#[test]
+fn show_prints_a_resources_attributes() {
+    let run = applied()
+        .args(["state", "show", "node.node2"])
+        .run()
+        .success();
+    insta::assert_snapshot!(run.stdout(), @r#"
+    # node.node2:
+    node.node2 {
+        advertise_addr = "192.0.2.12"
+        availability   = "active"
+        labels         = {"zone":"a"}
+        role           = "worker"
+    }
+    "#);
+}
+
+// `state show` of a secret prints `(sensitive)`, never the content's hash.
+#[test]
+fn show_hides_a_secrets_content() {
+    let run = applied()
+        .args(["state", "show", "secret.db"])
+        .run()
+        .success();
+    assert!(!run.stdout().contains("sha256:"), "{}", run.stdout());
+    insta::assert_snapshot!(run.stdout(), @r#"
+    # secret.db:
+    secret.db {
+        content = (sensitive)
+        labels  = {}
+        name    = "db-46a9d5bd"
+    }
+    "#);
+}
+
+// `show` without a plan file prints the whole state, sensitive values hidden; `--json` too.
+#[test]
+fn show_prints_the_state() {
+    let run = applied().args(["show"]).run().success();
+    assert!(
+        run.stdout()
+            .contains("# secret.db:\nsecret.db {\n    content = (sensitive)\n"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!run.stdout().contains("sha256:"), "{}", run.stdout());
+    let run = run.then(&["show", "--json"]).success();
+    let state: serde_json::Value = serde_json::from_str(&run.stdout()).expect("state JSON");
+    assert_eq!(state["serial"], 1);
+    assert!(!run.stdout().contains("sha256:"), "{}", run.stdout());
+}
+
+// `show` with no state says nothing was applied.
+#[test]
+fn show_without_a_state_says_so() {
+    let run = Test::new().config(SMALL).args(["show"]).run().success();
+    assert_eq!(run.stdout(), "");
+    assert_eq!(
+        run.stderr(),
+        "No state at `swarmform.state.json`: nothing has been applied yet.\n"
+    );
+}
+
+// `state show` of an address that is not in the state says how to list them.
+#[test]
+fn show_of_a_missing_address_is_an_error() {
+    let run = applied()
+        .args(["state", "show", "network.nope"])
+        .run()
+        .failure();
+    insta::assert_snapshot!(run.stderr(), @"
+    error: no resource `network.nope` in the state
+    hint: `swarmform state list` shows the addresses
+    ");
+}
+
+// `state rm` forgets a resource, keeps the previous state as `.backup`, and the next plan creates
+// the resource again.
+#[test]
+fn rm_forgets_a_resource_and_keeps_a_backup() {
+    let test = applied();
+    let before = std::fs::read(test.state_path()).expect("state");
+    let run = test.args(["state", "rm", "network.web"]).run().success();
+    assert_eq!(
+        run.stderr(),
+        "Removed `network.web` from the state; nothing on the hosts was changed.\n"
+    );
+    assert_eq!(
+        std::fs::read(run.path("swarmform.state.json.backup")).expect("backup"),
+        before
+    );
+    let run = run.then(&["state", "list"]).success();
+    assert!(!run.stdout().contains("network.web"), "{}", run.stdout());
+    let run = run.then(&["plan", "--refresh=false"]).success();
+    let stdout = run.stdout();
+    assert!(
+        stdout.contains("  # network.web will be created\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("Plan: 1 to add, 0 to change, 0 to destroy.\n"),
+        "{stdout}"
+    );
+}
+
+// `state rm` counts the state's serial up.
+#[test]
+fn rm_increments_the_serial() {
+    let run = applied()
+        .args(["state", "rm", "network.web"])
+        .run()
+        .success();
+    let state: serde_json::Value =
+        serde_json::from_str(&run.read("swarmform.state.json")).expect("state JSON");
+    assert_eq!(state["serial"], 2);
+}
+
+// The state file is private (0600) after `state rm`, even if it was readable by others before.
+#[test]
+fn rm_leaves_the_state_private() {
+    let test = applied();
+    std::fs::set_permissions(test.state_path(), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    let run = test.args(["state", "rm", "network.web"]).run().success();
+    assert_eq!(mode(&run.path("swarmform.state.json")), 0o600);
+    assert_eq!(mode(&run.path("swarmform.state.json.backup")), 0o600);
+}
+
+// `state rm` of an address that is not in the state changes nothing.
+#[test]
+fn rm_of_a_missing_address_is_an_error() {
+    let test = applied();
+    let before = std::fs::read(test.state_path()).expect("state");
+    let run = test
+        .args(["state", "rm", "network.web", "network.nope"])
+        .run()
+        .failure();
+    insta::assert_snapshot!(run.stderr(), @"
+    error: no resource `network.nope` in the state
+    hint: `swarmform state list` shows the addresses
+    ");
+    assert_eq!(
+        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        before
+    );
+    assert!(!run.path("swarmform.state.json.backup").exists());
+}
+
+// `state rm` of something that is not an address says what addresses look like.
+#[test]
+fn rm_of_a_malformed_address_is_an_error() {
+    let run = applied().args(["state", "rm", "nope.x"]).run().failure();
+    assert!(
+        run.stderr().starts_with(
+            "error: `nope.x` is not a resource address: expected a kind: engine, file, daemon, swarm, node, network, secret, config, registry or stack\n"
+        ),
+        "{}",
+        run.stderr()
+    );
+}
+
+// A corrupt state file is refused with a clear error, and its bytes are left as they were.
+#[test]
+fn a_corrupt_state_is_refused_and_untouched() {
+    let corrupt = b"{\"format_version\": 1, \"serial\": 3, \"resources\": [";
+    let test = Test::new()
+        .config(SMALL)
+        .file("web.yml", SMALL_COMPOSE)
+        .file(
+            "swarmform.state.json",
+            std::str::from_utf8(corrupt).expect("utf-8"),
+        );
+    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is not valid swarmform state: EOF while parsing a list at line 1 column 49; it was left untouched — restore it from `swarmform.state.json.backup` or fix it by hand");
+    assert_eq!(
+        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        corrupt
+    );
+    let run = run.then(&["state", "rm", "network.web"]).failure();
+    assert!(
+        run.stderr().contains("is not valid swarmform state"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        corrupt
+    );
+}
+
+// A state written by a newer swarmform is refused, naming both versions, and left as it was.
+#[test]
+fn a_newer_state_is_refused_and_untouched() {
+    let newer = "{\"format_version\": 99, \"serial\": 3, \"lineage\": \"x\", \"resources\": [], \"future\": true}\n";
+    let test = Test::new()
+        .config(SMALL)
+        .file("web.yml", SMALL_COMPOSE)
+        .file("swarmform.state.json", newer);
+    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    insta::assert_snapshot!(run.stderr().replace(env!("CARGO_PKG_VERSION"), "[VERSION]"), @"error: the state file `swarmform.state.json` has format version 99, but this swarmform ([VERSION]) reads only up to version 1; it was left untouched — upgrade swarmform to work with it");
+    let run = run.then(&["state", "rm", "network.web"]).failure();
+    assert!(
+        run.stderr().contains("has format version 99"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.read("swarmform.state.json"), newer);
+    assert!(!run.path("swarmform.state.json.backup").exists());
+}
+
+// While another process holds the lock, a plan fails at once naming the holder, the lock id and
+// the `force-unlock` command.
+#[test]
+fn a_locked_state_refuses_a_plan() {
+    let test = applied();
+    let guard = StateFile::new(test.state_path())
+        .lock("apply", Duration::ZERO)
+        .expect("lock");
+    let id = guard.info().id.clone();
+    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    let stderr = run.stderr();
+    assert!(stderr.contains("is locked by"), "{stderr}");
+    assert!(stderr.contains(&format!("lock id `{id}`")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("swarmform force-unlock {id}")),
+        "{stderr}"
+    );
+    redacted(
+        || insta::assert_snapshot!(stderr, @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"),
+    );
+    drop(guard);
+}
+
+// `--lock-timeout 1s` waits a second for the lock, then fails saying how long it waited.
+#[test]
+fn a_lock_timeout_waits_then_fails() {
+    let test = applied();
+    let guard = StateFile::new(test.state_path())
+        .lock("apply", Duration::ZERO)
+        .expect("lock");
+    let start = Instant::now();
+    let run = test
+        .args(["plan", "--refresh=false", "--lock-timeout", "1s"])
+        .run()
+        .failure();
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1),
+        "returned after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "returned after {waited:?}");
+    assert!(
+        run.stderr().contains(" and still held after waiting 1."),
+        "{}",
+        run.stderr()
+    );
+    drop(guard);
+}
+
+// A lock released while a plan waits for it lets the plan go ahead.
+#[test]
+fn a_lock_released_in_time_lets_the_plan_run() {
+    let test = applied();
+    let guard = StateFile::new(test.state_path())
+        .lock("apply", Duration::ZERO)
+        .expect("lock");
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(guard);
+    });
+    let run = test
+        .args(["plan", "--refresh=false", "--lock-timeout", "10s"])
+        .run()
+        .success();
+    releaser.join().expect("release the lock");
+    assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
+}
+
+// `state rm` takes the lock too.
+#[test]
+fn a_locked_state_refuses_state_rm() {
+    let test = applied();
+    let before = std::fs::read(test.state_path()).expect("state");
+    let guard = StateFile::new(test.state_path())
+        .lock("apply", Duration::ZERO)
+        .expect("lock");
+    let run = test.args(["state", "rm", "network.web"]).run().failure();
+    assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    assert_eq!(
+        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        before
+    );
+    drop(guard);
+}
+
+// `force-unlock` with another id is refused and the lock stays.
+#[test]
+fn force_unlock_with_the_wrong_id_is_refused() {
+    let test = applied();
+    let guard = StateFile::new(test.state_path())
+        .lock("apply", Duration::ZERO)
+        .expect("lock");
+    let run = test.args(["force-unlock", "WRONG"]).run().failure();
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"error: the lock on `swarmform.state.json` has id `[UUID]`, not `WRONG`; nothing was unlocked — check the id in the lock error, and run `swarmform force-unlock [UUID]` only if that process is gone"),
+    );
+    let run = run.then(&["plan", "--refresh=false"]).failure();
+    assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    drop(guard);
+}
+
+// `force-unlock ID` releases the lock, and the next plan works.
+#[test]
+fn force_unlock_with_the_right_id_releases_the_lock() {
+    let test = applied();
+    let guard = StateFile::new(test.state_path())
+        .lock("apply", Duration::ZERO)
+        .expect("lock");
+    let id = guard.info().id.clone();
+    let run = test.args(["force-unlock", &id]).run().success();
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"Released the lock `[UUID]` on `swarmform.state.json` (held by [WHO], operation `apply`, pid [PID])."),
+    );
+    let run = run.then(&["plan", "--refresh=false"]).success();
+    assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
+    drop(guard);
+}
+
+// `force-unlock` when nothing is locked says there is nothing to unlock.
+#[test]
+fn force_unlock_without_a_lock_says_so() {
+    let run = applied().args(["force-unlock", "any-id"]).run().failure();
+    insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is not locked (there is no `swarmform.state.json.lock`); there is nothing to unlock");
+}
+
+// `--state` puts the state elsewhere; the default beside the config is not touched.
+#[test]
+fn the_state_flag_chooses_the_file() {
+    let test = applied();
+    std::fs::rename(test.state_path(), test.path().join("elsewhere.json")).expect("move the state");
+    let run = test
+        .args(["--state", "elsewhere.json", "state", "list"])
+        .run()
+        .success();
+    assert!(run.stdout().contains("network.web\n"), "{}", run.stdout());
+    assert!(!run.path("swarmform.state.json").exists());
+}
