@@ -265,15 +265,22 @@ mod tests {
             "docker swarm join --token (sensitive) '10.0.0.1:2377'"
         );
         let debug = format!("{script:?}");
-        assert!(!debug.contains("SWMTKN") && !debug.contains("password"), "{debug}");
+        assert!(
+            !debug.contains("SWMTKN") && !debug.contains("password"),
+            "{debug}"
+        );
     }
 
     // `||` and appends render as the shell expects.
     #[test]
     fn or_and_append() {
         let line = "10.0.0.5 registry.lab";
-        let script = Script::new(RemoteCommand::new("grep").args(["-qxF", "--", line, "/etc/hosts"]))
-            .or(RemoteCommand::new("printf").args(["%s\\n", line]).append_to("/etc/hosts"));
+        let script =
+            Script::new(RemoteCommand::new("grep").args(["-qxF", "--", line, "/etc/hosts"])).or(
+                RemoteCommand::new("printf")
+                    .args(["%s\\n", line])
+                    .append_to("/etc/hosts"),
+            );
         assert_eq!(
             script.render(false),
             r#"grep -qxF -- '10.0.0.5 registry.lab' /etc/hosts || printf '%s\n' '10.0.0.5 registry.lab' >> /etc/hosts"#
