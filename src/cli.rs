@@ -45,6 +45,14 @@ pub enum Command {
     Validate(VarArgs),
     /// Show what apply would change.
     Plan(PlanArgs),
+    /// Apply the plan (or a saved plan) to the cluster over SSH.
+    Apply(ApplyArgs),
+    /// Take everything in the state apart, in the decommission order.
+    Destroy(ApplyArgs),
+    /// Read the live cluster and update the state to match it.
+    Refresh(RefreshArgs),
+    /// Run a command on selected hosts in parallel; output grouped per host.
+    Exec(ExecArgs),
     /// Print the plan's dependency graph in Graphviz DOT.
     Graph(GraphArgs),
     /// Show a saved plan, or the state when no plan file is given.
@@ -117,6 +125,72 @@ pub struct PlanArgs {
     /// How long to wait for the state lock (`0s`: fail at once).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan -out FILE`: applied exactly, without asking, or refused if the
+    /// state or the config changed since it was made.
+    pub plan_file: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// Do not ask for `yes` before applying.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// How many steps run at once (at most one mutating step per host at a time).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub parallelism: usize,
+
+    /// Read the live cluster before planning.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+
+    /// Apply only this address and what it needs. Repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Vec<String>,
+
+    /// Accept a plan that loses Raft quorum or removes the last manager.
+    #[arg(long)]
+    pub allow_quorum_loss: bool,
+
+    /// How long to wait for the state lock.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// How long to wait for the state lock.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// Only these hosts (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub hosts: Vec<String>,
+
+    /// Only hosts of this role.
+    #[arg(long, value_parser = ["manager", "worker"])]
+    pub role: Option<String>,
+
+    /// How many hosts at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub parallelism: usize,
+
+    /// The command and its arguments, each passed as one word: `-- docker ps`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -47,11 +47,51 @@ pub enum Error {
     #[error("`{text}` is not a duration\nhint: write durations like `30s`, `2m` or `1h`")]
     Duration { text: String },
 
+    /// Boxed: these carry SSH and step errors, and every `Result<_, Error>` stays small.
+    #[error(transparent)]
+    Operate(Box<OperateError>),
+}
+
+/// Errors of the commands that reach hosts.
+#[derive(Debug, thiserror::Error)]
+pub enum OperateError {
     #[error(
-        "the state records {count} resource{} and reading the live cluster needs SSH, which this build does not have yet\nhint: run `swarmform plan --refresh=false` to plan from the state file alone",
-        if *count == 1 { "" } else { "s" }
+        "the saved plan was made against state serial {planned_serial} (lineage {planned_lineage}), but the state is now serial {serial} (lineage {lineage}): something was applied since\nhint: run `swarmform plan -out FILE` again and review the new plan"
     )]
-    RefreshUnavailable { count: usize },
+    StalePlan {
+        planned_serial: u64,
+        planned_lineage: String,
+        serial: u64,
+        lineage: String,
+    },
+
+    #[error(
+        "the config (or a file or variable it uses) changed since the plan was saved\nhint: run `swarmform plan -out FILE` again and review the new plan"
+    )]
+    ConfigChanged,
+
+    #[error("cannot work out how to reach the hosts: {0}")]
+    Targets(String),
+
+    #[error(transparent)]
+    Step(#[from] crate::swarm::StepError),
+
+    #[error("nothing was applied: the answer was not `yes`")]
+    Cancelled,
+
+    #[error(
+        "no host matches the selection\nhint: `--hosts` takes names from [hosts], `--role` takes manager or worker"
+    )]
+    NoHosts,
+
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl From<OperateError> for Error {
+    fn from(error: OperateError) -> Error {
+        Error::Operate(Box::new(error))
+    }
 }
 
 impl Error {
@@ -65,10 +105,7 @@ impl Error {
 /// carries, uv-style.
 pub fn render(error: &(dyn std::error::Error + 'static)) -> String {
     let text = error.to_string();
-    let (message, hints) = match text.find("\nhint: ") {
-        Some(index) => (&text[..index], Some(&text[index + 1..])),
-        None => (text.as_str(), None),
-    };
+    let (message, hints) = split_hints(&text);
     let mut out = format!("error: {message}\n");
     let mut source = error.source();
     if source.is_some() {
@@ -83,4 +120,22 @@ pub fn render(error: &(dyn std::error::Error + 'static)) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A message that carries its own `hint:` lines, rendered like an error without causes.
+pub fn render_message(text: &str) -> String {
+    let (message, hints) = split_hints(text);
+    let mut out = format!("error: {message}\n");
+    if let Some(hints) = hints {
+        out.push_str(hints);
+        out.push('\n');
+    }
+    out
+}
+
+fn split_hints(text: &str) -> (&str, Option<&str>) {
+    match text.find("\nhint: ") {
+        Some(index) => (&text[..index], Some(&text[index + 1..])),
+        None => (text, None),
+    }
 }

@@ -5,16 +5,19 @@
 //! [`plan::Plan`] and orders it as a graph; `ui` renders plans; `run` wires the commands.
 
 pub mod address;
+pub mod apply;
 pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod hash;
+pub mod operate;
 pub mod plan;
 pub mod resource;
 pub mod run;
 pub mod ssh;
 pub mod state;
+pub mod swarm;
 pub mod ui;
 
 pub use run::run;

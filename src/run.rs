@@ -17,11 +17,11 @@ use crate::config::desired::{Desired, evaluate};
 use crate::config::load::{Options, load};
 use crate::config::source::{Diagnostic, Sources};
 use crate::error::{Error, render};
+use crate::plan::Warning;
 use crate::plan::graph::Graph;
 use crate::plan::planner;
 use crate::plan::saved::SavedPlan;
-use crate::plan::{Plan, Warning};
-use crate::state::{State, StateFile};
+use crate::state::StateFile;
 
 /// The starter config `swarmform init` writes.
 const STARTER_CONFIG: &str = include_str!("../templates/swarmform.toml");
@@ -63,11 +63,11 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Paths and output settings every command shares.
-struct Workspace {
-    config: PathBuf,
-    state: StateFile,
-    color_stdout: bool,
-    color_stderr: bool,
+pub(crate) struct Workspace {
+    pub(crate) config: PathBuf,
+    pub(crate) state: StateFile,
+    pub(crate) color_stdout: bool,
+    pub(crate) color_stderr: bool,
 }
 
 impl Workspace {
@@ -90,6 +90,11 @@ impl Workspace {
 
     /// Loads and evaluates the config; on errors, prints every diagnostic and fails.
     fn desired(&self, vars: &VarArgs) -> Result<(Sources, Desired), Error> {
+        self.load(vars)
+            .map(|loaded| (loaded.sources, loaded.desired))
+    }
+
+    pub(crate) fn load(&self, vars: &VarArgs) -> Result<LoadedConfig, Error> {
         let options = Options {
             path: self.config.clone(),
             vars: vars.vars.clone(),
@@ -99,10 +104,15 @@ impl Workspace {
                 .collect(),
         };
         let mut sources = Sources::default();
-        let result =
-            load(&options, &mut sources).and_then(|loaded| evaluate(&loaded.config, &mut sources));
+        let result = load(&options, &mut sources).and_then(|loaded| {
+            evaluate(&loaded.config, &mut sources).map(|desired| (loaded.config, desired))
+        });
         match result {
-            Ok(desired) => Ok((sources, desired)),
+            Ok((config, desired)) => Ok(LoadedConfig {
+                sources,
+                config,
+                desired,
+            }),
             Err(diagnostics) => {
                 let mut stderr = std::io::stderr().lock();
                 for diagnostic in &diagnostics {
@@ -130,8 +140,19 @@ impl Workspace {
     }
 }
 
+/// A loaded and evaluated config.
+pub(crate) struct LoadedConfig {
+    pub(crate) sources: Sources,
+    pub(crate) config: crate::config::load::Config,
+    pub(crate) desired: Desired,
+}
+
 fn execute(cli: &Cli, workspace: &Workspace) -> Result<ExitCode, Error> {
     match &cli.command {
+        Command::Apply(args) => crate::operate::apply(workspace, args, false, cli.verbose),
+        Command::Destroy(args) => crate::operate::apply(workspace, args, true, cli.verbose),
+        Command::Refresh(args) => crate::operate::refresh(workspace, args),
+        Command::Exec(args) => crate::operate::exec(workspace, args),
         Command::Init(args) => init(workspace, args),
         Command::Validate(vars) => validate(workspace, vars),
         Command::Plan(args) => plan(workspace, args),
@@ -211,13 +232,13 @@ fn validate(workspace: &Workspace, vars: &VarArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_lock_timeout(text: &str) -> Result<Duration, Error> {
+pub(crate) fn parse_lock_timeout(text: &str) -> Result<Duration, Error> {
     crate::config::check::parse_duration(text).ok_or_else(|| Error::Duration {
         text: text.to_owned(),
     })
 }
 
-fn parse_targets(targets: &[String]) -> Result<Vec<Target>, Error> {
+pub(crate) fn parse_targets(targets: &[String]) -> Result<Vec<Target>, Error> {
     targets
         .iter()
         .map(|target| target.parse::<Target>().map_err(Error::from))
@@ -225,7 +246,7 @@ fn parse_targets(targets: &[String]) -> Result<Vec<Target>, Error> {
 }
 
 /// Config warnings become plan warnings, so a reviewer of the plan reads them too.
-fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
+pub(crate) fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
     desired
         .warnings
         .iter()
@@ -247,59 +268,41 @@ fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
         .collect()
 }
 
-struct Planned {
-    plan: Plan,
-    desired: Desired,
-}
-
-fn make_plan(
-    workspace: &Workspace,
-    vars: &VarArgs,
-    destroy: bool,
-    targets: &[String],
-    refresh: bool,
-    allow_quorum_loss: bool,
-    state: Option<&State>,
-) -> Result<Planned, Error> {
-    let targets = parse_targets(targets)?;
-    let (sources, desired) = workspace.desired(vars)?;
-    if refresh
-        && let Some(state) = state
-        && !state.resources.is_empty()
-    {
-        return Err(Error::RefreshUnavailable {
-            count: state.resources.len(),
-        });
-    }
-    let options = planner::Options {
-        destroy,
-        targets,
-        allow_quorum_loss,
-        // With no recorded resources there is nothing to read: the plan is as fresh as asked.
-        refreshed: refresh,
-        unreachable: Default::default(),
-    };
-    let mut plan = planner::plan(&desired, state, &options).map_err(Error::from)?;
-    let mut warnings = config_warnings(&sources, &desired);
-    warnings.append(&mut plan.warnings);
-    plan.warnings = warnings;
-    Graph::build(&plan)?;
-    Ok(Planned { plan, desired })
-}
-
 fn plan(workspace: &Workspace, args: &PlanArgs) -> Result<ExitCode, Error> {
     let timeout = parse_lock_timeout(&args.lock_timeout)?;
     let guard = workspace.state.lock("plan", timeout)?;
     let state = workspace.state.load()?;
-    let Planned { plan, desired } = make_plan(
-        workspace,
-        &args.vars,
-        args.destroy,
-        &args.target,
-        args.refresh,
-        args.allow_quorum_loss,
+    let loaded = workspace.load(&args.vars)?;
+    // A runtime (and SSH) only when there is a live cluster to read.
+    let needs_refresh = args.refresh
+        && state
+            .as_ref()
+            .is_some_and(|state| !state.resources.is_empty());
+    let runtime = if needs_refresh {
+        Some(crate::operate::runtime()?)
+    } else {
+        None
+    };
+    let request = crate::operate::PlanRequest {
+        destroy: args.destroy,
+        targets: &args.target,
+        refresh: args.refresh,
+        allow_quorum_loss: args.allow_quorum_loss,
+    };
+    let planned = crate::operate::planned(
+        runtime.as_ref(),
+        &loaded,
         state.as_ref(),
+        &request,
+        std::sync::Arc::new(crate::apply::report::Silent),
     )?;
+    if let (Some(runtime), Some(pool)) = (&runtime, &planned.pool) {
+        runtime.block_on(pool.close());
+    }
+    for line in &planned.drift {
+        eprintln!("Drift: {line}");
+    }
+    let plan = planned.plan;
     let output = if args.json {
         crate::ui::plan_json(&plan)
     } else if args.markdown {
@@ -309,7 +312,7 @@ fn plan(workspace: &Workspace, args: &PlanArgs) -> Result<ExitCode, Error> {
     };
     print!("{output}");
     if let Some(path) = &args.out {
-        SavedPlan::new(plan.clone(), &desired).write(path)?;
+        SavedPlan::new(plan.clone(), &loaded.desired).write(path)?;
         eprintln!(
             "Saved the plan to `{}`. To apply exactly this plan: swarmform apply {}",
             path.display(),
@@ -326,17 +329,22 @@ fn plan(workspace: &Workspace, args: &PlanArgs) -> Result<ExitCode, Error> {
 
 fn graph(workspace: &Workspace, args: &GraphArgs) -> Result<ExitCode, Error> {
     let state = workspace.state.load()?;
-    let Planned { plan, .. } = make_plan(
-        workspace,
-        &args.vars,
-        args.destroy,
-        &args.target,
-        false,
-        true,
+    let loaded = workspace.load(&args.vars)?;
+    let request = crate::operate::PlanRequest {
+        destroy: args.destroy,
+        targets: &args.target,
+        refresh: false,
+        allow_quorum_loss: true,
+    };
+    let planned = crate::operate::planned(
+        None,
+        &loaded,
         state.as_ref(),
+        &request,
+        std::sync::Arc::new(crate::apply::report::Silent),
     )?;
-    let graph = Graph::build(&plan)?;
-    print!("{}", graph.dot(&plan));
+    let graph = Graph::build(&planned.plan)?;
+    print!("{}", graph.dot(&planned.plan));
     Ok(ExitCode::SUCCESS)
 }
 

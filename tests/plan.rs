@@ -640,16 +640,42 @@ fn a_daemon_json_change_restarts_dockerd_one_manager_at_a_time() {
     assert!(dot.contains("\"daemon.m2\" -> \"daemon.m3\" [label = \"one restart at a time\", style = \"dashed\"];"), "{dot}");
 }
 
-// Planning against an applied state needs a refresh over SSH, which this build lacks: it says so
-// and how to plan offline.
+// A refreshing plan whose managers cannot be reached refuses, rather than take the swarm for
+// gone, and says how to plan offline. (Closed loopback ports: nothing leaves this machine.)
 #[test]
-fn a_refreshing_plan_against_a_state_is_refused() {
-    let run = small().applied().args(["plan"]).run().failure();
+fn a_refreshing_plan_with_no_reachable_manager_is_refused() {
+    let config = SMALL
+        .replace(
+            "address = \"192.0.2.11\"",
+            "address = \"127.0.0.1\"\nssh = { port = 1 }",
+        )
+        .replace(
+            "address = \"192.0.2.12\"",
+            "address = \"127.0.0.1\"\nssh = { port = 2 }",
+        )
+        .replace(
+            "address = \"192.0.2.13\"",
+            "address = \"127.0.0.1\"\nssh = { port = 3 }",
+        );
+    let run = Test::new()
+        .config(&config)
+        .file("web.yml", SMALL_COMPOSE)
+        .applied()
+        .args(["plan"])
+        .run()
+        .failure();
     assert_eq!(run.stdout(), "");
-    insta::assert_snapshot!(run.stderr(), @"
-    error: the state records 9 resources and reading the live cluster needs SSH, which this build does not have yet
-    hint: run `swarmform plan --refresh=false` to plan from the state file alone
-    ");
+    let stderr = run.stderr();
+    assert!(
+        stderr.starts_with("error: no manager recorded in the state could be reached (cannot connect to `node1` (127.0.0.1:1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "hint: bring a manager back, or plan from the state file alone with `--refresh=false`"
+        ),
+        "{stderr}"
+    );
 }
 
 // With no state there is nothing to refresh: a plain `plan` works.

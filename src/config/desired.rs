@@ -22,7 +22,7 @@ pub const DROP_IN_PATH: &str = "/etc/systemd/system/docker.service.d/swarmform.c
 pub const TLS_DIR: &str = "/etc/docker/swarmform-tls";
 
 /// Everything the planner needs from the config.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Desired {
     /// Sorted by address.
     pub resources: Vec<Resource>,

@@ -15,3 +15,4 @@ pub use text::plan_text;
 mod state;
 
 pub use state::{resource_text, state_json};
+pub mod progress;

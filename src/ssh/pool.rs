@@ -1,0 +1,438 @@
+//! The connection pool: one SSH connection per host, opened on first use and shared by every
+//! task for the whole run; each command runs on its own channel of that connection.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use russh::ChannelOpenFailure;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::command::{RemoteCommand, Script};
+use super::error::SshError;
+use super::host_key::HostKeyCheck;
+use super::identity::{Environment, Keys};
+use super::session::{self, Connection, Endpoint, Exec, Learned};
+use super::target::{HostTarget, JumpHost};
+use crate::state::HostKey;
+
+/// Waits before the 2nd, 3rd and 4th connection attempt. Only network failures are retried,
+/// and never a command.
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+];
+
+/// What a command printed and how it exited. A non-zero exit is an answer, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Output {
+    pub exit_status: u32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.exit_status == 0
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// One connection's lifecycle.
+enum State {
+    Idle,
+    Connected(Arc<Connection>),
+    /// Connecting failed after the retries: later calls get the same error at once.
+    Failed(SshError),
+}
+
+/// A host (or jump host) and its connection.
+struct Slot {
+    endpoint: Endpoint,
+    state: tokio::sync::Mutex<State>,
+    /// Channels opened.
+    round_trips: AtomicU64,
+}
+
+impl Slot {
+    fn new(endpoint: Endpoint) -> Arc<Slot> {
+        Arc::new(Slot {
+            endpoint,
+            state: tokio::sync::Mutex::new(State::Idle),
+            round_trips: AtomicU64::new(0),
+        })
+    }
+}
+
+struct Host {
+    target: HostTarget,
+    slot: Arc<Slot>,
+    jump: Option<Arc<Slot>>,
+}
+
+/// SSH connections to every host of the run. `Send + Sync`: share it through an `Arc`.
+pub struct Pool {
+    hosts: HashMap<String, Host>,
+    /// Every jump host slot, to close them.
+    jumps: Vec<Arc<Slot>>,
+    keys: Keys,
+    learned: Learned,
+}
+
+impl Pool {
+    /// A pool for `targets`; `known` holds the host keys the state recorded per host name. The
+    /// passphrase, terminal and ssh-agent are taken from the process environment.
+    pub fn new(targets: Vec<HostTarget>, known: BTreeMap<String, Vec<HostKey>>) -> Pool {
+        Pool::with_environment(targets, known, Environment::from_process())
+    }
+
+    pub(crate) fn with_environment(
+        targets: Vec<HostTarget>,
+        known: BTreeMap<String, Vec<HostKey>>,
+        environment: Environment,
+    ) -> Pool {
+        let mut jumps: HashMap<(JumpHost, std::path::PathBuf), Arc<Slot>> = HashMap::new();
+        let mut hosts = HashMap::new();
+        for target in targets {
+            let jump = target.jump.as_ref().map(|jump| {
+                jumps
+                    .entry((jump.clone(), target.known_hosts.clone()))
+                    .or_insert_with(|| Slot::new(jump_endpoint(jump, &target, &known)))
+                    .clone()
+            });
+            let endpoint = Endpoint {
+                name: target.name.clone(),
+                address: target.address.clone(),
+                port: target.port,
+                user: target.user.clone(),
+                identity_files: target.identity_files.clone(),
+                check: HostKeyCheck {
+                    name: target.name.clone(),
+                    address: target.address.clone(),
+                    port: target.port,
+                    policy: target.host_key_policy,
+                    known_hosts: target.known_hosts.clone(),
+                    recorded: known.get(&target.name).cloned().unwrap_or_default(),
+                },
+                key_exchange: target.key_exchange.clone(),
+                connect_timeout: target.connect_timeout,
+            };
+            hosts.insert(
+                target.name.clone(),
+                Host {
+                    slot: Slot::new(endpoint),
+                    target,
+                    jump,
+                },
+            );
+        }
+        Pool {
+            hosts,
+            jumps: jumps.into_values().collect(),
+            keys: Keys::new(environment),
+            learned: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Runs `script` on `host` and returns what it printed and its exit status (non-zero is not
+    /// an error). Connects on first use; callers for the same host share the connection, and
+    /// each call opens one channel. A command is never retried: if the connection drops while it
+    /// runs, [`SshError::Disconnected`] says it may or may not have run.
+    pub async fn run(&self, host: &str, script: &Script) -> Result<Output, SshError> {
+        let entry = self.host(host)?;
+        let target = &entry.target;
+        let shown = script.display();
+        tracing::debug!(host, command = %shown, "run");
+        let (channel, _permit) = self.open_channel(entry).await?;
+        let line = script.render(target.sudo);
+        let exec =
+            session::exec(channel, &line, script.stdin_bytes(), target.command_timeout).await;
+        let output = match exec {
+            Exec::Done(output) => output,
+            Exec::Dropped => {
+                return Err(SshError::Disconnected {
+                    host: host.to_owned(),
+                    command: shown,
+                });
+            }
+            Exec::Refused => {
+                return Err(SshError::Channel {
+                    host: host.to_owned(),
+                    detail: format!("the host refused to run `{shown}`"),
+                });
+            }
+            Exec::TimedOut => {
+                return Err(SshError::Timeout {
+                    host: host.to_owned(),
+                    what: format!("running `{shown}`"),
+                    after: target.command_timeout,
+                });
+            }
+        };
+        tracing::debug!(host, command = %shown, exit_status = output.exit_status, "done");
+        if target.sudo && output.exit_status == 1 && needs_sudo_password(&output.stderr) {
+            return Err(SshError::SudoPassword {
+                host: host.to_owned(),
+                user: target.user.clone(),
+            });
+        }
+        Ok(output)
+    }
+
+    /// Writes `content` to `path` on `host` with `mode` and `owner:group`, atomically: streamed
+    /// into `PATH.swarmform-tmp` beside it, then renamed into place, in one command.
+    pub async fn upload(
+        &self,
+        host: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+        owner: &str,
+        group: &str,
+    ) -> Result<Output, SshError> {
+        let script = upload_script(path, content, mode, owner, group).ok_or_else(|| {
+            SshError::UploadPath {
+                host: host.to_owned(),
+                path: path.to_owned(),
+            }
+        })?;
+        self.run(host, &script).await
+    }
+
+    /// Host keys recorded under accept-new during this run, for the state.
+    pub fn learned_host_keys(&self) -> Vec<(String, HostKey)> {
+        self.learned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Channels opened on `host` so far.
+    pub fn round_trips(&self, host: &str) -> u64 {
+        self.hosts
+            .get(host)
+            .map_or(0, |entry| entry.slot.round_trips.load(Ordering::Relaxed))
+    }
+
+    /// Disconnects every host, then the jump hosts.
+    pub async fn close(&self) {
+        for slot in self
+            .hosts
+            .values()
+            .map(|entry| &entry.slot)
+            .chain(self.jumps.iter())
+        {
+            let state = std::mem::replace(&mut *slot.state.lock().await, State::Idle);
+            if let State::Connected(connection) = state {
+                connection.disconnect().await;
+            }
+        }
+    }
+
+    fn host(&self, host: &str) -> Result<&Host, SshError> {
+        self.hosts.get(host).ok_or_else(|| SshError::UnknownHost {
+            host: host.to_owned(),
+        })
+    }
+
+    /// A session channel on the host's connection. Opening a channel sends no command, so when
+    /// the connection turns out to be gone, reconnecting is safe.
+    async fn open_channel(
+        &self,
+        entry: &Host,
+    ) -> Result<(russh::Channel<russh::client::Msg>, OwnedSemaphorePermit), SshError> {
+        let mut attempt = 0;
+        loop {
+            let connection = self.connection(&entry.slot, entry.jump.as_ref()).await?;
+            let permit = connection
+                .channels
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| SshError::Channel {
+                    host: entry.target.name.clone(),
+                    detail: "the connection was closed".to_owned(),
+                })?;
+            match connection.handle.channel_open_session().await {
+                Ok(channel) => {
+                    entry.slot.round_trips.fetch_add(1, Ordering::Relaxed);
+                    return Ok((channel, permit));
+                }
+                Err(russh::Error::ChannelOpenFailure(reason)) => {
+                    // sshd's MaxSessions, or a momentary shortage: wait and ask again.
+                    if attempt >= RETRY_DELAYS.len() {
+                        return Err(SshError::Channel {
+                            host: entry.target.name.clone(),
+                            detail: format!(
+                                "the host refused to open a session channel: {reason:?}"
+                            ),
+                        });
+                    }
+                    if matches!(reason, ChannelOpenFailure::UnknownChannelType) {
+                        return Err(SshError::Channel {
+                            host: entry.target.name.clone(),
+                            detail: "the host does not offer session channels".to_owned(),
+                        });
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(host = %entry.target.name, %error, "the connection is gone; reconnecting");
+                    forget(&entry.slot, &connection).await;
+                    if attempt >= RETRY_DELAYS.len() {
+                        return Err(SshError::Channel {
+                            host: entry.target.name.clone(),
+                            detail: format!("cannot open a channel: {error}"),
+                        });
+                    }
+                }
+            }
+            drop(permit);
+            tokio::time::sleep(RETRY_DELAYS[attempt]).await;
+            attempt += 1;
+        }
+    }
+
+    /// The slot's connection, made on first use. Callers for the same slot wait for the one
+    /// connection being made.
+    async fn connection(
+        &self,
+        slot: &Slot,
+        jump: Option<&Arc<Slot>>,
+    ) -> Result<Arc<Connection>, SshError> {
+        let mut state = slot.state.lock().await;
+        match &*state {
+            State::Connected(connection) if !connection.is_closed() => {
+                return Ok(connection.clone());
+            }
+            State::Failed(error) => return Err(error.clone()),
+            State::Connected(_) | State::Idle => {}
+        }
+        let result = self.connect_with_retries(slot, jump).await;
+        *state = match &result {
+            Ok(connection) => State::Connected(connection.clone()),
+            Err(error) => State::Failed(error.clone()),
+        };
+        result
+    }
+
+    /// Connects, retrying network failures with backoff; host key and authentication
+    /// refusals are returned at once.
+    async fn connect_with_retries(
+        &self,
+        slot: &Slot,
+        jump: Option<&Arc<Slot>>,
+    ) -> Result<Arc<Connection>, SshError> {
+        let mut attempt = 0;
+        loop {
+            let via = match jump {
+                Some(jump) => Some(Box::pin(self.connection(jump, None)).await?),
+                None => None,
+            };
+            match session::connect(&slot.endpoint, via, &self.keys, &self.learned).await {
+                Ok(connection) => return Ok(Arc::new(connection)),
+                Err(error) if error.is_retryable() && attempt < RETRY_DELAYS.len() => {
+                    tracing::debug!(host = %slot.endpoint.name, %error, attempt = attempt + 1, "connecting failed; retrying");
+                    tokio::time::sleep(RETRY_DELAYS[attempt]).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// Drops the slot's connection if it is still `connection`, so the next call reconnects.
+async fn forget(slot: &Slot, connection: &Arc<Connection>) {
+    let mut state = slot.state.lock().await;
+    if let State::Connected(current) = &*state
+        && Arc::ptr_eq(current, connection)
+    {
+        *state = State::Idle;
+    }
+}
+
+fn jump_endpoint(
+    jump: &JumpHost,
+    target: &HostTarget,
+    known: &BTreeMap<String, Vec<HostKey>>,
+) -> Endpoint {
+    let name = jump.name();
+    Endpoint {
+        check: HostKeyCheck {
+            name: name.clone(),
+            address: jump.address.clone(),
+            port: jump.port,
+            policy: target.host_key_policy,
+            known_hosts: target.known_hosts.clone(),
+            recorded: known.get(&name).cloned().unwrap_or_default(),
+        },
+        name,
+        address: jump.address.clone(),
+        port: jump.port,
+        user: jump.user.clone(),
+        identity_files: jump.identity_files.clone(),
+        key_exchange: target.key_exchange.clone(),
+        connect_timeout: target.connect_timeout,
+    }
+}
+
+/// `mkdir -p DIR && cat > TMP && chmod MODE TMP && chown OWNER:GROUP TMP && mv -f TMP PATH`
+/// with `content` as standard input; `None` unless `path` is absolute and names a file.
+pub fn upload_script(
+    path: &str,
+    content: &[u8],
+    mode: u32,
+    owner: &str,
+    group: &str,
+) -> Option<Script> {
+    let parent = Path::new(path).parent()?;
+    if !path.starts_with('/') || path.ends_with('/') || parent.as_os_str().is_empty() {
+        return None;
+    }
+    let directory = parent.to_str()?;
+    let temporary = format!("{path}.swarmform-tmp");
+    // umask 077: the temporary file is private from its first byte (it may hold a key); the
+    // final mode is set before it is renamed into place.
+    let mut script = Script::new(RemoteCommand::new("mkdir").args(["-p", directory]))
+        .and(RemoteCommand::new("umask").arg("077"))
+        .and(RemoteCommand::new("cat").write_to(temporary.clone()))
+        .and(
+            RemoteCommand::new("chmod")
+                .arg(format!("{:04o}", mode & 0o7777))
+                .arg(temporary.clone()),
+        );
+    let ownership = match (owner.is_empty(), group.is_empty()) {
+        (false, false) => Some(format!("{owner}:{group}")),
+        (false, true) => Some(owner.to_owned()),
+        (true, false) => Some(format!(":{group}")),
+        (true, true) => None,
+    };
+    if let Some(ownership) = ownership {
+        script = script.and(
+            RemoteCommand::new("chown")
+                .arg(ownership)
+                .arg(temporary.clone()),
+        );
+    }
+    Some(
+        script
+            .and(RemoteCommand::new("mv").args(["-f", temporary.as_str(), path]))
+            .stdin(content.to_vec()),
+    )
+}
+
+/// sudo's answer under `-n` when the user needs a password.
+fn needs_sudo_password(stderr: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stderr);
+    text.contains("a password is required") || text.contains("a terminal is required")
+}

@@ -1,0 +1,1227 @@
+//! What each step does on a host: the docker CLI commands (always `--format '{{json .}}'`,
+//! never screen text), their order, what counts as already done, and what is recorded.
+//!
+//! Every step is idempotent: a step that finds its work already done (after an interrupted
+//! apply) succeeds without doing it again.
+
+mod error;
+mod facts;
+pub mod refresh;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use error::StepError;
+pub use facts::SwarmInfo;
+
+use crate::address::{Address, Kind};
+use crate::apply::report::Reporter;
+use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR, redact};
+use crate::plan::graph::{Phase, Vertex};
+use crate::plan::{Action, Change, Step};
+use crate::resource::Resource;
+use crate::ssh::{Output, Pool, RemoteCommand, Script};
+use crate::state::State;
+
+/// How long cluster convergence may take before a step gives up.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(300);
+const POLL: Duration = Duration::from_millis(500);
+
+/// Everything a step needs. Shared by all running vertices.
+pub struct Context {
+    pub pool: Arc<Pool>,
+    pub desired: Arc<Desired>,
+    pub state: Arc<Mutex<State>>,
+    pub reporter: Arc<dyn Reporter>,
+    /// Values scrubbed from every message (sensitive variables, join tokens once read).
+    pub sensitive: Mutex<Vec<String>>,
+    /// How often to poll while waiting (shorter in tests against the simulator).
+    pub poll: Duration,
+}
+
+/// What a vertex left behind, for the state.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The resource exists as desired; its Docker id when it has one.
+    Created { remote_id: Option<String> },
+    /// The resource is gone.
+    Removed,
+    /// Nothing to record (the old half of a create-before-destroy replacement).
+    Unchanged,
+}
+
+impl Context {
+    pub fn new(
+        pool: Arc<Pool>,
+        desired: Arc<Desired>,
+        state: Arc<Mutex<State>>,
+        reporter: Arc<dyn Reporter>,
+    ) -> Context {
+        let sensitive = desired.sensitive_values.clone();
+        Context {
+            pool,
+            desired,
+            state,
+            reporter,
+            sensitive: Mutex::new(sensitive),
+            poll: POLL,
+        }
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let sensitive = self
+            .sensitive
+            .lock()
+            .map(|values| values.clone())
+            .unwrap_or_default();
+        redact(text, &sensitive)
+    }
+
+    fn remember_secret(&self, value: &str) {
+        if let Ok(mut values) = self.sensitive.lock() {
+            values.push(value.to_owned());
+        }
+    }
+
+    /// Runs a script; a non-zero exit is returned, not an error.
+    pub async fn run(&self, host: &str, script: &Script) -> Result<Output, StepError> {
+        self.reporter.command(host, &script.display());
+        let output = self.pool.run(host, script).await?;
+        self.reporter.output(
+            host,
+            output.exit_status,
+            &self.scrub(&output.stdout_text()),
+            &self.scrub(&output.stderr_text()),
+        );
+        Ok(output)
+    }
+
+    /// Runs a script that must succeed.
+    pub async fn check(
+        &self,
+        host: &str,
+        script: &Script,
+        hint: Option<&str>,
+    ) -> Result<Output, StepError> {
+        let output = self.run(host, script).await?;
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(self.failure(host, script, &output, hint))
+        }
+    }
+
+    fn failure(
+        &self,
+        host: &str,
+        script: &Script,
+        output: &Output,
+        hint: Option<&str>,
+    ) -> StepError {
+        let stderr = output.stderr_text();
+        let stderr = if stderr.trim().is_empty() {
+            output.stdout_text()
+        } else {
+            stderr
+        };
+        StepError::Command {
+            host: host.to_owned(),
+            command: script.display(),
+            status: output.exit_status,
+            stderr: self.scrub(stderr.trim()),
+            hint: hint.map(str::to_owned),
+        }
+    }
+
+    fn resource(&self, address: &Address) -> Option<&Resource> {
+        self.desired.resource(address)
+    }
+
+    fn recorded_id(&self, address: &Address) -> Option<String> {
+        self.state.lock().ok().and_then(|state| {
+            state
+                .resource(address)
+                .and_then(|resource| resource.remote_id.clone())
+        })
+    }
+
+    async fn wait<T, F, Fut>(&self, what: &str, mut probe: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Result<T, String>, StepError>>,
+    {
+        let started = std::time::Instant::now();
+        loop {
+            let last = match probe().await? {
+                Ok(value) => return Ok(value),
+                Err(seen) => Some(seen),
+            };
+            if started.elapsed() > CONVERGE_TIMEOUT {
+                return Err(StepError::Timeout {
+                    what: what.to_owned(),
+                    seconds: CONVERGE_TIMEOUT.as_secs(),
+                    last,
+                });
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> RemoteCommand {
+    RemoteCommand::new("docker").args(args.iter().copied())
+}
+
+fn json_format() -> [&'static str; 2] {
+    ["--format", "{{json .}}"]
+}
+
+fn attribute<'a>(change: &'a Change, name: &str) -> Option<&'a Value> {
+    change
+        .attributes
+        .iter()
+        .find(|attribute| attribute.name == name)
+        .and_then(|attribute| attribute.after.as_ref().or(attribute.before.as_ref()))
+}
+
+fn text_attribute(change: &Change, name: &str) -> Option<String> {
+    attribute(change, name)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Carries out one vertex: the steps of its change that belong to `phase`.
+pub async fn carry_out(
+    context: &Context,
+    vertex: &Vertex,
+    change: &Change,
+) -> Result<Outcome, StepError> {
+    let steps = phase_steps(change, vertex.phase);
+    let mut remote_id = None;
+    for step in &steps {
+        context.reporter.step(vertex, &step.describe());
+        if let Some(id) = run_step(context, change, step).await? {
+            remote_id = Some(id);
+        }
+    }
+    Ok(match (change.action, vertex.phase) {
+        (Action::Delete, _) => Outcome::Removed,
+        (Action::Replace, Phase::Destroy) if change.create_before_destroy => Outcome::Unchanged,
+        (Action::Replace, Phase::Destroy) => Outcome::Removed,
+        _ => Outcome::Created {
+            remote_id: remote_id.or_else(|| context.recorded_id(&change.address)),
+        },
+    })
+}
+
+/// A replacement's steps split into the destroy half and the create half.
+fn phase_steps(change: &Change, phase: Phase) -> Vec<Step> {
+    if change.action != Action::Replace {
+        return change.steps.clone();
+    }
+    let is_destroy = |step: &Step| {
+        matches!(
+            step,
+            Step::Drain { .. }
+                | Step::Leave { .. }
+                | Step::NodeRm { .. }
+                | Step::RemoveFile { .. }
+                | Step::DockerRemove { .. }
+                | Step::RemoveRegistry { .. }
+                | Step::Logout { .. }
+                | Step::StackRemove { .. }
+        ) || (matches!(step, Step::Demote { .. }) && change.address.kind == Kind::Node)
+    };
+    change
+        .steps
+        .iter()
+        .filter(|step| is_destroy(step) == (phase == Phase::Destroy))
+        .cloned()
+        .collect()
+}
+
+/// Runs one step; returns a Docker id when the step created an object.
+async fn run_step(
+    context: &Context,
+    change: &Change,
+    step: &Step,
+) -> Result<Option<String>, StepError> {
+    let host = change.host.clone().unwrap_or_default();
+    match step {
+        Step::RequireEngine => {
+            let script = Script::new(docker(&["version", "--format", "{{json .Server.Version}}"]));
+            context
+                .check(&host, &script, Some("install Docker on the host, or set `[engine] install = \"if-missing\"` to let swarmform install the distribution's packages"))
+                .await?;
+            Ok(None)
+        }
+        Step::InstallEngine { packages } => {
+            let present = context
+                .run(
+                    &host,
+                    &Script::new(RemoteCommand::new("command").args(["-v", "docker"])),
+                )
+                .await?;
+            if !present.success() {
+                let install = Script::new(RemoteCommand::new("apt-get").args(["update", "-q"]))
+                    .and(
+                        RemoteCommand::new("env")
+                            .args([
+                                "DEBIAN_FRONTEND=noninteractive",
+                                "apt-get",
+                                "install",
+                                "-y",
+                                "-q",
+                                "--no-install-recommends",
+                            ])
+                            .args(packages.iter().cloned()),
+                    )
+                    .and(RemoteCommand::new("systemctl").args(["enable", "--now", "docker"]));
+                context
+                    .check(&host, &install, Some("the host needs apt and its package mirror; install Docker by hand and use `[engine] install = \"require\"` otherwise"))
+                    .await?;
+            }
+            wait_for_docker(context, &host).await?;
+            Ok(None)
+        }
+        Step::WriteFile { path, mode, owner } => {
+            write_file(context, change, &host, path, mode, owner).await?;
+            Ok(None)
+        }
+        Step::EnsureLine { path } => {
+            let resource = context.resource(&change.address);
+            let line = resource
+                .and_then(|resource| resource.payload("line"))
+                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+                .unwrap_or_default();
+            let script = Script::new(RemoteCommand::new("touch").arg(path.clone()))
+                .and(
+                    RemoteCommand::new("grep")
+                        .args(["-qxF", "--"])
+                        .arg(line.clone())
+                        .arg(path.clone()),
+                )
+                .or(RemoteCommand::new("printf")
+                    .args(["%s\\n"])
+                    .arg(line)
+                    .append_to(path.clone()));
+            context.check(&host, &script, None).await?;
+            Ok(None)
+        }
+        Step::RemoveFile { path } => {
+            context
+                .check(
+                    &host,
+                    &Script::new(RemoteCommand::new("rm").args(["-f"]).arg(path.clone())),
+                    None,
+                )
+                .await?;
+            Ok(None)
+        }
+        Step::RestartDocker => {
+            let script = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
+                .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
+            context
+                .check(&host, &script, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting"))
+                .await?;
+            wait_for_docker(context, &host).await?;
+            Ok(None)
+        }
+        Step::SwarmInit { on } => swarm_init(context, change, on).await.map(Some),
+        Step::SwarmUpdate => {
+            swarm_update(context, change).await?;
+            Ok(None)
+        }
+        Step::RotateJoinTokens => {
+            let via = change.host.clone().unwrap_or_default();
+            for role in ["worker", "manager"] {
+                context
+                    .check(
+                        &via,
+                        &Script::new(docker(&["swarm", "join-token", "--rotate", "-q", role])),
+                        None,
+                    )
+                    .await?;
+            }
+            Ok(None)
+        }
+        Step::Join { role, via } => join(context, change, role, via).await.map(Some),
+        Step::Promote { via } => {
+            let id = node_id(context, change).await?;
+            context
+                .check(
+                    via,
+                    &Script::new(docker(&["node", "promote"]).arg(id)),
+                    None,
+                )
+                .await?;
+            Ok(None)
+        }
+        Step::Demote { via } => {
+            let id = node_id(context, change).await?;
+            let info = facts::swarm_info(context, via).await?;
+            if info.node_id == id {
+                return Err(StepError::Refused(format!(
+                    "`{via}` cannot demote itself in this plan; plan again so another manager drives the change"
+                )));
+            }
+            context
+                .check(via, &Script::new(docker(&["node", "demote"]).arg(id)), None)
+                .await?;
+            Ok(None)
+        }
+        Step::SetAvailability { availability, via } => {
+            let id = node_id(context, change).await?;
+            context
+                .check(
+                    via,
+                    &Script::new(
+                        docker(&["node", "update", "--availability"])
+                            .arg(availability.clone())
+                            .arg(id),
+                    ),
+                    None,
+                )
+                .await?;
+            Ok(None)
+        }
+        Step::SetLabels { via } => {
+            set_labels(context, change, via).await?;
+            Ok(None)
+        }
+        Step::Drain { via } => {
+            drain(context, change, via).await?;
+            Ok(None)
+        }
+        Step::Leave { force } => {
+            let target = if change.address.kind == Kind::Swarm {
+                change.host.clone().unwrap_or_default()
+            } else {
+                host.clone()
+            };
+            let mut command = docker(&["swarm", "leave"]);
+            if *force {
+                command = command.arg("--force");
+            }
+            let script = Script::new(command);
+            let output = context.run(&target, &script).await?;
+            if !output.success() && !output.stderr_text().contains("not part of a swarm") {
+                return Err(context.failure(&target, &script, &output, None));
+            }
+            Ok(None)
+        }
+        Step::NodeRm { via, force } => {
+            node_rm(context, change, via, *force).await?;
+            Ok(None)
+        }
+        Step::DockerCreate { object, name, via } => {
+            docker_create(context, change, object, name, via)
+                .await
+                .map(Some)
+        }
+        Step::DockerRemove { object, name, via } => {
+            let script = Script::new(docker(&[object.as_str(), "rm"]).arg(name.clone()));
+            let output = context.run(via, &script).await?;
+            let stderr = output.stderr_text();
+            if !output.success() && !stderr.contains("No such") && !stderr.contains("not found") {
+                return Err(context.failure(
+                    via,
+                    &script,
+                    &output,
+                    Some("something still uses it: remove what uses it first"),
+                ));
+            }
+            Ok(None)
+        }
+        Step::DeployRegistry { via } => registry_deploy(context, change, via).await.map(Some),
+        Step::RemoveRegistry { via } => {
+            let name = change.address.name.clone();
+            let docker_name = context
+                .resource(&change.address)
+                .and_then(|resource| resource.docker_name.clone())
+                .unwrap_or(name);
+            let script = Script::new(docker(&["service", "rm"]).arg(docker_name));
+            let output = context.run(via, &script).await?;
+            if !output.success() && !output.stderr_text().contains("not found") {
+                return Err(context.failure(via, &script, &output, None));
+            }
+            Ok(None)
+        }
+        Step::Login { hosts } => {
+            let resource = context.resource(&change.address);
+            let url = text_attribute(change, "url").unwrap_or_default();
+            if let (Some(username), Some(password)) = (
+                text_attribute(change, "username"),
+                resource
+                    .and_then(|resource| resource.payload("password"))
+                    .map(<[u8]>::to_vec),
+            ) {
+                for target in hosts {
+                    let script = Script::new(
+                        docker(&["login", "--username"])
+                            .arg(username.clone())
+                            .arg("--password-stdin")
+                            .arg(url.clone()),
+                    )
+                    .stdin(password.clone());
+                    context
+                        .check(
+                            target,
+                            &script,
+                            Some("check the registry's username and password"),
+                        )
+                        .await?;
+                }
+            }
+            Ok(None)
+        }
+        Step::Logout { hosts } => {
+            let url = text_attribute(change, "url").unwrap_or_default();
+            for target in hosts {
+                context
+                    .run(target, &Script::new(docker(&["logout"]).arg(url.clone())))
+                    .await?;
+            }
+            Ok(None)
+        }
+        Step::StackDeploy { via } => {
+            stack_deploy(context, change, via).await?;
+            Ok(None)
+        }
+        Step::StackRemove { via } => {
+            stack_remove(context, change, via).await?;
+            Ok(None)
+        }
+        Step::Forget { .. } => Ok(None),
+    }
+}
+
+async fn wait_for_docker(context: &Context, host: &str) -> Result<(), StepError> {
+    let script = Script::new(docker(&["info", "--format", "{{json .ServerVersion}}"]));
+    context
+        .wait(&format!("dockerd on `{host}` to answer"), || async {
+            let output = context.run(host, &script).await?;
+            Ok(if output.success() {
+                Ok(())
+            } else {
+                Err(output.stderr_text().trim().to_owned())
+            })
+        })
+        .await
+}
+
+/// The content a WriteFile step writes, by resource kind and path.
+async fn write_file(
+    context: &Context,
+    change: &Change,
+    host: &str,
+    path: &str,
+    mode: &str,
+    owner: &str,
+) -> Result<(), StepError> {
+    let resource = context.resource(&change.address).ok_or_else(|| {
+        StepError::Refused(format!(
+            "`{}` is no longer in the config; plan again",
+            change.address
+        ))
+    })?;
+    let (user, group) = owner.split_once(':').unwrap_or((owner, owner));
+    let mode = u32::from_str_radix(mode, 8).unwrap_or(0o644);
+    if path.starts_with("/etc/docker/certs.d/") {
+        let contents: serde_json::Map<String, Value> = resource
+            .payload("registry_cas")
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .unwrap_or_default();
+        for (address, content) in contents {
+            let target = format!("/etc/docker/certs.d/{address}/ca.crt");
+            let output = context
+                .pool
+                .upload(
+                    host,
+                    &target,
+                    content.as_str().unwrap_or_default().as_bytes(),
+                    0o644,
+                    "root",
+                    "root",
+                )
+                .await?;
+            if !output.success() {
+                return Err(StepError::Command {
+                    host: host.to_owned(),
+                    command: format!("upload {target}"),
+                    status: output.exit_status,
+                    stderr: context.scrub(output.stderr_text().trim()),
+                    hint: None,
+                });
+            }
+        }
+        return Ok(());
+    }
+    let name = match (change.address.kind, path) {
+        (Kind::Daemon, DAEMON_JSON_PATH) => "daemon_json",
+        (Kind::Daemon, DROP_IN_PATH) => "systemd_drop_in",
+        (Kind::Daemon, tls) if tls == format!("{TLS_DIR}/ca.pem") => "tls_ca",
+        (Kind::Daemon, tls) if tls == format!("{TLS_DIR}/cert.pem") => "tls_cert",
+        (Kind::Daemon, tls) if tls == format!("{TLS_DIR}/key.pem") => "tls_key",
+        _ => "content",
+    };
+    let content = resource.payload(name).ok_or_else(|| {
+        StepError::Refused(format!("`{}` has no content for {path}", change.address))
+    })?;
+    context.reporter.command(
+        host,
+        &format!(
+            "upload {path} ({} bytes, mode {mode:o}, {user}:{group})",
+            content.len()
+        ),
+    );
+    let output = context
+        .pool
+        .upload(host, path, content, mode, user, group)
+        .await?;
+    if !output.success() {
+        return Err(StepError::Command {
+            host: host.to_owned(),
+            command: format!("upload {path}"),
+            status: output.exit_status,
+            stderr: context.scrub(output.stderr_text().trim()),
+            hint: Some("check that the SSH user may write there (set `[ssh] sudo = true` for a non-root user)".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+fn listen_port(context: &Context) -> String {
+    context
+        .resource(&Address::swarm())
+        .and_then(|swarm| swarm.attributes.get("listen_addr"))
+        .and_then(|attribute| attribute.value.as_str())
+        .and_then(|listen| listen.rsplit_once(':').map(|(_, port)| port.to_owned()))
+        .unwrap_or_else(|| "2377".to_owned())
+}
+
+fn node_setting(context: &Context, host: &str, name: &str) -> Option<String> {
+    context
+        .resource(&Address::new(Kind::Node, host))
+        .and_then(|node| node.attributes.get(name))
+        .and_then(|attribute| attribute.value.as_str())
+        .map(str::to_owned)
+}
+
+/// `docker swarm init`, or adoption of the swarm an interrupted apply initialized.
+async fn swarm_init(context: &Context, change: &Change, on: &str) -> Result<String, StepError> {
+    let info = facts::swarm_info(context, on).await?;
+    if info.local_node_state == "active" {
+        let recorded = context
+            .state
+            .lock()
+            .ok()
+            .and_then(|state| state.resource(&Address::swarm()).map(|swarm| swarm.pending));
+        if info.control_available && recorded == Some(true) {
+            return Ok(info.cluster_id);
+        }
+        return Err(StepError::Refused(format!(
+            "`{on}` is already part of a swarm (cluster {}) that this state did not create; leave it first (`docker swarm leave --force` on {on}) or remove `{on}` from the config",
+            info.cluster_id
+        )));
+    }
+    let advertise = node_setting(context, on, "advertise_addr").unwrap_or_default();
+    let mut command = docker(&["swarm", "init", "--advertise-addr"]).arg(advertise);
+    if let Some(listen) = text_attribute(change, "listen_addr") {
+        command = command.arg("--listen-addr").arg(listen);
+    }
+    if let Some(data_path) = node_setting(context, on, "data_path_addr") {
+        command = command.arg("--data-path-addr").arg(data_path);
+    }
+    if let Some(port) = attribute(change, "data_path_port").and_then(Value::as_u64) {
+        command = command.arg("--data-path-port").arg(port.to_string());
+    }
+    let pools: Vec<String> = attribute(change, "default_addr_pool")
+        .and_then(Value::as_array)
+        .map(|pools| {
+            pools
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !pools.is_empty() {
+        for pool in &pools {
+            command = command.arg("--default-addr-pool").arg(pool.clone());
+        }
+        if let Some(mask) =
+            attribute(change, "default_addr_pool_mask_length").and_then(Value::as_u64)
+        {
+            command = command
+                .arg("--default-addr-pool-mask-length")
+                .arg(mask.to_string());
+        }
+    }
+    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+        command = command.arg("--autolock");
+    }
+    command = swarm_settings(command, change);
+    context
+        .check(on, &Script::new(command), Some("check the advertise address: it must be an address of this host that the other nodes reach"))
+        .await?;
+    let info = facts::swarm_info(context, on).await?;
+    Ok(info.cluster_id)
+}
+
+fn swarm_settings(mut command: RemoteCommand, change: &Change) -> RemoteCommand {
+    for (attribute_name, flag) in [
+        ("cert_expiry", "--cert-expiry"),
+        ("dispatcher_heartbeat", "--dispatcher-heartbeat"),
+        ("max_snapshots", "--max-snapshots"),
+        ("snapshot_interval", "--snapshot-interval"),
+        ("task_history_limit", "--task-history-limit"),
+    ] {
+        if let Some(value) = attribute(change, attribute_name) {
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            command = command.arg(flag).arg(text);
+        }
+    }
+    command
+}
+
+async fn swarm_update(context: &Context, change: &Change) -> Result<(), StepError> {
+    let host = change.host.clone().unwrap_or_default();
+    let mut command = docker(&["swarm", "update"]);
+    if let Some(autolock) = attribute(change, "autolock").and_then(Value::as_bool) {
+        command = command.arg(format!("--autolock={autolock}"));
+    }
+    command = swarm_settings(command, change);
+    context.check(&host, &Script::new(command), None).await?;
+    Ok(())
+}
+
+/// The node id of a node change's host: recorded, or asked of the host itself.
+async fn node_id(context: &Context, change: &Change) -> Result<String, StepError> {
+    if let Some(id) = context.recorded_id(&change.address) {
+        return Ok(id);
+    }
+    let host = change
+        .host
+        .clone()
+        .unwrap_or_else(|| change.address.name.clone());
+    let info = facts::swarm_info(context, &host).await?;
+    if info.node_id.is_empty() {
+        return Err(StepError::Refused(format!(
+            "`{host}` is not part of the swarm"
+        )));
+    }
+    Ok(info.node_id)
+}
+
+/// `docker swarm join` with a token read live from a manager and never stored or printed.
+async fn join(
+    context: &Context,
+    change: &Change,
+    role: &str,
+    via: &str,
+) -> Result<String, StepError> {
+    let host = change.host.clone().unwrap_or_default();
+    let manager = facts::swarm_info(context, via).await?;
+    let mine = facts::swarm_info(context, &host).await?;
+    if mine.local_node_state == "active" {
+        if mine.cluster_id == manager.cluster_id {
+            // Joined by an interrupted run: adopt, then fix the role below if needed.
+            if (role == "manager") != mine.control_available {
+                let verb = if role == "manager" {
+                    "promote"
+                } else {
+                    "demote"
+                };
+                context
+                    .check(
+                        via,
+                        &Script::new(docker(&["node", verb]).arg(mine.node_id.clone())),
+                        None,
+                    )
+                    .await?;
+            }
+            return Ok(mine.node_id);
+        }
+        return Err(StepError::Refused(format!(
+            "`{host}` is already part of another swarm (cluster {}); leave it first (`docker swarm leave --force` on {host})",
+            mine.cluster_id
+        )));
+    }
+    let token_output = context
+        .check(
+            via,
+            &Script::new(docker(&["swarm", "join-token", "-q", role])),
+            None,
+        )
+        .await?;
+    let token = token_output.stdout_text().trim().to_owned();
+    if token.is_empty() {
+        return Err(StepError::Unexpected {
+            host: via.to_owned(),
+            command: format!("docker swarm join-token -q {role}"),
+            detail: "no token".to_owned(),
+        });
+    }
+    context.remember_secret(&token);
+    let manager_address = node_setting(context, via, "advertise_addr").unwrap_or_default();
+    let manager_address = if manager_address.contains(':') {
+        manager_address
+    } else {
+        format!("{manager_address}:{}", listen_port(context))
+    };
+    let mut command = docker(&["swarm", "join", "--token"]).secret_arg(token);
+    if let Some(advertise) = node_setting(context, &host, "advertise_addr") {
+        command = command.arg("--advertise-addr").arg(advertise);
+    }
+    if let Some(data_path) = node_setting(context, &host, "data_path_addr") {
+        command = command.arg("--data-path-addr").arg(data_path);
+    }
+    command = command.arg(manager_address);
+    context
+        .check(&host, &Script::new(command), Some("the node must reach the manager on port 2377/tcp, and 7946/tcp+udp and 4789/udp between nodes"))
+        .await?;
+    let joined = facts::swarm_info(context, &host).await?;
+    Ok(joined.node_id)
+}
+
+/// Labels with replace semantics: keys not in the config are removed.
+async fn set_labels(context: &Context, change: &Change, via: &str) -> Result<(), StepError> {
+    let id = node_id(context, change).await?;
+    let inspect = context
+        .check(
+            via,
+            &Script::new(
+                docker(&["node", "inspect", "--format", "{{json .Spec.Labels}}"]).arg(id.clone()),
+            ),
+            None,
+        )
+        .await?;
+    let current: BTreeMap<String, String> =
+        serde_json::from_str(inspect.stdout_text().trim()).unwrap_or_default();
+    let wanted: BTreeMap<String, String> = attribute(change, "labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if current == wanted {
+        return Ok(());
+    }
+    let mut command = docker(&["node", "update"]);
+    for key in current.keys().filter(|key| !wanted.contains_key(*key)) {
+        command = command.arg("--label-rm").arg(key.clone());
+    }
+    for (key, value) in &wanted {
+        if current.get(key) != Some(value) {
+            command = command.arg("--label-add").arg(format!("{key}={value}"));
+        }
+    }
+    context
+        .check(via, &Script::new(command.arg(id)), None)
+        .await?;
+    Ok(())
+}
+
+async fn drain(context: &Context, change: &Change, via: &str) -> Result<(), StepError> {
+    let id = node_id(context, change).await?;
+    let update =
+        Script::new(docker(&["node", "update", "--availability", "drain"]).arg(id.clone()));
+    let output = context.run(via, &update).await?;
+    if !output.success() {
+        if output.stderr_text().contains("No such node") {
+            return Ok(());
+        }
+        return Err(context.failure(via, &update, &output, None));
+    }
+    let tasks = Script::new(
+        docker(&["node", "ps"])
+            .arg(id.clone())
+            .args(["--filter", "desired-state=running"])
+            .args(json_format()),
+    );
+    context
+        .wait(
+            &format!("the tasks of `{}` to move", change.address.name),
+            || async {
+                let output = context.check(via, &tasks, None).await?;
+                let running = output
+                    .stdout_text()
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .count();
+                Ok(if running == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("{running} tasks still running"))
+                })
+            },
+        )
+        .await
+}
+
+async fn node_rm(
+    context: &Context,
+    change: &Change,
+    via: &str,
+    force: bool,
+) -> Result<(), StepError> {
+    let id = node_id(context, change).await?;
+    let inspect = Script::new(
+        docker(&["node", "inspect", "--format", "{{json .Status.State}}"]).arg(id.clone()),
+    );
+    if !force {
+        // A node that just left shows as down after a heartbeat or two.
+        let gone = context
+            .wait(
+                &format!("`{}` to show as down", change.address.name),
+                || async {
+                    let output = context.run(via, &inspect).await?;
+                    if !output.success() {
+                        return Ok(Ok(false));
+                    }
+                    let state = output.stdout_text().trim().trim_matches('"').to_owned();
+                    Ok(if state == "down" {
+                        Ok(true)
+                    } else {
+                        Err(format!("state {state}"))
+                    })
+                },
+            )
+            .await?;
+        if !gone {
+            return Ok(());
+        }
+    }
+    let mut command = docker(&["node", "rm"]);
+    if force {
+        command = command.arg("--force");
+    }
+    let script = Script::new(command.arg(id));
+    let output = context.run(via, &script).await?;
+    if !output.success()
+        && !output.stderr_text().contains("No such node")
+        && !output.stderr_text().contains("not found")
+    {
+        return Err(context.failure(via, &script, &output, None));
+    }
+    Ok(())
+}
+
+async fn docker_create(
+    context: &Context,
+    change: &Change,
+    object: &str,
+    name: &str,
+    via: &str,
+) -> Result<String, StepError> {
+    let labels: Vec<String> = attribute(change, "labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if object == "network" {
+        let inspect = Script::new(
+            docker(&["network", "inspect", "--format", "{{json .Id}}"]).arg(name.to_owned()),
+        );
+        let existing = context.run(via, &inspect).await?;
+        if existing.success() {
+            return Ok(existing.stdout_text().trim().trim_matches('"').to_owned());
+        }
+        let mut command = docker(&["network", "create", "--driver", "overlay"]);
+        for (attribute_name, flag) in [
+            ("subnet", "--subnet"),
+            ("gateway", "--gateway"),
+            ("ip_range", "--ip-range"),
+        ] {
+            if let Some(value) = text_attribute(change, attribute_name) {
+                command = command.arg(flag).arg(value);
+            }
+        }
+        if attribute(change, "attachable").and_then(Value::as_bool) == Some(true) {
+            command = command.arg("--attachable");
+        }
+        if attribute(change, "encrypted").and_then(Value::as_bool) == Some(true) {
+            command = command.args(["--opt", "encrypted"]);
+        }
+        for label in labels {
+            command = command.arg("--label").arg(label);
+        }
+        let output = context
+            .check(via, &Script::new(command.arg(name.to_owned())), None)
+            .await?;
+        return Ok(output.stdout_text().trim().to_owned());
+    }
+    let content = context
+        .resource(&change.address)
+        .and_then(|resource| resource.payload("content"))
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| StepError::Refused(format!("`{}` has no content", change.address)))?;
+    let mut command = docker(&[object, "create"]);
+    for label in labels {
+        command = command.arg("--label").arg(label);
+    }
+    let script = Script::new(command.arg(name.to_owned()).arg("-")).stdin(content);
+    let output = context.run(via, &script).await?;
+    if output.success() {
+        return Ok(output.stdout_text().trim().to_owned());
+    }
+    if output.stderr_text().contains("already exists") {
+        // The name carries the content hash: the existing object has this content.
+        let inspect = context
+            .check(
+                via,
+                &Script::new(
+                    docker(&[object, "inspect", "--format", "{{json .ID}}"]).arg(name.to_owned()),
+                ),
+                None,
+            )
+            .await?;
+        return Ok(inspect.stdout_text().trim().trim_matches('"').to_owned());
+    }
+    Err(context.failure(via, &script, &output, None))
+}
+
+/// The registry: its config and secrets as swarm objects (versioned by hash), then the
+/// service, created or updated.
+async fn registry_deploy(
+    context: &Context,
+    change: &Change,
+    via: &str,
+) -> Result<String, StepError> {
+    let resource = context.resource(&change.address).ok_or_else(|| {
+        StepError::Refused(format!(
+            "`{}` is no longer in the config; plan again",
+            change.address
+        ))
+    })?;
+    let name = resource
+        .docker_name
+        .clone()
+        .unwrap_or_else(|| change.address.name.clone());
+    let node = text_attribute(change, "node").unwrap_or_default();
+    let port = attribute(change, "port")
+        .and_then(Value::as_u64)
+        .unwrap_or(5000);
+    let image = text_attribute(change, "image").unwrap_or_else(|| "registry:2".to_owned());
+    let volume = text_attribute(change, "volume").unwrap_or_else(|| format!("{name}-data"));
+    let config = resource
+        .payload("config")
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let config_name = format!("{name}-config-{}", &crate::hash::sha256_hex(&config)[..8]);
+    ensure_object(context, via, "config", &config_name, config).await?;
+    let mounts = vec![format!(
+        "source={config_name},target=/etc/docker/registry/config.yml"
+    )];
+    let mut secrets = Vec::new();
+    for (attribute_name, target) in [
+        ("tls_cert", "registry_tls_cert"),
+        ("tls_key", "registry_tls_key"),
+        ("htpasswd", "registry_htpasswd"),
+    ] {
+        if let Some(content) = resource.payload(attribute_name) {
+            let secret_name = format!("{name}-{target}-{}", &crate::hash::sha256_hex(content)[..8]);
+            ensure_object(context, via, "secret", &secret_name, content.to_vec()).await?;
+            secrets.push(format!("source={secret_name},target={target}"));
+        }
+    }
+    // A registry's config sits at a fixed path in the container, and Docker cannot swap a
+    // config in place: an existing service is removed and created again (the volume stays).
+    let service = Script::new(docker(&["service", "rm"]).arg(name.clone()));
+    let removed = context.run(via, &service).await?;
+    if !removed.success() && !removed.stderr_text().contains("not found") {
+        return Err(context.failure(via, &service, &removed, None));
+    }
+    let mut command = docker(&["service", "create", "--detach=false", "--name"])
+        .arg(name.clone())
+        .arg("--constraint")
+        .arg(format!(
+            "node.hostname=={}",
+            hostname_of(context, &node).await?
+        ))
+        .arg("--publish")
+        .arg(format!("mode=host,target={port},published={port}"))
+        .arg("--mount")
+        .arg(format!(
+            "type=volume,source={volume},target=/var/lib/registry"
+        ));
+    for mount in &mounts {
+        command = command.arg("--config").arg(mount.clone());
+    }
+    for secret in &secrets {
+        command = command.arg("--secret").arg(secret.clone());
+    }
+    let command = command.arg(image);
+    let output = context.check(via, &Script::new(command), Some("the registry image must be loadable on its node: `swarmform image load` it there first")).await?;
+    let id = output
+        .stdout_text()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    Ok(id)
+}
+
+/// The hostname Docker knows a host by (for placement constraints).
+async fn hostname_of(context: &Context, host: &str) -> Result<String, StepError> {
+    let output = context
+        .check(
+            host,
+            &Script::new(docker(&["info", "--format", "{{json .Name}}"])),
+            None,
+        )
+        .await?;
+    Ok(output.stdout_text().trim().trim_matches('"').to_owned())
+}
+
+async fn ensure_object(
+    context: &Context,
+    via: &str,
+    object: &str,
+    name: &str,
+    content: Vec<u8>,
+) -> Result<(), StepError> {
+    let script = Script::new(docker(&[object, "create", name, "-"])).stdin(content);
+    let output = context.run(via, &script).await?;
+    if output.success() || output.stderr_text().contains("already exists") {
+        Ok(())
+    } else {
+        Err(context.failure(via, &script, &output, None))
+    }
+}
+
+async fn stack_deploy(context: &Context, change: &Change, via: &str) -> Result<(), StepError> {
+    let resource = context.resource(&change.address).ok_or_else(|| {
+        StepError::Refused(format!(
+            "`{}` is no longer in the config; plan again",
+            change.address
+        ))
+    })?;
+    let name = resource
+        .docker_name
+        .clone()
+        .unwrap_or_else(|| change.address.name.clone());
+    let compose = resource
+        .payload("compose")
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let mut command = docker(&["stack", "deploy", "--compose-file", "-"]);
+    if attribute(change, "prune").and_then(Value::as_bool) == Some(true) {
+        command = command.arg("--prune");
+    }
+    if attribute(change, "with_registry_auth").and_then(Value::as_bool) == Some(true) {
+        command = command.arg("--with-registry-auth");
+    }
+    let script = Script::new(command.arg(name.clone())).stdin(compose);
+    context.check(via, &script, None).await?;
+    let services = Script::new(
+        docker(&["stack", "services"])
+            .arg(name.clone())
+            .args(json_format()),
+    );
+    context
+        .wait(
+            &format!("the services of stack `{name}` to converge"),
+            || async {
+                let output = context.check(via, &services, None).await?;
+                let mut pending = Vec::new();
+                for line in output
+                    .stdout_text()
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                {
+                    let service: Value =
+                        serde_json::from_str(line).map_err(|error| StepError::Unexpected {
+                            host: via.to_owned(),
+                            command: services.display(),
+                            detail: error.to_string(),
+                        })?;
+                    let replicas = service
+                        .get("Replicas")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if let Some((running, wanted)) = replicas.split_once('/') {
+                        let wanted = wanted.split_whitespace().next().unwrap_or(wanted);
+                        if running != wanted {
+                            pending.push(format!(
+                                "{} {replicas}",
+                                service
+                                    .get("Name")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                            ));
+                        }
+                    }
+                }
+                Ok(if pending.is_empty() {
+                    Ok(())
+                } else {
+                    Err(pending.join(", "))
+                })
+            },
+        )
+        .await
+}
+
+async fn stack_remove(context: &Context, change: &Change, via: &str) -> Result<(), StepError> {
+    let name = context
+        .state
+        .lock()
+        .ok()
+        .and_then(|state| {
+            state
+                .resource(&change.address)
+                .and_then(|resource| resource.docker_name.clone())
+        })
+        .or_else(|| {
+            context
+                .resource(&change.address)
+                .and_then(|resource| resource.docker_name.clone())
+        })
+        .unwrap_or_else(|| change.address.name.clone());
+    context
+        .check(
+            via,
+            &Script::new(docker(&["stack", "rm"]).arg(name.clone())),
+            None,
+        )
+        .await?;
+    let tasks = Script::new(
+        docker(&["stack", "ps"])
+            .arg(name.clone())
+            .args(json_format()),
+    );
+    context
+        .wait(&format!("the tasks of stack `{name}` to stop"), || async {
+            let output = context.run(via, &tasks).await?;
+            let remaining = if output.success() {
+                output
+                    .stdout_text()
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .count()
+            } else {
+                0
+            };
+            Ok(if remaining == 0 {
+                Ok(())
+            } else {
+                Err(format!("{remaining} tasks"))
+            })
+        })
+        .await
+}
