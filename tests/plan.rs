@@ -855,7 +855,6 @@ fn every_spelling_of_out_saves_a_private_plan() {
 
 // The hint printed after `-out FILE` names a command this swarmform has.
 #[test]
-#[ignore = "bug: after `-out FILE` the hint says `To apply exactly this plan: swarmform apply FILE`, but there is no `apply` command"]
 fn the_saved_plan_hint_names_an_existing_command() {
     let run = small()
         .args(["plan", "--refresh=false", "-out", "saved.plan"])
