@@ -62,6 +62,9 @@ pub enum Command {
     State(StateCommand),
     /// Release a state lock left by a process that is gone.
     ForceUnlock(ForceUnlockArgs),
+    /// A local lab cluster: containers that behave like hosts (systemd, sshd, dockerd).
+    #[command(subcommand)]
+    Lab(LabCommand),
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +239,68 @@ pub enum StateCommand {
 pub struct ForceUnlockArgs {
     /// The lock id, as the lock error printed it.
     pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Bring the lab up, or back to the asked shape: node image, SSH key, network, nodes, and
+    /// the hosts file `DIR/lab.toml` for a config to include.
+    Up(LabUpArgs),
+    /// List the lab's nodes: address, role, container, systemd and Docker state.
+    Status(LabDirArgs),
+    /// Load local images or image tarballs into every lab node that runs Docker.
+    Load(LabLoadArgs),
+    /// Remove the lab's containers, their volumes, its network and its folder.
+    Down(LabDownArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LabDirArgs {
+    /// The lab's folder: its SSH key, known_hosts and lab.toml.
+    #[arg(long, default_value = ".swarmform-lab", value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// How many manager nodes (`lab-manager1`, … from address .11).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub managers: usize,
+
+    /// How many worker nodes (`lab-worker1`, … after the managers).
+    #[arg(long, default_value_t = 2, value_name = "M")]
+    pub workers: usize,
+
+    /// Nodes without Docker, so swarmform installs it (`[engine] install = "if-missing"`).
+    #[arg(long)]
+    pub bare: bool,
+
+    /// The lab network's subnet; nodes get .11, .12, …
+    #[arg(long, default_value = "172.30.0.0/24", value_name = "CIDR")]
+    pub subnet: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LabLoadArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// Local images, like `local/busybox:1`, or image tarballs (`docker save` output).
+    #[arg(required = true, value_name = "IMAGE|TARBALL")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabDownArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// Remove the images the lab built too (the node images and `local/busybox:1`).
+    #[arg(long)]
+    pub images: bool,
 }
 
 /// Terraform spells it `-out FILE` and `-out=FILE`; clap reads single-dash long flags as

@@ -159,6 +159,7 @@ fn execute(cli: &Cli, workspace: &Workspace) -> Result<ExitCode, Error> {
         Command::Graph(args) => graph(workspace, args),
         Command::Show(args) => show(workspace, args),
         Command::State(command) => state(workspace, command),
+        Command::Lab(command) => crate::lab::run(command),
         Command::ForceUnlock(args) => {
             let info = workspace.state.force_unlock(&args.id)?;
             eprintln!(

@@ -2,6 +2,7 @@
 
 mod test;
 
+mod apply;
 mod cli;
 mod examples;
 mod init;

@@ -540,7 +540,7 @@ fn with_secret() -> Test {
     let config = format!(
         "{SMALL}\n[secrets.db]\nfile = \"db.txt\"\n\n[stacks.app]\ntemplate = \"app.yml.hbs\"\n"
     );
-    let app = "services:\n  app:\n    image: local/app:1\n    secrets: [db]\nsecrets:\n  db:\n    external: true\n    name: {{secrets.db}}\n";
+    let app = "version: \"3.8\"\nservices:\n  app:\n    image: local/app:1\n    secrets: [db]\nsecrets:\n  db:\n    external: true\n    name: {{secrets.db}}\n";
     small()
         .config(&config)
         .file("app.yml.hbs", app)
@@ -581,7 +581,7 @@ fn a_rotated_secret_is_replaced_and_its_stack_updated() {
           ~ compose:
             --- compose (before)
             +++ compose (after)
-            @@ -5,4 +5,4 @@
+            @@ -6,4 +6,4 @@
              secrets:
                db:
                  external: true

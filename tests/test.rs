@@ -244,4 +244,4 @@ attachable = true
 compose = "web.yml"
 "#;
 
-pub const SMALL_COMPOSE: &str = "services:\n  web:\n    image: local/busybox:1\n    networks: [web]\nnetworks:\n  web:\n    external: true\n";
+pub const SMALL_COMPOSE: &str = "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n    networks: [web]\nnetworks:\n  web:\n    external: true\n";

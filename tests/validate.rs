@@ -997,7 +997,7 @@ fn a_module_source_not_found_is_an_error() {
 
 /// A local module with one required and one optional input.
 const EDGE_MODULE: &str = "[inputs.domain]\ndescription = \"the public domain\"\n\n[inputs.replicas]\ndefault = 1\n\n[stacks.proxy]\ntemplate = \"proxy.yml.hbs\"\n";
-const EDGE_TEMPLATE: &str = "services:\n  proxy:\n    image: local/proxy:1\n    labels: [\"domain={{inputs.domain}}\"]\n    deploy:\n      replicas: {{inputs.replicas}}\n";
+const EDGE_TEMPLATE: &str = "version: \"3.8\"\nservices:\n  proxy:\n    image: local/proxy:1\n    labels: [\"domain={{inputs.domain}}\"]\n    deploy:\n      replicas: {{inputs.replicas}}\n";
 
 fn with_edge_module(config: &str, module: &str) -> Test {
     Test::new()

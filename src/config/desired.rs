@@ -1306,7 +1306,21 @@ impl Evaluation<'_> {
                     .map(|host| Address::new(Kind::Node, host.name.clone())),
             );
             match serde_norway::from_str::<serde_norway::Value>(&text) {
-                Ok(compose) => self.compose_references(&compose, &docker, &mut depends_on),
+                Ok(compose) => {
+                    if compose.get("version").is_none() {
+                        let span = stack
+                            .compose
+                            .as_ref()
+                            .or(stack.template.as_ref())
+                            .map_or(name.span(), Spanned::span);
+                        self.warnings.push(
+                            Diagnostic::warning(format!("the compose file of stack `{}` has no `version`", name.get_ref()))
+                                .at(self.at(file, span), "this compose file")
+                                .help("Docker 20.10 (Debian's docker.io) refuses it with `unsupported Compose file version: 1.0`; start the file with `version: \"3.8\"`"),
+                        );
+                    }
+                    self.compose_references(&compose, &docker, &mut depends_on)
+                }
                 Err(error) => {
                     let span = error.location().map_or(0..0, |location| {
                         let start =

@@ -77,7 +77,7 @@ impl Context {
             .lock()
             .map(|values| values.clone())
             .unwrap_or_default();
-        redact(text, &sensitive)
+        scrub_swarm_secrets(&redact(text, &sensitive))
     }
 
     fn remember_secret(&self, value: &str) {
@@ -171,8 +171,38 @@ impl Context {
     }
 }
 
+/// Join tokens (`SWMTKN-1-…`) and unlock keys (`SWMKEY-1-…`) in anything Docker prints, for
+/// example `docker swarm init`'s own instructions, become `(sensitive)`.
+pub fn scrub_swarm_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["SWMTKN-1-", "SWMKEY-1-"]
+        .iter()
+        .filter_map(|prefix| rest.find(prefix))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || c == '-' || c == '+' || c == '/' || c == '=')
+            })
+            .map_or(rest.len(), |offset| start + offset);
+        out.push_str("(sensitive)");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn docker(args: &[&str]) -> RemoteCommand {
     RemoteCommand::new("docker").args(args.iter().copied())
+}
+
+/// Docker's ways of saying an object does not exist: `Error: No such service: X`,
+/// `no such service: X`, `... not found`.
+fn is_not_found(stderr: &str) -> bool {
+    let lower = stderr.to_ascii_lowercase();
+    lower.contains("no such ") || lower.contains("not found")
 }
 
 fn json_format() -> [&'static str; 2] {
@@ -426,7 +456,7 @@ async fn run_step(
             let script = Script::new(docker(&[object.as_str(), "rm"]).arg(name.clone()));
             let output = context.run(via, &script).await?;
             let stderr = output.stderr_text();
-            if !output.success() && !stderr.contains("No such") && !stderr.contains("not found") {
+            if !output.success() && !is_not_found(&stderr) {
                 return Err(context.failure(
                     via,
                     &script,
@@ -445,7 +475,7 @@ async fn run_step(
                 .unwrap_or(name);
             let script = Script::new(docker(&["service", "rm"]).arg(docker_name));
             let output = context.run(via, &script).await?;
-            if !output.success() && !output.stderr_text().contains("not found") {
+            if !output.success() && !is_not_found(&output.stderr_text()) {
                 return Err(context.failure(via, &script, &output, None));
             }
             Ok(None)
@@ -730,7 +760,16 @@ async fn join(
     let manager = facts::swarm_info(context, via).await?;
     let mine = facts::swarm_info(context, &host).await?;
     if mine.local_node_state == "active" {
-        if mine.cluster_id == manager.cluster_id {
+        // A worker's `docker info` has no cluster id: ask the manager whether it knows the node.
+        let same_swarm = if mine.cluster_id.is_empty() {
+            let inspect = Script::new(
+                docker(&["node", "inspect", "--format", "{{json .ID}}"]).arg(mine.node_id.clone()),
+            );
+            context.run(via, &inspect).await?.success()
+        } else {
+            mine.cluster_id == manager.cluster_id
+        };
+        if same_swarm {
             // Joined by an interrupted run: adopt, then fix the role below if needed.
             if (role == "manager") != mine.control_available {
                 let verb = if role == "manager" {
@@ -749,8 +788,12 @@ async fn join(
             return Ok(mine.node_id);
         }
         return Err(StepError::Refused(format!(
-            "`{host}` is already part of another swarm (cluster {}); leave it first (`docker swarm leave --force` on {host})",
-            mine.cluster_id
+            "`{host}` is already part of another swarm{}; leave it first (`docker swarm leave --force` on {host})",
+            if mine.cluster_id.is_empty() {
+                String::new()
+            } else {
+                format!(" (cluster {})", mine.cluster_id)
+            }
         )));
     }
     let token_output = context
@@ -837,7 +880,7 @@ async fn drain(context: &Context, change: &Change, via: &str) -> Result<(), Step
         Script::new(docker(&["node", "update", "--availability", "drain"]).arg(id.clone()));
     let output = context.run(via, &update).await?;
     if !output.success() {
-        if output.stderr_text().contains("No such node") {
+        if is_not_found(&output.stderr_text()) {
             return Ok(());
         }
         return Err(context.failure(via, &update, &output, None));
@@ -907,10 +950,7 @@ async fn node_rm(
     }
     let script = Script::new(command.arg(id));
     let output = context.run(via, &script).await?;
-    if !output.success()
-        && !output.stderr_text().contains("No such node")
-        && !output.stderr_text().contains("not found")
-    {
+    if !output.success() && !is_not_found(&output.stderr_text()) {
         return Err(context.failure(via, &script, &output, None));
     }
     Ok(())
@@ -1042,7 +1082,7 @@ async fn registry_deploy(
     // config in place: an existing service is removed and created again (the volume stays).
     let service = Script::new(docker(&["service", "rm"]).arg(name.clone()));
     let removed = context.run(via, &service).await?;
-    if !removed.success() && !removed.stderr_text().contains("not found") {
+    if !removed.success() && !is_not_found(&removed.stderr_text()) {
         return Err(context.failure(via, &service, &removed, None));
     }
     let mut command = docker(&["service", "create", "--detach=false", "--name"])

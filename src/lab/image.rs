@@ -1,0 +1,315 @@
+//! The images the lab needs, built from local files once and reused: the node images (Debian
+//! with systemd and sshd, with or without docker.io) and `local/busybox:1`. No registry is
+//! needed: the node image comes from Debian's package mirror through mmdebstrap or debootstrap
+//! and `docker import`, unless `debian:bookworm` is already a local image, when the Dockerfile in
+//! templates/lab/ is used.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::error::LabError;
+use super::process::{Program, installed};
+use super::{LABEL, Log};
+
+pub(crate) const MIRROR: &str = "http://deb.debian.org/debian";
+pub(crate) const SUITE: &str = "bookworm";
+pub(crate) const BUSYBOX: &str = "local/busybox:1";
+const DOCKERFILE_BASE: &str = "debian:bookworm";
+/// Every node has these; the Docker flavour adds docker.io.
+const PACKAGES: &str = "openssh-server,systemd-sysv,iproute2,procps,ca-certificates,curl";
+
+/// templates/lab/, compiled in so an installed binary can build the lab anywhere.
+const TEMPLATES: [(&str, &str); 4] = [
+    ("Dockerfile", include_str!("../../templates/lab/Dockerfile")),
+    (
+        "prepare-rootfs.sh",
+        include_str!("../../templates/lab/prepare-rootfs.sh"),
+    ),
+    ("sshd.conf", include_str!("../../templates/lab/sshd.conf")),
+    (
+        "ssh-host-keys.service",
+        include_str!("../../templates/lab/ssh-host-keys.service"),
+    ),
+];
+
+/// A node image: with Docker installed, or bare (swarmform installs Docker itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Docker,
+    Bare,
+}
+
+impl Flavor {
+    pub(crate) fn image(self) -> &'static str {
+        match self {
+            Flavor::Docker => "swarmform-lab/node:bookworm",
+            Flavor::Bare => "swarmform-lab/node:bookworm-bare",
+        }
+    }
+
+    fn extra_packages(self) -> &'static str {
+        match self {
+            Flavor::Docker => "docker.io",
+            Flavor::Bare => "",
+        }
+    }
+
+    fn packages(self) -> String {
+        match self.extra_packages() {
+            "" => PACKAGES.to_owned(),
+            extra => format!("{PACKAGES},{extra}"),
+        }
+    }
+}
+
+pub(crate) fn exists(image: &str) -> bool {
+    Program::docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .succeeds()
+}
+
+/// The node image, built unless it exists.
+pub(crate) fn ensure_node_image(flavor: Flavor, build: &Path, log: &Log) -> Result<(), LabError> {
+    let image = flavor.image();
+    if exists(image) {
+        log.line(format!("Node image `{image}`: present, reused."));
+        return Ok(());
+    }
+    let started = Instant::now();
+    let snippets = build.join("templates");
+    write_templates(&snippets)?;
+    let method = if exists(DOCKERFILE_BASE) {
+        log.line(format!(
+            "Node image `{image}`: building from templates/lab/Dockerfile ({DOCKERFILE_BASE} is present)…"
+        ));
+        Program::docker()
+            .args(["build", "--quiet", "--build-arg"])
+            .arg(format!(
+                "PACKAGES={}",
+                flavor.extra_packages().replace(',', " ")
+            ))
+            .args(["--tag", image])
+            .arg(snippets.to_string_lossy())
+            .output()?;
+        "docker build"
+    } else if installed("mmdebstrap") {
+        log.line(format!(
+            "Node image `{image}`: bootstrapping Debian {SUITE} with mmdebstrap from {MIRROR} (about 30-60 s)…"
+        ));
+        let script = snippets.join("prepare-rootfs.sh");
+        let hook = format!(
+            "sh {} \"$1\" {}",
+            shell_word(&script),
+            shell_word(&snippets)
+        );
+        Program::new("mmdebstrap")
+            .args(["--variant=minbase", "--quiet"])
+            .arg(format!("--include={}", flavor.packages()))
+            .arg(format!("--customize-hook={hook}"))
+            .args([SUITE, "-", MIRROR])
+            .pipe(&import(image, "/sbin/init"), &build.join("mmdebstrap.log"))?;
+        "mmdebstrap + docker import"
+    } else if installed("debootstrap") {
+        log.line(format!(
+            "Node image `{image}`: bootstrapping Debian {SUITE} with debootstrap from {MIRROR} (about 60-90 s)…"
+        ));
+        let rootfs = build.join("rootfs");
+        remove_tree(&rootfs)?;
+        let result = debootstrap(flavor, &rootfs, &snippets, build, image);
+        remove_tree(&rootfs)?;
+        result?;
+        "debootstrap + docker import"
+    } else {
+        return Err(LabError::NoBootstrapTool);
+    };
+    log.line(format!(
+        "Node image `{image}`: built with {method} in {:.1}s.",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn debootstrap(
+    flavor: Flavor,
+    rootfs: &Path,
+    snippets: &Path,
+    build: &Path,
+    image: &str,
+) -> Result<(), LabError> {
+    Program::new("debootstrap")
+        .args(["--variant=minbase"])
+        .arg(format!("--include={}", flavor.packages()))
+        .args([SUITE])
+        .arg(rootfs.to_string_lossy())
+        .arg(MIRROR)
+        .output()?;
+    Program::new("sh")
+        .arg(snippets.join("prepare-rootfs.sh").to_string_lossy())
+        .arg(rootfs.to_string_lossy())
+        .arg(snippets.to_string_lossy())
+        .output()?;
+    tar(rootfs).pipe(&import(image, "/sbin/init"), &build.join("tar.log"))?;
+    Ok(())
+}
+
+/// `local/busybox:1`: Debian's busybox-static, `/bin/busybox` plus a link per applet.
+pub(crate) fn ensure_busybox(build: &Path, log: &Log) -> Result<(), LabError> {
+    if exists(BUSYBOX) {
+        log.line(format!("Image `{BUSYBOX}`: present, reused."));
+        return Ok(());
+    }
+    let started = Instant::now();
+    let work = build.join("busybox");
+    remove_tree(&work)?;
+    let download = work.join("download");
+    let rootfs = work.join("rootfs");
+    for directory in [&download, &rootfs.join("bin"), &rootfs.join("etc")] {
+        create_dir(directory)?;
+    }
+    for directory in ["tmp", "root", "var/www"] {
+        create_dir(&rootfs.join(directory))?;
+    }
+    Program::new("apt-get")
+        .args(["download", "busybox-static"])
+        .current_dir(&download)
+        .output()
+        .map_err(|error| {
+            error.with_hint(
+                "apt needs its package lists first: `apt-get update` (`.ci/lab-setup` runs it)",
+            )
+        })?;
+    let deb = std::fs::read_dir(&download)
+        .map_err(|source| LabError::Io {
+            path: download.clone(),
+            operation: "list",
+            source,
+        })?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "deb"))
+        .ok_or_else(|| LabError::Io {
+            path: download.clone(),
+            operation: "find busybox-static's .deb in",
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })?;
+    let extracted = work.join("extracted");
+    Program::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb.to_string_lossy())
+        .arg(extracted.to_string_lossy())
+        .output()?;
+    let busybox = rootfs.join("bin/busybox");
+    std::fs::copy(extracted.join("bin/busybox"), &busybox).map_err(|source| LabError::Io {
+        path: busybox.clone(),
+        operation: "write",
+        source,
+    })?;
+    let applets = Program::new(&busybox.to_string_lossy())
+        .arg("--list")
+        .output()?;
+    for applet in applets.lines().map(str::trim) {
+        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
+            continue;
+        }
+        let link = rootfs.join("bin").join(applet);
+        std::os::unix::fs::symlink("busybox", &link).map_err(|source| LabError::Io {
+            path: link,
+            operation: "create the link",
+            source,
+        })?;
+    }
+    let files = [
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        ),
+        ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+        (
+            "var/www/index.html",
+            "<!doctype html><title>swarmform lab</title><p>busybox httpd answers.</p>\n",
+        ),
+    ];
+    for (name, content) in files {
+        let path = rootfs.join(name);
+        std::fs::write(&path, content).map_err(|source| LabError::Io {
+            path,
+            operation: "write",
+            source,
+        })?;
+    }
+    tar(&rootfs).pipe(&import(BUSYBOX, "sh"), &work.join("tar.log"))?;
+    remove_tree(&work)?;
+    log.line(format!(
+        "Image `{BUSYBOX}`: built from Debian's busybox-static in {:.1}s.",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// `docker image rm` of the images the lab built that exist; returns their names.
+pub(crate) fn remove_all() -> Result<Vec<&'static str>, LabError> {
+    let present: Vec<&'static str> = [Flavor::Docker.image(), Flavor::Bare.image(), BUSYBOX]
+        .into_iter()
+        .filter(|image| exists(image))
+        .collect();
+    if !present.is_empty() {
+        Program::docker()
+            .args(["image", "rm"])
+            .args(&present)
+            .output()?;
+    }
+    Ok(present)
+}
+
+fn import(image: &str, command: &str) -> Program {
+    Program::docker()
+        .args(["import", "--change"])
+        .arg(format!("CMD [\"{command}\"]"))
+        .arg("--change")
+        .arg(format!("LABEL {LABEL}=1"))
+        .args(["-", image])
+}
+
+fn tar(rootfs: &Path) -> Program {
+    Program::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(rootfs.to_string_lossy())
+        .args(["-c", "."])
+}
+
+fn write_templates(directory: &Path) -> Result<(), LabError> {
+    create_dir(directory)?;
+    for (name, content) in TEMPLATES {
+        let path = directory.join(name);
+        std::fs::write(&path, content).map_err(|source| LabError::Io {
+            path,
+            operation: "write",
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+fn shell_word(path: &Path) -> String {
+    shell_escape::unix::escape(path.to_string_lossy()).into_owned()
+}
+
+fn create_dir(path: &Path) -> Result<(), LabError> {
+    std::fs::create_dir_all(path).map_err(|source| LabError::Io {
+        path: path.to_owned(),
+        operation: "create the folder",
+        source,
+    })
+}
+
+fn remove_tree(path: &Path) -> Result<(), LabError> {
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LabError::Io {
+            path: path.to_owned(),
+            operation: "remove",
+            source,
+        }),
+    }
+}

@@ -1,0 +1,212 @@
+//! The simulated world: every host and every swarm, behind one mutex.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::PrivateKey;
+use russh::server::{Config, Handle};
+
+use super::SimHostSpec;
+use super::docker::swarm::Cluster;
+use super::fs::Fs;
+use super::keys::Rng;
+
+pub(crate) struct World {
+    pub rng: Rng,
+    pub hosts: Vec<Host>,
+    by_name: HashMap<String, usize>,
+    /// Swarms by cluster ID. A swarm lives as long as a host is a member of it.
+    pub clusters: BTreeMap<String, Cluster>,
+}
+
+impl World {
+    pub fn new(rng: Rng, hosts: Vec<Host>) -> World {
+        let by_name = hosts
+            .iter()
+            .enumerate()
+            .map(|(index, host)| (host.name.clone(), index))
+            .collect();
+        World {
+            rng,
+            hosts,
+            by_name,
+            clusters: BTreeMap::new(),
+        }
+    }
+
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+}
+
+/// A host's membership in a swarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Membership {
+    pub cluster: String,
+    pub node: String,
+}
+
+/// A local (not swarm-scoped) network on one host.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalNetwork {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub created: std::time::SystemTime,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FailRule {
+    pub pattern: String,
+    pub exit_status: u32,
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Faults {
+    pub refuse_auth: bool,
+    pub delay: Duration,
+    pub fail: Vec<FailRule>,
+    /// Patterns whose next command drops the connection (each used once).
+    pub drop: Vec<String>,
+}
+
+pub(crate) struct Host {
+    pub name: String,
+    pub address: IpAddr,
+    pub port: u16,
+    pub arch: String,
+    pub docker_installed: bool,
+    pub dockerd_running: bool,
+    /// `/etc/docker/daemon.json` as dockerd read it when it last started.
+    pub daemon_config: serde_json::Value,
+    /// The docker.service drop-ins systemd loaded at the last `daemon-reload`.
+    pub systemd_loaded: BTreeMap<String, Vec<u8>>,
+    pub fs: Fs,
+    pub swarm: Option<Membership>,
+    pub local_networks: Vec<LocalNetwork>,
+    pub commands: Vec<String>,
+    pub faults: Faults,
+    pub host_key: PrivateKey,
+    pub server_config: Arc<Config>,
+    pub connections: HashMap<u64, Handle>,
+}
+
+impl Host {
+    pub fn new(
+        spec: SimHostSpec,
+        address: IpAddr,
+        port: u16,
+        host_key: PrivateKey,
+        rng: &mut Rng,
+    ) -> Host {
+        let mut fs = Fs::new();
+        let _ = fs.write("/etc/os-release", spec.os_release.as_bytes(), false);
+        let hosts = format!(
+            "127.0.0.1\tlocalhost\n127.0.1.1\t{}\n\n# The following lines are desirable for IPv6 capable hosts\n::1     localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n",
+            spec.name
+        );
+        let _ = fs.write("/etc/hosts", hosts.as_bytes(), false);
+        let _ = fs.write(
+            "/etc/hostname",
+            format!("{}\n", spec.name).as_bytes(),
+            false,
+        );
+        let server_config = super::server::server_config(&host_key);
+        let mut host = Host {
+            name: spec.name,
+            address,
+            port,
+            arch: spec.arch,
+            docker_installed: false,
+            dockerd_running: false,
+            daemon_config: serde_json::Value::Object(Default::default()),
+            systemd_loaded: BTreeMap::new(),
+            fs,
+            swarm: None,
+            local_networks: Vec::new(),
+            commands: Vec::new(),
+            faults: Faults::default(),
+            host_key,
+            server_config,
+            connections: HashMap::new(),
+        };
+        if spec.docker_installed {
+            host.install_docker_files(rng);
+            host.docker_installed = true;
+            host.dockerd_running = true;
+        }
+        host
+    }
+
+    pub fn set_host_key(&mut self, key: PrivateKey) {
+        self.server_config = super::server::server_config(&key);
+        self.host_key = key;
+    }
+
+    /// The files Debian's docker.io package installs.
+    pub fn install_docker_files(&mut self, rng: &mut Rng) {
+        let fs = &mut self.fs;
+        let _ = fs.mkdir_p("/etc/docker");
+        let _ = fs.mkdir_p("/var/lib/docker");
+        let _ = fs.write("/usr/bin/docker", b"\x7fELF docker\n", false);
+        let _ = fs.write("/usr/sbin/dockerd", b"\x7fELF dockerd\n", false);
+        let _ = fs.write(
+            "/lib/systemd/system/docker.service",
+            b"[Unit]\nDescription=Docker Application Container Engine\nDocumentation=https://docs.docker.com\nAfter=network-online.target docker.socket firewalld.service containerd.service time-set.target\nWants=network-online.target containerd.service\nRequires=docker.socket\n\n[Service]\nType=notify\nEnvironmentFile=-/etc/default/docker\nExecStart=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS\nExecReload=/bin/kill -s HUP $MAINPID\nTimeoutStartSec=0\nRestartSec=2\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n",
+            false,
+        );
+        for path in ["/usr/bin/docker", "/usr/sbin/dockerd"] {
+            if let Some((mode, _, _)) = fs.metadata_mut(path) {
+                *mode = 0o755;
+            }
+        }
+        if self.local_networks.is_empty() {
+            self.local_networks = ["bridge", "host", "none"]
+                .into_iter()
+                .map(|name| LocalNetwork {
+                    id: rng.hex(64),
+                    name: name.to_owned(),
+                    driver: if name == "none" { "null" } else { name }.to_owned(),
+                    created: std::time::SystemTime::now(),
+                })
+                .collect();
+        }
+    }
+
+    /// The docker.service drop-ins currently on disk.
+    pub fn systemd_drop_ins(&self) -> BTreeMap<String, Vec<u8>> {
+        self.fs
+            .files_in("/etc/systemd/system/docker.service.d")
+            .into_iter()
+            .filter(|(path, _)| path.ends_with(".conf"))
+            .map(|(path, file)| (path.to_owned(), file.content.clone()))
+            .collect()
+    }
+
+    /// Whether a command line on this host matches a failure rule.
+    pub fn failure_for(&self, line: &str) -> Option<FailRule> {
+        self.faults
+            .fail
+            .iter()
+            .find(|rule| line.contains(&rule.pattern))
+            .cloned()
+    }
+
+    /// Takes the drop rule matching `line`, if any.
+    pub fn take_drop(&mut self, line: &str) -> bool {
+        if let Some(index) = self
+            .faults
+            .drop
+            .iter()
+            .position(|pattern| line.contains(pattern.as_str()))
+        {
+            self.faults.drop.remove(index);
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! `apply`, `destroy`, `refresh` and `exec` through the real binary, against simulated Docker
+//! hosts behind real SSH servers in this test process (`swarmform::sim`).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use swarmform::sim::{ClusterSnapshot, Sim, SimOptions};
+use swarmform::state::StateFile;
+
+/// A simulated cluster, a config for it, and a folder to run swarmform in.
+struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    sim: Sim,
+    dir: tempfile::TempDir,
+}
+
+const SECRET: &str = "s3cr3t-db-password-7f3a";
+
+const WORKLOADS: &str = r#"
+[networks.web]
+subnet = "10.0.9.0/24"
+attachable = true
+
+[secrets.db]
+file = "db.txt"
+
+[stacks.web]
+template = "web.yml.hbs"
+vars = { replicas = 2 }
+"#;
+
+const WEB: &str = "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n    command: [\"httpd\", \"-f\", \"-p\", \"8080\"]\n    deploy:\n      replicas: {{vars.replicas}}\n    networks: [web]\n    secrets: [db]\nnetworks:\n  web:\n    external: true\n    name: {{networks.web}}\nsecrets:\n  db:\n    external: true\n    name: {{secrets.db}}\n";
+
+impl Cluster {
+    /// `hosts` simulated hosts, the first `managers` of them managers, with a network, a
+    /// secret and a stack.
+    fn start(hosts: usize, managers: usize) -> Cluster {
+        Cluster::with_workloads(hosts, managers, WORKLOADS)
+    }
+
+    fn with_workloads(hosts: usize, managers: usize, workloads: &str) -> Cluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let sim = runtime
+            .block_on(Sim::start(
+                SimOptions::with_hosts(hosts),
+                &dir.path().join("sim"),
+            ))
+            .expect("simulator");
+        let cluster = Cluster { runtime, sim, dir };
+        cluster.write_config(managers, workloads);
+        cluster.write("db.txt", &format!("{SECRET}\n"));
+        cluster.write("web.yml.hbs", WEB);
+        cluster
+    }
+
+    fn write_config(&self, managers: usize, workloads: &str) {
+        let config = format!("{}\n{workloads}", self.sim.config_hosts_toml(managers));
+        self.write("swarmform.toml", &config);
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).expect("write");
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_swarmform"));
+        command
+            .current_dir(self.dir.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("SWARMFORM_CONFIG")
+            .env_remove("SWARMFORM_STATE")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Ran {
+        Ran(self.command(args).output().expect("run swarmform"))
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn swarmform")
+    }
+
+    fn snapshot(&self) -> ClusterSnapshot {
+        self.sim.snapshot()
+    }
+
+    fn state_text(&self) -> String {
+        std::fs::read_to_string(self.path("swarmform.state.json")).unwrap_or_default()
+    }
+
+    fn wait_for_command(&self, host: &str, pattern: &str) -> bool {
+        self.runtime.block_on(
+            self.sim
+                .wait_for_command(host, pattern, Duration::from_secs(30)),
+        )
+    }
+}
+
+struct Ran(Output);
+
+impl Ran {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    fn code(&self) -> Option<i32> {
+        self.0.status.code()
+    }
+
+    fn expect(self, code: i32) -> Ran {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// The one swarm of the snapshot, checked to hold `nodes` nodes of which `managers` managers.
+fn assert_swarm(snapshot: &ClusterSnapshot, nodes: usize, managers: usize) {
+    assert_eq!(snapshot.swarms.len(), 1, "{snapshot:#?}");
+    let swarm = &snapshot.swarms[0];
+    assert_eq!(swarm.nodes.len(), nodes, "{swarm:#?}");
+    assert_eq!(swarm.managers.len(), managers, "{swarm:#?}");
+    assert!(
+        swarm.nodes.iter().all(|node| node.state == "ready"),
+        "{swarm:#?}"
+    );
+    let network = swarm
+        .networks
+        .iter()
+        .find(|network| network.name == "web")
+        .expect("network web");
+    assert_eq!(network.subnet, "10.0.9.0/24");
+    assert!(network.attachable);
+    assert_eq!(swarm.secrets.len(), 1, "{swarm:#?}");
+    assert!(swarm.secrets[0].name.starts_with("db-"), "{swarm:#?}");
+    assert!(
+        swarm.stacks.iter().any(|stack| stack.name == "web"),
+        "{swarm:#?}"
+    );
+}
+
+// Apply builds the whole cluster on 1, 3 and 5 hosts, and a second plan finds nothing to do.
+#[test]
+fn apply_builds_clusters_of_one_three_and_five_hosts() {
+    for (hosts, managers) in [(1, 1), (3, 1), (5, 3)] {
+        let cluster = Cluster::start(hosts, managers);
+        let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+        assert!(
+            applied.stderr().contains("Apply complete!"),
+            "{}",
+            applied.stderr()
+        );
+        assert_swarm(&cluster.snapshot(), hosts, managers);
+        let again = cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+        assert!(
+            again.stdout().starts_with("No changes."),
+            "{}",
+            again.stdout()
+        );
+    }
+}
+
+// A failing join fails that node alone; what does not depend on it is applied, what does is
+// skipped, the state records exactly what happened, and a second apply finishes the job.
+#[test]
+fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
+    let cluster = Cluster::start(3, 1);
+    cluster.sim.fail(
+        "node3",
+        "swarm join",
+        1,
+        "Error response from daemon: rpc error: code = Unavailable desc = connection error",
+    );
+    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let stderr = failed.stderr();
+    assert_eq!(
+        stderr.matches("rpc error: code = Unavailable").count(),
+        2,
+        "the cause: once live, once in the summary\n{stderr}"
+    );
+    assert!(
+        stderr.contains("stack.web: skipped, because node.node3 failed"),
+        "{stderr}"
+    );
+    let state = cluster.state_text();
+    assert!(state.contains("\"node.node2\""), "{state}");
+    assert!(state.contains("\"network.web\""), "{state}");
+    assert!(!state.contains("\"stack.web\""), "{state}");
+    let node3 = state.find("\"node.node3\"");
+    assert!(
+        node3.is_none() || state.contains("\"pending\": true"),
+        "node3 is absent or pending\n{state}"
+    );
+    let snapshot = cluster.snapshot();
+    assert_eq!(snapshot.swarms[0].nodes.len(), 2);
+
+    cluster.sim.clear_faults("node3");
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    assert_swarm(&cluster.snapshot(), 3, 1);
+}
+
+// swarmform killed with SIGKILL in the middle of an apply leaves a state the next apply
+// converges from: no duplicate node, no second swarm.
+#[test]
+fn a_killed_apply_converges_on_the_next_one() {
+    let cluster = Cluster::start(3, 1);
+    cluster.sim.delay("node2", Duration::from_millis(400));
+    let mut child = cluster.spawn(&["apply", "--auto-approve"]);
+    assert!(
+        cluster.wait_for_command("node2", "swarm join"),
+        "the apply reached node2's join"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    cluster.sim.clear_faults("node2");
+    let state = cluster.state_text();
+    serde_json::from_str::<serde_json::Value>(&state)
+        .expect("the state is valid JSON after the kill");
+
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    assert_swarm(&cluster.snapshot(), 3, 1);
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// A second apply while one holds the state lock is refused with who holds it.
+#[test]
+fn a_concurrent_apply_is_refused_by_the_lock() {
+    let cluster = Cluster::start(1, 1);
+    let file = StateFile::new(cluster.path("swarmform.state.json"));
+    let guard = file.lock("apply", Duration::ZERO).expect("hold the lock");
+    let refused = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    assert!(
+        refused.stderr().contains("is locked by"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(
+        refused
+            .stderr()
+            .contains(&format!("swarmform force-unlock {}", guard.info().id)),
+        "{}",
+        refused.stderr()
+    );
+    assert!(cluster.snapshot().swarms.is_empty(), "nothing was done");
+}
+
+// A host whose key changed since it was trusted is refused, naming both fingerprints.
+#[test]
+fn a_changed_host_key_is_refused() {
+    let cluster = Cluster::start(1, 1);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let before = cluster.sim.hosts()[0].host_key_fingerprint.clone();
+    cluster
+        .runtime
+        .block_on(cluster.sim.change_host_key("node1"));
+    let after = cluster.sim.hosts()[0].host_key_fingerprint.clone();
+    assert_ne!(before, after);
+    let refused = cluster.run(&["plan"]).expect(1);
+    let stderr = refused.stderr();
+    assert!(stderr.contains("node1"), "{stderr}");
+    assert!(
+        stderr.contains(&before) && stderr.contains(&after),
+        "{stderr}"
+    );
+}
+
+// Under the strict policy a host missing from known_hosts is refused with its fingerprint.
+#[test]
+fn an_unknown_host_key_is_refused_under_strict() {
+    let cluster = Cluster::start(2, 1);
+    let node2 = cluster.sim.hosts()[1].clone();
+    let known = std::fs::read_to_string(cluster.sim.known_hosts_file()).expect("known_hosts");
+    let without: String = known
+        .lines()
+        .filter(|line| !line.contains(&node2.address.to_string()))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    cluster.write("partial_known_hosts", &without);
+    let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
+    let config = config.replace(
+        &cluster.sim.known_hosts_file().display().to_string(),
+        &cluster.path("partial_known_hosts").display().to_string(),
+    );
+    cluster.write("swarmform.toml", &config);
+    let refused = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let stderr = refused.stderr();
+    assert!(stderr.contains(&node2.host_key_fingerprint), "{stderr}");
+    assert!(stderr.contains("node2"), "{stderr}");
+}
+
+// No secret reaches stdout, stderr (even with -v) or the state: not the secret's content, not
+// the join tokens.
+#[test]
+fn secrets_never_reach_output_or_state() {
+    let cluster = Cluster::start(3, 1);
+    let applied = cluster.run(&["apply", "--auto-approve", "-v"]).expect(0);
+    let snapshot = cluster.snapshot();
+    let swarm = &snapshot.swarms[0];
+    let outputs = format!(
+        "{}{}{}",
+        applied.stdout(),
+        applied.stderr(),
+        cluster.state_text()
+    );
+    assert!(
+        applied
+            .stderr()
+            .contains("docker swarm join --token (sensitive)"),
+        "-v shows commands, redacted"
+    );
+    for secret in [
+        SECRET,
+        swarm.worker_token.as_str(),
+        swarm.manager_token.as_str(),
+    ] {
+        assert!(!outputs.contains(secret), "`{secret}` leaked");
+    }
+}
+
+// Destroy takes everything apart: every node leaves, nothing swarmform made remains, and the
+// state is empty.
+#[test]
+fn destroy_takes_the_cluster_apart() {
+    let cluster = Cluster::start(5, 3);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let destroyed = cluster.run(&["destroy", "--auto-approve"]).expect(0);
+    assert!(
+        destroyed.stderr().contains("Destroy complete!"),
+        "{}",
+        destroyed.stderr()
+    );
+    let snapshot = cluster.snapshot();
+    assert!(
+        snapshot.hosts.values().all(|host| host.swarm_id.is_none()),
+        "{snapshot:#?}"
+    );
+    let state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state");
+    assert_eq!(state["resources"], serde_json::json!([]), "{state}");
+}
+
+// A change made by hand is noticed by refresh and planned back to the config.
+#[test]
+fn drift_is_planned_back_to_the_config() {
+    let cluster = Cluster::start(3, 1);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster
+        .run(&[
+            "exec",
+            "--hosts",
+            "node1",
+            "--",
+            "docker",
+            "node",
+            "update",
+            "--availability",
+            "drain",
+            "node2",
+        ])
+        .expect(0);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout()
+            .contains("~ availability = \"drain\" -> \"active\""),
+        "{}",
+        plan.stdout()
+    );
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// exec runs one command on the selected hosts and prints each host's output under its name.
+#[test]
+fn exec_groups_output_per_host() {
+    let cluster = Cluster::start(3, 1);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let listed = cluster
+        .run(&[
+            "exec",
+            "--role",
+            "manager",
+            "--",
+            "docker",
+            "node",
+            "ls",
+            "--format",
+            "{{.Hostname}}",
+        ])
+        .expect(0);
+    let stdout = listed.stdout();
+    assert!(stdout.starts_with("== node1 (exit 0)\n"), "{stdout}");
+    assert!(!stdout.contains("== node2"), "{stdout}");
+}
+
+// A saved plan is applied exactly, and refused once the state moved on.
+#[test]
+fn a_saved_plan_applies_once() {
+    let cluster = Cluster::start(1, 1);
+    cluster.run(&["plan", "-out", "first.plan"]).expect(0);
+    cluster.run(&["plan", "-out", "second.plan"]).expect(0);
+    cluster.run(&["apply", "first.plan"]).expect(0);
+    let stale = cluster.run(&["apply", "second.plan"]).expect(1);
+    assert!(
+        stale
+            .stderr()
+            .contains("the saved plan was made against state serial 0"),
+        "{}",
+        stale.stderr()
+    );
+}
