@@ -433,3 +433,104 @@ fn a_saved_plan_applies_once() {
         stale.stderr()
     );
 }
+
+// Ctrl-C stops scheduling, lets running steps finish, saves the state and exits 130; the next
+// apply finishes the job.
+#[test]
+fn an_interrupted_apply_saves_and_exits_130() {
+    let cluster = Cluster::start(3, 1);
+    cluster.sim.delay("node2", Duration::from_millis(300));
+    let child = cluster.spawn(&["apply", "--auto-approve"]);
+    assert!(
+        cluster.wait_for_command("node2", "swarm join"),
+        "the apply reached node2's join"
+    );
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(interrupted.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(130));
+    let state: serde_json::Value =
+        serde_json::from_str(&cluster.state_text()).expect("saved state");
+    let addresses: Vec<&str> = state["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|resource| resource["address"].as_str())
+        .collect();
+    assert!(addresses.contains(&"swarm"), "{addresses:?}");
+    assert!(
+        !addresses.contains(&"stack.web"),
+        "nothing new started after Ctrl-C: {addresses:?}"
+    );
+    cluster.sim.clear_faults("node2");
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    assert_swarm(&cluster.snapshot(), 3, 1);
+}
+
+// Without --auto-approve, apply asks; anything but `yes` changes nothing.
+#[test]
+fn apply_asks_for_yes() {
+    let cluster = Cluster::start(1, 1);
+    let mut refused = cluster.command(&["apply"]);
+    refused
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = refused.spawn().expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"no\n").expect("answer");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("nothing was applied: the answer was not `yes`")
+    );
+    assert!(cluster.snapshot().swarms.is_empty());
+
+    let mut approved = cluster.command(&["apply"]);
+    approved
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = approved.spawn().expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"yes\n").expect("answer");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(cluster.snapshot().swarms.len(), 1);
+}
+
+// The transport's debug logs (RUST_LOG=debug) carry no secret either.
+#[test]
+fn debug_logs_carry_no_secret() {
+    let cluster = Cluster::start(2, 1);
+    let mut command = cluster.command(&["apply", "--auto-approve"]);
+    command.env("RUST_LOG", "debug");
+    let output = command.output().expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let snapshot = cluster.snapshot();
+    let swarm = &snapshot.swarms[0];
+    for secret in [
+        SECRET,
+        swarm.worker_token.as_str(),
+        swarm.manager_token.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "`{secret}` leaked into the logs");
+    }
+}
