@@ -534,3 +534,43 @@ fn debug_logs_carry_no_secret() {
         assert!(!logs.contains(secret), "`{secret}` leaked into the logs");
     }
 }
+
+// `refresh` records a change made by hand in the state and says what it found.
+#[test]
+fn refresh_records_drift_in_the_state() {
+    let cluster = Cluster::start(2, 1);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster
+        .run(&[
+            "exec",
+            "--hosts",
+            "node1",
+            "--",
+            "docker",
+            "node",
+            "update",
+            "--label-add",
+            "zone=b",
+            "node2",
+        ])
+        .expect(0);
+    let refreshed = cluster.run(&["refresh"]).expect(0);
+    assert!(
+        refreshed.stderr().contains(
+            "Drift: `node.node2`: labels is {\"zone\":\"b\"} on the cluster, {} in the state"
+        ),
+        "{}",
+        refreshed.stderr()
+    );
+    assert!(
+        cluster.state_text().contains("\"zone\": \"b\""),
+        "{}",
+        cluster.state_text()
+    );
+    let again = cluster.run(&["refresh"]).expect(0);
+    assert!(
+        again.stderr().contains("The state matches the cluster."),
+        "{}",
+        again.stderr()
+    );
+}
