@@ -72,7 +72,12 @@ pub(crate) fn spawn_listeners(shared: &Arc<Shared>, listeners: Vec<TcpListener>)
 async fn accept_loop(shared: Arc<Shared>, host: usize, listener: TcpListener) {
     loop {
         let socket = match listener.accept().await {
-            Ok((socket, _)) => socket,
+            Ok((socket, _)) => {
+                // run_stream does not apply the config's nodelay: without it every answer
+                // waits on delayed ACKs.
+                let _ = socket.set_nodelay(true);
+                socket
+            }
             Err(_) => {
                 // Out of file descriptors and the like: wait instead of spinning.
                 tokio::time::sleep(Duration::from_millis(10)).await;

@@ -40,6 +40,10 @@ pub struct Context {
     pub sensitive: Mutex<Vec<String>>,
     /// How often to poll while waiting (shorter in tests against the simulator).
     pub poll: Duration,
+    /// Join tokens read during this run, per (manager, role): read once, never stored.
+    tokens: Mutex<BTreeMap<(String, String), String>>,
+    /// What managers said about their swarm during this run.
+    managers: Mutex<BTreeMap<String, SwarmInfo>>,
 }
 
 /// What a vertex left behind, for the state.
@@ -68,6 +72,8 @@ impl Context {
             reporter,
             sensitive: Mutex::new(sensitive),
             poll: POLL,
+            tokens: Mutex::new(BTreeMap::new()),
+            managers: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -375,6 +381,9 @@ async fn run_step(
                         None,
                     )
                     .await?;
+            }
+            if let Ok(mut tokens) = context.tokens.lock() {
+                tokens.clear();
             }
             Ok(None)
         }
@@ -757,7 +766,7 @@ async fn join(
     via: &str,
 ) -> Result<String, StepError> {
     let host = change.host.clone().unwrap_or_default();
-    let manager = facts::swarm_info(context, via).await?;
+    let manager = manager_info(context, via).await?;
     let mine = facts::swarm_info(context, &host).await?;
     if mine.local_node_state == "active" {
         // A worker's `docker info` has no cluster id: ask the manager whether it knows the node.
@@ -796,22 +805,7 @@ async fn join(
             }
         )));
     }
-    let token_output = context
-        .check(
-            via,
-            &Script::new(docker(&["swarm", "join-token", "-q", role])),
-            None,
-        )
-        .await?;
-    let token = token_output.stdout_text().trim().to_owned();
-    if token.is_empty() {
-        return Err(StepError::Unexpected {
-            host: via.to_owned(),
-            command: format!("docker swarm join-token -q {role}"),
-            detail: "no token".to_owned(),
-        });
-    }
-    context.remember_secret(&token);
+    let token = join_token(context, via, role).await?;
     let manager_address = node_setting(context, via, "advertise_addr").unwrap_or_default();
     let manager_address = if manager_address.contains(':') {
         manager_address
@@ -831,6 +825,51 @@ async fn join(
         .await?;
     let joined = facts::swarm_info(context, &host).await?;
     Ok(joined.node_id)
+}
+
+/// A manager's swarm facts, read once per run (every join asks the same manager).
+async fn manager_info(context: &Context, via: &str) -> Result<SwarmInfo, StepError> {
+    if let Some(info) = context
+        .managers
+        .lock()
+        .ok()
+        .and_then(|managers| managers.get(via).cloned())
+    {
+        return Ok(info);
+    }
+    let info = facts::swarm_info(context, via).await?;
+    if let Ok(mut managers) = context.managers.lock() {
+        managers.insert(via.to_owned(), info.clone());
+    }
+    Ok(info)
+}
+
+/// A join token, read live from a manager once per run and role; scrubbed from all output.
+async fn join_token(context: &Context, via: &str, role: &str) -> Result<String, StepError> {
+    let key = (via.to_owned(), role.to_owned());
+    if let Some(token) = context
+        .tokens
+        .lock()
+        .ok()
+        .and_then(|tokens| tokens.get(&key).cloned())
+    {
+        return Ok(token);
+    }
+    let script = Script::new(docker(&["swarm", "join-token", "-q", role]));
+    let output = context.check(via, &script, None).await?;
+    let token = output.stdout_text().trim().to_owned();
+    if token.is_empty() {
+        return Err(StepError::Unexpected {
+            host: via.to_owned(),
+            command: script.display(),
+            detail: "no token".to_owned(),
+        });
+    }
+    context.remember_secret(&token);
+    if let Ok(mut tokens) = context.tokens.lock() {
+        tokens.insert(key, token.clone());
+    }
+    Ok(token)
 }
 
 /// Labels with replace semantics: keys not in the config are removed.
