@@ -1,6 +1,8 @@
 //! The executor: walks the plan's graph with bounded concurrency and at most one mutating step
 //! per host at a time. A failure skips only what depends on it; the state is written after
-//! every vertex; Ctrl-C stops scheduling, lets running vertices finish and saves.
+//! every vertex (vertices that finish together share one write, and creations are marked
+//! pending on disk before they start); Ctrl-C stops scheduling, lets running vertices finish
+//! and saves.
 
 pub mod report;
 
@@ -37,7 +39,7 @@ impl Summary {
     }
 }
 
-/// Saves the state; called after every vertex.
+/// Saves the state; called after every batch of finished vertices and before creations.
 pub trait Persist: Send {
     fn save(&mut self, state: &mut State) -> Result<(), StateError>;
 }
@@ -113,11 +115,13 @@ pub async fn execute(
                 ready.insert((vertex, index));
             }
         }
-        // Start what may start.
+        // Start what may start. Pending marks for everything starting now go to disk in one
+        // save, before any of it runs.
         if !summary.interrupted {
+            let mut starting = Vec::new();
             let startable: Vec<(Vertex, NodeIndex)> = ready.iter().cloned().collect();
             for (vertex, index) in startable {
-                if running.len() >= parallelism.max(1) {
+                if running.len() + starting.len() >= parallelism.max(1) {
                     break;
                 }
                 let Some(change) = changes.get(&vertex.address).cloned() else {
@@ -130,9 +134,18 @@ pub async fn execute(
                     busy_hosts.insert(host.clone());
                 }
                 ready.remove(&(vertex.clone(), index));
-                if creates(&change, vertex.phase) {
-                    mark_pending(&context, &change, persist)?;
-                }
+                starting.push((vertex, index, change));
+            }
+            let marked = starting
+                .iter()
+                .filter(|(vertex, _, change)| creates(change, vertex.phase))
+                .fold(false, |marked, (_, _, change)| {
+                    mark_pending(&context, change) || marked
+                });
+            if marked {
+                persist.save(&mut lock(&context))?;
+            }
+            for (vertex, index, change) in starting {
                 let description = change
                     .steps
                     .first()
@@ -161,41 +174,52 @@ pub async fn execute(
             }
         };
         let Some(finished) = finished else { break };
-        let (index, result) = match finished {
-            Ok(done) => done,
-            Err(join_error) => {
-                // A panicking step: report it like a failure of an unknown vertex.
-                summary.failed.push((
-                    Vertex {
-                        address: crate::address::Address::swarm(),
-                        phase: Phase::Apply,
-                    },
-                    format!("internal error: {join_error}"),
-                ));
-                continue;
-            }
-        };
-        let vertex = graph_ref[index].clone();
-        let change = changes.get(&vertex.address).cloned();
-        if let Some(host) = change.as_ref().and_then(|change| change.host.clone()) {
-            busy_hosts.remove(&host);
+        // Everything else that finished meanwhile is recorded with it, in one save.
+        let mut batch = vec![finished];
+        while let Some(more) = running.try_join_next() {
+            batch.push(more);
         }
-        match result {
-            Ok(outcome) => {
-                if let Some(change) = &change {
-                    record(&context, change, outcome, persist)?;
+        let mut recorded = false;
+        for finished in batch {
+            let (index, result) = match finished {
+                Ok(done) => done,
+                Err(join_error) => {
+                    // A panicking step: report it like a failure of an unknown vertex.
+                    summary.failed.push((
+                        Vertex {
+                            address: crate::address::Address::swarm(),
+                            phase: Phase::Apply,
+                        },
+                        format!("internal error: {join_error}"),
+                    ));
+                    continue;
                 }
-                context.reporter.succeeded(&vertex);
-                summary.applied.push(vertex);
-                status.insert(index, Status::Done);
+            };
+            let vertex = graph_ref[index].clone();
+            let change = changes.get(&vertex.address).cloned();
+            if let Some(host) = change.as_ref().and_then(|change| change.host.clone()) {
+                busy_hosts.remove(&host);
             }
-            Err(message) => {
-                context.reporter.failed(&vertex, &message);
-                summary.failed.push((vertex.clone(), message));
-                status.insert(index, Status::Failed(vertex));
+            match result {
+                Ok(outcome) => {
+                    if let Some(change) = &change {
+                        recorded |= record(&context, change, outcome);
+                    }
+                    context.reporter.succeeded(&vertex);
+                    summary.applied.push(vertex);
+                    status.insert(index, Status::Done);
+                }
+                Err(message) => {
+                    context.reporter.failed(&vertex, &message);
+                    summary.failed.push((vertex.clone(), message));
+                    status.insert(index, Status::Failed(vertex));
+                }
             }
+            release(graph_ref, index, &mut waiting, &mut queue);
         }
-        release(graph_ref, index, &mut waiting, &mut queue);
+        if recorded {
+            persist.save(&mut lock(&context))?;
+        }
     }
     summary.not_started = ready.into_iter().map(|(vertex, _)| vertex).collect();
     summary.not_started.extend(
@@ -254,44 +278,36 @@ fn creates(change: &Change, phase: Phase) -> bool {
 }
 
 /// Before creating, record the intent: a run killed mid-creation leaves a pending entry that
-/// the next plan creates again and the executor adopts.
-fn mark_pending(
-    context: &Context,
-    change: &Change,
-    persist: &mut dyn Persist,
-) -> Result<(), StateError> {
+/// the next plan creates again and the executor adopts. Returns whether the state changed.
+fn mark_pending(context: &Context, change: &Change) -> bool {
     let Some(resource) = context.desired.resource(&change.address) else {
-        return Ok(());
+        return false;
     };
     let mut state = lock(context);
     let already = state.resource(&change.address).cloned();
     // A create-before-destroy replacement keeps the old entry until the new object exists: the
     // old object must still be found and removed.
     if change.action == Action::Replace && change.create_before_destroy && already.is_some() {
-        return Ok(());
+        return false;
     }
     let mut entry = ResourceState::from_resource(resource, already.and_then(|old| old.remote_id));
     entry.pending = true;
     state.upsert(entry);
-    persist.save(&mut state)
+    true
 }
 
-fn record(
-    context: &Context,
-    change: &Change,
-    outcome: Outcome,
-    persist: &mut dyn Persist,
-) -> Result<(), StateError> {
+/// Records a finished vertex in the state (in memory). Returns whether the state changed.
+fn record(context: &Context, change: &Change, outcome: Outcome) -> bool {
     let mut state = lock(context);
     match outcome {
         Outcome::Created { remote_id } => match context.desired.resource(&change.address) {
             Some(resource) => state.upsert(ResourceState::from_resource(resource, remote_id)),
-            None => return Ok(()),
+            None => return false,
         },
         Outcome::Removed => {
             state.remove(&change.address);
         }
-        Outcome::Unchanged => return Ok(()),
+        Outcome::Unchanged => return false,
     }
-    persist.save(&mut state)
+    true
 }

@@ -16,21 +16,27 @@ use crate::state::{FORMAT_VERSION, LockInfo, State, StateError};
 const MODE: u32 = 0o600;
 
 /// The state file at one path, with its `.backup` and `.lock` beside it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
+    /// Whether this run already kept the state it started from in `.backup`: an apply saves
+    /// after every step, and each save durably writing a backup too would double the fsyncs.
+    backed_up: std::sync::atomic::AtomicBool,
 }
 
 impl StateFile {
     pub fn new(path: impl Into<PathBuf>) -> StateFile {
-        StateFile { path: path.into() }
+        StateFile {
+            path: path.into(),
+            backed_up: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// `<path>.backup`: the previous version, written before every save.
+    /// `<path>.backup`: the state as it was before this run, written by the run's first save.
     pub fn backup_path(&self) -> PathBuf {
         let mut path = self.path.as_os_str().to_owned();
         path.push(".backup");
@@ -90,28 +96,34 @@ impl StateFile {
 
     /// Writes `state`, incrementing its serial and stamping this build's versions on it.
     ///
-    /// The previous file, if any, is copied to [`backup_path`](Self::backup_path) first. Both
-    /// writes replace their file atomically, so a crash leaves either the old or the new
-    /// content. A file in a newer format is never overwritten.
+    /// The first save of a run copies the file it replaces, if any, to
+    /// [`backup_path`](Self::backup_path): the state before the run. Both writes replace their
+    /// file atomically, so a crash leaves either the old or the new content. A file in a newer
+    /// format is never overwritten.
     pub fn save(&self, state: &mut State, guard: &LockGuard) -> Result<(), StateError> {
         debug_assert_eq!(
             guard.path(),
             self.lock_path(),
             "the guard must lock this state file"
         );
-        match fs::read(&self.path) {
-            Ok(previous) => {
-                self.check_version(&previous)?;
-                write_atomically(&self.backup_path(), &previous)?;
+        use std::sync::atomic::Ordering;
+        // Later saves of this run replace what the first one wrote, under the same lock.
+        if !self.backed_up.load(Ordering::Acquire) {
+            match fs::read(&self.path) {
+                Ok(previous) => {
+                    self.check_version(&previous)?;
+                    write_atomically(&self.backup_path(), &previous)?;
+                }
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StateError::Io {
+                        path: self.path.clone(),
+                        operation: "read",
+                        source,
+                    });
+                }
             }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: self.path.clone(),
-                    operation: "read",
-                    source,
-                });
-            }
+            self.backed_up.store(true, Ordering::Release);
         }
 
         let previous_serial = state.serial;
@@ -289,7 +301,7 @@ mod tests {
 
     #[test]
     fn backup_holds_the_previous_version() {
-        // Each save first copies the file it replaces to `<path>.backup`.
+        // A run's first save copies the file it replaces to `<path>.backup`; its later saves do not.
         let directory = tempfile::tempdir().expect("temporary directory");
         let file = state_file(&directory);
         let guard = file.lock("apply", NO_WAIT).expect("lock");
@@ -300,8 +312,34 @@ mod tests {
         let first = fs::read(file.path()).expect("read first");
 
         state.remove(&Address::new(Kind::Network, "maiev"));
-        file.save(&mut state, &guard).expect("second save");
-        assert_eq!(fs::read(file.backup_path()).expect("read backup"), first);
+        file.save(&mut state, &guard)
+            .expect("second save of the same run");
+        assert!(
+            !file.backup_path().exists(),
+            "the run started without a state"
+        );
+        let second = fs::read(file.path()).expect("read second");
+
+        assert_ne!(first, second);
+
+        // The next run's first save keeps the state that run started from.
+        drop(guard);
+        let next_run = state_file(&directory);
+        let guard = next_run.lock("apply", NO_WAIT).expect("lock");
+        next_run
+            .save(&mut state, &guard)
+            .expect("first save of the next run");
+        assert_eq!(
+            fs::read(next_run.backup_path()).expect("read backup"),
+            second
+        );
+        next_run
+            .save(&mut state, &guard)
+            .expect("second save of the next run");
+        assert_eq!(
+            fs::read(next_run.backup_path()).expect("read backup"),
+            second
+        );
         assert_eq!(
             file.backup_path(),
             directory.path().join("swarmform.state.json.backup")
