@@ -182,7 +182,7 @@ fn shell_script(sim: &Sim, commands: &[Vec<String>], dir: &Path) -> PathBuf {
     let mut script = String::from("#!/usr/bin/env bash\nset -u\nrun() {\n");
     let _ = writeln!(
         script,
-        "  ssh -q -T -i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes -p \"$2\" \"root@$1\" \"$3\" < /dev/null > /dev/null 2>&1\n}}\nexport -f run",
+        "  ssh -q -T -i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes -p \"$2\" \"root@$1\" \"$3\" < /dev/null > /dev/null 2>&1\n  return 0\n}}\nexport -f run",
         sim.identity_file().display(),
         sim.known_hosts_file().display()
     );
