@@ -168,19 +168,12 @@ impl Graph {
     /// come before manager removals.
     fn add_manager_edges(&mut self, plan: &Plan) {
         let role = |change: &Change, before: bool| {
-            change
-                .attributes
-                .iter()
-                .find(|attribute| attribute.name == "role")
-                .and_then(|attribute| {
-                    if before {
-                        attribute.before.as_ref()
-                    } else {
-                        attribute.after.as_ref()
-                    }
-                })
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
+            let value = if before {
+                change.before("role")
+            } else {
+                change.after("role")
+            };
+            value.and_then(serde_json::Value::as_str).map(str::to_owned)
         };
         let nodes: Vec<&Change> = plan
             .changes

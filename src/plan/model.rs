@@ -128,6 +128,24 @@ pub struct Change {
 }
 
 impl Change {
+    /// An attribute's value before the change.
+    pub fn before(&self, name: &str) -> Option<&Value> {
+        self.attribute(name)
+            .and_then(|attribute| attribute.before.as_ref())
+    }
+
+    /// An attribute's value after the change.
+    pub fn after(&self, name: &str) -> Option<&Value> {
+        self.attribute(name)
+            .and_then(|attribute| attribute.after.as_ref())
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&AttributeChange> {
+        self.attributes
+            .iter()
+            .find(|attribute| attribute.name == name)
+    }
+
     /// The attributes whose value changes.
     pub fn changed_attributes(&self) -> impl Iterator<Item = &AttributeChange> {
         self.attributes

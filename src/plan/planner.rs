@@ -421,19 +421,12 @@ fn restrict(changes: Vec<Change>, targets: &[Target]) -> Result<Vec<Change>, Pla
 }
 
 fn role_of(change: &Change, before: bool) -> Option<String> {
-    change
-        .attributes
-        .iter()
-        .find(|attribute| attribute.name == "role")
-        .and_then(|attribute| {
-            if before {
-                attribute.before.as_ref()
-            } else {
-                attribute.after.as_ref()
-            }
-        })
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let value = if before {
+        change.before("role")
+    } else {
+        change.after("role")
+    };
+    value.and_then(Value::as_str).map(str::to_owned)
 }
 
 /// The manager that drives cluster operations (reads join tokens, runs `node rm`, deploys
@@ -483,10 +476,7 @@ fn changed(change: &Change, name: &str) -> bool {
 
 fn after_str(change: &Change, name: &str) -> Option<String> {
     change
-        .attributes
-        .iter()
-        .find(|attribute| attribute.name == name)
-        .and_then(|attribute| attribute.after.as_ref())
+        .after(name)
         .and_then(Value::as_str)
         .map(str::to_owned)
 }
@@ -774,17 +764,12 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
                 .iter()
                 .any(|attribute| attribute.name == "node");
             let login_on = |before: bool| -> Vec<String> {
-                change
-                    .attributes
-                    .iter()
-                    .find(|attribute| attribute.name == "login_on")
-                    .and_then(|attribute| {
-                        if before {
-                            attribute.before.as_ref()
-                        } else {
-                            attribute.after.as_ref()
-                        }
-                    })
+                let value = if before {
+                    change.before("login_on")
+                } else {
+                    change.after("login_on")
+                };
+                value
                     .and_then(Value::as_array)
                     .map(|hosts| {
                         hosts
@@ -828,10 +813,7 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
 
 fn before_str(change: &Change, name: &str) -> Option<String> {
     change
-        .attributes
-        .iter()
-        .find(|attribute| attribute.name == name)
-        .and_then(|attribute| attribute.before.as_ref())
+        .before(name)
         .and_then(Value::as_str)
         .map(str::to_owned)
 }
