@@ -39,7 +39,41 @@ fn home() -> PathBuf {
 /// One SSH pool for the run: the config's hosts plus any host only the state remembers (a
 /// host removed from the config must still be reached to take it out).
 pub(crate) fn pool(loaded: &LoadedConfig, state: Option<&State>) -> Result<Arc<Pool>, Error> {
-    let targets = crate::ssh::targets(&loaded.config, &home()).map_err(OperateError::Targets)?;
+    let mut targets =
+        crate::ssh::targets(&loaded.config, &home()).map_err(OperateError::Targets)?;
+    // Hosts only the state remembers are reached with the config's SSH settings at the address
+    // the state recorded for them.
+    if let (Some(state), Some(template)) = (state, targets.first().cloned()) {
+        for engine in state
+            .resources
+            .iter()
+            .filter(|resource| resource.address.kind == crate::address::Kind::Engine)
+        {
+            let name = &engine.address.name;
+            if targets.iter().any(|target| &target.name == name) {
+                continue;
+            }
+            let Some(address) = engine
+                .attributes
+                .get("address")
+                .and_then(|value| value.as_str())
+            else {
+                continue;
+            };
+            let port = engine
+                .attributes
+                .get("ssh_port")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|port| u16::try_from(port).ok())
+                .unwrap_or(template.port);
+            targets.push(crate::ssh::HostTarget {
+                name: name.clone(),
+                address: address.to_owned(),
+                port,
+                ..template.clone()
+            });
+        }
+    }
     let known = state
         .map(|state| state.host_keys.clone())
         .unwrap_or_default();

@@ -34,27 +34,7 @@ use serde_json::{Value, json};
 /// `KNOWN BUG` line and carries on (with a stated workaround) instead of failing. Delete an entry
 /// once the bug is fixed: its checks become strict again. `SWARMFORM_LAB_STRICT=1` makes every
 /// guarded check strict without editing this list.
-const OPEN_BUGS: &[(&str, &str)] = &[
-    (
-        "removed-host-unreachable",
-        "a host removed from the config cannot be decommissioned: the SSH pool only holds the \
-         config's hosts, so `plan` (refresh) and `apply` fail with \"no host `NAME` is \
-         configured for SSH\"",
-    ),
-    (
-        "demote-leave-race",
-        "a manager's removal runs `docker node demote` (on another manager) then `docker swarm \
-         leave` on the node at once, before the node itself sees the demotion: the leave fails \
-         with \"You are attempting to leave the swarm on a node that is participating as a \
-         manager\" (seen destroying a 2-manager swarm)",
-    ),
-    (
-        "stack-update-not-awaited",
-        "`stack deploy ... and wait for its services to converge` only compares the Replicas \
-         column: an update (a rotated secret) is still rolling out (UpdateStatus.State \
-         `updating`) when apply reports it done",
-    ),
-];
+const OPEN_BUGS: &[(&str, &str)] = &[];
 
 /// Whether a guarded check passed. `ok == false` fails the test unless `bug` is open (then it
 /// is logged as a known bug and the caller works around it); an open bug whose check passes is

@@ -314,8 +314,10 @@ fn a_removed_worker_drains_leaves_and_is_removed() {
 
       # engine.node3 will be destroyed
       - engine.node3 {
+          - address  = "192.0.2.13" -> null
           - install  = "require" -> null
           - packages = ["docker.io"] -> null
+          - ssh_port = 22 -> null
           steps:
             1. forget it in the state: the Docker engine stays installed
       }

@@ -146,11 +146,9 @@ pub async fn execute(
                 persist.save(&mut lock(&context))?;
             }
             for (vertex, index, change) in starting {
-                let description = change
-                    .steps
+                let description = crate::swarm::phase_steps(&change, vertex.phase)
                     .first()
-                    .map(|step| step.describe())
-                    .unwrap_or_default();
+                    .map_or_else(|| "record the change".to_owned(), |step| step.describe());
                 context.reporter.started(&vertex, &description);
                 let task_context = Arc::clone(&context);
                 running.spawn(async move {
@@ -272,9 +270,14 @@ fn release(
     }
 }
 
-/// Whether this vertex creates the resource (so an interrupted run must leave a mark).
+/// Whether this vertex creates or changes the resource (so an interrupted run must leave a
+/// mark).
 fn creates(change: &Change, phase: Phase) -> bool {
-    phase == Phase::Apply && matches!(change.action, Action::Create | Action::Replace)
+    phase == Phase::Apply
+        && matches!(
+            change.action,
+            Action::Create | Action::Replace | Action::Update
+        )
 }
 
 /// Before creating, record the intent: a run killed mid-creation leaves a pending entry that
@@ -290,7 +293,12 @@ fn mark_pending(context: &Context, change: &Change) -> bool {
     if change.action == Action::Replace && change.create_before_destroy && already.is_some() {
         return false;
     }
-    let mut entry = ResourceState::from_resource(resource, already.and_then(|old| old.remote_id));
+    // An update keeps what was applied; the mark makes the next plan redo it whole (a daemon
+    // written but never restarted gets its restart).
+    let mut entry = match (&already, change.action) {
+        (Some(old), Action::Update) => old.clone(),
+        _ => ResourceState::from_resource(resource, already.and_then(|old| old.remote_id)),
+    };
     entry.pending = true;
     state.upsert(entry);
     true

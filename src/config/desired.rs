@@ -1504,7 +1504,23 @@ impl Evaluation<'_> {
                     InstallPolicy::IfMissing => "if-missing",
                 }),
             )
-            .attribute("packages", Attribute::new(packages.clone()));
+            .attribute("packages", Attribute::new(packages.clone()))
+            // Recorded so a host removed from the config can still be reached to take it out.
+            .attribute(
+                "address",
+                Attribute::new(host.config.address.get_ref().clone()),
+            )
+            .attribute(
+                "ssh_port",
+                Attribute::new(
+                    host.config
+                        .ssh
+                        .as_ref()
+                        .and_then(|ssh| ssh.port)
+                        .or(config.ssh.port)
+                        .unwrap_or(22),
+                ),
+            );
             self.add(engine, location.clone());
 
             if let Some(daemon) = self.daemon(host) {

@@ -254,7 +254,7 @@ pub async fn carry_out(
 }
 
 /// A replacement's steps split into the destroy half and the create half.
-fn phase_steps(change: &Change, phase: Phase) -> Vec<Step> {
+pub fn phase_steps(change: &Change, phase: Phase) -> Vec<Step> {
     if change.action != Action::Replace {
         return change.steps.clone();
     }
@@ -441,6 +441,23 @@ async fn run_step(
             } else {
                 host.clone()
             };
+            if !*force
+                && change.address.kind == Kind::Node
+                && change.before("role").and_then(Value::as_str) == Some("manager")
+            {
+                // The demotion was made through another manager: this node learns of it a
+                // moment later, and leaving before then is refused as a manager's leave.
+                context
+                    .wait(&format!("`{target}` to see its demotion"), || async {
+                        let info = facts::swarm_info(context, &target).await?;
+                        Ok(if info.control_available {
+                            Err("still a manager".to_owned())
+                        } else {
+                            Ok(())
+                        })
+                    })
+                    .await?;
+            }
             let mut command = docker(&["swarm", "leave"]);
             if *force {
                 command = command.arg("--force");
@@ -1218,6 +1235,7 @@ async fn stack_deploy(context: &Context, change: &Change, via: &str) -> Result<(
             || async {
                 let output = context.check(via, &services, None).await?;
                 let mut pending = Vec::new();
+                let mut names = Vec::new();
                 for line in output
                     .stdout_text()
                     .lines()
@@ -1233,6 +1251,9 @@ async fn stack_deploy(context: &Context, change: &Change, via: &str) -> Result<(
                         .get("Replicas")
                         .and_then(Value::as_str)
                         .unwrap_or_default();
+                    if let Some(name) = service.get("Name").and_then(Value::as_str) {
+                        names.push(name.to_owned());
+                    }
                     if let Some((running, wanted)) = replicas.split_once('/') {
                         let wanted = wanted.split_whitespace().next().unwrap_or(wanted);
                         if running != wanted {
@@ -1243,6 +1264,25 @@ async fn stack_deploy(context: &Context, change: &Change, via: &str) -> Result<(
                                     .and_then(Value::as_str)
                                     .unwrap_or_default()
                             ));
+                        }
+                    }
+                }
+                // Replicas read N/N during a rolling update too: wait until no update runs.
+                if pending.is_empty() && !names.is_empty() {
+                    let inspect = Script::new(docker(&["service", "inspect", "--format", "{{json .UpdateStatus}}"]).args(names.iter().cloned()));
+                    let statuses = context.check(via, &inspect, None).await?;
+                    for (name, line) in names.iter().zip(statuses.stdout_text().lines()) {
+                        let status: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
+                        let state = status.get("State").and_then(Value::as_str).unwrap_or_default();
+                        let message = status.get("Message").and_then(Value::as_str).unwrap_or_default();
+                        match state {
+                            "updating" | "rollback_started" => pending.push(format!("{name} {state}")),
+                            "paused" | "rollback_paused" | "rollback_completed" => {
+                                return Err(StepError::Refused(format!(
+                                    "the update of service `{name}` did not complete ({state}): {message}\nhint: `docker service ps {name} --no-trunc` on a manager shows the failing tasks' errors"
+                                )));
+                            }
+                            _ => {}
                         }
                     }
                 }

@@ -1303,6 +1303,15 @@ pub(crate) fn service_json(cluster: &Cluster, service: &Service) -> Value {
     object.insert("Spec".to_owned(), spec.clone());
     if let Some(previous) = &service.previous_spec {
         object.insert("PreviousSpec".to_owned(), spec_json(cluster, previous));
+        // Updates converge at once here: the last one has completed.
+        object.insert(
+            "UpdateStatus".to_owned(),
+            json!({"State": "completed", "StartedAt": rfc3339(service.updated), "CompletedAt": rfc3339(service.updated), "Message": "update completed"}),
+        );
+    } else {
+        // Docker omits the field, but its Go template still reads the nil pointer as `null`;
+        // the simulator's templates read JSON, so the key is there with null.
+        object.insert("UpdateStatus".to_owned(), Value::Null);
     }
     let mut endpoint = serde_json::Map::new();
     endpoint.insert(
