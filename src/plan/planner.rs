@@ -82,7 +82,7 @@ pub fn plan(
             if interrupted {
                 change
                     .reasons
-                    .push("a previous apply was interrupted while creating it".to_owned());
+                    .push("a previous apply was interrupted while applying it".to_owned());
             }
             changes.push(change);
         }

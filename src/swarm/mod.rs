@@ -93,16 +93,30 @@ impl Context {
     }
 
     /// Runs a script; a non-zero exit is returned, not an error.
+    ///
+    /// Docker refuses a node or service update whose object changed meanwhile ("update out of
+    /// sequence": a node re-registering after a dockerd restart does that). Such a refusal had
+    /// no effect, so the command is sent again, a few times.
     pub async fn run(&self, host: &str, script: &Script) -> Result<Output, StepError> {
-        self.reporter.command(host, &script.display());
-        let output = self.pool.run(host, script).await?;
-        self.reporter.output(
-            host,
-            output.exit_status,
-            &self.scrub(&output.stdout_text()),
-            &self.scrub(&output.stderr_text()),
-        );
-        Ok(output)
+        let mut attempt = 0;
+        loop {
+            self.reporter.command(host, &script.display());
+            let output = self.pool.run(host, script).await?;
+            self.reporter.output(
+                host,
+                output.exit_status,
+                &self.scrub(&output.stdout_text()),
+                &self.scrub(&output.stderr_text()),
+            );
+            attempt += 1;
+            if output.success()
+                || attempt >= 5
+                || !output.stderr_text().contains("update out of sequence")
+            {
+                return Ok(output);
+            }
+            tokio::time::sleep(self.poll.min(Duration::from_millis(200)) * attempt).await;
+        }
     }
 
     /// Runs a script that must succeed.
