@@ -94,9 +94,10 @@ impl Context {
 
     /// Runs a script; a non-zero exit is returned, not an error.
     ///
-    /// Docker refuses a node or service update whose object changed meanwhile ("update out of
-    /// sequence": a node re-registering after a dockerd restart does that). Such a refusal had
-    /// no effect, so the command is sent again, a few times.
+    /// Docker refuses a request it did not process: an update whose object changed meanwhile
+    /// ("update out of sequence": a node re-registering after a dockerd restart does that), or
+    /// any request while the managers elect a leader. Such a refusal had no effect, so the
+    /// command is sent again, for up to about 20 seconds.
     pub async fn run(&self, host: &str, script: &Script) -> Result<Output, StepError> {
         let mut attempt = 0;
         loop {
@@ -109,13 +110,11 @@ impl Context {
                 &self.scrub(&output.stderr_text()),
             );
             attempt += 1;
-            if output.success()
-                || attempt >= 5
-                || !output.stderr_text().contains("update out of sequence")
-            {
+            if output.success() || attempt >= 12 || !unprocessed(&output.stderr_text()) {
                 return Ok(output);
             }
-            tokio::time::sleep(self.poll.min(Duration::from_millis(200)) * attempt).await;
+            // Leader elections (a manager's dockerd restarting) take a few seconds.
+            tokio::time::sleep(self.poll.min(Duration::from_millis(250)) * attempt.min(8)).await;
         }
     }
 
@@ -216,6 +215,14 @@ pub fn scrub_swarm_secrets(text: &str) -> String {
 
 fn docker(args: &[&str]) -> RemoteCommand {
     RemoteCommand::new("docker").args(args.iter().copied())
+}
+
+/// Refusals that mean the request was not processed, so sending it again is safe: a stale
+/// object version, or no Raft leader for the moment.
+fn unprocessed(stderr: &str) -> bool {
+    stderr.contains("update out of sequence")
+        || stderr.contains("node lost leader status")
+        || stderr.contains("does not have a leader")
 }
 
 /// Docker's ways of saying an object does not exist: `Error: No such service: X`,
@@ -378,6 +385,33 @@ async fn run_step(
                 .check(&host, &script, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting"))
                 .await?;
             wait_for_docker(context, &host).await?;
+            let manager = context
+                .state
+                .lock()
+                .ok()
+                .and_then(|state| {
+                    state
+                        .resource(&Address::new(Kind::Node, host.clone()))
+                        .map(|node| node.attributes.get("role") == Some(&Value::from("manager")))
+                })
+                .unwrap_or(false);
+            if manager {
+                // The next manager restarts only once this one is back in a swarm with a leader.
+                let nodes = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
+                context
+                    .wait(
+                        &format!("`{host}` to rejoin a swarm with a leader"),
+                        || async {
+                            let output = context.pool.run(&host, &nodes).await?;
+                            Ok(if output.success() {
+                                Ok(())
+                            } else {
+                                Err(output.stderr_text().trim().to_owned())
+                            })
+                        },
+                    )
+                    .await?;
+            }
             Ok(None)
         }
         Step::SwarmInit { on } => swarm_init(context, change, on).await.map(Some),
