@@ -661,22 +661,7 @@ impl Evaluation<'_> {
     ) -> Option<Vec<u8>> {
         let file = scope.file;
         match (&content.file, &content.template) {
-            (Some(path), None) => match &scope.base {
-                Base::Dir(dir) => std::fs::read(dir.join(path.get_ref()))
-                    .map_err(|error| {
-                        self.errors.push(
-                            Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
-                                .at(self.at(file, path.span()), format!("the {what}'s content"))
-                                .help(format!("paths are relative to `{}`", dir.display())),
-                        );
-                    })
-                    .ok(),
-                Base::Builtin(_) => scope
-                    .read(self.sources, path)
-                    .map(|id| self.sources.text(id).as_bytes().to_vec())
-                    .map_err(|error| self.errors.push(error))
-                    .ok(),
-            },
+            (Some(path), None) => self.read_bytes(scope, path, &format!("the {what}'s content")),
             (None, Some(path)) => {
                 let vars = self.vars(&content.vars, scope, name)?;
                 let mut context = scope.context.clone();
@@ -851,8 +836,8 @@ impl Evaluation<'_> {
                 });
                 let mut ca_hash = None;
                 if let Some(tls) = &registry.tls {
-                    let cert = self.read_bytes(scope, &tls.cert)?;
-                    let key = self.read_bytes(scope, &tls.key)?;
+                    let cert = self.read_bytes(scope, &tls.cert, "this file")?;
+                    let key = self.read_bytes(scope, &tls.key, "this file")?;
                     resource = resource
                         .attribute(
                             "tls_cert",
@@ -860,13 +845,13 @@ impl Evaluation<'_> {
                         )
                         .attribute("tls_key", Attribute::sensitive(&key));
                     if let Some(ca) = &tls.ca {
-                        let ca = self.read_bytes(scope, ca)?;
+                        let ca = self.read_bytes(scope, ca, "this file")?;
                         ca_hash = Some((sha256_tagged(&ca), ca));
                     }
                     config["http"]["tls"] = json!({ "certificate": "/run/secrets/registry_tls_cert", "key": "/run/secrets/registry_tls_key" });
                 }
                 if let Some(htpasswd) = &registry.htpasswd {
-                    let content = self.read_bytes(scope, htpasswd)?;
+                    let content = self.read_bytes(scope, htpasswd, "this file")?;
                     resource = resource.attribute("htpasswd", Attribute::sensitive(&content));
                     config["auth"] = json!({ "htpasswd": { "realm": "swarmform", "path": "/run/secrets/registry_htpasswd" } });
                 }
@@ -1005,7 +990,7 @@ impl Evaluation<'_> {
                             None
                         }
                     },
-                    (None, Some(path)) => self.read_bytes(scope, path).map(|bytes| {
+                    (None, Some(path)) => self.read_bytes(scope, path, "this file").map(|bytes| {
                         let text = String::from_utf8_lossy(&bytes);
                         text.trim_end_matches(['\n', '\r']).as_bytes().to_vec()
                     }),
@@ -1076,13 +1061,19 @@ impl Evaluation<'_> {
         }
     }
 
-    fn read_bytes(&mut self, scope: &Scope, path: &Spanned<String>) -> Option<Vec<u8>> {
+    /// A file named relative to `scope`; a read error points at the path with `label`.
+    fn read_bytes(
+        &mut self,
+        scope: &Scope,
+        path: &Spanned<String>,
+        label: &str,
+    ) -> Option<Vec<u8>> {
         match &scope.base {
             Base::Dir(dir) => std::fs::read(dir.join(path.get_ref()))
                 .map_err(|error| {
                     self.errors.push(
                         Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
-                            .at(self.at(scope.file, path.span()), "this file")
+                            .at(self.at(scope.file, path.span()), label)
                             .help(format!("paths are relative to `{}`", dir.display())),
                     );
                 })
@@ -1189,7 +1180,7 @@ impl Evaluation<'_> {
             };
             let static_content = match (&spec.content, &spec.source) {
                 (Some(content), _) => Some(content.get_ref().as_bytes().to_vec()),
-                (_, Some(source)) => match self.read_bytes(scope, source) {
+                (_, Some(source)) => match self.read_bytes(scope, source, "this file") {
                     Some(bytes) => Some(bytes),
                     None => continue,
                 },

@@ -236,12 +236,9 @@ fn json_format() -> [&'static str; 2] {
     ["--format", "{{json .}}"]
 }
 
+/// The value a step works with: the new one, or the recorded one for a deletion.
 fn attribute<'a>(change: &'a Change, name: &str) -> Option<&'a Value> {
-    change
-        .attributes
-        .iter()
-        .find(|attribute| attribute.name == name)
-        .and_then(|attribute| attribute.after.as_ref().or(attribute.before.as_ref()))
+    change.after(name).or_else(|| change.before(name))
 }
 
 fn text_attribute(change: &Change, name: &str) -> Option<String> {
