@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use swarmform::sim::{ClusterSnapshot, Sim, SimOptions};
+use swarmform::sim::{ClusterSnapshot, Sim, SimHostSpec, SimOptions};
 use swarmform::state::StateFile;
 
 /// A simulated cluster, a config for it, and a folder to run swarmform in.
@@ -40,6 +40,10 @@ impl Cluster {
     }
 
     fn with_workloads(hosts: usize, managers: usize, workloads: &str) -> Cluster {
+        Cluster::with_options(SimOptions::with_hosts(hosts), managers, workloads)
+    }
+
+    fn with_options(options: SimOptions, managers: usize, workloads: &str) -> Cluster {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -47,10 +51,7 @@ impl Cluster {
             .expect("runtime");
         let dir = tempfile::tempdir().expect("temporary folder");
         let sim = runtime
-            .block_on(Sim::start(
-                SimOptions::with_hosts(hosts),
-                &dir.path().join("sim"),
-            ))
+            .block_on(Sim::start(options, &dir.path().join("sim")))
             .expect("simulator");
         let cluster = Cluster { runtime, sim, dir };
         cluster.write_config(managers, workloads);
@@ -184,6 +185,48 @@ fn apply_builds_clusters_of_one_three_and_five_hosts() {
             again.stdout()
         );
     }
+}
+
+// Hosts without Docker get Debian's docker.io when the config allows it, and a login user
+// other than root (it runs everything through sudo) joins the docker group.
+#[test]
+fn bare_hosts_get_docker_and_a_non_root_user_joins_the_docker_group() {
+    let options = SimOptions {
+        hosts: ["node1", "node2"]
+            .into_iter()
+            .map(|name| SimHostSpec::new(name).without_docker())
+            .collect(),
+    };
+    let cluster = Cluster::with_options(options, 1, "[engine]\ninstall = \"if-missing\"\n");
+    let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
+    cluster.write(
+        "swarmform.toml",
+        &config.replace("user = \"root\"", "user = \"pi\""),
+    );
+    let plan = cluster.run(&["plan"]).expect(0);
+    assert!(
+        plan.stdout()
+            .contains("install docker.io from the distribution's packages"),
+        "{}",
+        plan.stdout()
+    );
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let snapshot = cluster.snapshot();
+    for name in ["node1", "node2"] {
+        let host = snapshot.host(name).expect("host");
+        assert!(host.docker_installed && host.dockerd_running, "{host:#?}");
+        assert_eq!(host.docker_group, vec!["pi".to_owned()], "{name}");
+    }
+    assert!(
+        cluster
+            .sim
+            .commands("node1")
+            .iter()
+            .any(|line| line.starts_with("sudo -n")),
+        "a non-root login runs its commands through sudo"
+    );
+    assert_eq!(snapshot.swarms[0].nodes.len(), 2);
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
 
 // A failing join fails that node alone; what does not depend on it is applied, what does is

@@ -1,5 +1,5 @@
 //! The images the lab needs, built from local files once and reused: the node images (Debian
-//! with systemd and sshd, with or without docker.io) and `local/busybox:1`. No registry is
+//! with systemd and sshd, with or without docker.io) `local/busybox:1` and `local/registry:2`. No registry is
 //! needed: the node image comes from Debian's package mirror through mmdebstrap or debootstrap
 //! and `docker import`, unless `debian:bookworm` is already a local image, when the Dockerfile in
 //! templates/lab/ is used.
@@ -14,6 +14,7 @@ use super::{LABEL, Log};
 pub(crate) const MIRROR: &str = "http://deb.debian.org/debian";
 pub(crate) const SUITE: &str = "bookworm";
 pub(crate) const BUSYBOX: &str = "local/busybox:1";
+pub(crate) const REGISTRY: &str = "local/registry:2";
 const DOCKERFILE_BASE: &str = "debian:bookworm";
 /// Every node has these; the Docker flavour adds docker.io.
 const PACKAGES: &str = "openssh-server,systemd-sysv,iproute2,procps,ca-certificates,curl";
@@ -107,7 +108,10 @@ pub(crate) fn ensure_node_image(flavor: Flavor, build: &Path, log: &Log) -> Resu
             .arg(format!("--include={}", flavor.packages()))
             .arg(format!("--customize-hook={hook}"))
             .args([SUITE, "-", MIRROR])
-            .pipe(&import(image, "/sbin/init"), &build.join("mmdebstrap.log"))?;
+            .pipe(
+                &import(image, &["/sbin/init"]),
+                &build.join("mmdebstrap.log"),
+            )?;
         "mmdebstrap + docker import"
     } else if installed("debootstrap") {
         log.line(format!(
@@ -148,7 +152,7 @@ fn debootstrap(
         .arg(rootfs.to_string_lossy())
         .arg(snippets.to_string_lossy())
         .output()?;
-    tar(rootfs).pipe(&import(image, "/sbin/init"), &build.join("tar.log"))?;
+    tar(rootfs).pipe(&import(image, &["/sbin/init"]), &build.join("tar.log"))?;
     Ok(())
 }
 
@@ -160,17 +164,120 @@ pub(crate) fn ensure_busybox(build: &Path, log: &Log) -> Result<(), LabError> {
     }
     let started = Instant::now();
     let work = build.join("busybox");
-    remove_tree(&work)?;
-    let download = work.join("download");
+    let extracted = debian_package("busybox-static", &work)?;
     let rootfs = work.join("rootfs");
-    for directory in [&download, &rootfs.join("bin"), &rootfs.join("etc")] {
-        create_dir(directory)?;
-    }
-    for directory in ["tmp", "root", "var/www"] {
+    for directory in ["bin", "etc", "tmp", "root", "var/www"] {
         create_dir(&rootfs.join(directory))?;
     }
+    let busybox = rootfs.join("bin/busybox");
+    copy(&extracted.join("bin/busybox"), &busybox)?;
+    let applets = Program::new(&busybox.to_string_lossy())
+        .arg("--list")
+        .output()?;
+    for applet in applets.lines().map(str::trim) {
+        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
+            continue;
+        }
+        let link = rootfs.join("bin").join(applet);
+        std::os::unix::fs::symlink("busybox", &link).map_err(|source| LabError::Io {
+            path: link,
+            operation: "create the link",
+            source,
+        })?;
+    }
+    write_files(
+        &rootfs,
+        &[
+            ("etc/passwd", PASSWD),
+            ("etc/group", GROUP),
+            (
+                "var/www/index.html",
+                "<!doctype html><title>swarmform lab</title><p>busybox httpd answers.</p>\n",
+            ),
+        ],
+    )?;
+    tar(&rootfs).pipe(&import(BUSYBOX, &["sh"]), &work.join("tar.log"))?;
+    remove_tree(&work)?;
+    log.line(format!(
+        "Image `{BUSYBOX}`: built from Debian's busybox-static in {:.1}s.",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// `local/registry:2`: the Docker registry (distribution) from Debian's docker-registry package,
+/// with the C library it links against, laid out like the official image (config at
+/// /etc/docker/registry/config.yml, data in /var/lib/registry, port 5000), so swarmform's
+/// hosted registry runs in a lab that cannot reach Docker Hub.
+pub(crate) fn ensure_registry(build: &Path, log: &Log) -> Result<(), LabError> {
+    if exists(REGISTRY) {
+        log.line(format!("Image `{REGISTRY}`: present, reused."));
+        return Ok(());
+    }
+    let started = Instant::now();
+    let work = build.join("registry");
+    let extracted = debian_package("docker-registry", &work)?;
+    let rootfs = work.join("rootfs");
+    for directory in ["usr/bin", "etc/docker/registry", "var/lib/registry", "tmp"] {
+        create_dir(&rootfs.join(directory))?;
+    }
+    let binary = extracted.join("usr/bin/docker-registry");
+    copy(&binary, &rootfs.join("usr/bin/registry"))?;
+    copy(
+        &extracted.join("etc/docker/registry/config.yml"),
+        &rootfs.join("etc/docker/registry/config.yml"),
+    )?;
+    // The binary is linked against glibc: copy what `ldd` names (the machine runs the same
+    // Debian release as the package).
+    let libraries = Program::new("ldd").arg(binary.to_string_lossy()).output()?;
+    for library in libraries
+        .split_whitespace()
+        .filter(|word| word.starts_with('/'))
+    {
+        let source = Path::new(library);
+        let relative = source.strip_prefix("/").unwrap_or(source);
+        let target = rootfs.join(relative);
+        if let Some(parent) = target.parent() {
+            create_dir(parent)?;
+        }
+        // Follow the link: the image gets the library itself under the name the binary asks for.
+        copy(
+            &std::fs::canonicalize(source).unwrap_or_else(|_| source.to_owned()),
+            &target,
+        )?;
+    }
+    write_files(&rootfs, &[("etc/passwd", PASSWD), ("etc/group", GROUP)])?;
+    tar(&rootfs).pipe(
+        &import(
+            REGISTRY,
+            &[
+                "/usr/bin/registry",
+                "serve",
+                "/etc/docker/registry/config.yml",
+            ],
+        ),
+        &work.join("tar.log"),
+    )?;
+    remove_tree(&work)?;
+    log.line(format!(
+        "Image `{REGISTRY}`: built from Debian's docker-registry in {:.1}s.",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+const PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
+
+/// Downloads a package from the machine's apt sources into `work` and unpacks it; returns the
+/// unpacked tree. `work` is emptied first.
+fn debian_package(package: &str, work: &Path) -> Result<std::path::PathBuf, LabError> {
+    remove_tree(work)?;
+    let download = work.join("download");
+    create_dir(&download)?;
     Program::new("apt-get")
-        .args(["download", "busybox-static"])
+        .args(["download", package])
         .current_dir(&download)
         .output()
         .map_err(|error| {
@@ -189,7 +296,7 @@ pub(crate) fn ensure_busybox(build: &Path, log: &Log) -> Result<(), LabError> {
         .find(|path| path.extension().is_some_and(|extension| extension == "deb"))
         .ok_or_else(|| LabError::Io {
             path: download.clone(),
-            operation: "find busybox-static's .deb in",
+            operation: "find the downloaded .deb in",
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         })?;
     let extracted = work.join("extracted");
@@ -198,37 +305,20 @@ pub(crate) fn ensure_busybox(build: &Path, log: &Log) -> Result<(), LabError> {
         .arg(deb.to_string_lossy())
         .arg(extracted.to_string_lossy())
         .output()?;
-    let busybox = rootfs.join("bin/busybox");
-    std::fs::copy(extracted.join("bin/busybox"), &busybox).map_err(|source| LabError::Io {
-        path: busybox.clone(),
-        operation: "write",
-        source,
-    })?;
-    let applets = Program::new(&busybox.to_string_lossy())
-        .arg("--list")
-        .output()?;
-    for applet in applets.lines().map(str::trim) {
-        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
-            continue;
-        }
-        let link = rootfs.join("bin").join(applet);
-        std::os::unix::fs::symlink("busybox", &link).map_err(|source| LabError::Io {
-            path: link,
-            operation: "create the link",
+    Ok(extracted)
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), LabError> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|source| LabError::Io {
+            path: to.to_owned(),
+            operation: "write",
             source,
-        })?;
-    }
-    let files = [
-        (
-            "etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-        ),
-        ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
-        (
-            "var/www/index.html",
-            "<!doctype html><title>swarmform lab</title><p>busybox httpd answers.</p>\n",
-        ),
-    ];
+        })
+}
+
+fn write_files(rootfs: &Path, files: &[(&str, &str)]) -> Result<(), LabError> {
     for (name, content) in files {
         let path = rootfs.join(name);
         std::fs::write(&path, content).map_err(|source| LabError::Io {
@@ -237,21 +327,20 @@ pub(crate) fn ensure_busybox(build: &Path, log: &Log) -> Result<(), LabError> {
             source,
         })?;
     }
-    tar(&rootfs).pipe(&import(BUSYBOX, "sh"), &work.join("tar.log"))?;
-    remove_tree(&work)?;
-    log.line(format!(
-        "Image `{BUSYBOX}`: built from Debian's busybox-static in {:.1}s.",
-        started.elapsed().as_secs_f64()
-    ));
     Ok(())
 }
 
 /// `docker image rm` of the images the lab built that exist; returns their names.
 pub(crate) fn remove_all() -> Result<Vec<&'static str>, LabError> {
-    let present: Vec<&'static str> = [Flavor::Docker.image(), Flavor::Bare.image(), BUSYBOX]
-        .into_iter()
-        .filter(|image| exists(image))
-        .collect();
+    let present: Vec<&'static str> = [
+        Flavor::Docker.image(),
+        Flavor::Bare.image(),
+        BUSYBOX,
+        REGISTRY,
+    ]
+    .into_iter()
+    .filter(|image| exists(image))
+    .collect();
     if !present.is_empty() {
         Program::docker()
             .args(["image", "rm"])
@@ -261,10 +350,13 @@ pub(crate) fn remove_all() -> Result<Vec<&'static str>, LabError> {
     Ok(present)
 }
 
-fn import(image: &str, command: &str) -> Program {
+fn import(image: &str, command: &[&str]) -> Program {
     Program::docker()
         .args(["import", "--change"])
-        .arg(format!("CMD [\"{command}\"]"))
+        .arg(format!(
+            "CMD {}",
+            serde_json::to_string(command).unwrap_or_default()
+        ))
         .arg("--change")
         .arg(format!("LABEL {LABEL}=1"))
         .args(["-", image])

@@ -106,6 +106,7 @@ fn up(args: &LabUpArgs, log: &Log) -> Result<(), LabError> {
     };
     image::ensure_node_image(flavor, &build, log)?;
     image::ensure_busybox(&build, log)?;
+    image::ensure_registry(&build, log)?;
 
     let (public_key, made) = dir.ensure_key()?;
     let fingerprint = fingerprint(&public_key);

@@ -302,7 +302,7 @@ impl Step {
         match self {
             Step::InstallEngine { packages } => {
                 format!(
-                    "install {} from the distribution's packages, enable and start dockerd",
+                    "install {} from the distribution's packages, enable and start dockerd (a login user other than root joins the docker group)",
                     packages.join(", ")
                 )
             }

@@ -32,6 +32,7 @@ const PROGRAMS: &[&str] = &[
     "id",
     "sha256sum",
     "stat",
+    "usermod",
     "which",
     "systemctl",
     "apt-get",
@@ -134,6 +135,7 @@ pub(crate) fn run(
         "hostname" => Output::ok(format!("{}\n", world.hosts[host].name)),
         "whoami" => Output::ok("root\n"),
         "id" => id(&args),
+        "usermod" => usermod(&args, &mut world.hosts[host]),
         "sha256sum" => sha256sum(&args, &world.hosts[host].fs, stdin),
         "stat" => stat(&args, &world.hosts[host].fs),
         "systemctl" => systemctl(&args, world, host),
@@ -608,6 +610,7 @@ fn known_user(name: &str) -> bool {
                 | "irc"
                 | "nobody"
                 | "_apt"
+                | "pi"
         )
 }
 
@@ -634,6 +637,29 @@ fn known_group(name: &str, host: &Host) -> bool {
                 | "utmp"
         )
         || (name == "docker" && host.docker_installed)
+}
+
+/// `usermod -aG GROUP USER` (shadow's messages); only the `docker` group is recorded.
+fn usermod(args: &[&str], host: &mut Host) -> Output {
+    let (group, user) = match args {
+        ["-aG", group, user] | ["-a", "-G", group, user] => (*group, *user),
+        _ => {
+            return Output::error(
+                "Usage: usermod [options] LOGIN\n\nOptions:\n  -a, --append                  append the user to the supplemental GROUPS\n  -G, --groups GROUPS           new list of supplementary GROUPS",
+                2,
+            );
+        }
+    };
+    if !known_user(user) {
+        return Output::error(format!("usermod: user '{user}' does not exist"), 6);
+    }
+    if !known_group(group, host) {
+        return Output::error(format!("usermod: group '{group}' does not exist"), 6);
+    }
+    if group == "docker" {
+        host.docker_group.insert(user.to_owned());
+    }
+    Output::default()
 }
 
 fn chown(args: &[&str], host: &mut Host) -> Output {

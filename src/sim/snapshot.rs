@@ -44,6 +44,8 @@ pub struct HostSnapshot {
     pub node: Option<NodeSnapshot>,
     /// Registries logged in to, with the user name.
     pub logins: BTreeMap<String, String>,
+    /// Members of the `docker` group.
+    pub docker_group: Vec<String>,
 }
 
 impl HostSnapshot {
@@ -252,6 +254,7 @@ pub(crate) fn take(world: &World) -> ClusterSnapshot {
                         .map(|node| node_snapshot(cluster, node))
                 }),
                 logins: super::docker::logins(&host.fs).into_iter().collect(),
+                docker_group: host.docker_group.iter().cloned().collect(),
             };
             (host.name.clone(), snapshot)
         })

@@ -1,6 +1,6 @@
 //! The simulated world: every host and every swarm, behind one mutex.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +92,8 @@ pub(crate) struct Host {
     pub host_key: PrivateKey,
     pub server_config: Arc<Config>,
     pub connections: HashMap<u64, Handle>,
+    /// Members of the `docker` group (`usermod -aG docker USER`).
+    pub docker_group: BTreeSet<String>,
 }
 
 impl Host {
@@ -132,6 +134,7 @@ impl Host {
             host_key,
             server_config,
             connections: HashMap::new(),
+            docker_group: BTreeSet::new(),
         };
         if spec.docker_installed {
             host.install_docker_files(rng);

@@ -210,6 +210,11 @@ impl Pool {
     }
 
     /// Host keys recorded under accept-new during this run, for the state.
+    /// The user swarmform logs in as on `host`.
+    pub fn user(&self, host: &str) -> Option<&str> {
+        self.hosts.get(host).map(|entry| entry.target.user.as_str())
+    }
+
     pub fn learned_host_keys(&self) -> Vec<(String, HostKey)> {
         self.learned
             .lock()

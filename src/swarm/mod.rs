@@ -339,6 +339,15 @@ async fn run_step(
                     .await?;
             }
             wait_for_docker(context, &host).await?;
+            // A login user other than root may then run `docker` by hand (from its next login).
+            if let Some(user) = context.pool.user(&host).filter(|user| *user != "root") {
+                let group = Script::new(
+                    RemoteCommand::new("usermod")
+                        .args(["-aG", "docker"])
+                        .arg(user.to_owned()),
+                );
+                context.check(&host, &group, None).await?;
+            }
             Ok(None)
         }
         Step::WriteFile { path, mode, owner } => {
