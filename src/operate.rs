@@ -2,7 +2,7 @@
 //! They share one tokio runtime and one SSH connection per host.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -276,7 +276,35 @@ pub(crate) fn apply(
         pool.close().await;
         summary
     })?;
+    if let Some(key) = context.take_new_unlock_key() {
+        show_unlock_key(&key, &plan);
+    }
     Ok(report(&plan, &summary))
+}
+
+/// The unlock key of a swarm this run autolocked: written where the config asks, or shown this
+/// once on a terminal. Never printed into a log (stderr that is not a terminal).
+fn show_unlock_key(key: &crate::swarm::NewUnlockKey, plan: &Plan) {
+    let consequence = "a manager whose dockerd restarts stays locked until `docker swarm unlock` is given this key";
+    if let Some(path) = &key.written_to {
+        eprintln!(
+            "\nThe swarm is autolocked. Its unlock key was written to `{}` (mode 0600): keep it safe; {consequence}.",
+            path.display()
+        );
+    } else if std::io::stderr().is_terminal() {
+        eprintln!(
+            "\nThe swarm is autolocked. Its unlock key, shown this once and stored nowhere by swarmform:\n\n    {}\n\nKeep it in a password manager: {consequence}.",
+            key.key
+        );
+    } else {
+        let manager = plan
+            .change(&crate::address::Address::swarm())
+            .and_then(|change| change.host.clone())
+            .unwrap_or_else(|| "MANAGER".to_owned());
+        eprintln!(
+            "\nThe swarm is autolocked. Its unlock key is not printed because stderr is not a terminal (it would end up in a log).\nhint: read it on a terminal with `swarmform exec --hosts {manager} -- docker swarm unlock-key -q`, or set `unlock_key_file` under `[swarm]`; {consequence}."
+        );
+    }
 }
 
 /// A saved plan applies only to the state and config it was made from.

@@ -617,3 +617,86 @@ fn refresh_records_drift_in_the_state() {
         again.stderr()
     );
 }
+
+// An autolocked swarm: the unlock key goes to `unlock_key_file` (0600) and nowhere else, and a
+// daemon.json change restarts each manager's dockerd, which comes back locked and is unlocked
+// with the key read live before the restart, one manager at a time.
+#[test]
+fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts() {
+    let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n";
+    let cluster = Cluster::with_workloads(3, 3, workloads);
+    std::fs::create_dir(cluster.path("keys")).expect("keys folder");
+    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let key_file = cluster.path("keys/unlock.key");
+    let key = std::fs::read_to_string(&key_file).expect("the key file");
+    let key = key.trim();
+    assert!(key.starts_with("SWMKEY-1-"), "{key}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file)
+        .expect("metadata")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        applied.stderr().contains("Its unlock key was written to"),
+        "{}",
+        applied.stderr()
+    );
+
+    let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
+    cluster.write(
+        "swarmform.toml",
+        &format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
+    );
+    let restarted = cluster.run(&["apply", "--auto-approve", "-v"]).expect(0);
+    for host in ["node1", "node2", "node3"] {
+        let commands = cluster.sim.commands(host);
+        let restart = commands
+            .iter()
+            .position(|line| line.contains("systemctl restart docker"))
+            .unwrap_or_else(|| panic!("{host} restarted dockerd: {commands:#?}"));
+        assert!(
+            commands[restart..]
+                .iter()
+                .any(|line| line.contains("docker swarm unlock")),
+            "{host} was unlocked after its restart: {commands:#?}"
+        );
+    }
+    let snapshot = cluster.snapshot();
+    let swarm = snapshot.swarm().expect("the swarm");
+    assert!(
+        swarm.nodes.iter().all(|node| node.state == "ready"),
+        "{swarm:#?}"
+    );
+    for text in [
+        applied.stdout(),
+        applied.stderr(),
+        restarted.stdout(),
+        restarted.stderr(),
+        cluster.state_text(),
+    ] {
+        assert!(!text.contains(key), "the unlock key leaked:\n{text}");
+    }
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// Without `unlock_key_file` the key is shown only on a terminal: a piped stderr (a CI log) gets
+// the way to read it instead.
+#[test]
+fn an_unlock_key_is_never_printed_into_a_log() {
+    let cluster = Cluster::with_workloads(1, 1, "[swarm]\nautolock = true\n");
+    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(
+        applied
+            .stderr()
+            .contains("Its unlock key is not printed because stderr is not a terminal"),
+        "{}",
+        applied.stderr()
+    );
+    assert!(
+        !applied.stderr().contains("SWMKEY-1-"),
+        "{}",
+        applied.stderr()
+    );
+    assert!(!cluster.state_text().contains("SWMKEY-1-"));
+}

@@ -336,6 +336,18 @@ impl Evaluation<'_> {
         let config = self.config;
         let swarm = &config.swarm;
         let file = config.root;
+        if let Some(path) = &swarm.unlock_key_file
+            && !swarm.autolock
+        {
+            self.errors.push(
+                Diagnostic::error("`unlock_key_file` without `autolock = true`")
+                    .at(
+                        self.at(file, path.span()),
+                        "only an autolocked swarm has an unlock key",
+                    )
+                    .help("set `autolock = true` under `[swarm]`, or remove `unlock_key_file`"),
+            );
+        }
         if let Some(listen) = &swarm.listen_addr
             && !check::is_advertise_address(listen.get_ref())
         {
@@ -1635,6 +1647,19 @@ impl Evaluation<'_> {
             "task_history_limit",
             Attribute::new(swarm.task_history_limit.unwrap_or(5)),
         );
+        // The key file's path as written, and (as payload) where it is on this machine.
+        let swarm_resource = match &swarm.unlock_key_file {
+            Some(path) => swarm_resource.attribute(
+                "unlock_key_file",
+                Attribute::new(path.get_ref().clone()).with_payload(
+                    super::load::folder_of(&config.path)
+                        .join(path.get_ref())
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
+            ),
+            None => swarm_resource,
+        };
         let location = config
             .swarm_location
             .clone()

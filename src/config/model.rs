@@ -162,6 +162,10 @@ pub struct SwarmSettings {
     pub default_addr_pool_mask_length: Option<Spanned<u8>>,
     #[serde(default)]
     pub autolock: bool,
+    /// Where to keep the unlock key of an autolocked swarm, on the machine running swarmform
+    /// (written with mode 0600; relative to the config's folder). Without it the key is shown
+    /// once on the terminal and stored nowhere.
+    pub unlock_key_file: Option<Spanned<String>>,
     /// Rotate both join tokens after an apply that joined nodes.
     #[serde(default)]
     pub rotate_join_tokens: bool,

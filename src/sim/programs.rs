@@ -1267,6 +1267,7 @@ fn systemctl(args: &[&str], world: &mut World, index: usize) -> Output {
             }
             match start_dockerd(host) {
                 Ok(()) => {
+                    docker::swarm::lock_after_restart(world, index);
                     docker::swarm::refresh(world);
                     out
                 }

@@ -46,6 +46,8 @@ impl World {
 pub(crate) struct Membership {
     pub cluster: String,
     pub node: String,
+    /// A manager of an autolocked swarm whose dockerd restarted, until `docker swarm unlock`.
+    pub locked: bool,
 }
 
 /// A local (not swarm-scoped) network on one host.

@@ -44,6 +44,18 @@ pub struct Context {
     tokens: Mutex<BTreeMap<(String, String), String>>,
     /// What managers said about their swarm during this run.
     managers: Mutex<BTreeMap<String, SwarmInfo>>,
+    /// The swarm's unlock key once read during this run; never stored in the state.
+    unlock_key: Mutex<Option<String>>,
+    /// Set when this run locked the swarm (autolock turned on): the key, shown once.
+    new_unlock_key: Mutex<Option<NewUnlockKey>>,
+}
+
+/// The unlock key of a swarm this run autolocked, for the command to show once.
+#[derive(Debug, Clone)]
+pub struct NewUnlockKey {
+    pub key: String,
+    /// The `unlock_key_file` it was written to, when the config names one.
+    pub written_to: Option<std::path::PathBuf>,
 }
 
 /// What a vertex left behind, for the state.
@@ -74,7 +86,17 @@ impl Context {
             poll: POLL,
             tokens: Mutex::new(BTreeMap::new()),
             managers: Mutex::new(BTreeMap::new()),
+            unlock_key: Mutex::new(None),
+            new_unlock_key: Mutex::new(None),
         }
+    }
+
+    /// The unlock key of a swarm this run autolocked; taken once.
+    pub fn take_new_unlock_key(&self) -> Option<NewUnlockKey> {
+        self.new_unlock_key
+            .lock()
+            .ok()
+            .and_then(|mut key| key.take())
     }
 
     fn scrub(&self, text: &str) -> String {
@@ -141,6 +163,14 @@ impl Context {
         hint: Option<&str>,
     ) -> StepError {
         let stderr = output.stderr_text();
+        let locked_hint = format!(
+            "`{host}` is a manager of an autolocked swarm that restarted: unlock it with `docker swarm unlock` and the unlock key (in `unlock_key_file` if the config names one), then apply again"
+        );
+        let hint = if stderr.contains("needs to be unlocked") {
+            Some(locked_hint.as_str())
+        } else {
+            hint
+        };
         let stderr = if stderr.trim().is_empty() {
             output.stdout_text()
         } else {
@@ -385,12 +415,27 @@ async fn run_step(
             Ok(None)
         }
         Step::RestartDocker => {
+            // A manager of an autolocked swarm comes back locked: read the key from it first.
+            let before = facts::swarm_info(context, &host).await;
+            let unlock_key = match before {
+                Ok(info) if info.control_available && autolocked(context, &host).await? => {
+                    Some(unlock_key(context, &host).await?)
+                }
+                _ => None,
+            };
             let script = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
                 .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
             context
                 .check(&host, &script, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting"))
                 .await?;
             wait_for_docker(context, &host).await?;
+            if let Some(key) = unlock_key
+                && facts::swarm_info(context, &host).await?.local_node_state == "locked"
+            {
+                let unlock = Script::new(docker(&["swarm", "unlock"]))
+                    .stdin(format!("{key}\n").into_bytes());
+                context.check(&host, &unlock, None).await?;
+            }
             let manager = context
                 .state
                 .lock()
@@ -779,6 +824,9 @@ async fn swarm_init(context: &Context, change: &Change, on: &str) -> Result<Stri
         .check(on, &Script::new(command), Some("check the advertise address: it must be an address of this host that the other nodes reach"))
         .await?;
     let info = facts::swarm_info(context, on).await?;
+    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+        keep_unlock_key(context, on, true).await?;
+    }
     Ok(info.cluster_id)
 }
 
@@ -808,6 +856,74 @@ async fn swarm_update(context: &Context, change: &Change) -> Result<(), StepErro
     }
     command = swarm_settings(command, change);
     context.check(&host, &Script::new(command), None).await?;
+    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+        let turned_on = change.before("autolock").and_then(Value::as_bool) != Some(true);
+        keep_unlock_key(context, &host, turned_on).await?;
+    }
+    Ok(())
+}
+
+/// Whether the swarm `manager` belongs to locks its managers when they restart.
+async fn autolocked(context: &Context, manager: &str) -> Result<bool, StepError> {
+    let script = Script::new(docker(&[
+        "info",
+        "--format",
+        "{{json .Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}",
+    ]));
+    let output = context.check(manager, &script, None).await?;
+    Ok(output.stdout_text().trim() == "true")
+}
+
+/// The swarm's unlock key, read live from a manager once per run and scrubbed from all output.
+async fn unlock_key(context: &Context, manager: &str) -> Result<String, StepError> {
+    if let Some(key) = context.unlock_key.lock().ok().and_then(|key| key.clone()) {
+        return Ok(key);
+    }
+    let script = Script::new(docker(&["swarm", "unlock-key", "-q"]));
+    let output = context.check(manager, &script, None).await?;
+    let key = output.stdout_text().trim().to_owned();
+    if key.is_empty() {
+        return Err(StepError::Unexpected {
+            host: manager.to_owned(),
+            command: script.display(),
+            detail: "no unlock key".to_owned(),
+        });
+    }
+    context.remember_secret(&key);
+    if let Ok(mut cached) = context.unlock_key.lock() {
+        *cached = Some(key.clone());
+    }
+    Ok(key)
+}
+
+/// Writes the unlock key to the config's `unlock_key_file` (0600) when it names one and the
+/// file does not hold it yet; `new` marks a key this run created, to be shown once.
+async fn keep_unlock_key(context: &Context, manager: &str, new: bool) -> Result<(), StepError> {
+    let key = unlock_key(context, manager).await?;
+    let path = context
+        .resource(&Address::swarm())
+        .and_then(|swarm| swarm.payload("unlock_key_file"))
+        .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned()));
+    let mut written_to = None;
+    if let Some(path) = &path {
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        if current.trim() != key {
+            crate::state::write_atomically(path, format!("{key}\n").as_bytes()).map_err(
+                |error| {
+                    StepError::Refused(format!(
+                        "the unlock key could not be written to `{}`: {error}",
+                        path.display()
+                    ))
+                },
+            )?;
+            written_to = Some(path.clone());
+        }
+    }
+    if (new || written_to.is_some())
+        && let Ok(mut shown) = context.new_unlock_key.lock()
+    {
+        *shown = Some(NewUnlockKey { key, written_to });
+    }
     Ok(())
 }
 

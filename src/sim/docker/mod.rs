@@ -18,6 +18,7 @@ use swarm::{Cluster, Role};
 pub(crate) use system::logins;
 
 pub(crate) const DAEMON_DOWN: &str = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
+pub(crate) const SWARM_LOCKED: &str = "Error response from daemon: Swarm is encrypted and needs to be unlocked before it can be used. Please use \"docker swarm unlock\" to unlock it.";
 pub(crate) const NOT_MANAGER_INACTIVE: &str = "Error response from daemon: This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
 pub(crate) const NOT_MANAGER_WORKER: &str = "Error response from daemon: This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
 pub(crate) const NO_LEADER: &str = "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
@@ -50,6 +51,9 @@ impl Ctx<'_> {
         let Some(member) = &self.world.hosts[self.host].swarm else {
             return Err(Output::error(NOT_MANAGER_INACTIVE, 1));
         };
+        if member.locked {
+            return Err(Output::error(SWARM_LOCKED, 1));
+        }
         let Some(cluster) = self.world.clusters.get(&member.cluster) else {
             return Err(Output::error(NOT_MANAGER_INACTIVE, 1));
         };

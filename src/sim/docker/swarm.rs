@@ -904,10 +904,9 @@ pub(crate) fn refresh(world: &mut World) {
             let host = &hosts[node.host];
             node.ready = !node.left
                 && host.dockerd_running
-                && host
-                    .swarm
-                    .as_ref()
-                    .is_some_and(|member| member.cluster == cluster.id && member.node == node.id);
+                && host.swarm.as_ref().is_some_and(|member| {
+                    member.cluster == cluster.id && member.node == node.id && !member.locked
+                });
         }
         cluster.elect();
         cluster.reconcile(rng);
@@ -1343,6 +1342,7 @@ fn init(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     host.swarm = Some(Membership {
         cluster: cluster_id,
         node: node_id.clone(),
+        locked: false,
     });
     add_gateway_bridge(host, rng);
     refresh(ctx.world);
@@ -1489,6 +1489,7 @@ fn join(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     host.swarm = Some(Membership {
         cluster: cluster_id,
         node: node_id,
+        locked: false,
     });
     add_gateway_bridge(host, rng);
     refresh(ctx.world);
@@ -1712,12 +1713,47 @@ fn unlock_key_command(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output
     Ok(Output::ok(out))
 }
 
+/// `docker swarm unlock`: the key is read from standard input (the CLI prompts on a terminal).
 fn unlock(ctx: &mut Ctx<'_>) -> Result<Output, Output> {
     ctx.require_daemon()?;
-    if ctx.world.hosts[ctx.host].swarm.is_none() {
+    let Some(member) = ctx.world.hosts[ctx.host].swarm.clone() else {
         return Err(Output::error(NOT_MANAGER_INACTIVE, 1));
+    };
+    if !member.locked {
+        return Err(daemon_error("swarm is not locked"));
     }
-    Err(daemon_error("swarm is not locked"))
+    let given = String::from_utf8_lossy(&ctx.stdin).trim().to_owned();
+    let key = ctx
+        .world
+        .clusters
+        .get(&member.cluster)
+        .and_then(|cluster| cluster.unlock_key.clone());
+    if key.as_deref() != Some(given.as_str()) {
+        return Err(daemon_error(
+            "swarm could not be unlocked: invalid key provided",
+        ));
+    }
+    if let Some(member) = ctx.world.hosts[ctx.host].swarm.as_mut() {
+        member.locked = false;
+    }
+    refresh(ctx.world);
+    Ok(Output::default())
+}
+
+/// A manager of an autolocked swarm comes back from a dockerd restart locked.
+pub(crate) fn lock_after_restart(world: &mut World, index: usize) {
+    let Some(member) = world.hosts[index].swarm.as_ref() else {
+        return;
+    };
+    let locks = world.clusters.get(&member.cluster).is_some_and(|cluster| {
+        cluster.unlock_key.is_some()
+            && cluster
+                .node(&member.node)
+                .is_some_and(|node| node.role == Role::Manager)
+    });
+    if locks && let Some(member) = world.hosts[index].swarm.as_mut() {
+        member.locked = true;
+    }
 }
 
 #[cfg(test)]

@@ -166,6 +166,16 @@ pub(crate) fn swarm_json(world: &World, host: usize) -> Value {
     let Some(member) = &world.hosts[host].swarm else {
         return inactive;
     };
+    if member.locked {
+        return json!({
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "locked",
+            "ControlAvailable": false,
+            "Error": "",
+            "RemoteManagers": null,
+        });
+    }
     let Some(cluster) = world.clusters.get(&member.cluster) else {
         return inactive;
     };
