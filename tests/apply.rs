@@ -700,3 +700,41 @@ fn an_unlock_key_is_never_printed_into_a_log() {
     );
     assert!(!cluster.state_text().contains("SWMKEY-1-"));
 }
+
+// A daemon.json change restarts dockerd node by node: each node in the swarm is drained first
+// (its tasks stop cleanly and run elsewhere) and set active again once it is ready; managers one
+// at a time, then the workers.
+#[test]
+fn dockerd_restarts_drain_each_node_and_reactivate_it() {
+    let cluster = Cluster::start(3, 1);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+
+    let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
+    cluster.write(
+        "swarmform.toml",
+        &format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
+    );
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let snapshot = cluster.snapshot();
+    let swarm = snapshot.swarm().expect("the swarm");
+    let manager_commands = cluster.sim.commands("node1");
+    for node in &swarm.nodes {
+        let drained = manager_commands
+            .iter()
+            .position(|line| {
+                line.contains(&format!("node update --availability drain {}", node.id))
+            })
+            .unwrap_or_else(|| panic!("{} drained: {manager_commands:#?}", node.hostname));
+        assert!(
+            manager_commands[drained..].iter().any(
+                |line| line.contains(&format!("node update --availability active {}", node.id))
+            ),
+            "{} set active again",
+            node.hostname
+        );
+        assert_eq!(node.availability, "active", "{node:#?}");
+    }
+    let web = swarm.service("web_web").expect("the web service");
+    assert_eq!(web.running_on().len(), 2, "{web:#?}");
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}

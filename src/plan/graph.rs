@@ -46,6 +46,7 @@ pub enum Edge {
     ManagersOneAtATime,
     WorkersBeforeManagers,
     RestartsOneAtATime,
+    RestartsInBatches,
     SwarmTeardown,
 }
 
@@ -238,7 +239,8 @@ impl Graph {
         }
     }
 
-    /// dockerd restarts on managers one at a time.
+    /// dockerd restarts: managers one at a time, then the other hosts in batches of a third
+    /// (at least one), so two thirds of the workers keep running tasks while the rest restart.
     fn add_restart_edges(&mut self, plan: &Plan) {
         let managers: BTreeSet<&str> = plan
             .changes
@@ -254,21 +256,40 @@ impl Graph {
             })
             .map(|change| change.address.name.as_str())
             .collect();
-        let restarts: Vec<Option<NodeIndex>> = plan
+        let (manager_restarts, other_restarts): (Vec<&Change>, Vec<&Change>) = plan
             .changes
             .iter()
-            .filter(|change| change.address.kind == Kind::Daemon && change.action == Action::Update)
+            .filter(|change| {
+                change.address.kind == Kind::Daemon
+                    && matches!(change.action, Action::Create | Action::Update)
+            })
             .filter(|change| {
                 change
                     .reasons
                     .iter()
                     .any(|reason| reason.starts_with("restarts dockerd"))
             })
-            .filter(|change| managers.contains(change.address.name.as_str()))
+            .partition(|change| managers.contains(change.address.name.as_str()));
+        let restarts: Vec<Option<NodeIndex>> = manager_restarts
+            .iter()
             .map(|change| self.vertex(&change.address, Phase::Apply))
             .collect();
         for pair in restarts.windows(2) {
             self.edge(pair[0], pair[1], Edge::RestartsOneAtATime);
+        }
+        let batch = other_restarts.len().div_ceil(3).max(1);
+        let mut previous: Vec<Option<NodeIndex>> = restarts.last().copied().into_iter().collect();
+        for chunk in other_restarts.chunks(batch) {
+            let current: Vec<Option<NodeIndex>> = chunk
+                .iter()
+                .map(|change| self.vertex(&change.address, Phase::Apply))
+                .collect();
+            for before in &previous {
+                for after in &current {
+                    self.edge(*before, *after, Edge::RestartsInBatches);
+                }
+            }
+            previous = current;
         }
     }
 
@@ -424,6 +445,7 @@ fn edge_label(edge: Edge) -> &'static str {
         Edge::ManagersOneAtATime => "one manager at a time",
         Edge::WorkersBeforeManagers => "workers first",
         Edge::RestartsOneAtATime => "one restart at a time",
+        Edge::RestartsInBatches => "workers restart in batches, after the managers",
         Edge::SwarmTeardown => "teardown order",
     }
 }

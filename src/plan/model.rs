@@ -312,7 +312,7 @@ impl Step {
             }
             Step::EnsureLine { path } => format!("ensure the line is present in {path}"),
             Step::RemoveFile { path } => format!("remove {path}"),
-            Step::RestartDocker => "systemctl daemon-reload and restart dockerd".to_owned(),
+            Step::RestartDocker => "systemctl daemon-reload and restart dockerd (the node drained meanwhile)".to_owned(),
             Step::SwarmInit { on } => format!("docker swarm init on {on}"),
             Step::SwarmUpdate => "docker swarm update".to_owned(),
             Step::RotateJoinTokens => "rotate the worker and manager join tokens".to_owned(),

@@ -88,6 +88,7 @@ pub fn plan(
         }
     }
     propagate_replacements(&mut changes);
+    mark_first_daemon_configs(&mut changes, state);
 
     if !options.targets.is_empty() {
         changes = restrict(changes, &options.targets)?;
@@ -332,6 +333,22 @@ fn remote_id_unknown(kind: Kind) -> Option<AttributeChange> {
 
 /// A resource that is deleted and re-created takes down what uses it: a replaced network
 /// forces its stacks to be removed first and deployed again.
+/// A daemon configuration written for the first time on a host that is already a node
+/// restarts a running dockerd too: it gets the same reason, so it is ordered like an update.
+fn mark_first_daemon_configs(changes: &mut [Change], state: &State) {
+    for change in changes.iter_mut() {
+        if change.address.kind == Kind::Daemon
+            && change.action == Action::Create
+            && let Some(host) = change.host.clone()
+            && state
+                .resource(&Address::new(Kind::Node, host.clone()))
+                .is_some_and(|node| !node.pending)
+        {
+            change.reasons.push(format!("restarts dockerd on {host}"));
+        }
+    }
+}
+
 fn propagate_replacements(changes: &mut [Change]) {
     loop {
         let replaced: BTreeSet<Address> = changes

@@ -511,9 +511,53 @@ fn daemon_changes_restart_managers_one_at_a_time() {
         ("daemon.m2", Phase::Apply),
         ("daemon.m3", Phase::Apply)
     ));
-    assert!(!has_edge(
+    assert!(has_edge(
         &plan,
         ("daemon.m3", Phase::Apply),
+        ("daemon.w1", Phase::Apply)
+    ));
+}
+
+// Workers restart after the managers, a third of them at a time.
+#[test]
+fn daemon_changes_restart_workers_in_batches_after_the_managers() {
+    let state = applied(&cluster(1, 6));
+    let config = format!(
+        "[daemon.json]\n\"log-driver\" = \"local\"\n\n{}{WORKLOADS}",
+        hosts(1, 6)
+    );
+    let desired = test_desired(&config, &[("db.txt", "secret-one\n"), ("web.yml.hbs", WEB)]);
+    let plan = offline(&desired, Some(&state));
+    let batches = [["w1", "w2"], ["w3", "w4"], ["w5", "w6"]];
+    for first in batches[0] {
+        assert!(has_edge(
+            &plan,
+            ("daemon.m1", Phase::Apply),
+            (&format!("daemon.{first}"), Phase::Apply)
+        ));
+    }
+    for pair in batches.windows(2) {
+        for before in pair[0] {
+            for after in pair[1] {
+                assert!(
+                    has_edge(
+                        &plan,
+                        (&format!("daemon.{before}"), Phase::Apply),
+                        (&format!("daemon.{after}"), Phase::Apply)
+                    ),
+                    "{before} before {after}"
+                );
+            }
+        }
+    }
+    assert!(!has_edge(
+        &plan,
+        ("daemon.w1", Phase::Apply),
+        ("daemon.w2", Phase::Apply)
+    ));
+    assert!(!has_edge(
+        &plan,
+        ("daemon.w2", Phase::Apply),
         ("daemon.w1", Phase::Apply)
     ));
 }

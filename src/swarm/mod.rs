@@ -423,6 +423,7 @@ async fn run_step(
                 }
                 _ => None,
             };
+            let drained = before_restart(context, &host).await?;
             let script = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
                 .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
             context
@@ -462,6 +463,9 @@ async fn run_step(
                         },
                     )
                     .await?;
+            }
+            if let Some(drained) = drained {
+                after_restart(context, &host, drained).await?;
             }
             Ok(None)
         }
@@ -1100,41 +1104,264 @@ async fn set_labels(context: &Context, change: &Change, via: &str) -> Result<(),
     Ok(())
 }
 
+/// Decommission: drain the node, wait until nothing runs on it any more, then until the
+/// services that ran there have their replicas running elsewhere (or say why they cannot).
 async fn drain(context: &Context, change: &Change, via: &str) -> Result<(), StepError> {
     let id = node_id(context, change).await?;
-    let update =
-        Script::new(docker(&["node", "update", "--availability", "drain"]).arg(id.clone()));
-    let output = context.run(via, &update).await?;
-    if !output.success() {
-        if is_not_found(&output.stderr_text()) {
-            return Ok(());
-        }
-        return Err(context.failure(via, &update, &output, None));
+    let name = change.address.name.clone();
+    let Some(moved) = drain_node(context, via, &id, &name).await? else {
+        return Ok(());
+    };
+    if moved.is_empty() {
+        return Ok(());
     }
-    let tasks = Script::new(
-        docker(&["node", "ps"])
-            .arg(id.clone())
-            .args(["--filter", "desired-state=running"])
-            .args(json_format()),
-    );
+    let services = Script::new(docker(&["service", "ls"]).args(json_format()));
     context
         .wait(
-            &format!("the tasks of `{}` to move", change.address.name),
+            &format!("the tasks that ran on `{name}` to run elsewhere"),
             || async {
-                let output = context.check(via, &tasks, None).await?;
-                let running = output
-                    .stdout_text()
-                    .lines()
-                    .filter(|line| !line.trim().is_empty())
-                    .count();
-                Ok(if running == 0 {
-                    Ok(())
-                } else {
-                    Err(format!("{running} tasks still running"))
-                })
+                let output = context.check(via, &services, None).await?;
+                let mut short = Vec::new();
+                for service in json_lines(&output.stdout_text()) {
+                    let service_name = service
+                        .get("Name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let replicas = service
+                        .get("Replicas")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if moved.contains(service_name)
+                        && let Some((running, wanted)) = replicas.split_once('/')
+                        && running != wanted.split_whitespace().next().unwrap_or(wanted)
+                    {
+                        short.push(format!("{service_name} {replicas}"));
+                    }
+                }
+                if short.is_empty() {
+                    return Ok(Ok(()));
+                }
+                Ok(Err(format!(
+                    "{}{}",
+                    short.join(", "),
+                    task_errors(context, via, &moved).await?
+                )))
             },
         )
         .await
+}
+
+/// `docker node update --availability drain`, then waits until no task still runs on the node.
+/// Returns the services that had tasks running there, or `None` when the node is not in the
+/// swarm (nothing to drain).
+async fn drain_node(
+    context: &Context,
+    via: &str,
+    id: &str,
+    name: &str,
+) -> Result<Option<std::collections::BTreeSet<String>>, StepError> {
+    let tasks = Script::new(
+        docker(&["node", "ps"])
+            .arg(id.to_owned())
+            .args(["--filter", "desired-state=running"])
+            .args(json_format()),
+    );
+    let before = context.run(via, &tasks).await?;
+    let services: std::collections::BTreeSet<String> = json_lines(&before.stdout_text())
+        .iter()
+        .filter_map(|task| task.get("Name").and_then(Value::as_str))
+        .filter_map(|task| task.rsplit_once('.').map(|(service, _)| service.to_owned()))
+        .collect();
+    let update =
+        Script::new(docker(&["node", "update", "--availability", "drain"]).arg(id.to_owned()));
+    let output = context.run(via, &update).await?;
+    if !output.success() {
+        if is_not_found(&output.stderr_text()) {
+            return Ok(None);
+        }
+        return Err(context.failure(via, &update, &output, None));
+    }
+    // Desired state flips to shutdown at once; wait for the containers themselves to stop.
+    let all = Script::new(
+        docker(&["node", "ps"])
+            .arg(id.to_owned())
+            .args(json_format()),
+    );
+    context
+        .wait(&format!("the tasks on `{name}` to stop"), || async {
+            let output = context.check(via, &all, None).await?;
+            let running = json_lines(&output.stdout_text())
+                .iter()
+                .filter(|task| {
+                    let state = task
+                        .get("CurrentState")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    ["Running", "Starting", "Preparing", "Assigned", "Accepted"]
+                        .iter()
+                        .any(|live| state.starts_with(live))
+                })
+                .count();
+            Ok(if running == 0 {
+                Ok(())
+            } else {
+                Err(format!("{running} tasks still running"))
+            })
+        })
+        .await?;
+    Ok(Some(services))
+}
+
+/// The errors of the tasks of `services` that are not running, for a message: `; web.2: no
+/// suitable node (...)`.
+async fn task_errors(
+    context: &Context,
+    via: &str,
+    services: &std::collections::BTreeSet<String>,
+) -> Result<String, StepError> {
+    let mut out = String::new();
+    for service in services {
+        let script = Script::new(
+            docker(&[
+                "service",
+                "ps",
+                "--no-trunc",
+                "--filter",
+                "desired-state=running",
+            ])
+            .arg(service.clone())
+            .args(json_format()),
+        );
+        let output = context.run(via, &script).await?;
+        for task in json_lines(&output.stdout_text()) {
+            let error = task
+                .get("Error")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !error.is_empty() {
+                let task_name = task.get("Name").and_then(Value::as_str).unwrap_or_default();
+                out.push_str(&format!("; {task_name}: {error}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// Before a dockerd restart: a node in the swarm is drained (through itself when it is a
+/// manager, else through a manager that answers) so its tasks stop cleanly instead of being
+/// cut off and restarted with the daemon. Returns what `after_restart` needs to put it back.
+async fn before_restart(
+    context: &Context,
+    host: &str,
+) -> Result<Option<(String, String, String)>, StepError> {
+    let address = Address::new(Kind::Node, host);
+    let Some((id, role, availability)) = context.state.lock().ok().and_then(|state| {
+        state.resource(&address).and_then(|node| {
+            let text = |name: &str| {
+                node.attributes
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            Some((node.remote_id.clone(), text("role"), text("availability")))
+        })
+    }) else {
+        return Ok(None);
+    };
+    if availability != "active" {
+        return Ok(None);
+    }
+    // The bootstrap manager's node id is not recorded (it came with `swarm init`): ask it.
+    let id = match id {
+        Some(id) => id,
+        None => facts::swarm_info(context, host).await?.node_id,
+    };
+    if id.is_empty() {
+        return Ok(None);
+    }
+    let via = if role == "manager" {
+        host.to_owned()
+    } else {
+        match answering_manager(context, host).await? {
+            Some(manager) => manager,
+            None => return Ok(None),
+        }
+    };
+    if drain_node(context, &via, &id, host).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some((via, id, availability)))
+}
+
+/// After a dockerd restart: once the node is ready again, its availability goes back.
+async fn after_restart(
+    context: &Context,
+    host: &str,
+    (via, id, availability): (String, String, String),
+) -> Result<(), StepError> {
+    let inspect = Script::new(
+        docker(&["node", "inspect", "--format", "{{json .Status.State}}"]).arg(id.clone()),
+    );
+    context
+        .wait(&format!("`{host}` to be ready"), || async {
+            let output = context.run(&via, &inspect).await?;
+            let state = output.stdout_text().trim().trim_matches('"').to_owned();
+            Ok(if output.success() && state == "ready" {
+                Ok(())
+            } else {
+                Err(format!("state {state}"))
+            })
+        })
+        .await?;
+    context
+        .check(
+            &via,
+            &Script::new(
+                docker(&["node", "update", "--availability"])
+                    .arg(availability)
+                    .arg(id),
+            ),
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A manager recorded in the state, other than `except`, whose swarm answers.
+async fn answering_manager(context: &Context, except: &str) -> Result<Option<String>, StepError> {
+    let managers: Vec<String> = context
+        .state
+        .lock()
+        .map(|state| {
+            state
+                .resources
+                .iter()
+                .filter(|resource| resource.address.kind == Kind::Node)
+                .filter(|resource| {
+                    resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
+                })
+                .map(|resource| resource.address.name.clone())
+                .filter(|name| name != except)
+                .collect()
+        })
+        .unwrap_or_default();
+    let nodes = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
+    for manager in managers {
+        if let Ok(output) = context.run(&manager, &nodes).await
+            && output.success()
+        {
+            return Ok(Some(manager));
+        }
+    }
+    Ok(None)
 }
 
 async fn node_rm(

@@ -220,7 +220,7 @@ mod tests {
 Steps:
 
 1. write /etc/docker/daemon.json (mode 0644, owner root)
-2. systemctl daemon-reload and restart dockerd
+2. systemctl daemon-reload and restart dockerd (the node drained meanwhile)
 
 </details>"#;
         assert!(markdown.contains(daemon), "{markdown}");

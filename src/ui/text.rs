@@ -175,7 +175,7 @@ swarmform will perform the following actions:
       # (1 unchanged attribute hidden)
       steps:
         1. write /etc/docker/daemon.json (mode 0644, owner root)
-        2. systemctl daemon-reload and restart dockerd
+        2. systemctl daemon-reload and restart dockerd (the node drained meanwhile)
   }
 
   # node.node3 will be destroyed
