@@ -1263,7 +1263,7 @@ async fn before_restart(
 ) -> Result<Option<(String, String, String)>, StepError> {
     let address = Address::new(Kind::Node, host);
     let Some((id, role, availability)) = context.state.lock().ok().and_then(|state| {
-        state.resource(&address).and_then(|node| {
+        state.resource(&address).map(|node| {
             let text = |name: &str| {
                 node.attributes
                     .get(name)
@@ -1271,7 +1271,7 @@ async fn before_restart(
                     .unwrap_or_default()
                     .to_owned()
             };
-            Some((node.remote_id.clone(), text("role"), text("availability")))
+            (node.remote_id.clone(), text("role"), text("availability"))
         })
     }) else {
         return Ok(None);
