@@ -20,6 +20,7 @@ pub mod sim;
 pub mod ssh;
 pub mod state;
 pub mod swarm;
+pub mod tls;
 pub mod ui;
 
 pub use run::run;

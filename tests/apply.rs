@@ -738,3 +738,49 @@ fn dockerd_restarts_drain_each_node_and_reactivate_it() {
     assert_eq!(web.running_on().len(), 2, "{web:#?}");
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+// `tls = { generate = true }`: swarmform makes a CA, a server certificate per host and a client
+// certificate, keeps the keys in 0600 files next to the config, uploads each host's files, and
+// keeps only hashes in the state; a second plan makes nothing again.
+#[test]
+fn a_generated_ca_secures_the_tcp_api_of_every_host() {
+    let cluster = Cluster::with_workloads(2, 1, "[daemon.tcp]\ntls = { generate = true }\n");
+    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let tls = cluster.path(".swarmform/tls");
+    let state = cluster.state_text();
+    let snapshot = cluster.snapshot();
+    for host in ["node1", "node2"] {
+        let local_key = std::fs::read(tls.join(format!("hosts/{host}/key.pem"))).expect("key");
+        let remote = snapshot.host(host).expect("host");
+        let key = remote
+            .file("/etc/docker/swarmform-tls/key.pem")
+            .expect("the key on the host");
+        assert_eq!(key.content, local_key);
+        assert_eq!(key.mode & 0o777, 0o600);
+        let ca = remote.file("/etc/docker/swarmform-tls/ca.pem").expect("ca");
+        assert_eq!(
+            ca.content,
+            std::fs::read(tls.join("ca.pem")).expect("ca.pem")
+        );
+        assert!(
+            remote.daemon_config.contains("\"tlsverify\":true"),
+            "{}",
+            remote.daemon_config
+        );
+        let drop_in = remote
+            .file("/etc/systemd/system/docker.service.d/swarmform.conf")
+            .expect("drop-in")
+            .text();
+        assert!(drop_in.contains("-H tcp://0.0.0.0:2376"), "{drop_in}");
+    }
+    for key in ["ca-key.pem", "client/key.pem"] {
+        assert!(tls.join(key).exists(), "{key}");
+    }
+    for text in [applied.stdout(), applied.stderr(), state] {
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "a private key leaked:\n{text}"
+        );
+    }
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}

@@ -1747,21 +1747,16 @@ impl Evaluation<'_> {
             }
             match (&api.tls, api.insecure) {
                 (Some(tls), _) => {
-                    let dir = &host.dir;
-                    let mut hashes = Vec::new();
-                    for (path, sensitive) in [(&tls.ca, false), (&tls.cert, false), (&tls.key, true)] {
-                        let base = if tcp_file == config.root { super::load::folder_of(&config.path) } else { dir.clone() };
-                        match std::fs::read(base.join(path.get_ref())) {
-                            Ok(bytes) => hashes.push(if sensitive { Attribute::sensitive(&bytes).restarts_docker() } else { Attribute::new(sha256_tagged(&bytes)).with_payload(bytes.clone()).restarts_docker() }),
-                            Err(error) => self.errors.push(
-                                Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
-                                    .at(self.at(tcp_file, path.span()), "a TLS file for the Docker API")
-                                    .help(format!("paths are relative to `{}`", base.display())),
-                            ),
-                        }
-                    }
-                    if let Ok([ca, cert, key]) = <[Attribute; 3]>::try_from(hashes) {
-                        resource = resource.attribute("tls_ca", ca).attribute("tls_cert", cert).attribute("tls_key", key);
+                    let base = if tcp_file == config.root {
+                        super::load::folder_of(&config.path)
+                    } else {
+                        host.dir.clone()
+                    };
+                    if let Some([ca, cert, key]) = self.tls_material(host, tls, tcp, tcp_file, &base) {
+                        resource = resource
+                            .attribute("tls_ca", Attribute::new(sha256_tagged(&ca)).with_payload(ca).restarts_docker())
+                            .attribute("tls_cert", Attribute::new(sha256_tagged(&cert)).with_payload(cert).restarts_docker())
+                            .attribute("tls_key", Attribute::sensitive(&key).restarts_docker());
                     }
                     json.insert("tlsverify".into(), Value::Bool(true));
                     json.insert("tlscacert".into(), Value::String(format!("{TLS_DIR}/ca.pem")));
@@ -1862,6 +1857,78 @@ impl Evaluation<'_> {
             return None;
         }
         Some(resource)
+    }
+
+    /// The CA certificate, server certificate and server key for a host's TCP API: read from
+    /// the configured files, or generated (`generate = true`) and kept in the TLS folder.
+    fn tls_material(
+        &mut self,
+        host: &Host,
+        tls: &super::model::TlsFiles,
+        tcp: &Spanned<super::model::TcpApi>,
+        file: FileId,
+        base: &std::path::Path,
+    ) -> Option<[Vec<u8>; 3]> {
+        let generate = tls.generate.as_ref().is_some_and(|flag| *flag.get_ref());
+        let files = [&tls.ca, &tls.cert, &tls.key];
+        if generate {
+            if let Some(path) = files.into_iter().flatten().next() {
+                self.errors.push(
+                    Diagnostic::error("`generate = true` and TLS files together")
+                        .at(self.at(file, path.span()), "a file here")
+                        .help("either give `ca`, `cert` and `key`, or `generate = true` to let swarmform make a CA and certificates"),
+                );
+                return None;
+            }
+            let dir = base.join(
+                tls.dir
+                    .as_ref()
+                    .map_or(".swarmform/tls", |dir| dir.get_ref().as_str()),
+            );
+            let mut names = vec![host.name.clone(), host.config.address.get_ref().clone()];
+            if let Some(advertise) = &host.config.advertise_addr
+                && advertise.get_ref().parse::<std::net::IpAddr>().is_ok()
+            {
+                names.push(advertise.get_ref().clone());
+            }
+            return match crate::tls::server_files(&dir, &host.name, &names) {
+                Ok(made) => Some([made.ca, made.cert, made.key]),
+                Err(error) => {
+                    self.errors.push(
+                        Diagnostic::error(format!(
+                            "the TLS material for {} could not be made: {error}",
+                            host.name
+                        ))
+                        .at(self.at(file, tcp.span()), "generate = true")
+                        .help(format!(
+                            "swarmform keeps its CA in `{}`; check that it may write there",
+                            dir.display()
+                        )),
+                    );
+                    None
+                }
+            };
+        }
+        let [Some(ca), Some(cert), Some(key)] = files else {
+            self.errors.push(
+                Diagnostic::error("the TCP API's `tls` needs `ca`, `cert` and `key`")
+                    .at(self.at(file, tcp.span()), "incomplete `tls`")
+                    .help("give all three files, or `tls = { generate = true }` to let swarmform make a CA and certificates"),
+            );
+            return None;
+        };
+        let mut contents = Vec::new();
+        for path in [ca, cert, key] {
+            match std::fs::read(base.join(path.get_ref())) {
+                Ok(bytes) => contents.push(bytes),
+                Err(error) => self.errors.push(
+                    Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
+                        .at(self.at(file, path.span()), "a TLS file for the Docker API")
+                        .help(format!("paths are relative to `{}`", base.display())),
+                ),
+            }
+        }
+        <[Vec<u8>; 3]>::try_from(contents).ok()
     }
 
     /// Two resources with one Docker name (a module's network named like the root's).

@@ -119,13 +119,17 @@ pub struct TcpApi {
     pub insecure: bool,
 }
 
-/// Files on the machine running swarmform, uploaded to the host.
+/// The API's TLS material: files on the machine running swarmform (`ca`, `cert`, `key`), or
+/// `generate = true` for a CA and per-host certificates swarmform makes and keeps in `dir`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
-    pub ca: Spanned<String>,
-    pub cert: Spanned<String>,
-    pub key: Spanned<String>,
+    pub ca: Option<Spanned<String>>,
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub generate: Option<Spanned<bool>>,
+    /// Where generated material is kept; default `.swarmform/tls` next to the config.
+    pub dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
