@@ -111,14 +111,15 @@ pub enum ImageError {
         hint: Option<String>,
     },
 
+    /// Boxed, like the other SSH-carrying variants: every `Result` stays small.
     #[error(transparent)]
-    Ssh(#[from] SshError),
+    Ssh(Box<SshError>),
 
     #[error("sending the image to `{host}` failed")]
     Transfer {
         host: String,
         #[source]
-        source: StreamError,
+        source: Box<StreamError>,
     },
 
     #[error("{}", if failed == total { format!("no host loaded `{tarball}`") } else { format!("{failed} of {total} hosts did not load `{tarball}`; the others did") })]
@@ -127,6 +128,12 @@ pub enum ImageError {
         total: usize,
         tarball: String,
     },
+}
+
+impl From<SshError> for ImageError {
+    fn from(error: SshError) -> ImageError {
+        ImageError::Ssh(Box::new(error))
+    }
 }
 
 fn quoted(names: &[String]) -> String {
@@ -399,7 +406,7 @@ where
         .await
         .map_err(|source| ImageError::Transfer {
             host: host.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     if !output.success() {
         return Err(ImageError::Remote {
