@@ -65,6 +65,9 @@ pub enum Command {
     /// A local lab cluster: containers that behave like hosts (systemd, sshd, dockerd).
     #[command(subcommand)]
     Lab(LabCommand),
+    /// Images: push one to the cluster's registry, or load a tarball onto hosts over SSH.
+    #[command(subcommand)]
+    Image(ImageCommand),
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +197,54 @@ pub struct ExecArgs {
     /// The command and its arguments, each passed as one word: `-- docker ps`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Load a `docker save` tarball onto hosts: streamed over SSH into `docker load` on each,
+    /// for clusters without a registry. Progress per host on stderr.
+    Load(ImageLoadArgs),
+    /// Push a local image to the cluster's hosted registry: `docker save` here, `docker load`,
+    /// `docker tag` and `docker push` on the registry's node (whose dockerd trusts it). Prints
+    /// the pushed reference on stdout.
+    Push(ImagePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageLoadArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// The tarball (`docker save -o FILE IMAGE`), or `-` for standard input.
+    #[arg(value_name = "TARBALL")]
+    pub tarball: String,
+
+    /// Only these hosts (comma-separated names) [default: every host].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub hosts: Vec<String>,
+
+    /// Only hosts of this role.
+    #[arg(long, value_parser = ["manager", "worker"])]
+    pub role: Option<String>,
+
+    /// How many hosts at once (with `-`, every chosen host at once).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePushArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// A local image (`local/app:1`; `:latest` when untagged), or the path of a `docker save`
+    /// tarball (then every tag it holds is pushed and no local docker is needed).
+    #[arg(value_name = "IMAGE|TARBALL")]
+    pub image: String,
+
+    /// The `[registries.NAME]` to push to (one with `node`); optional when there is only one.
+    #[arg(long, value_name = "NAME")]
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Args)]

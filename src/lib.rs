@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod hash;
+pub mod image;
 pub mod lab;
 pub mod operate;
 pub mod plan;

@@ -433,22 +433,32 @@ pub(crate) fn refresh(workspace: &Workspace, args: &RefreshArgs) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn exec(workspace: &Workspace, args: &ExecArgs) -> Result<ExitCode, Error> {
-    let runtime = runtime()?;
-    let loaded = workspace.load(&args.vars)?;
-    let state = workspace.state.load()?;
-    let hosts: Vec<String> = loaded
+/// The config's hosts named in `names` (all when empty) with `role` (`manager`, `worker`, or
+/// any), in config order.
+pub(crate) fn selected_hosts(
+    loaded: &LoadedConfig,
+    names: &[String],
+    role: Option<&str>,
+) -> Vec<String> {
+    loaded
         .config
         .hosts
         .iter()
-        .filter(|host| args.hosts.is_empty() || args.hosts.contains(&host.name))
-        .filter(|host| match args.role.as_deref() {
+        .filter(|host| names.is_empty() || names.contains(&host.name))
+        .filter(|host| match role {
             Some("manager") => host.config.role == Role::Manager,
             Some(_) => host.config.role == Role::Worker,
             None => true,
         })
         .map(|host| host.name.clone())
-        .collect();
+        .collect()
+}
+
+pub(crate) fn exec(workspace: &Workspace, args: &ExecArgs) -> Result<ExitCode, Error> {
+    let runtime = runtime()?;
+    let loaded = workspace.load(&args.vars)?;
+    let state = workspace.state.load()?;
+    let hosts = selected_hosts(&loaded, &args.hosts, args.role.as_deref());
     if hosts.is_empty() {
         return Err(OperateError::NoHosts.into());
     }

@@ -160,6 +160,7 @@ fn execute(cli: &Cli, workspace: &Workspace) -> Result<ExitCode, Error> {
         Command::Show(args) => show(workspace, args),
         Command::State(command) => state(workspace, command),
         Command::Lab(command) => crate::lab::run(command),
+        Command::Image(command) => crate::image::run(workspace, command),
         Command::ForceUnlock(args) => {
             let info = workspace.state.force_unlock(&args.id)?;
             eprintln!(

@@ -898,8 +898,14 @@ impl Evaluation<'_> {
                     config["notifications"] = json!({ "endpoints": endpoints });
                 }
                 let config_text = serde_norway::to_string(&config).unwrap_or_default();
-                resource =
-                    resource.attribute("config", Attribute::new(self.redact(&config_text)).text());
+                // The registry step creates the swarm config from the payload; the shown value is
+                // redacted.
+                resource = resource.attribute(
+                    "config",
+                    Attribute::new(self.redact(&config_text))
+                        .text()
+                        .with_payload(config_text.into_bytes()),
+                );
 
                 let trusting: Vec<String> = match registry.trusted_by.as_ref().map(Spanned::get_ref)
                 {

@@ -19,6 +19,9 @@ pub(crate) struct World {
     by_name: HashMap<String, usize>,
     /// Swarms by cluster ID. A swarm lives as long as a host is a member of it.
     pub clusters: BTreeMap<String, Cluster>,
+    /// What simulated registries hold, by the address pushes name (`HOST:PORT`): `repo:tag` to
+    /// the manifest digest.
+    pub registries: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl World {
@@ -33,6 +36,7 @@ impl World {
             hosts,
             by_name,
             clusters: BTreeMap::new(),
+            registries: BTreeMap::new(),
         }
     }
 
@@ -56,6 +60,21 @@ pub(crate) struct LocalNetwork {
     pub id: String,
     pub name: String,
     pub driver: String,
+    pub created: std::time::SystemTime,
+}
+
+/// An image in a host's local store (`docker load`, `docker tag`).
+#[derive(Debug, Clone)]
+pub(crate) struct Image {
+    /// `sha256:` and the digest of the image's config.
+    pub id: String,
+    /// `repo:tag` references, in the order they were given.
+    pub repo_tags: Vec<String>,
+    /// `repo@sha256:...` for every push.
+    pub repo_digests: Vec<String>,
+    /// The layers' digests (`sha256:...`), bottom first.
+    pub layers: Vec<String>,
+    pub size: u64,
     pub created: std::time::SystemTime,
 }
 
@@ -89,6 +108,7 @@ pub(crate) struct Host {
     pub fs: Fs,
     pub swarm: Option<Membership>,
     pub local_networks: Vec<LocalNetwork>,
+    pub images: Vec<Image>,
     pub commands: Vec<String>,
     pub faults: Faults,
     pub host_key: PrivateKey,
@@ -131,6 +151,7 @@ impl Host {
             fs,
             swarm: None,
             local_networks: Vec::new(),
+            images: Vec::new(),
             commands: Vec::new(),
             faults: Faults::default(),
             host_key,

@@ -23,5 +23,5 @@ pub use algorithms::DEFAULT_KEY_EXCHANGE;
 pub use command::{RemoteCommand, Script, quote};
 pub use error::{RecordedIn, SshError};
 pub use identity::PASSPHRASE_VARIABLE;
-pub use pool::{Output, Pool, upload_script};
+pub use pool::{Output, Pool, StreamError, upload_script};
 pub use target::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, HostTarget, JumpHost, targets};

@@ -14,7 +14,7 @@ use super::command::{RemoteCommand, Script};
 use super::error::SshError;
 use super::host_key::HostKeyCheck;
 use super::identity::{Environment, Keys};
-use super::session::{self, Connection, Endpoint, Exec, Learned};
+use super::session::{self, Connection, Endpoint, Exec, Learned, Streamed};
 use super::target::{HostTarget, JumpHost};
 use crate::state::HostKey;
 
@@ -46,6 +46,15 @@ impl Output {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+}
+
+/// Why a run with streamed input failed: SSH, or the local input it was reading.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("cannot read the input: {0}")]
+    Input(#[source] std::io::Error),
 }
 
 /// One connection's lifecycle.
@@ -157,36 +166,33 @@ impl Pool {
         let line = script.render(target.sudo);
         let exec =
             session::exec(channel, &line, script.stdin_bytes(), target.command_timeout).await;
-        let output = match exec {
-            Exec::Done(output) => output,
-            Exec::Dropped => {
-                return Err(SshError::Disconnected {
-                    host: host.to_owned(),
-                    command: shown,
-                });
-            }
-            Exec::Refused => {
-                return Err(SshError::Channel {
-                    host: host.to_owned(),
-                    detail: format!("the host refused to run `{shown}`"),
-                });
-            }
-            Exec::TimedOut => {
-                return Err(SshError::Timeout {
-                    host: host.to_owned(),
-                    what: format!("running `{shown}`"),
-                    after: target.command_timeout,
-                });
-            }
-        };
-        tracing::debug!(host, command = %shown, exit_status = output.exit_status, "done");
-        if target.sudo && output.exit_status == 1 && needs_sudo_password(&output.stderr) {
-            return Err(SshError::SudoPassword {
-                host: host.to_owned(),
-                user: target.user.clone(),
-            });
+        finish(host, target, &shown, exec)
+    }
+
+    /// Runs `script` on `host` with its standard input streamed from `input` (a `docker save`
+    /// tarball of hundreds of MB): read in chunks as the channel's window allows, never held
+    /// whole in memory. `sent` gets the bytes sent so far after each chunk. The command timeout
+    /// bounds a stalled chunk and the wait after the last one, not the whole transfer.
+    pub async fn run_streaming<R>(
+        &self,
+        host: &str,
+        script: &Script,
+        input: R,
+        sent: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Output, StreamError>
+    where
+        R: tokio::io::AsyncRead + Unpin + Send,
+    {
+        let entry = self.host(host)?;
+        let target = &entry.target;
+        let shown = script.display();
+        tracing::debug!(host, command = %shown, "run with streamed input");
+        let (channel, _permit) = self.open_channel(entry).await?;
+        let line = script.render(target.sudo);
+        match session::exec_streaming(channel, &line, input, sent, target.command_timeout).await {
+            Streamed::Exec(exec) => Ok(finish(host, target, &shown, exec)?),
+            Streamed::Input(error) => Err(StreamError::Input(error)),
         }
-        Ok(output)
     }
 
     /// Writes `content` to `path` on `host` with `mode` and `owner:group`, atomically: streamed
@@ -354,6 +360,40 @@ impl Pool {
             }
         }
     }
+}
+
+/// What a finished channel means: its output, or the error that says why there is none.
+fn finish(host: &str, target: &HostTarget, shown: &str, exec: Exec) -> Result<Output, SshError> {
+    let output = match exec {
+        Exec::Done(output) => output,
+        Exec::Dropped => {
+            return Err(SshError::Disconnected {
+                host: host.to_owned(),
+                command: shown.to_owned(),
+            });
+        }
+        Exec::Refused => {
+            return Err(SshError::Channel {
+                host: host.to_owned(),
+                detail: format!("the host refused to run `{shown}`"),
+            });
+        }
+        Exec::TimedOut => {
+            return Err(SshError::Timeout {
+                host: host.to_owned(),
+                what: format!("running `{shown}`"),
+                after: target.command_timeout,
+            });
+        }
+    };
+    tracing::debug!(host, command = %shown, exit_status = output.exit_status, "done");
+    if target.sudo && output.exit_status == 1 && needs_sudo_password(&output.stderr) {
+        return Err(SshError::SudoPassword {
+            host: host.to_owned(),
+            user: target.user.clone(),
+        });
+    }
+    Ok(output)
 }
 
 /// Drops the slot's connection if it is still `connection`, so the next call reconnects.

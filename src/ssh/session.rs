@@ -518,6 +518,98 @@ pub async fn exec(
     }
 }
 
+/// Bytes read from the local input per SSH data message batch.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// How a streamed command ended: as a command does, or because the local input failed first
+/// (the channel is then closed, so the command sees its input end early).
+pub enum Streamed {
+    Exec(Exec),
+    Input(io::Error),
+}
+
+/// Runs `line` on `channel` with standard input read from `input` in chunks, never all of it at
+/// once: each chunk waits for the channel's window (russh's `data_bytes`), so at most a window
+/// and a chunk are in flight. `sent` gets the running total after every chunk. `timeout` bounds
+/// each chunk (a stalled transfer) and then the command's end after EOF, not the whole
+/// transfer: hundreds of MB over a slow link may take longer than a command is allowed.
+pub async fn exec_streaming<R>(
+    channel: Channel<client::Msg>,
+    line: &str,
+    mut input: R,
+    sent: &(dyn Fn(u64) + Send + Sync),
+    timeout: Duration,
+) -> Streamed
+where
+    R: tokio::io::AsyncRead + Unpin + Send,
+{
+    use tokio::io::AsyncReadExt;
+
+    enum Sending {
+        Done,
+        Input(io::Error),
+        Stalled,
+    }
+
+    let (mut read, write) = channel.split();
+    if write.exec(true, line.as_bytes()).await.is_err() {
+        return Streamed::Exec(Exec::Dropped);
+    }
+    let sending = async {
+        let mut buffer = vec![0u8; STREAM_CHUNK];
+        let mut total = 0u64;
+        loop {
+            let chunk = async {
+                let count = input.read(&mut buffer).await.map_err(Some)?;
+                if count > 0 {
+                    // A refused write means the command stopped reading: what it printed tells
+                    // why, so the channel's end is awaited instead.
+                    write
+                        .data_bytes(buffer[..count].to_vec())
+                        .await
+                        .map_err(|_| None)?;
+                }
+                Ok::<usize, Option<io::Error>>(count)
+            };
+            match tokio::time::timeout(timeout, chunk).await {
+                Err(_) => return Sending::Stalled,
+                Ok(Err(Some(error))) => return Sending::Input(error),
+                Ok(Err(None)) => return std::future::pending::<Sending>().await,
+                Ok(Ok(0)) => break,
+                Ok(Ok(count)) => {
+                    total += count as u64;
+                    sent(total);
+                }
+            }
+        }
+        let _ = write.eof().await;
+        Sending::Done
+    };
+    let receiving = receive(&mut read);
+    tokio::pin!(receiving);
+    let sending = tokio::select! {
+        exec = &mut receiving => return Streamed::Exec(exec),
+        sending = sending => sending,
+    };
+    match sending {
+        Sending::Done => match tokio::time::timeout(timeout, &mut receiving).await {
+            Ok(exec) => Streamed::Exec(exec),
+            Err(_) => {
+                let _ = write.close().await;
+                Streamed::Exec(Exec::TimedOut)
+            }
+        },
+        Sending::Input(error) => {
+            let _ = write.close().await;
+            Streamed::Input(error)
+        }
+        Sending::Stalled => {
+            let _ = write.close().await;
+            Streamed::Exec(Exec::TimedOut)
+        }
+    }
+}
+
 async fn receive(read: &mut russh::ChannelReadHalf) -> Exec {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();

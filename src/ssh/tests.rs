@@ -161,6 +161,95 @@ async fn upload_streams_to_a_temporary_file_and_renames_it() {
     ));
 }
 
+// A streamed input of several MB arrives whole and in order, read in chunks that wait for the
+// channel's window; the progress callback counts up to the input's size.
+#[tokio::test]
+async fn a_streamed_input_arrives_intact() {
+    let lab = Lab::new();
+    let server = lab.server().await;
+    lab.trust(&server);
+    let pool = pool(vec![lab.target("node1", &server)]);
+    let size = 5 * 1024 * 1024 + 17;
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let data: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let progress = std::sync::Mutex::new(Vec::new());
+    let record = |total: u64| progress.lock().expect("progress").push(total);
+    let output = pool
+        .run_streaming(
+            "node1",
+            &echo(&["docker", "load"]),
+            std::io::Cursor::new(data.clone()),
+            &record,
+        )
+        .await
+        .expect("streamed run");
+    assert_eq!(output.exit_status, 3);
+    let echoed = output.stdout;
+    assert_eq!(&echoed[..11], b"docker load");
+    assert_eq!(echoed.len() - 11, data.len());
+    assert!(echoed[11..] == data[..], "the input arrived altered");
+    let progress = progress.into_inner().expect("progress");
+    assert!(progress.len() > 10, "{} progress reports", progress.len());
+    assert!(progress.windows(2).all(|pair| pair[0] < pair[1]));
+    assert_eq!(progress.last().copied(), Some(size as u64));
+    pool.close().await;
+}
+
+/// Reads `good` bytes, then fails like a disk read error.
+struct FailingReader {
+    good: usize,
+}
+
+impl tokio::io::AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _context: &mut std::task::Context<'_>,
+        buffer: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.good == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("disk on fire")));
+        }
+        let count = self.good.min(buffer.remaining());
+        buffer.put_slice(&vec![b'x'; count]);
+        self.good -= count;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+// When the local input fails midway, the run ends with the input's error (the remote command
+// never gets EOF, so it cannot mistake a truncated input for a whole one), and the connection
+// stays usable.
+#[tokio::test]
+async fn a_failing_input_ends_the_streamed_run() {
+    let lab = Lab::new();
+    let server = lab.server().await;
+    lab.trust(&server);
+    let pool = pool(vec![lab.target("node1", &server)]);
+    let result = pool
+        .run_streaming(
+            "node1",
+            &echo(&["docker", "load"]),
+            FailingReader { good: 200_000 },
+            &|_| {},
+        )
+        .await;
+    match result {
+        Err(StreamError::Input(error)) => assert_eq!(error.to_string(), "disk on fire"),
+        other => panic!("expected an input error, got {other:?}"),
+    }
+    pool.run("node1", &echo(&["true"]))
+        .await
+        .expect("still connected");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+}
+
 // With sudo, the whole line runs through `sudo -n sh -c`, and sudo asking for a password
 // becomes SudoPassword with the NOPASSWD hint.
 #[tokio::test]

@@ -182,3 +182,201 @@ impl Reporter for Live {
             .println(format!("- {vertex}: skipped, because {cause} failed"));
     }
 }
+
+/// Per-host transfer state for the byte-progress reporters.
+struct Transfer {
+    started: Instant,
+    total: Option<u64>,
+    sent: u64,
+    /// When the last plain progress line was printed.
+    reported: Instant,
+}
+
+impl Transfer {
+    fn new(total: Option<u64>) -> Transfer {
+        let now = Instant::now();
+        Transfer {
+            started: now,
+            total,
+            sent: 0,
+            reported: now,
+        }
+    }
+
+    /// `12.0 MiB / 300.0 MiB (4.0 MiB/s)`, or without the total when it is unknown.
+    fn progress(&self) -> String {
+        let rate = self.sent as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let sent = indicatif::BinaryBytes(self.sent);
+        match self.total {
+            Some(total) => format!(
+                "{sent} / {} ({}/s)",
+                indicatif::BinaryBytes(total),
+                indicatif::BinaryBytes(rate as u64)
+            ),
+            None => format!("{sent} ({}/s)", indicatif::BinaryBytes(rate as u64)),
+        }
+    }
+
+    /// `sent 12.0 MiB in 3.0s (4.0 MiB/s)`.
+    fn summary(&self) -> String {
+        let elapsed = self.started.elapsed();
+        let rate = self.sent as f64 / elapsed.as_secs_f64().max(0.001);
+        format!(
+            "sent {} in {} ({}/s)",
+            indicatif::BinaryBytes(self.sent),
+            seconds(elapsed),
+            indicatif::BinaryBytes(rate as u64)
+        )
+    }
+}
+
+/// How often [`TransferLines`] prints a host's progress while it sends.
+const TRANSFER_LINE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Transfers as plain lines: a start, progress every 10 s, what Docker said, the end.
+pub struct TransferLines {
+    transfers: Mutex<BTreeMap<String, Transfer>>,
+}
+
+impl TransferLines {
+    pub fn new() -> TransferLines {
+        TransferLines {
+            transfers: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl Default for TransferLines {
+    fn default() -> TransferLines {
+        TransferLines::new()
+    }
+}
+
+impl crate::image::TransferReporter for TransferLines {
+    fn started(&self, host: &str, what: &str, total: Option<u64>) {
+        if let Ok(mut transfers) = self.transfers.lock() {
+            transfers.insert(host.to_owned(), Transfer::new(total));
+        }
+        match total {
+            Some(total) => eprintln!(
+                "{host}: sending {what} ({})...",
+                indicatif::BinaryBytes(total)
+            ),
+            None => eprintln!("{host}: sending {what}..."),
+        }
+    }
+
+    fn sent(&self, host: &str, bytes: u64) {
+        let line = self.transfers.lock().ok().and_then(|mut transfers| {
+            let transfer = transfers.get_mut(host)?;
+            transfer.sent = bytes;
+            if transfer.reported.elapsed() < TRANSFER_LINE_INTERVAL {
+                return None;
+            }
+            transfer.reported = Instant::now();
+            Some(transfer.progress())
+        });
+        if let Some(line) = line {
+            eprintln!("{host}: {line}");
+        }
+    }
+
+    fn message(&self, host: &str, text: &str) {
+        eprintln!("{host}: {text}");
+    }
+
+    fn finished(&self, host: &str, error: Option<&str>) {
+        let summary = self
+            .transfers
+            .lock()
+            .ok()
+            .and_then(|mut transfers| transfers.remove(host))
+            .map(|transfer| transfer.summary())
+            .unwrap_or_default();
+        match error {
+            None => eprintln!("{host}: done, {summary}"),
+            Some(error) => eprintln!(
+                "{host}: failed: {}",
+                error.lines().next().unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Transfers on a terminal: a bar per host (bytes, total, rate), lines above it for what
+/// Docker said and for finished hosts.
+pub struct TransferLive {
+    multi: MultiProgress,
+    bars: Mutex<BTreeMap<String, (ProgressBar, Transfer)>>,
+}
+
+impl TransferLive {
+    pub fn new() -> TransferLive {
+        TransferLive {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl Default for TransferLive {
+    fn default() -> TransferLive {
+        TransferLive::new()
+    }
+}
+
+impl crate::image::TransferReporter for TransferLive {
+    fn started(&self, host: &str, what: &str, total: Option<u64>) {
+        let (bar, template) = match total {
+            Some(total) => (
+                ProgressBar::new(total),
+                "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {wide_msg}",
+            ),
+            None => (
+                ProgressBar::new_spinner(),
+                "{spinner} {prefix} {binary_bytes} {binary_bytes_per_sec} {wide_msg}",
+            ),
+        };
+        let bar = self.multi.add(bar);
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(host.to_owned());
+        bar.set_message(what.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.insert(host.to_owned(), (bar, Transfer::new(total)));
+        }
+    }
+
+    fn sent(&self, host: &str, bytes: u64) {
+        if let Ok(mut bars) = self.bars.lock()
+            && let Some((bar, transfer)) = bars.get_mut(host)
+        {
+            transfer.sent = bytes;
+            bar.set_position(bytes);
+        }
+    }
+
+    fn message(&self, host: &str, text: &str) {
+        let _ = self.multi.println(format!("  {host}: {text}"));
+    }
+
+    fn finished(&self, host: &str, error: Option<&str>) {
+        let entry = self.bars.lock().ok().and_then(|mut bars| bars.remove(host));
+        let summary = entry
+            .as_ref()
+            .map(|(_, transfer)| transfer.summary())
+            .unwrap_or_default();
+        if let Some((bar, _)) = entry {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+        let _ = self.multi.println(match error {
+            None => format!("✓ {host}: {summary}"),
+            Some(error) => format!("✗ {host}: {}", error.lines().next().unwrap_or_default()),
+        });
+    }
+}

@@ -2,6 +2,7 @@
 
 mod flags;
 mod format;
+mod image;
 mod node;
 mod objects;
 mod service;
@@ -159,6 +160,7 @@ pub(crate) fn reads_stdin(args: &[&str]) -> bool {
         }
         ["login", rest @ ..] => rest.contains(&"--password-stdin"),
         ["swarm", "unlock", ..] => true,
+        ["load", rest @ ..] | ["image", "load", rest @ ..] => image::load_reads_stdin(rest),
         _ => false,
     }
 }
@@ -201,10 +203,14 @@ pub(crate) fn run(world: &mut World, host: usize, args: &[&str], stdin: Vec<u8>)
         "config" => objects::object(&mut ctx, rest, objects::ObjectKind::Config),
         "service" => service::command(&mut ctx, rest),
         "stack" => stack::command(&mut ctx, rest),
-        "ps" | "images" | "image" | "container" | "volume" | "pull" | "push" | "run" | "exec"
-        | "logs" | "load" | "save" | "tag" | "inspect" | "events" | "stats" | "top" | "rm"
-        | "rmi" | "build" | "plugin" | "context" | "trust" | "checkpoint" | "manifest"
-        | "buildx" | "compose" => {
+        "image" => image::image(&mut ctx, rest),
+        "images" => image::list(&mut ctx, rest, "docker images"),
+        "load" => image::load(&mut ctx, rest, "docker load"),
+        "tag" => image::tag(&mut ctx, rest, "docker tag"),
+        "push" => image::push(&mut ctx, rest, "docker push"),
+        "ps" | "container" | "volume" | "pull" | "run" | "exec" | "logs" | "save" | "inspect"
+        | "events" | "stats" | "top" | "rm" | "rmi" | "build" | "plugin" | "context" | "trust"
+        | "checkpoint" | "manifest" | "buildx" | "compose" => {
             Output::error(format!("simulator: docker {command} is not supported"), 1)
         }
         other => Output::error(

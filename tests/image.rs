@@ -1,0 +1,466 @@
+//! `image load` and `image push` through the real binary, against simulated Docker hosts behind
+//! real SSH servers in this test process (`swarmform::sim`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use swarmform::sim::{Sim, SimOptions};
+
+use crate::test::Test;
+
+/// A simulated cluster, a config for it, and a folder to run swarmform in.
+struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    sim: Sim,
+    dir: tempfile::TempDir,
+}
+
+/// A registry swarmform runs on node1; stacks reach it at node1's address, port 5000.
+const REGISTRY: &str = "\n[registries.hub]\nnode = \"node1\"\n";
+
+impl Cluster {
+    /// Three hosts (node1 a manager, node2 and node3 workers) and `workloads` in the config.
+    fn start(workloads: &str) -> Cluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let sim = runtime
+            .block_on(Sim::start(
+                SimOptions::with_hosts(3),
+                &dir.path().join("sim"),
+            ))
+            .expect("simulator");
+        let cluster = Cluster { runtime, sim, dir };
+        let config = format!("{}\n{workloads}", cluster.sim.config_hosts_toml(1));
+        std::fs::write(cluster.path("swarmform.toml"), config).expect("config");
+        cluster
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.path(name), bytes).expect("write");
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_swarmform"));
+        command
+            .current_dir(self.dir.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("SWARMFORM_CONFIG")
+            .env_remove("SWARMFORM_STATE")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Ran {
+        Ran(self.command(args).output().expect("run swarmform"))
+    }
+
+    /// The address of the registry of [`REGISTRY`]: node1's, port 5000.
+    fn registry_address(&self) -> String {
+        format!("{}:5000", self.sim.hosts()[0].address)
+    }
+
+    fn apply(&self) {
+        self.run(&["apply", "--auto-approve"]).expect(0);
+    }
+
+    /// `docker image ls` on `host` through `swarmform exec`, as `REPOSITORY:TAG` lines.
+    fn image_ls(&self, host: &str) -> Vec<String> {
+        let ran = self
+            .run(&[
+                "exec",
+                "--hosts",
+                host,
+                "--",
+                "docker",
+                "image",
+                "ls",
+                "--format",
+                "{{json .}}",
+            ])
+            .expect(0);
+        ran.stdout()
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let row: serde_json::Value = serde_json::from_str(line).expect("json row");
+                format!(
+                    "{}:{}",
+                    row["Repository"].as_str().unwrap_or_default(),
+                    row["Tag"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let sim = self.sim.clone();
+        self.runtime.block_on(sim.stop());
+    }
+}
+
+struct Ran(Output);
+
+impl Ran {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    fn expect(self, code: i32) -> Ran {
+        assert_eq!(
+            self.0.status.code(),
+            Some(code),
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A `docker save` tarball: manifest.json, the image config and one layer, tagged `tags`. The
+/// layer holds `size` bytes so transfers span many SSH packets.
+fn saved_image(tags: &[&str], size: usize) -> Vec<u8> {
+    let mut layer_files = tar::Builder::new(Vec::new());
+    let content: Vec<u8> = (0..size).map(|index| (index * 7 % 251) as u8).collect();
+    append(&mut layer_files, "bin/app", &content);
+    let layer = layer_files.into_inner().expect("layer");
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Cmd": ["/bin/app"] },
+        "rootfs": { "type": "layers", "diff_ids": [swarmform::hash::sha256_tagged(&layer)] },
+    })
+    .to_string();
+    let config_name = format!("{}.json", swarmform::hash::sha256_hex(config.as_bytes()));
+    let layer_name = format!("{}/layer.tar", swarmform::hash::sha256_hex(&layer));
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": tags,
+        "Layers": [layer_name],
+    }])
+    .to_string();
+    let mut archive = tar::Builder::new(Vec::new());
+    append(&mut archive, &layer_name, &layer);
+    append(&mut archive, &config_name, config.as_bytes());
+    append(&mut archive, "manifest.json", manifest.as_bytes());
+    archive.into_inner().expect("tarball")
+}
+
+fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, content: &[u8]) {
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, name, content)
+        .expect("append to the tarball");
+}
+
+// A tarball is streamed into `docker load` on every host; each host's image store then holds
+// the image, progress and Docker's `Loaded image` line appear on stderr per host.
+#[test]
+fn load_puts_the_image_on_every_host() {
+    let cluster = Cluster::start("");
+    cluster.write("app.tar", &saved_image(&["local/app:1"], 3 * 1024 * 1024));
+    let ran = cluster.run(&["image", "load", "app.tar"]).expect(0);
+    let stderr = ran.stderr();
+    for host in ["node1", "node2", "node3"] {
+        assert!(
+            stderr.contains(&format!("{host}: sending `app.tar` (3.00 MiB)...")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{host}: Loaded image: local/app:1\n")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{host}: done, sent 3.00 MiB in ")),
+            "{stderr}"
+        );
+        assert_eq!(cluster.sim.images(host), ["local/app:1"]);
+        assert_eq!(cluster.image_ls(host), ["local/app:1"]);
+    }
+    assert!(
+        stderr.ends_with("\nLoaded `app.tar` on 3 hosts.\n"),
+        "{stderr}"
+    );
+    assert_eq!(ran.stdout(), "");
+}
+
+// `--role worker` and `--hosts` choose the hosts; an unknown host name is refused before
+// anything is sent.
+#[test]
+fn role_and_hosts_choose_where_it_loads() {
+    let cluster = Cluster::start("");
+    cluster.write("app.tar", &saved_image(&["local/app:1"], 4096));
+    cluster
+        .run(&["image", "load", "app.tar", "--role", "worker"])
+        .expect(0);
+    assert!(cluster.sim.images("node1").is_empty());
+    assert_eq!(cluster.sim.images("node2"), ["local/app:1"]);
+    assert_eq!(cluster.sim.images("node3"), ["local/app:1"]);
+
+    cluster.write("other.tar", &saved_image(&["local/other:2"], 4096));
+    cluster
+        .run(&["image", "load", "other.tar", "--hosts", "node1"])
+        .expect(0);
+    assert_eq!(cluster.sim.images("node1"), ["local/other:2"]);
+    assert_eq!(cluster.sim.images("node2"), ["local/app:1"]);
+
+    let ran = cluster
+        .run(&["image", "load", "other.tar", "--hosts", "node1,node9"])
+        .expect(1);
+    assert!(
+        ran.stderr()
+            .starts_with("error: unknown host `node9`\nhint: declared hosts: node1, node2, node3"),
+        "{}",
+        ran.stderr()
+    );
+    assert!(
+        !cluster
+            .sim
+            .commands("node1")
+            .iter()
+            .any(|line| line.contains("other.tar"))
+    );
+}
+
+// A truncated tarball fails on every host with Docker's own message, a summary, and exit 1.
+#[test]
+fn a_corrupt_tarball_fails_with_dockers_message() {
+    let cluster = Cluster::start("");
+    let mut tarball = saved_image(&["local/app:1"], 100_000);
+    tarball.truncate(50_000);
+    cluster.write("bad.tar", &tarball);
+    let ran = cluster
+        .run(&["image", "load", "bad.tar", "--role", "worker"])
+        .expect(1);
+    let stderr = ran.stderr();
+    for host in ["node2", "node3"] {
+        assert!(
+            stderr.contains(&format!(
+                "error: `docker load` failed on `{host}`: Error processing tar file(exit status 1): unexpected EOF\nhint: is the file a `docker save` tarball, and whole?\n"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{host}: failed: `docker load` failed")),
+            "{stderr}"
+        );
+        assert!(cluster.sim.images(host).is_empty());
+    }
+    assert!(
+        stderr.ends_with("error: no host loaded `bad.tar`\n"),
+        "{stderr}"
+    );
+}
+
+// `-` streams standard input to every chosen host at once.
+#[test]
+fn load_reads_standard_input() {
+    let cluster = Cluster::start("");
+    let tarball = saved_image(&["local/app:3"], 200_000);
+    let mut child = cluster
+        .command(&["image", "load", "-", "--role", "worker"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(&tarball).expect("write stdin");
+    }
+    let ran = Ran(child.wait_with_output().expect("wait")).expect(0);
+    assert!(
+        ran.stderr().contains("node2: sending standard input..."),
+        "{}",
+        ran.stderr()
+    );
+    assert_eq!(cluster.sim.images("node2"), ["local/app:3"]);
+    assert_eq!(cluster.sim.images("node3"), ["local/app:3"]);
+    assert!(cluster.sim.images("node1").is_empty());
+}
+
+// A tarball pushed to the registry `apply` deployed lands in it under the registry's address;
+// the pushed reference is the only output on stdout.
+#[test]
+fn push_a_tarball_to_the_deployed_registry() {
+    let cluster = Cluster::start(REGISTRY);
+    cluster.apply();
+    cluster.write("app.tar", &saved_image(&["local/app:1"], 500_000));
+    let ran = cluster.run(&["image", "push", "app.tar"]).expect(0);
+    let address = cluster.registry_address();
+    assert_eq!(ran.stdout(), format!("{address}/local/app:1\n"));
+    let stderr = ran.stderr();
+    assert!(
+        stderr.contains("node1: sending `app.tar` (493.50 KiB)..."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("node1: pushing {address}/local/app:1\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("node1: pushed {address}/local/app:1 (sha256:")),
+        "{stderr}"
+    );
+    assert_eq!(cluster.sim.registry_images(&address), ["local/app:1"]);
+    let commands = cluster.sim.commands("node1");
+    assert!(commands.contains(&format!("docker tag 'local/app:1' '{address}/local/app:1'")));
+    assert!(commands.contains(&format!("docker push '{address}/local/app:1'")));
+}
+
+// Before `apply` has deployed the registry, a push is refused with the hint to apply first,
+// and nothing is sent.
+#[test]
+fn push_before_the_registry_exists_says_to_apply() {
+    let cluster = Cluster::start(REGISTRY);
+    cluster.write("app.tar", &saved_image(&["local/app:1"], 4096));
+    let ran = cluster.run(&["image", "push", "app.tar"]).expect(1);
+    assert_eq!(
+        ran.stderr(),
+        "error: `registry.hub` is not deployed yet (the state does not record it)\nhint: run `swarmform apply` first; it starts the registry on `node1`\n"
+    );
+    assert!(cluster.sim.commands("node1").is_empty());
+}
+
+// When the registry's service is gone, Docker's refused connection is the error, with what to
+// check.
+#[test]
+fn a_refused_push_reports_dockers_message() {
+    let cluster = Cluster::start(REGISTRY);
+    cluster.apply();
+    cluster
+        .run(&[
+            "exec", "--hosts", "node1", "--", "docker", "service", "rm", "hub",
+        ])
+        .expect(0);
+    cluster.write("app.tar", &saved_image(&["local/app:1"], 4096));
+    let ran = cluster.run(&["image", "push", "app.tar"]).expect(1);
+    let address = cluster.registry_address();
+    let stderr = ran.stderr();
+    assert!(
+        stderr.contains(&format!(
+            "error: `docker push {address}/local/app:1` failed on `node1`: Get \"http://{address}/v2/\": dial tcp {address}: connect: connection refused\nhint: nothing answers at {address}: `swarmform plan` shows whether `registry.hub` needs applying"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(ran.stdout(), "");
+    assert!(cluster.sim.registry_images(&address).is_empty());
+}
+
+/// A `docker` client stand-in: `image inspect` knows only `local/app:1`, `save` prints the
+/// tarball at `tarball`; every call is logged to `calls`.
+fn fake_docker(dir: &Path, tarball: &Path, calls: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> '{calls}'\ncase \"$1 $2\" in\n  'image inspect')\n    for last; do :; done\n    if [ \"$last\" = local/app:1 ]; then echo '\"sha256:0123\"'; exit 0; fi\n    echo \"Error: No such image: $last\" >&2; exit 1 ;;\n  'save local/app:1') cat '{tarball}' ;;\n  *) echo \"unexpected: $*\" >&2; exit 2 ;;\nesac\n",
+        calls = calls.display(),
+        tarball = tarball.display()
+    );
+    let path = bin.join("docker");
+    std::fs::write(&path, script).expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    bin
+}
+
+// A local image is saved with the `docker` found on PATH (only the asked tag), streamed to the
+// registry's node and pushed; an image the local docker does not have fails with its message.
+#[test]
+fn push_saves_a_local_image_with_docker() {
+    let cluster = Cluster::start(REGISTRY);
+    cluster.apply();
+    cluster.write("saved.tar", &saved_image(&["local/app:1"], 100_000));
+    let bin = fake_docker(
+        cluster.dir.path(),
+        &cluster.path("saved.tar"),
+        &cluster.path("calls"),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ran = Ran(cluster
+        .command(&["image", "push", "local/app:1"])
+        .env("PATH", &path)
+        .output()
+        .expect("run"))
+    .expect(0);
+    let address = cluster.registry_address();
+    assert_eq!(ran.stdout(), format!("{address}/local/app:1\n"));
+    assert!(
+        ran.stderr()
+            .contains("node1: sending `docker save local/app:1`..."),
+        "{}",
+        ran.stderr()
+    );
+    assert_eq!(cluster.sim.registry_images(&address), ["local/app:1"]);
+    assert_eq!(
+        std::fs::read_to_string(cluster.path("calls")).expect("calls"),
+        "image inspect --format {{json .Id}} local/app:1\nsave local/app:1\n"
+    );
+
+    let ran = Ran(cluster
+        .command(&["image", "push", "local/nope"])
+        .env("PATH", &path)
+        .output()
+        .expect("run"))
+    .expect(1);
+    assert_eq!(
+        ran.stderr(),
+        "error: `local/nope` is not a local image: Error: No such image: local/nope\nhint: build or pull it here first, or pass the path of a `docker save` tarball\n"
+    );
+}
+
+// With two hosted registries, `--registry` must say which one; an unknown name lists them.
+#[test]
+fn several_registries_need_a_name() {
+    let config = format!(
+        "{}\n[registries.hub]\nnode = \"node1\"\n\n[registries.cache]\nnode = \"node2\"\nport = 5001\n",
+        crate::test::SMALL
+    );
+    let ran = Test::new()
+        .config(&config)
+        .file("web.yml", crate::test::SMALL_COMPOSE)
+        .args(["image", "push", "app.tar"])
+        .run()
+        .failure();
+    assert_eq!(
+        ran.stderr(),
+        "error: the config declares several hosted registries: `cache`, `hub`\nhint: choose one with `--registry NAME`\n"
+    );
+    let ran = Test::new()
+        .config(&config)
+        .file("web.yml", crate::test::SMALL_COMPOSE)
+        .args(["image", "push", "app.tar", "--registry", "mirror"])
+        .run()
+        .failure();
+    assert_eq!(
+        ran.stderr(),
+        "error: no hosted registry `mirror` in the config\nhint: hosted registries: `cache`, `hub`\n"
+    );
+}
