@@ -96,7 +96,22 @@ pub fn plan(
 
     let anchor = anchor_manager(desired, state, &changes, mode);
     for change in &mut changes {
-        change.steps = steps(change, desired, state, &anchor, mode);
+        let cut_off = change
+            .host
+            .as_ref()
+            .is_some_and(|host| options.unreachable.contains(host))
+            && matches!(change.action, Action::Delete | Action::Replace);
+        change.steps = if cut_off {
+            unreachable_steps(change, &anchor)
+        } else {
+            steps(change, desired, state, &anchor, mode)
+        };
+        if cut_off && change.address.kind == Kind::Node {
+            change.reasons.push(format!(
+                "`{}` cannot be reached: removed with `docker node rm --force` without draining or leaving; its containers keep running on it until it is wiped",
+                change.host.clone().unwrap_or_default()
+            ));
+        }
     }
     check_quorum(&changes, state, options, &anchor, &mut warnings)?;
     if mode == Mode::Destroy
@@ -509,6 +524,30 @@ fn after_labels_nonempty(change: &Change) -> bool {
 }
 
 /// The operations that carry out one change.
+/// Removing what lives on a host that cannot be reached: its node is demoted (a manager) and
+/// removed by force from a surviving manager; everything else is only forgotten.
+fn unreachable_steps(change: &Change, anchor: &str) -> Vec<Step> {
+    let host = change.host.clone().unwrap_or_default();
+    match change.address.kind {
+        Kind::Node => {
+            let mut steps = Vec::new();
+            if role_of(change, true).as_deref() == Some("manager") {
+                steps.push(Step::Demote {
+                    via: anchor.to_owned(),
+                });
+            }
+            steps.push(Step::NodeRm {
+                via: anchor.to_owned(),
+                force: true,
+            });
+            steps
+        }
+        _ => vec![Step::Forget {
+            why: format!("`{host}` cannot be reached"),
+        }],
+    }
+}
+
 fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: Mode) -> Vec<Step> {
     let via = anchor.to_owned();
     let name = change.address.name.clone();
