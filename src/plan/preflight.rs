@@ -59,6 +59,13 @@ pub fn check(
     }
     if let Some(cluster) = adopted {
         adopt(desired, &hosts, &cluster, changes);
+        warnings.push(Warning {
+            summary: format!("the existing swarm {cluster} is adopted (`[swarm] adopt = true`)"),
+            detail: format!(
+                "`{}` already manages it, so it is not initialized: its settings that only `docker swarm init` sets (listen_addr, data_path_port, default_addr_pool) stay as they are, and the others are set with `docker swarm update`. Its services, networks, secrets and configs stay; swarmform manages only what the config declares.",
+                desired.bootstrap
+            ),
+        });
     }
     Ok(warnings)
 }

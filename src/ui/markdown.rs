@@ -14,10 +14,10 @@ pub fn plan_markdown(plan: &Plan) -> String {
             &warning.detail,
         ));
     }
-    if !plan.hosts.is_empty() {
-        blocks.push(hosts_table(plan));
-    }
     if plan.has_changes() {
+        if !plan.hosts.is_empty() {
+            blocks.push(hosts_table(plan));
+        }
         blocks.extend(notes(plan).iter().map(|note| note_quote(note)));
         blocks.push(format!("**Plan:** {}", summary(plan.summary())));
         let changes: Vec<&Change> = plan

@@ -18,7 +18,8 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         lines.extend(warning.detail.lines().map(|line| indent(2, line)));
         lines.push(String::new());
     }
-    if !plan.hosts.is_empty() {
+    // A plan without changes stays one line; its hosts are in the JSON.
+    if !plan.hosts.is_empty() && plan.has_changes() {
         lines.push("Hosts:".to_owned());
         lines.extend(host_rows(plan).iter().map(|row| indent(2, &row.join("  "))));
         lines.push(String::new());
