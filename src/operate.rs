@@ -188,7 +188,10 @@ fn fact_hosts(loaded: &LoadedConfig, state: Option<&State>) -> Vec<String> {
         .flat_map(|state| state.resources.iter())
         .filter(|resource| {
             resource.address.kind == crate::address::Kind::Engine
-                && resource.attributes.get("address").is_some_and(|address| address.is_string())
+                && resource
+                    .attributes
+                    .get("address")
+                    .is_some_and(|address| address.is_string())
         })
         .map(|resource| resource.address.name.clone())
         .filter(|host| !hosts.contains(host))

@@ -302,7 +302,9 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
     );
     assert!(!stdout.contains("docker swarm init on"), "{stdout}");
     assert!(
-        stdout.contains("adopt the node, a worker of the swarm, and promote it to manager (from node1)"),
+        stdout.contains(
+            "adopt the node, a worker of the swarm, and promote it to manager (from node1)"
+        ),
         "{stdout}"
     );
     assert!(
@@ -341,7 +343,9 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
 
     let again = hosts.run(&["plan", "--detailed-exitcode"]).expect(0);
     assert!(
-        again.stdout().contains("\nNo changes. The cluster matches the configuration.\n"),
+        again
+            .stdout()
+            .contains("\nNo changes. The cluster matches the configuration.\n"),
         "{}",
         again.stdout()
     );
@@ -380,9 +384,8 @@ fn adopt_refuses_a_host_of_a_different_swarm() {
 fn an_unreachable_host_is_shown_and_warned() {
     let hosts = Hosts::start(Hosts::names(2), 1, "");
     let config = std::fs::read_to_string(hosts.path().join("swarmform.toml")).expect("config");
-    let config = format!(
-        "{config}\n[hosts.node9]\naddress = \"127.0.0.1\"\nssh = {{ port = 1 }}\n"
-    );
+    let config =
+        format!("{config}\n[hosts.node9]\naddress = \"127.0.0.1\"\nssh = {{ port = 1 }}\n");
     std::fs::write(hosts.path().join("swarmform.toml"), config).expect("write config");
     let plan = hosts.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
@@ -434,9 +437,7 @@ fn refresh_false_reads_nothing() {
         stdout.contains("the hosts' facts (OS, Docker, swarm membership) were not read or checked"),
         "{stdout}"
     );
-    let json = hosts
-        .run(&["plan", "--refresh=false", "--json"])
-        .expect(0);
+    let json = hosts.run(&["plan", "--refresh=false", "--json"]).expect(0);
     let document: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
     assert_eq!(document["hosts"], serde_json::json!([]));
     assert_eq!(document["refreshed"], false);

@@ -444,7 +444,7 @@ fn a_target_plans_the_stack_and_its_dependencies() {
         .success();
     assert!(
         run.stdout().ends_with(
-            "Note: this plan is restricted to --target stack.web; the rest of the configuration was not planned.\n\nNote: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.\n\nPlan: 9 to add, 0 to change, 0 to destroy.\n"
+            "Note: this plan is restricted to --target stack.web; the rest of the configuration was not planned.\n\nNote: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.\n\nPlan: 9 to add, 0 to change, 0 to destroy.\n"
         ),
         "{}",
         run.stdout()

@@ -240,7 +240,8 @@ pub struct HostFacts {
 impl HostFacts {
     /// In a swarm in any way (active, locked, joining or failing), as opposed to outside one.
     pub fn in_swarm(&self) -> bool {
-        self.swarm.is_some_and(|state| state != SwarmState::Inactive)
+        self.swarm
+            .is_some_and(|state| state != SwarmState::Inactive)
     }
 }
 
@@ -446,7 +447,11 @@ impl Step {
             }
             Step::AdoptNode { role, current, via } => format!(
                 "adopt the node, a {current} of the swarm, and {} it to {role} (from {via})",
-                if role == "manager" { "promote" } else { "demote" }
+                if role == "manager" {
+                    "promote"
+                } else {
+                    "demote"
+                }
             ),
             Step::Promote { via } => format!("promote to manager (from {via})"),
             Step::Demote { via } => format!("demote to worker (from {via})"),

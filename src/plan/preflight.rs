@@ -303,9 +303,9 @@ fn foreign_swarms(
             ),
         };
         let what = match (adopted, &facts.cluster_id) {
-            (Some(adopted), _) => format!(
-                "`{host}` is already in {swarm}, not in the swarm {adopted} being adopted"
-            ),
+            (Some(adopted), _) => {
+                format!("`{host}` is already in {swarm}, not in the swarm {adopted} being adopted")
+            }
             _ => format!("`{host}` is already in {swarm}, which the state does not record"),
         };
         let hint = if adopted.is_some() {
@@ -388,9 +388,9 @@ fn adopt(desired: &Desired, hosts: &[&HostFacts], cluster: &str, changes: &mut [
                 {
                     change.steps.push(Step::SetLabels { via });
                 }
-                change
-                    .reasons
-                    .push(format!("already a {current} of the adopted swarm {cluster}"));
+                change.reasons.push(format!(
+                    "already a {current} of the adopted swarm {cluster}"
+                ));
             }
             _ => {}
         }
@@ -399,7 +399,10 @@ fn adopt(desired: &Desired, hosts: &[&HostFacts], cluster: &str, changes: &mut [
 
 /// The problems as one error message: each problem on its line, then the hints.
 pub fn message(problems: &[Problem]) -> String {
-    let mut lines: Vec<String> = problems.iter().map(|problem| problem.what.clone()).collect();
+    let mut lines: Vec<String> = problems
+        .iter()
+        .map(|problem| problem.what.clone())
+        .collect();
     let mut hints = BTreeSet::new();
     for problem in problems {
         if hints.insert(problem.hint.clone()) {

@@ -215,8 +215,11 @@ impl Sim {
             listeners.push(listener);
         }
 
-        let swarms: Vec<Option<(String, SimRole)>> =
-            options.hosts.iter().map(|spec| spec.swarm.clone()).collect();
+        let swarms: Vec<Option<(String, SimRole)>> = options
+            .hosts
+            .iter()
+            .map(|spec| spec.swarm.clone())
+            .collect();
         let mut hosts = Vec::with_capacity(options.hosts.len());
         for (spec, listener) in options.hosts.into_iter().zip(&listeners) {
             let address = listener.local_addr()?;
@@ -462,7 +465,12 @@ fn prejoin(world: &mut World, swarms: &[Option<(String, SimRole)>]) -> io::Resul
                 SimRole::Manager => "manager",
                 SimRole::Worker => "worker",
             };
-            let token = docker::run(world, first, &["swarm", "join-token", "-q", role], Vec::new());
+            let token = docker::run(
+                world,
+                first,
+                &["swarm", "join-token", "-q", role],
+                Vec::new(),
+            );
             if token.status != 0 {
                 return Err(failed("swarm join-token", token));
             }

@@ -1073,7 +1073,10 @@ fn interfaces(host: &Host) -> Vec<SimInterface> {
         qdisc: "fq_codel",
         state: "UP",
         link_type: "ether",
-        mac: format!("52:54:00:{:02x}:{:02x}:{:02x}", octets[1], octets[2], octets[3]),
+        mac: format!(
+            "52:54:00:{:02x}:{:02x}:{:02x}",
+            octets[1], octets[2], octets[3]
+        ),
         addresses: vec![own],
     });
     if host.docker_installed {
@@ -1120,10 +1123,7 @@ fn ip(args: &[&str], host: &Host) -> Output {
             );
         }
         None => {
-            return Output::error(
-                "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }",
-                255,
-            );
+            return Output::error("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }", 255);
         }
     }
     if let Some(command) = words.get(1)
@@ -1205,7 +1205,10 @@ fn ip(args: &[&str], host: &Host) -> Output {
             }
         ));
         for address in &interface.addresses {
-            let mut line = format!("    {} {}/{}", address.family, address.local, address.prefix);
+            let mut line = format!(
+                "    {} {}/{}",
+                address.family, address.local, address.prefix
+            );
             if let Some(broadcast) = &address.broadcast {
                 line.push_str(&format!(" brd {broadcast}"));
             }
@@ -1219,7 +1222,9 @@ fn ip(args: &[&str], host: &Host) -> Output {
             out.push_str(&line);
             out.push('\n');
             if address.dynamic {
-                out.push_str(&format!("       valid_lft {lease}sec preferred_lft {lease}sec\n"));
+                out.push_str(&format!(
+                    "       valid_lft {lease}sec preferred_lft {lease}sec\n"
+                ));
             } else {
                 out.push_str("       valid_lft forever preferred_lft forever\n");
             }

@@ -70,10 +70,7 @@ const MARKER: &str = "::swarmform-facts::";
 /// The sections of the facts script, in order, with the command that fills each.
 fn sections() -> Vec<(&'static str, RemoteCommand)> {
     vec![
-        (
-            "docker-info",
-            docker(&["info", "--format", "{{json .}}"]),
-        ),
+        ("docker-info", docker(&["info", "--format", "{{json .}}"])),
         (
             "docker-nodes",
             docker(&["node", "ls", "--format", "{{json .ID}}"]),
@@ -265,11 +262,7 @@ fn unreachable_reason(error: &crate::ssh::SshError) -> String {
     match error {
         crate::ssh::SshError::Connect { source, .. } => {
             let text = source.to_string();
-            let text = text
-                .split(" (os error")
-                .next()
-                .unwrap_or(&text)
-                .to_owned();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
             let mut chars = text.chars();
             match chars.next() {
                 Some(first) => first.to_lowercase().chain(chars).collect(),

@@ -127,10 +127,9 @@ fn step(step: &Step) -> Value {
         Step::RemoveFile { path } => ("remove_file", json!({ "path": path })),
         Step::RestartDocker => ("restart_docker", json!({})),
         Step::SwarmInit { on } => ("swarm_init", json!({ "on": on })),
-        Step::AdoptSwarm { on, cluster_id } => (
-            "adopt_swarm",
-            json!({ "on": on, "cluster_id": cluster_id }),
-        ),
+        Step::AdoptSwarm { on, cluster_id } => {
+            ("adopt_swarm", json!({ "on": on, "cluster_id": cluster_id }))
+        }
         Step::SwarmUpdate => ("swarm_update", json!({})),
         Step::RotateJoinTokens => ("rotate_join_tokens", json!({})),
         Step::Join { role, via } => ("join", json!({ "role": role, "via": via })),

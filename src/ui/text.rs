@@ -138,7 +138,11 @@ pub fn notes(plan: &Plan) -> Vec<String> {
 /// One row per host, its cells padded so the columns line up (the last cell of each row is
 /// not padded): name, then OS, architecture, Docker and swarm, or why it was not reached.
 pub fn host_rows(plan: &Plan) -> Vec<Vec<String>> {
-    let rows: Vec<Vec<String>> = plan.hosts.iter().map(|facts| host_cells(plan, facts)).collect();
+    let rows: Vec<Vec<String>> = plan
+        .hosts
+        .iter()
+        .map(|facts| host_cells(plan, facts))
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|column| {
