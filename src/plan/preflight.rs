@@ -411,3 +411,157 @@ pub fn message(problems: &[Problem]) -> String {
     }
     lines.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_desired;
+    use crate::plan::planner::{Options, plan};
+    use crate::plan::{HostAddress, SwarmState};
+    use crate::state::ResourceState;
+
+    const CONFIG: &str = r#"
+[hosts.m1]
+address = "192.0.2.1"
+role = "manager"
+advertise_addr = "eth1"
+
+[hosts.m2]
+address = "m2.example.com"
+role = "manager"
+
+[hosts.m3]
+address = "192.0.2.3"
+role = "manager"
+
+[hosts.w1]
+address = "192.0.2.11"
+"#;
+
+    fn facts(host: &str) -> HostFacts {
+        HostFacts {
+            host: host.to_owned(),
+            hostname: Some(host.to_owned()),
+            docker_installed: true,
+            docker_version: Some("20.10.24+dfsg1".to_owned()),
+            swarm: Some(SwarmState::Inactive),
+            ..HostFacts::default()
+        }
+    }
+
+    fn address(address: &str, interface: &str, dynamic: bool) -> HostAddress {
+        HostAddress {
+            address: address.to_owned(),
+            prefix_length: 24,
+            interface: interface.to_owned(),
+            dynamic,
+        }
+    }
+
+    fn all() -> Vec<HostFacts> {
+        ["m1", "m2", "m3", "w1"].into_iter().map(facts).collect()
+    }
+
+    fn warnings_of(desired: &Desired, state: &State, facts: &[HostFacts]) -> Vec<Warning> {
+        let options = Options {
+            refreshed: true,
+            facts: Some(facts.to_vec()),
+            ..Options::default()
+        };
+        plan(desired, Some(state), &options)
+            .expect("a plan")
+            .warnings
+    }
+
+    // An interface advertised by name is checked through its addresses; a DNS name is a
+    // warning even when nothing is known of the host; a static address and a worker's lease
+    // are not.
+    #[test]
+    fn dynamic_and_dns_manager_addresses_warn() {
+        let desired = test_desired(CONFIG, &[]);
+        let mut facts = all();
+        facts[0].addresses = vec![
+            address("192.0.2.1", "eth0", false),
+            address("10.1.0.5", "eth1", true),
+        ];
+        facts[1].unreachable = Some("connection refused".to_owned());
+        facts[2].addresses = vec![address("192.0.2.3", "eth0", false)];
+        facts[3].addresses = vec![address("192.0.2.11", "eth0", true)];
+        let warnings = warnings_of(&desired, &State::new(), &facts);
+        let warning = warnings
+            .iter()
+            .find(|warning| warning.summary == "manager addresses that may change")
+            .expect("the warning");
+        let lines: Vec<&str> = warning.detail.lines().collect();
+        assert_eq!(
+            lines[..2],
+            [
+                "m1 advertises interface eth1, whose address 10.1.0.5 is a DHCP lease",
+                "m2 advertises m2.example.com, a DNS name",
+            ]
+        );
+        assert!(lines[2].starts_with("Every node reaches the managers"));
+    }
+
+    // A worker whose node id the state records is ours even though its own facts carry no
+    // cluster id; one the state does not know is in a foreign swarm.
+    #[test]
+    fn workers_are_recognized_by_their_recorded_node_id() {
+        let desired = test_desired(CONFIG, &[]);
+        let mut state = State::new();
+        for resource in &desired.resources {
+            state.upsert(ResourceState::from_resource(
+                resource,
+                Some("c1".to_owned()),
+            ));
+        }
+        for resource in &mut state.resources {
+            if resource.address == Address::new(Kind::Node, "w1") {
+                resource.remote_id = Some("n-w1".to_owned());
+            }
+        }
+        let mut facts = all();
+        for manager in &mut facts[..3] {
+            manager.swarm = Some(SwarmState::Active);
+            manager.manager = true;
+            manager.cluster_id = Some("c1".to_owned());
+        }
+        facts[3].swarm = Some(SwarmState::Active);
+        facts[3].node_id = Some("n-w1".to_owned());
+        let mut changes = Vec::new();
+        assert!(check(&desired, &state, &facts, &mut changes, Mode::Normal).is_ok());
+
+        facts[3].node_id = Some("n-other".to_owned());
+        facts[3].cluster_id = Some("c9".to_owned());
+        let problems =
+            check(&desired, &state, &facts, &mut changes, Mode::Normal).expect_err("refused");
+        assert_eq!(
+            problems[0].what,
+            "`w1` is already in swarm c9, which the state does not record"
+        );
+    }
+
+    // A destroy plan only warns about unreachable hosts: the cluster is being taken apart.
+    #[test]
+    fn destroy_plans_skip_the_refusals() {
+        let desired = test_desired(CONFIG, &[]);
+        let mut facts = all();
+        facts[1].hostname = Some("m1".to_owned());
+        facts[3].unreachable = Some("no route to host".to_owned());
+        let mut changes = Vec::new();
+        let warnings = check(&desired, &State::new(), &facts, &mut changes, Mode::Destroy)
+            .expect("no refusal");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].summary, "1 host could not be reached: w1");
+        assert!(check(&desired, &State::new(), &facts, &mut changes, Mode::Normal).is_err());
+    }
+
+    #[test]
+    fn advertise_addresses_lose_their_port() {
+        assert_eq!(address_part("10.0.0.1:2377"), "10.0.0.1");
+        assert_eq!(address_part("[fd00::1]:2377"), "fd00::1");
+        assert_eq!(address_part("fd00::1"), "fd00::1");
+        assert_eq!(address_part("eth0"), "eth0");
+        assert_eq!(address_part("eth0:2377"), "eth0");
+    }
+}
