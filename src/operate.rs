@@ -109,19 +109,41 @@ pub(crate) fn planned(
     let mut unreachable = BTreeSet::new();
     let mut drift = Vec::new();
     let mut pool_used = None;
+    let mut facts = None;
     if request.refresh
         && let Some(runtime) = runtime
-        && let Some(recorded) = state
-        && !recorded.resources.is_empty()
     {
+        // The hosts' facts and the refresh are read at the same time, over the same
+        // connections.
         let pool = pool(loaded, state)?;
-        let context = Arc::new(context(&pool, loaded, recorded, reporter));
-        let refreshed = runtime
-            .block_on(refresh_cluster(&context, recorded))
-            .map_err(OperateError::from)?;
-        unreachable = refreshed.unreachable;
-        drift = refreshed.drift;
-        current = Some(refreshed.state);
+        let hosts = fact_hosts(loaded, state);
+        let recorded = state.filter(|recorded| !recorded.resources.is_empty());
+        let (gathered, refreshed) = runtime.block_on(async {
+            let refresh = async {
+                match recorded {
+                    Some(recorded) => {
+                        let context = Arc::new(context(&pool, loaded, recorded, reporter));
+                        Some(refresh_cluster(&context, recorded).await)
+                    }
+                    None => None,
+                }
+            };
+            tokio::join!(crate::swarm::facts::gather(&pool, &hosts), refresh)
+        });
+        if let Some(refreshed) = refreshed {
+            let refreshed = refreshed.map_err(OperateError::from)?;
+            unreachable = refreshed.unreachable;
+            drift = refreshed.drift;
+            current = Some(refreshed.state);
+        }
+        let gathered = gathered.map_err(OperateError::from)?;
+        unreachable.extend(
+            gathered
+                .iter()
+                .filter(|facts| facts.unreachable.is_some())
+                .map(|facts| facts.host.clone()),
+        );
+        facts = Some(gathered);
         pool_used = Some(pool);
     }
     let options = planner::Options {
@@ -130,6 +152,7 @@ pub(crate) fn planned(
         allow_quorum_loss: request.allow_quorum_loss,
         refreshed: request.refresh,
         unreachable,
+        facts,
     };
     let mut plan = planner::plan(&loaded.desired, current.as_ref(), &options)?;
     let mut warnings = config_warnings(&loaded.sources, &loaded.desired);
@@ -148,6 +171,33 @@ pub(crate) fn planned(
         pool: pool_used,
         drift,
     })
+}
+
+/// The hosts whose facts a plan reads: the config's, in config order, then those only the
+/// state remembers.
+fn fact_hosts(loaded: &LoadedConfig, state: Option<&State>) -> Vec<String> {
+    let mut hosts: Vec<String> = loaded
+        .config
+        .hosts
+        .iter()
+        .map(|host| host.name.clone())
+        .collect();
+    // As in `pool`: a host only the state remembers is reached at its engine's address.
+    let remembered: BTreeSet<String> = state
+        .iter()
+        .flat_map(|state| state.resources.iter())
+        .filter(|resource| {
+            resource.address.kind == crate::address::Kind::Engine
+                && resource
+                    .attributes
+                    .get("address")
+                    .is_some_and(|address| address.is_string())
+        })
+        .map(|resource| resource.address.name.clone())
+        .filter(|host| !hosts.contains(host))
+        .collect();
+    hosts.extend(remembered);
+    hosts
 }
 
 fn context(

@@ -275,12 +275,8 @@ fn plan(workspace: &Workspace, args: &PlanArgs) -> Result<ExitCode, Error> {
     let guard = workspace.state.lock("plan", timeout)?;
     let state = workspace.state.load()?;
     let loaded = workspace.load(&args.vars)?;
-    // A runtime (and SSH) only when there is a live cluster to read.
-    let needs_refresh = args.refresh
-        && state
-            .as_ref()
-            .is_some_and(|state| !state.resources.is_empty());
-    let runtime = if needs_refresh {
+    // A runtime (and SSH) only when the hosts are read.
+    let runtime = if args.refresh {
         Some(crate::operate::runtime()?)
     } else {
         None

@@ -5,6 +5,7 @@ mod test;
 mod apply;
 mod cli;
 mod examples;
+mod facts;
 mod image;
 mod init;
 mod plan;

@@ -145,7 +145,7 @@ fn a_plan_after_apply_has_no_changes() {
     insta::assert_snapshot!(run.stdout(), @"
     No changes. The cluster matches the configuration.
 
-    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.
+    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.
     ");
 }
 
@@ -291,7 +291,7 @@ fn destroy_without_a_state_has_nothing_to_do() {
     insta::assert_snapshot!(run.stdout(), @"
     No changes. Nothing to destroy.
 
-    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.
+    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.
     ");
 }
 
@@ -347,7 +347,7 @@ fn a_removed_worker_drains_leaves_and_is_removed() {
             3. docker node rm (from node1)
       }
 
-    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.
+    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.
 
     Plan: 0 to add, 0 to change, 3 to destroy.
     "#);
@@ -444,7 +444,7 @@ fn a_target_plans_the_stack_and_its_dependencies() {
         .success();
     assert!(
         run.stdout().ends_with(
-            "Note: this plan is restricted to --target stack.web; the rest of the configuration was not planned.\n\nNote: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.\n\nPlan: 9 to add, 0 to change, 0 to destroy.\n"
+            "Note: this plan is restricted to --target stack.web; the rest of the configuration was not planned.\n\nNote: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.\n\nPlan: 9 to add, 0 to change, 0 to destroy.\n"
         ),
         "{}",
         run.stdout()
@@ -531,7 +531,7 @@ fn a_changed_subnet_replaces_the_network_and_its_stack() {
             2. docker stack deploy and wait for its services to converge (on node1)
       }
 
-    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.
+    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.
 
     Plan: 2 to add, 0 to change, 2 to destroy.
     "#);
@@ -594,7 +594,7 @@ fn a_rotated_secret_is_replaced_and_its_stack_updated() {
             1. docker stack deploy and wait for its services to converge (on node1)
       }
 
-    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.
+    Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.
 
     Plan: 1 to add, 1 to change, 1 to destroy.
     "#);

@@ -35,6 +35,8 @@ pub struct Desired {
     /// Manager host names in config order.
     pub managers: Vec<String>,
     pub on_destroy: OnDestroy,
+    /// `[swarm] adopt`: take over the swarm the bootstrap manager is already in.
+    pub adopt: bool,
 }
 
 impl Desired {
@@ -128,6 +130,7 @@ pub fn evaluate(config: &Config, sources: &mut Sources) -> Result<Desired, Vec<D
         bootstrap: bootstrap.unwrap_or_default(),
         managers,
         on_destroy: config.daemon.on_destroy.unwrap_or(OnDestroy::Keep),
+        adopt: config.swarm.adopt,
     })
 }
 

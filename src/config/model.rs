@@ -173,6 +173,10 @@ pub struct SwarmSettings {
     /// Rotate both join tokens after an apply that joined nodes.
     #[serde(default)]
     pub rotate_join_tokens: bool,
+    /// Take over a swarm the bootstrap manager already manages (and its nodes that the config
+    /// names) instead of refusing hosts that are already in a swarm.
+    #[serde(default)]
+    pub adopt: bool,
     pub cert_expiry: Option<Spanned<String>>,
     pub dispatcher_heartbeat: Option<Spanned<String>>,
     pub max_snapshots: Option<u64>,

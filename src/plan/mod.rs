@@ -3,8 +3,12 @@
 pub mod graph;
 mod model;
 pub mod planner;
+mod preflight;
 pub mod saved;
 #[cfg(test)]
 mod tests;
 
-pub use model::{Action, AttributeChange, Change, Mode, Plan, StateRef, Step, Summary, Warning};
+pub use model::{
+    Action, AttributeChange, Change, HostAddress, HostFacts, Mode, Plan, StateRef, Step, Summary,
+    SwarmState, Warning,
+};

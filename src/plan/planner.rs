@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::model::{Action, AttributeChange, Change, Mode, Plan, StateRef, Step, Warning};
+use super::model::{
+    Action, AttributeChange, Change, HostFacts, Mode, Plan, StateRef, Step, Warning,
+};
 use crate::address::{Address, Kind, Target};
 use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR};
 use crate::config::model::OnDestroy;
@@ -24,6 +26,9 @@ pub struct Options {
     pub refreshed: bool,
     /// Managers the refresh could not reach; empty for an offline plan.
     pub unreachable: BTreeSet<String>,
+    /// What every host said about itself (config hosts, then hosts only the state has), for
+    /// the preflight checks and the plan's Hosts section; `None` when the hosts were not read.
+    pub facts: Option<Vec<HostFacts>>,
 }
 
 /// Why no plan could be made.
@@ -37,6 +42,10 @@ pub enum PlanError {
         "no resource matches `--target {target}`\nhint: run `swarmform state list` or `swarmform plan` to see the addresses"
     )]
     UnknownTarget { target: String },
+    /// The hosts' facts refuse the plan (duplicate hostnames, a host in a foreign swarm); the
+    /// text holds each problem and its hint.
+    #[error("{0}")]
+    Preflight(String),
 }
 
 /// Computes the plan.
@@ -113,6 +122,12 @@ pub fn plan(
             ));
         }
     }
+    if let Some(facts) = &options.facts {
+        let mut found = super::preflight::check(desired, state, facts, &mut changes, mode)
+            .map_err(|problems| PlanError::Preflight(super::preflight::message(&problems)))?;
+        found.append(&mut warnings);
+        warnings = found;
+    }
     check_quorum(&changes, state, options, &anchor, &mut warnings)?;
     if mode == Mode::Destroy
         && changes
@@ -152,6 +167,7 @@ pub fn plan(
         state: state_ref,
         refreshed: options.refreshed,
         targets: options.targets.iter().map(target_text).collect(),
+        hosts: options.facts.clone().unwrap_or_default(),
     })
 }
 

@@ -78,6 +78,23 @@ pub struct SimHostSpec {
     pub arch: String,
     /// The text of `/etc/os-release`.
     pub os_release: String,
+    /// The host's own name (`hostname`, `docker info` Name, the swarm node's hostname); the
+    /// simulator's name for the host by default.
+    pub hostname: String,
+    /// What `docker version` and `docker info` report (Debian 12's docker.io by default).
+    pub docker_version: String,
+    /// Whether the host's address is a DHCP lease (`"dynamic": true` in `ip -j addr show`).
+    pub dynamic_address: bool,
+    /// A swarm the host is already in when the simulation starts: hosts with the same label
+    /// form one swarm, initialized by the first manager among them, the others joining it.
+    pub swarm: Option<(String, SimRole)>,
+}
+
+/// A role in a pre-existing swarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimRole {
+    Manager,
+    Worker,
 }
 
 impl Default for SimHostSpec {
@@ -89,16 +106,45 @@ impl Default for SimHostSpec {
 
 impl SimHostSpec {
     pub fn new(name: impl Into<String>) -> SimHostSpec {
+        let name = name.into();
         SimHostSpec {
-            name: name.into(),
+            hostname: name.clone(),
+            name,
             docker_installed: true,
             arch: "x86_64".to_owned(),
             os_release: DEBIAN_12_OS_RELEASE.to_owned(),
+            docker_version: docker::swarm::ENGINE_VERSION.to_owned(),
+            dynamic_address: false,
+            swarm: None,
         }
     }
 
     pub fn without_docker(mut self) -> SimHostSpec {
         self.docker_installed = false;
+        self
+    }
+
+    /// The host calls itself `hostname` (two hosts may share one).
+    pub fn hostname(mut self, hostname: impl Into<String>) -> SimHostSpec {
+        self.hostname = hostname.into();
+        self
+    }
+
+    /// dockerd reports `version` (`24.0.5`).
+    pub fn docker_version(mut self, version: impl Into<String>) -> SimHostSpec {
+        self.docker_version = version.into();
+        self
+    }
+
+    /// The host's address is a DHCP lease.
+    pub fn dynamic_address(mut self) -> SimHostSpec {
+        self.dynamic_address = true;
+        self
+    }
+
+    /// The host is already in the swarm labelled `label` (see [`SimHostSpec::swarm`]).
+    pub fn in_swarm(mut self, label: impl Into<String>, role: SimRole) -> SimHostSpec {
+        self.swarm = Some((label.into(), role));
         self
     }
 }
@@ -169,6 +215,11 @@ impl Sim {
             listeners.push(listener);
         }
 
+        let swarms: Vec<Option<(String, SimRole)>> = options
+            .hosts
+            .iter()
+            .map(|spec| spec.swarm.clone())
+            .collect();
         let mut hosts = Vec::with_capacity(options.hosts.len());
         for (spec, listener) in options.hosts.into_iter().zip(&listeners) {
             let address = listener.local_addr()?;
@@ -183,7 +234,8 @@ impl Sim {
         }
         keys::write_known_hosts(&hosts, dir)?;
 
-        let world = World::new(rng, hosts);
+        let mut world = World::new(rng, hosts);
+        prejoin(&mut world, &swarms)?;
         let shared = Arc::new(Shared::new(
             world,
             client_key.public_key().clone(),
@@ -363,6 +415,87 @@ impl Sim {
             change(&mut world.hosts[index]);
         }
     }
+}
+
+/// Builds the swarms hosts start in, through the simulated docker CLI itself: `swarm init` on
+/// each label's first manager, `swarm join` with its token on the others.
+fn prejoin(world: &mut World, swarms: &[Option<(String, SimRole)>]) -> io::Result<()> {
+    let failed = |what: &str, output: exec::Output| {
+        io::Error::other(format!(
+            "simulated {what} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    };
+    let mut labels: Vec<&str> = Vec::new();
+    for (label, _) in swarms.iter().flatten() {
+        if !labels.contains(&label.as_str()) {
+            labels.push(label);
+        }
+    }
+    for label in labels {
+        let members: Vec<(usize, SimRole)> = swarms
+            .iter()
+            .enumerate()
+            .filter_map(|(index, swarm)| match swarm {
+                Some((name, role)) if name == label => Some((index, *role)),
+                _ => None,
+            })
+            .collect();
+        let Some(&(first, _)) = members.iter().find(|(_, role)| *role == SimRole::Manager) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("simulated swarm `{label}` has no manager"),
+            ));
+        };
+        let address = world.hosts[first].address.to_string();
+        let output = docker::run(
+            world,
+            first,
+            &["swarm", "init", "--advertise-addr", &address],
+            Vec::new(),
+        );
+        if output.status != 0 {
+            return Err(failed("swarm init", output));
+        }
+        for (index, role) in members {
+            if index == first {
+                continue;
+            }
+            let role = match role {
+                SimRole::Manager => "manager",
+                SimRole::Worker => "worker",
+            };
+            let token = docker::run(
+                world,
+                first,
+                &["swarm", "join-token", "-q", role],
+                Vec::new(),
+            );
+            if token.status != 0 {
+                return Err(failed("swarm join-token", token));
+            }
+            let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+            let advertise = world.hosts[index].address.to_string();
+            let output = docker::run(
+                world,
+                index,
+                &[
+                    "swarm",
+                    "join",
+                    "--token",
+                    &token,
+                    "--advertise-addr",
+                    &advertise,
+                    &format!("{address}:2377"),
+                ],
+                Vec::new(),
+            );
+            if output.status != 0 {
+                return Err(failed("swarm join", output));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn bind(address: Ipv4Addr, port: u16) -> io::Result<TcpListener> {

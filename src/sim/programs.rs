@@ -28,6 +28,7 @@ const PROGRAMS: &[&str] = &[
     "grep",
     "uname",
     "hostname",
+    "ip",
     "whoami",
     "id",
     "sha256sum",
@@ -132,7 +133,8 @@ pub(crate) fn run(
         "ls" => ls(&args, &world.hosts[host].fs),
         "grep" => grep(&args, &world.hosts[host].fs, stdin),
         "uname" => uname(&args, &world.hosts[host]),
-        "hostname" => Output::ok(format!("{}\n", world.hosts[host].name)),
+        "hostname" => Output::ok(format!("{}\n", world.hosts[host].hostname)),
+        "ip" => ip(&args, &world.hosts[host]),
         "whoami" => Output::ok("root\n"),
         "id" => id(&args),
         "usermod" => usermod(&args, &mut world.hosts[host]),
@@ -1032,6 +1034,231 @@ fn grep(args: &[&str], fs: &Fs, stdin: Vec<u8>) -> Output {
     out
 }
 
+/// One address of a simulated interface.
+struct SimAddress {
+    family: &'static str,
+    local: String,
+    prefix: u8,
+    broadcast: Option<String>,
+    scope: &'static str,
+    dynamic: bool,
+}
+
+/// One simulated interface: loopback, the host's own, and docker0 once Docker is installed.
+struct SimInterface {
+    name: &'static str,
+    flags: &'static [&'static str],
+    mtu: u32,
+    qdisc: &'static str,
+    state: &'static str,
+    link_type: &'static str,
+    mac: String,
+    addresses: Vec<SimAddress>,
+}
+
+fn interfaces(host: &Host) -> Vec<SimInterface> {
+    let forever = |family, local: &str, prefix, scope| SimAddress {
+        family,
+        local: local.to_owned(),
+        prefix,
+        broadcast: None,
+        scope,
+        dynamic: false,
+    };
+    let mut list = vec![SimInterface {
+        name: "lo",
+        flags: &["LOOPBACK", "UP", "LOWER_UP"],
+        mtu: 65536,
+        qdisc: "noqueue",
+        state: "UNKNOWN",
+        link_type: "loopback",
+        mac: "00:00:00:00:00:00".to_owned(),
+        addresses: vec![
+            forever("inet", "127.0.0.1", 8, "host"),
+            forever("inet6", "::1", 128, "host"),
+        ],
+    }];
+    let octets = match host.address {
+        std::net::IpAddr::V4(address) => address.octets(),
+        std::net::IpAddr::V6(_) => [0, 0, 0, 0],
+    };
+    let mut own = SimAddress {
+        broadcast: Some(format!("{}.{}.{}.255", octets[0], octets[1], octets[2])),
+        dynamic: host.dynamic_address,
+        ..forever("inet", &host.address.to_string(), 24, "global")
+    };
+    if host.address.is_ipv6() {
+        own.broadcast = None;
+        own.family = "inet6";
+        own.prefix = 64;
+    }
+    list.push(SimInterface {
+        name: "eth0",
+        flags: &["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
+        mtu: 1500,
+        qdisc: "fq_codel",
+        state: "UP",
+        link_type: "ether",
+        mac: format!(
+            "52:54:00:{:02x}:{:02x}:{:02x}",
+            octets[1], octets[2], octets[3]
+        ),
+        addresses: vec![own],
+    });
+    if host.docker_installed {
+        list.push(SimInterface {
+            name: "docker0",
+            flags: &["NO-CARRIER", "BROADCAST", "MULTICAST", "UP"],
+            mtu: 1500,
+            qdisc: "noqueue",
+            state: "DOWN",
+            link_type: "ether",
+            mac: format!("02:42:ac:11:{:02x}:{:02x}", octets[2], octets[3]),
+            addresses: vec![SimAddress {
+                broadcast: Some("172.17.255.255".to_owned()),
+                ..forever("inet", "172.17.0.1", 16, "global")
+            }],
+        });
+    }
+    list
+}
+
+/// `ip [-j] addr show`, as iproute2 6.1 prints it. A DHCP lease carries `"dynamic": true` and
+/// a finite lifetime.
+fn ip(args: &[&str], host: &Host) -> Output {
+    let mut json = false;
+    let mut words = Vec::new();
+    for arg in args {
+        match *arg {
+            "-j" | "-json" | "--json" => json = true,
+            option if option.starts_with('-') => {
+                return Output::error(
+                    format!("Option \"{option}\" is unknown, try \"ip -help\"."),
+                    255,
+                );
+            }
+            word => words.push(word),
+        }
+    }
+    match words.first() {
+        Some(&("a" | "addr" | "address")) => {}
+        Some(object) => {
+            return Output::error(
+                format!("Object \"{object}\" is unknown, try \"ip help\"."),
+                255,
+            );
+        }
+        None => {
+            return Output::error("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }", 255);
+        }
+    }
+    if let Some(command) = words.get(1)
+        && !matches!(*command, "show" | "list" | "ls" | "lst")
+    {
+        return Output::error(
+            format!("Command \"{command}\" is unknown, try \"ip address help\"."),
+            255,
+        );
+    }
+    let lease = 86_234u32;
+    let interfaces = interfaces(host);
+    if json {
+        let list: Vec<serde_json::Value> = interfaces
+            .iter()
+            .enumerate()
+            .map(|(index, interface)| {
+                let addresses: Vec<serde_json::Value> = interfaces[index]
+                    .addresses
+                    .iter()
+                    .map(|address| {
+                        let mut info = serde_json::Map::new();
+                        info.insert("family".into(), address.family.into());
+                        info.insert("local".into(), address.local.clone().into());
+                        info.insert("prefixlen".into(), address.prefix.into());
+                        if let Some(broadcast) = &address.broadcast {
+                            info.insert("broadcast".into(), broadcast.clone().into());
+                        }
+                        info.insert("scope".into(), address.scope.into());
+                        if address.dynamic {
+                            info.insert("dynamic".into(), true.into());
+                        }
+                        if address.family == "inet" {
+                            info.insert("label".into(), interface.name.into());
+                        }
+                        let life = if address.dynamic { lease } else { u32::MAX };
+                        info.insert("valid_life_time".into(), life.into());
+                        info.insert("preferred_life_time".into(), life.into());
+                        serde_json::Value::Object(info)
+                    })
+                    .collect();
+                serde_json::json!({
+                    "ifindex": index + 1,
+                    "ifname": interface.name,
+                    "flags": interface.flags,
+                    "mtu": interface.mtu,
+                    "qdisc": interface.qdisc,
+                    "operstate": interface.state,
+                    "group": "default",
+                    "txqlen": 1000,
+                    "link_type": interface.link_type,
+                    "address": interface.mac,
+                    "broadcast": if interface.link_type == "loopback" { "00:00:00:00:00:00" } else { "ff:ff:ff:ff:ff:ff" },
+                    "addr_info": addresses,
+                })
+            })
+            .collect();
+        return Output::ok(format!("{}\n", serde_json::Value::Array(list)));
+    }
+    let mut out = String::new();
+    for (index, interface) in interfaces.iter().enumerate() {
+        out.push_str(&format!(
+            "{}: {}: <{}> mtu {} qdisc {} state {} group default qlen 1000\n",
+            index + 1,
+            interface.name,
+            interface.flags.join(","),
+            interface.mtu,
+            interface.qdisc,
+            interface.state
+        ));
+        out.push_str(&format!(
+            "    link/{} {} brd {}\n",
+            interface.link_type,
+            interface.mac,
+            if interface.link_type == "loopback" {
+                "00:00:00:00:00:00"
+            } else {
+                "ff:ff:ff:ff:ff:ff"
+            }
+        ));
+        for address in &interface.addresses {
+            let mut line = format!(
+                "    {} {}/{}",
+                address.family, address.local, address.prefix
+            );
+            if let Some(broadcast) = &address.broadcast {
+                line.push_str(&format!(" brd {broadcast}"));
+            }
+            line.push_str(&format!(" scope {}", address.scope));
+            if address.dynamic {
+                line.push_str(" dynamic");
+            }
+            if address.family == "inet" {
+                line.push_str(&format!(" {}", interface.name));
+            }
+            out.push_str(&line);
+            out.push('\n');
+            if address.dynamic {
+                out.push_str(&format!(
+                    "       valid_lft {lease}sec preferred_lft {lease}sec\n"
+                ));
+            } else {
+                out.push_str("       valid_lft forever preferred_lft forever\n");
+            }
+        }
+    }
+    Output::ok(out)
+}
+
 fn kernel_release(host: &Host) -> &'static str {
     if host.arch == "aarch64" {
         "6.1.0-18-arm64"
@@ -1052,7 +1279,7 @@ fn uname(args: &[&str], host: &Host) -> Output {
         parts.push("Linux".to_owned());
     }
     if flags.contains('n') || all {
-        parts.push(host.name.clone());
+        parts.push(host.hostname.clone());
     }
     if flags.contains('r') || all {
         parts.push(kernel_release(host).to_owned());

@@ -1327,3 +1327,101 @@ async fn openssh_client_accepts_key_and_known_hosts() {
     let swarm: Value = serde_json::from_slice(&output.stdout).expect("as set up");
     assert_eq!(swarm["LocalNodeState"], "inactive");
 }
+
+// `ip -j addr show` lists loopback, the host's address (marked `dynamic` with a finite
+// lifetime when it is a DHCP lease) and docker0; unknown objects get iproute2's message.
+#[tokio::test]
+async fn ip_addr_show_lists_the_hosts_addresses() {
+    let mut lab = Lab::start(vec![
+        SimHostSpec::new("node1"),
+        SimHostSpec::new("node2").dynamic_address().without_docker(),
+    ])
+    .await;
+    let interfaces = lab.sh("node1", "ip -j addr show").await.json();
+    let names: Vec<&str> = interfaces
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|interface| interface["ifname"].as_str())
+        .collect();
+    assert_eq!(names, ["lo", "eth0", "docker0"]);
+    let own = &interfaces[1]["addr_info"][0];
+    assert_eq!(own["local"], lab.address("node1").as_str());
+    assert_eq!(own["scope"], "global");
+    assert_eq!(own.get("dynamic"), None);
+    assert_eq!(own["valid_life_time"], u32::MAX);
+
+    let interfaces = lab.sh("node2", "ip -j addr show").await.json();
+    assert_eq!(interfaces.as_array().map(Vec::len), Some(2));
+    let lease = &interfaces[1]["addr_info"][0];
+    assert_eq!(lease["dynamic"], true);
+    assert_ne!(lease["valid_life_time"], u32::MAX);
+    let text = lab.sh("node2", "ip addr").await;
+    assert!(
+        text.ok()
+            .contains(&format!("    inet {}/24 brd ", lab.address("node2"))),
+        "{text:#?}"
+    );
+    assert!(
+        text.ok().contains(" scope global dynamic eth0\n"),
+        "{text:#?}"
+    );
+    lab.sh("node1", "ip rule-that-does-not-exist").await.fails(
+        255,
+        "Object \"rule-that-does-not-exist\" is unknown, try \"ip help\".\n",
+    );
+}
+
+// Per-host overrides: the hostname (hostname, docker info, the swarm node) and the Docker
+// version; hosts can start in a swarm, built by the simulated CLI itself.
+#[tokio::test]
+async fn hosts_take_overrides_and_can_start_in_a_swarm() {
+    use super::SimRole;
+    let mut lab = Lab::start(vec![
+        SimHostSpec::new("node1")
+            .hostname("web")
+            .docker_version("24.0.5")
+            .in_swarm("old", SimRole::Manager),
+        SimHostSpec::new("node2").in_swarm("old", SimRole::Worker),
+        SimHostSpec::new("node3"),
+    ])
+    .await;
+    assert_eq!(lab.sh("node1", "hostname").await.ok(), "web\n");
+    let info = lab
+        .sh("node1", "docker info --format '{{json .}}'")
+        .await
+        .json();
+    assert_eq!(info["Name"], "web");
+    assert_eq!(info["ServerVersion"], "24.0.5");
+    assert_eq!(info["Swarm"]["LocalNodeState"], "active");
+    assert_eq!(info["Swarm"]["ControlAvailable"], true);
+    let worker = lab
+        .sh("node2", "docker info --format '{{json .Swarm}}'")
+        .await
+        .json();
+    assert_eq!(worker["LocalNodeState"], "active");
+    assert_eq!(worker["ControlAvailable"], false);
+    let hostnames: Vec<String> = lab
+        .sh("node1", "docker node ls --format '{{json .Hostname}}'")
+        .await
+        .json_lines()
+        .into_iter()
+        .filter_map(|value| value.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(hostnames, ["node2", "web"]);
+    let alone = lab
+        .sh(
+            "node3",
+            "docker info --format '{{json .Swarm.LocalNodeState}}'",
+        )
+        .await
+        .json();
+    assert_eq!(alone, "inactive");
+    // Setting the swarm up is not a command the host received.
+    assert_eq!(
+        lab.sim.commands("node1").len(),
+        3,
+        "{:#?}",
+        lab.sim.commands("node1")
+    );
+}

@@ -96,6 +96,12 @@ pub(crate) struct Faults {
 
 pub(crate) struct Host {
     pub name: String,
+    /// What the host calls itself (`hostname`, `docker info` Name).
+    pub hostname: String,
+    /// What dockerd reports as its version.
+    pub docker_version: String,
+    /// The address is a DHCP lease (`ip -j addr show` says `"dynamic": true`).
+    pub dynamic_address: bool,
     pub address: IpAddr,
     pub port: u16,
     pub arch: String,
@@ -130,17 +136,20 @@ impl Host {
         let _ = fs.write("/etc/os-release", spec.os_release.as_bytes(), false);
         let hosts = format!(
             "127.0.0.1\tlocalhost\n127.0.1.1\t{}\n\n# The following lines are desirable for IPv6 capable hosts\n::1     localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n",
-            spec.name
+            spec.hostname
         );
         let _ = fs.write("/etc/hosts", hosts.as_bytes(), false);
         let _ = fs.write(
             "/etc/hostname",
-            format!("{}\n", spec.name).as_bytes(),
+            format!("{}\n", spec.hostname).as_bytes(),
             false,
         );
         let server_config = super::server::server_config(&host_key);
         let mut host = Host {
             name: spec.name,
+            hostname: spec.hostname,
+            docker_version: spec.docker_version,
+            dynamic_address: spec.dynamic_address,
             address,
             port,
             arch: spec.arch,

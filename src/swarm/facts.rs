@@ -1,9 +1,15 @@
-//! What a host says about itself: `docker info`'s swarm section.
+//! What a host says about itself: `docker info`'s swarm section for the steps, and the host
+//! facts a refreshing plan shows and checks (OS, architecture, Docker, swarm membership,
+//! addresses), read with one remote script per host.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::{Context, StepError, docker};
-use crate::ssh::Script;
+use crate::plan::{HostAddress, HostFacts, SwarmState};
+use crate::ssh::{Pool, RemoteCommand, Script};
 
 /// `docker info --format '{{json .Swarm}}'`, the fields swarmform reads.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -19,6 +25,10 @@ pub struct SwarmInfo {
 impl SwarmInfo {
     pub fn parse(text: &str) -> Option<SwarmInfo> {
         let value: Value = serde_json::from_str(text.trim()).ok()?;
+        Some(SwarmInfo::from_value(&value))
+    }
+
+    fn from_value(value: &Value) -> SwarmInfo {
         let text = |value: &Value, key: &str| {
             value
                 .get(key)
@@ -26,9 +36,9 @@ impl SwarmInfo {
                 .unwrap_or_default()
                 .to_owned()
         };
-        Some(SwarmInfo {
-            node_id: text(&value, "NodeID"),
-            local_node_state: text(&value, "LocalNodeState"),
+        SwarmInfo {
+            node_id: text(value, "NodeID"),
+            local_node_state: text(value, "LocalNodeState"),
             control_available: value
                 .get("ControlAvailable")
                 .and_then(Value::as_bool)
@@ -37,7 +47,7 @@ impl SwarmInfo {
                 .get("Cluster")
                 .map(|cluster| text(cluster, "ID"))
                 .unwrap_or_default(),
-        })
+        }
     }
 }
 
@@ -52,6 +62,282 @@ pub async fn swarm_info(context: &Context, host: &str) -> Result<SwarmInfo, Step
             output.stdout_text().trim()
         ),
     })
+}
+
+/// Starts every section of the facts script's output; the section's name follows on the line.
+const MARKER: &str = "::swarmform-facts::";
+
+/// The sections of the facts script, in order, with the command that fills each.
+fn sections() -> Vec<(&'static str, RemoteCommand)> {
+    vec![
+        ("docker-info", docker(&["info", "--format", "{{json .}}"])),
+        (
+            "docker-nodes",
+            docker(&["node", "ls", "--format", "{{json .ID}}"]),
+        ),
+        (
+            "os-release",
+            RemoteCommand::new("cat").arg("/etc/os-release"),
+        ),
+        ("machine", RemoteCommand::new("uname").arg("-m")),
+        ("hostname", RemoteCommand::new("hostname")),
+        (
+            "addresses",
+            RemoteCommand::new("ip").args(["-j", "addr", "show"]),
+        ),
+    ]
+}
+
+/// One script that reads everything: each section is `echo MARKER NAME && COMMAND || true`, so
+/// a command that fails or does not exist (no Docker, no iproute2, a worker's `docker node
+/// ls`) leaves its section empty and the next one still runs.
+pub fn facts_script() -> Script {
+    let mut script: Option<Script> = None;
+    for (name, command) in sections() {
+        let marker = RemoteCommand::new("echo").arg(format!("{MARKER}{name}"));
+        script = Some(match script {
+            None => Script::new(marker),
+            Some(script) => script.and(marker),
+        });
+        script = script.map(|script| script.and(command).or(RemoteCommand::new("true")));
+    }
+    script.unwrap_or_else(|| Script::new(RemoteCommand::new("true")))
+}
+
+/// A host's facts, and the node ids it lists when it is a manager.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub facts: HostFacts,
+    pub swarm_nodes: BTreeSet<String>,
+}
+
+/// Reads the output of [`facts_script`]. Sections may be missing or empty; a section's text is
+/// whatever its command printed.
+pub fn parse_facts(host: &str, stdout: &str) -> Parsed {
+    let known: Vec<&str> = sections().into_iter().map(|(name, _)| name).collect();
+    let mut texts: BTreeMap<&str, String> = BTreeMap::new();
+    let mut current: Option<&str> = None;
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix(MARKER) {
+            let name = name.trim();
+            current = known.iter().copied().find(|known| *known == name);
+            if let Some(name) = current {
+                texts.insert(name, String::new());
+            }
+            continue;
+        }
+        if let Some(name) = current
+            && let Some(text) = texts.get_mut(name)
+        {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let section = |name: &str| texts.get(name).map(|text| text.trim()).unwrap_or("");
+
+    let mut facts = HostFacts {
+        host: host.to_owned(),
+        ..HostFacts::default()
+    };
+    let mut swarm_nodes = BTreeSet::new();
+    let info: Option<Value> = serde_json::from_str(section("docker-info")).ok();
+    if let Some(info) = &info {
+        facts.docker_installed = true;
+        let text = |key: &str| {
+            info.get(key)
+                .and_then(Value::as_str)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
+        facts.docker_version = text("ServerVersion");
+        if facts.docker_version.is_none() {
+            let errors: Vec<&str> = info
+                .get("ServerErrors")
+                .and_then(Value::as_array)
+                .map(|errors| errors.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            facts.docker_error = Some(if errors.is_empty() {
+                "dockerd did not answer".to_owned()
+            } else {
+                errors.join("; ")
+            });
+        } else {
+            facts.os = text("OperatingSystem");
+            facts.arch = text("Architecture");
+            facts.hostname = text("Name");
+            if let Some(swarm) = info.get("Swarm") {
+                let swarm = SwarmInfo::from_value(swarm);
+                facts.swarm = SwarmState::parse(&swarm.local_node_state);
+                facts.manager = swarm.control_available;
+                facts.node_id = Some(swarm.node_id).filter(|id| !id.is_empty());
+                facts.cluster_id = Some(swarm.cluster_id).filter(|id| !id.is_empty());
+            }
+        }
+    } else if !section("docker-info").is_empty() {
+        // Not JSON: a docker that prints something else is installed but unusable.
+        facts.docker_installed = true;
+        facts.docker_error = section("docker-info").lines().next().map(str::to_owned);
+    }
+    if facts.manager {
+        swarm_nodes = section("docker-nodes")
+            .lines()
+            .filter_map(|line| serde_json::from_str::<String>(line.trim()).ok())
+            .filter(|id| !id.is_empty())
+            .collect();
+    }
+    if facts.os.is_none() {
+        facts.os = os_release_name(section("os-release"));
+    }
+    if facts.arch.is_none() {
+        facts.arch = Some(section("machine").to_owned()).filter(|text| !text.is_empty());
+    }
+    if facts.hostname.is_none() {
+        facts.hostname = Some(section("hostname").to_owned()).filter(|text| !text.is_empty());
+    }
+    facts.addresses = addresses(section("addresses"));
+    Parsed { facts, swarm_nodes }
+}
+
+/// `PRETTY_NAME` of an os-release file, unquoted.
+fn os_release_name(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("PRETTY_NAME="))
+        .map(|value| {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|value| value.strip_suffix('"'))
+                .or_else(|| {
+                    value
+                        .strip_prefix('\'')
+                        .and_then(|value| value.strip_suffix('\''))
+                })
+                .unwrap_or(value);
+            unquoted.replace("\\\"", "\"").replace("\\\\", "\\")
+        })
+        .filter(|name| !name.is_empty())
+}
+
+/// The addresses of `ip -j addr show`, loopback (scope `host`) left out.
+fn addresses(text: &str) -> Vec<HostAddress> {
+    let Ok(Value::Array(interfaces)) = serde_json::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for interface in &interfaces {
+        let name = interface
+            .get("ifname")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(infos) = interface.get("addr_info").and_then(Value::as_array) else {
+            continue;
+        };
+        for info in infos {
+            let Some(address) = info.get("local").and_then(Value::as_str) else {
+                continue;
+            };
+            if info.get("scope").and_then(Value::as_str) == Some("host") {
+                continue;
+            }
+            out.push(HostAddress {
+                address: address.to_owned(),
+                prefix_length: info
+                    .get("prefixlen")
+                    .and_then(Value::as_u64)
+                    .and_then(|length| u8::try_from(length).ok())
+                    .unwrap_or(0),
+                interface: name.to_owned(),
+                dynamic: info
+                    .get("dynamic")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            });
+        }
+    }
+    out
+}
+
+/// Why a host could not be reached, in a few words (`connection refused`).
+fn unreachable_reason(error: &crate::ssh::SshError) -> String {
+    match error {
+        crate::ssh::SshError::Connect { source, .. } => {
+            let text = source.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => "cannot connect".to_owned(),
+            }
+        }
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// Reads every host's facts in parallel, one script each, in the order of `hosts`. A host that
+/// cannot be reached is a fact (`unreachable`); one that refuses us (host key, authentication,
+/// sudo) is an error, as for refresh. A worker's cluster id is taken from a manager read here
+/// that lists its node.
+pub async fn gather(pool: &Arc<Pool>, hosts: &[String]) -> Result<Vec<HostFacts>, StepError> {
+    let script = facts_script();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, host) in hosts.iter().enumerate() {
+        let pool = Arc::clone(pool);
+        let script = script.clone();
+        let host = host.clone();
+        tasks.spawn(async move {
+            let result = pool.run(&host, &script).await;
+            (index, host, result)
+        });
+    }
+    let mut parsed: Vec<Option<Parsed>> = vec![None; hosts.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((index, host, result)) = joined else {
+            continue;
+        };
+        let entry = match result {
+            Ok(output) => parse_facts(&host, &output.stdout_text()),
+            Err(error) if super::refresh::unreachable(&error) => Parsed {
+                facts: HostFacts {
+                    host,
+                    unreachable: Some(unreachable_reason(&error)),
+                    ..HostFacts::default()
+                },
+                swarm_nodes: BTreeSet::new(),
+            },
+            Err(error) => return Err(error.into()),
+        };
+        parsed[index] = Some(entry);
+    }
+    let parsed: Vec<Parsed> = parsed.into_iter().flatten().collect();
+    Ok(resolve_clusters(parsed))
+}
+
+/// Gives workers the cluster id of a manager that lists their node.
+pub fn resolve_clusters(parsed: Vec<Parsed>) -> Vec<HostFacts> {
+    let mut members: BTreeMap<String, String> = BTreeMap::new();
+    for entry in &parsed {
+        if let Some(cluster) = &entry.facts.cluster_id {
+            for node in &entry.swarm_nodes {
+                members.insert(node.clone(), cluster.clone());
+            }
+        }
+    }
+    parsed
+        .into_iter()
+        .map(|mut entry| {
+            if entry.facts.cluster_id.is_none()
+                && let Some(node) = &entry.facts.node_id
+            {
+                entry.facts.cluster_id = members.get(node).cloned();
+            }
+            entry.facts
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -74,5 +360,162 @@ mod tests {
         .expect("parses");
         assert_eq!(inactive.local_node_state, "inactive");
         assert_eq!(inactive.cluster_id, "");
+    }
+
+    const IP_DYNAMIC: &str = r#"[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"qdisc":"noqueue","operstate":"UNKNOWN","group":"default","txqlen":1000,"link_type":"loopback","address":"00:00:00:00:00:00","broadcast":"00:00:00:00:00:00","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host","label":"lo","valid_life_time":4294967295,"preferred_life_time":4294967295},{"family":"inet6","local":"::1","prefixlen":128,"scope":"host","valid_life_time":4294967295,"preferred_life_time":4294967295}]},{"ifindex":2,"ifname":"enp1s0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"qdisc":"fq_codel","operstate":"UP","group":"default","txqlen":1000,"link_type":"ether","address":"52:54:00:12:34:56","broadcast":"ff:ff:ff:ff:ff:ff","addr_info":[{"family":"inet","local":"192.168.1.23","prefixlen":24,"broadcast":"192.168.1.255","scope":"global","dynamic":true,"noprefixroute":true,"label":"enp1s0","valid_life_time":85324,"preferred_life_time":85324},{"family":"inet6","local":"fe80::5054:ff:fe12:3456","prefixlen":64,"scope":"link","noprefixroute":true,"valid_life_time":4294967295,"preferred_life_time":4294967295}]}]"#;
+
+    fn output(sections: &[(&str, &str)]) -> String {
+        let mut out = String::new();
+        for (name, text) in sections {
+            out.push_str(&format!("{MARKER}{name}\n{text}\n"));
+        }
+        out
+    }
+
+    // A host with Docker: OS, architecture, hostname, version and swarm come from `docker
+    // info`; a DHCP address is marked dynamic and loopback is left out.
+    #[test]
+    fn parses_a_docker_host() {
+        let info = r#"{"ServerVersion":"20.10.24+dfsg1","OperatingSystem":"Debian GNU/Linux 12 (bookworm)","Architecture":"x86_64","Name":"web-1","Swarm":{"NodeID":"n1","LocalNodeState":"active","ControlAvailable":true,"Cluster":{"ID":"c1"}}}"#;
+        let parsed = parse_facts(
+            "node1",
+            &output(&[
+                ("docker-info", info),
+                ("docker-nodes", "\"n1\"\n\"n2\""),
+                ("os-release", "PRETTY_NAME=\"Something else\""),
+                ("machine", "aarch64"),
+                ("hostname", "other"),
+                ("addresses", IP_DYNAMIC),
+            ]),
+        );
+        let facts = &parsed.facts;
+        assert_eq!(facts.docker_version.as_deref(), Some("20.10.24+dfsg1"));
+        assert_eq!(facts.os.as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+        assert_eq!(facts.arch.as_deref(), Some("x86_64"));
+        assert_eq!(facts.hostname.as_deref(), Some("web-1"));
+        assert_eq!(facts.swarm, Some(SwarmState::Active));
+        assert!(facts.manager);
+        assert_eq!(facts.cluster_id.as_deref(), Some("c1"));
+        assert_eq!(
+            parsed.swarm_nodes,
+            BTreeSet::from(["n1".to_owned(), "n2".to_owned()])
+        );
+        assert_eq!(
+            facts.addresses,
+            vec![
+                HostAddress {
+                    address: "192.168.1.23".to_owned(),
+                    prefix_length: 24,
+                    interface: "enp1s0".to_owned(),
+                    dynamic: true,
+                },
+                HostAddress {
+                    address: "fe80::5054:ff:fe12:3456".to_owned(),
+                    prefix_length: 64,
+                    interface: "enp1s0".to_owned(),
+                    dynamic: false,
+                },
+            ]
+        );
+    }
+
+    // Without Docker (the docker sections are empty: the shell printed `not found` on
+    // stderr), the OS comes from os-release, the architecture from uname, the name from
+    // hostname.
+    #[test]
+    fn parses_a_host_without_docker() {
+        let parsed = parse_facts(
+            "node5",
+            &output(&[
+                ("docker-info", ""),
+                ("docker-nodes", ""),
+                (
+                    "os-release",
+                    "NAME=\"Ubuntu\"\nPRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nID=ubuntu",
+                ),
+                ("machine", "aarch64"),
+                ("hostname", "pi5"),
+                ("addresses", ""),
+            ]),
+        );
+        let facts = parsed.facts;
+        assert!(!facts.docker_installed);
+        assert_eq!(facts.docker_version, None);
+        assert_eq!(facts.swarm, None);
+        assert_eq!(facts.os.as_deref(), Some("Ubuntu 22.04.4 LTS"));
+        assert_eq!(facts.arch.as_deref(), Some("aarch64"));
+        assert_eq!(facts.hostname.as_deref(), Some("pi5"));
+        assert!(facts.addresses.is_empty());
+    }
+
+    // Docker installed with dockerd down: `docker info` still prints JSON, with the server's
+    // error instead of a version.
+    #[test]
+    fn parses_a_stopped_daemon() {
+        let info = r#"{"ClientInfo":{"Debug":false},"ServerErrors":["Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"]}"#;
+        let parsed = parse_facts(
+            "node2",
+            &output(&[("docker-info", info), ("hostname", "node2")]),
+        );
+        assert!(parsed.facts.docker_installed);
+        assert_eq!(parsed.facts.docker_version, None);
+        assert!(
+            parsed
+                .facts
+                .docker_error
+                .as_deref()
+                .is_some_and(|error| error.starts_with("Cannot connect to the Docker daemon"))
+        );
+        assert_eq!(parsed.facts.hostname.as_deref(), Some("node2"));
+    }
+
+    // Garbage, missing sections and unknown section names leave the facts empty rather
+    // than failing.
+    #[test]
+    fn tolerates_missing_and_unknown_sections() {
+        let parsed = parse_facts(
+            "node3",
+            &format!("noise\n{MARKER}bogus\nx\n{MARKER}machine\nx86_64\n"),
+        );
+        assert_eq!(parsed.facts.arch.as_deref(), Some("x86_64"));
+        assert_eq!(parsed.facts.os, None);
+        assert!(!parsed.facts.docker_installed);
+    }
+
+    // A worker's cluster id comes from a manager that lists its node.
+    #[test]
+    fn workers_take_the_cluster_of_the_manager_listing_them() {
+        let manager = Parsed {
+            facts: HostFacts {
+                host: "m".to_owned(),
+                node_id: Some("n1".to_owned()),
+                cluster_id: Some("c1".to_owned()),
+                manager: true,
+                ..HostFacts::default()
+            },
+            swarm_nodes: BTreeSet::from(["n1".to_owned(), "n2".to_owned()]),
+        };
+        let worker = |id: &str| Parsed {
+            facts: HostFacts {
+                host: id.to_owned(),
+                node_id: Some(id.to_owned()),
+                ..HostFacts::default()
+            },
+            swarm_nodes: BTreeSet::new(),
+        };
+        let facts = resolve_clusters(vec![manager, worker("n2"), worker("n9")]);
+        assert_eq!(facts[1].cluster_id.as_deref(), Some("c1"));
+        assert_eq!(facts[2].cluster_id, None);
+    }
+
+    // The script delimits every section and tolerates each command's failure.
+    #[test]
+    fn the_script_delimits_and_tolerates() {
+        let line = facts_script().render(false);
+        assert!(
+            line.starts_with("echo '::swarmform-facts::docker-info' && docker info --format '{{json .}}' || true && echo '::swarmform-facts::docker-nodes'"),
+            "{line}"
+        );
+        assert!(line.ends_with("&& ip -j addr show || true"), "{line}");
     }
 }

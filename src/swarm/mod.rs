@@ -5,7 +5,7 @@
 //! apply) succeeds without doing it again.
 
 mod error;
-mod facts;
+pub mod facts;
 pub mod refresh;
 
 use std::collections::BTreeMap;
@@ -469,7 +469,10 @@ async fn run_step(
             }
             Ok(None)
         }
-        Step::SwarmInit { on } => swarm_init(context, change, on).await.map(Some),
+        Step::SwarmInit { on } => swarm_init(context, change, on, None).await.map(Some),
+        Step::AdoptSwarm { on, cluster_id } => swarm_init(context, change, on, Some(cluster_id))
+            .await
+            .map(Some),
         Step::SwarmUpdate => {
             swarm_update(context, change).await?;
             Ok(None)
@@ -490,7 +493,9 @@ async fn run_step(
             }
             Ok(None)
         }
-        Step::Join { role, via } => join(context, change, role, via).await.map(Some),
+        Step::Join { role, via } | Step::AdoptNode { role, via, .. } => {
+            join(context, change, role, via).await.map(Some)
+        }
         Step::Promote { via } => {
             let id = node_id(context, change).await?;
             context
@@ -770,8 +775,16 @@ fn node_setting(context: &Context, host: &str, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `docker swarm init`, or adoption of the swarm an interrupted apply initialized.
-async fn swarm_init(context: &Context, change: &Change, on: &str) -> Result<String, StepError> {
+/// `docker swarm init`; or adoption of the swarm an interrupted apply initialized, or of the
+/// swarm `on` already manages when the config says `[swarm] adopt = true` (`adopt`: the cluster
+/// the plan showed, which must still be the one). An adopted swarm gets the configured settings
+/// with `docker swarm update`.
+async fn swarm_init(
+    context: &Context,
+    change: &Change,
+    on: &str,
+    adopt: Option<&str>,
+) -> Result<String, StepError> {
     let info = facts::swarm_info(context, on).await?;
     if info.local_node_state == "active" {
         let recorded = context
@@ -782,9 +795,25 @@ async fn swarm_init(context: &Context, change: &Change, on: &str) -> Result<Stri
         if info.control_available && recorded == Some(true) {
             return Ok(info.cluster_id);
         }
+        let planned = adopt.is_none_or(|cluster| cluster == info.cluster_id);
+        if info.control_available && context.desired.adopt && planned {
+            swarm_update(context, change).await?;
+            return Ok(info.cluster_id);
+        }
+        if let Some(cluster) = adopt {
+            return Err(StepError::Refused(format!(
+                "`{on}` manages swarm {} now, not the swarm {cluster} this plan adopts; plan again",
+                info.cluster_id
+            )));
+        }
         return Err(StepError::Refused(format!(
-            "`{on}` is already part of a swarm (cluster {}) that this state did not create; leave it first (`docker swarm leave --force` on {on}) or remove `{on}` from the config",
+            "`{on}` is already part of a swarm (cluster {}) that this state did not create; leave it first (`docker swarm leave --force` on {on}), set `adopt = true` under `[swarm]` to take it over, or remove `{on}` from the config",
             info.cluster_id
+        )));
+    }
+    if let Some(cluster) = adopt {
+        return Err(StepError::Refused(format!(
+            "`{on}` is no longer in the swarm {cluster} this plan adopts; plan again"
         )));
     }
     let advertise = node_setting(context, on, "advertise_addr").unwrap_or_default();

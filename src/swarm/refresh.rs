@@ -23,7 +23,7 @@ pub struct Refreshed {
 }
 
 /// A host that cannot be reached at all, as opposed to one that refused us.
-fn unreachable(error: &crate::ssh::SshError) -> bool {
+pub(crate) fn unreachable(error: &crate::ssh::SshError) -> bool {
     matches!(error, crate::ssh::SshError::Connect { .. }) || error.is_retryable()
 }
 

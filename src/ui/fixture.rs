@@ -168,6 +168,7 @@ pub fn plan() -> Plan {
         }),
         refreshed: true,
         targets: Vec::new(),
+        hosts: Vec::new(),
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::attributes::SENSITIVE;
 use super::diff::attribute_diff;
-use crate::plan::{Action, AttributeChange, Change, Mode, Plan, Step};
+use crate::plan::{Action, AttributeChange, Change, HostFacts, Mode, Plan, Step, SwarmState};
 
 /// The version of the schema below; bumped only for changes a consumer could trip over.
 const FORMAT_VERSION: &str = "1";
@@ -32,6 +32,7 @@ pub fn plan_json(plan: &Plan) -> String {
             "summary": warning.summary,
             "detail": warning.detail,
         })).collect::<Vec<_>>(),
+        "hosts": plan.hosts.iter().map(host).collect::<Vec<_>>(),
         "changes": plan.changes.iter().map(change).collect::<Vec<_>>(),
     });
     // `{:#}` is `serde_json::to_string_pretty` for a `Value`, which cannot fail.
@@ -68,6 +69,31 @@ fn change(change: &Change) -> Value {
     })
 }
 
+fn host(facts: &HostFacts) -> Value {
+    let in_swarm = facts.in_swarm();
+    json!({
+        "host": facts.host,
+        "reachable": facts.unreachable.is_none(),
+        "error": facts.unreachable,
+        "os": facts.os,
+        "arch": facts.arch,
+        "hostname": facts.hostname,
+        "docker_installed": facts.docker_installed,
+        "docker_version": facts.docker_version,
+        "docker_error": facts.docker_error,
+        "swarm": facts.swarm.map(SwarmState::as_str),
+        "role": in_swarm.then_some(if facts.manager { "manager" } else { "worker" }),
+        "node_id": facts.node_id,
+        "cluster_id": facts.cluster_id,
+        "addresses": facts.addresses.iter().map(|address| json!({
+            "address": address.address,
+            "prefix_length": address.prefix_length,
+            "interface": address.interface,
+            "dynamic": address.dynamic,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn attribute(attribute: &AttributeChange) -> Value {
     let shown = |value: &Option<Value>| match value {
         Some(_) if attribute.sensitive => Value::from(SENSITIVE),
@@ -101,9 +127,16 @@ fn step(step: &Step) -> Value {
         Step::RemoveFile { path } => ("remove_file", json!({ "path": path })),
         Step::RestartDocker => ("restart_docker", json!({})),
         Step::SwarmInit { on } => ("swarm_init", json!({ "on": on })),
+        Step::AdoptSwarm { on, cluster_id } => {
+            ("adopt_swarm", json!({ "on": on, "cluster_id": cluster_id }))
+        }
         Step::SwarmUpdate => ("swarm_update", json!({})),
         Step::RotateJoinTokens => ("rotate_join_tokens", json!({})),
         Step::Join { role, via } => ("join", json!({ "role": role, "via": via })),
+        Step::AdoptNode { role, current, via } => (
+            "adopt_node",
+            json!({ "role": role, "current": current, "via": via }),
+        ),
         Step::Promote { via } => ("promote", json!({ "via": via })),
         Step::Demote { via } => ("demote", json!({ "via": via })),
         Step::SetAvailability { availability, via } => (
@@ -173,6 +206,7 @@ mod tests {
                 "targets",
                 "summary",
                 "warnings",
+                "hosts",
                 "changes"
             ]
         );
@@ -339,5 +373,62 @@ mod tests {
         assert_eq!(document["state"], Value::Null);
         assert_eq!(document["mode"], "destroy");
         assert_eq!(document["targets"], json!(["module.edge"]));
+    }
+
+    // Each host is one object with the documented keys; an unreachable host has only its
+    // error.
+    #[test]
+    fn hosts_are_listed_with_their_facts() {
+        use crate::plan::{HostAddress, HostFacts, SwarmState};
+        let mut plan = fixture::plan();
+        plan.hosts = vec![
+            HostFacts {
+                host: "node1".to_owned(),
+                os: Some("Debian GNU/Linux 12 (bookworm)".to_owned()),
+                arch: Some("x86_64".to_owned()),
+                hostname: Some("node1".to_owned()),
+                docker_installed: true,
+                docker_version: Some("20.10.24+dfsg1".to_owned()),
+                swarm: Some(SwarmState::Active),
+                manager: true,
+                node_id: Some("n1".to_owned()),
+                cluster_id: Some("c1".to_owned()),
+                addresses: vec![HostAddress {
+                    address: "192.0.2.11".to_owned(),
+                    prefix_length: 24,
+                    interface: "eth0".to_owned(),
+                    dynamic: true,
+                }],
+                ..HostFacts::default()
+            },
+            HostFacts {
+                host: "node2".to_owned(),
+                unreachable: Some("connection refused".to_owned()),
+                ..HostFacts::default()
+            },
+        ];
+        let document = parsed(&plan);
+        assert_eq!(
+            document["hosts"][0],
+            json!({
+                "host": "node1",
+                "reachable": true,
+                "error": null,
+                "os": "Debian GNU/Linux 12 (bookworm)",
+                "arch": "x86_64",
+                "hostname": "node1",
+                "docker_installed": true,
+                "docker_version": "20.10.24+dfsg1",
+                "docker_error": null,
+                "swarm": "active",
+                "role": "manager",
+                "node_id": "n1",
+                "cluster_id": "c1",
+                "addresses": [{"address": "192.0.2.11", "prefix_length": 24, "interface": "eth0", "dynamic": true}],
+            })
+        );
+        assert_eq!(document["hosts"][1]["reachable"], false);
+        assert_eq!(document["hosts"][1]["error"], "connection refused");
+        assert_eq!(document["hosts"][1]["role"], Value::Null);
     }
 }

@@ -2,7 +2,7 @@
 //! attribute diffs folded into `<details>` blocks.
 
 use super::attributes::{self, Layout};
-use super::text::{no_changes, notes, summary};
+use super::text::{docker_cell, no_changes, notes, summary, swarm_cell};
 use crate::plan::{Action, Change, Plan};
 
 /// The plan as GitHub-flavoured markdown, ending with a newline.
@@ -15,6 +15,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
         ));
     }
     if plan.has_changes() {
+        if !plan.hosts.is_empty() {
+            blocks.push(hosts_table(plan));
+        }
         blocks.extend(notes(plan).iter().map(|note| note_quote(note)));
         blocks.push(format!("**Plan:** {}", summary(plan.summary())));
         let changes: Vec<&Change> = plan
@@ -58,6 +61,32 @@ fn table(changes: &[&Change]) -> String {
             word(change.action),
             cell(&change.address.to_string()),
             reasons.join("<br>"),
+        ));
+    }
+    rows.join("\n")
+}
+
+/// `| Host | OS | Arch | Docker | Swarm |`, one row per host.
+fn hosts_table(plan: &Plan) -> String {
+    let mut rows = vec![
+        "| Host | OS | Arch | Docker | Swarm |".to_owned(),
+        "| --- | --- | --- | --- | --- |".to_owned(),
+    ];
+    for facts in &plan.hosts {
+        let mut host = format!("`{}`", cell(&facts.host));
+        if let Some(hostname) = facts.hostname.as_ref().filter(|name| **name != facts.host) {
+            host.push_str(&format!(" (hostname `{}`)", cell(hostname)));
+        }
+        if let Some(reason) = &facts.unreachable {
+            rows.push(format!("| {host} | unreachable: {} | | | |", cell(reason)));
+            continue;
+        }
+        rows.push(format!(
+            "| {host} | {} | {} | {} | {} |",
+            cell(facts.os.as_deref().unwrap_or("unknown")),
+            cell(facts.arch.as_deref().unwrap_or("")),
+            cell(&docker_cell(plan, facts)),
+            cell(&swarm_cell(facts).unwrap_or_default()),
         ));
     }
     rows.join("\n")
@@ -275,7 +304,7 @@ Steps:
         let markdown = plan_markdown(&plan);
         let notes = "> **Note:** this plan is restricted to --target network.maiev; the rest of the configuration was not planned.
 
-> **Note:** the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.
+> **Note:** the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.
 
 **Plan:**";
         assert!(markdown.contains(notes), "{markdown}");

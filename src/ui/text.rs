@@ -2,7 +2,8 @@
 
 use super::attributes::{self, Layout};
 use super::color::{Color, paint};
-use crate::plan::{Action, Change, Mode, Plan, Summary};
+use crate::address::{Address, Kind};
+use crate::plan::{Action, Change, HostFacts, Mode, Plan, Step, Summary, SwarmState};
 
 /// The plan as a person reads it in a terminal. `color` adds ANSI colours (green `+`, yellow
 /// `~`, red `-`); without it the text says exactly the same. Ends with a newline.
@@ -15,6 +16,12 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
             warning.summary
         ));
         lines.extend(warning.detail.lines().map(|line| indent(2, line)));
+        lines.push(String::new());
+    }
+    // A plan without changes stays one line; its hosts are in the JSON.
+    if !plan.hosts.is_empty() && plan.has_changes() {
+        lines.push("Hosts:".to_owned());
+        lines.extend(host_rows(plan).iter().map(|row| indent(2, &row.join("  "))));
         lines.push(String::new());
     }
     if plan.has_changes() {
@@ -121,11 +128,102 @@ pub fn notes(plan: &Plan) -> Vec<String> {
     }
     if !plan.refreshed {
         notes.push(
-            "Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only."
+            "Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked."
                 .to_owned(),
         );
     }
     notes
+}
+
+/// One row per host, its cells padded so the columns line up (the last cell of each row is
+/// not padded): name, then OS, architecture, Docker and swarm, or why it was not reached.
+pub fn host_rows(plan: &Plan) -> Vec<Vec<String>> {
+    let rows: Vec<Vec<String>> = plan
+        .hosts
+        .iter()
+        .map(|facts| host_cells(plan, facts))
+        .collect();
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| {
+            rows.iter()
+                .filter(|row| row.len() > column + 1)
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let last = row.len().saturating_sub(1);
+            row.into_iter()
+                .enumerate()
+                .map(|(column, cell)| {
+                    if column == last {
+                        cell
+                    } else {
+                        format!("{cell:width$}", width = widths[column])
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A host's cells, unpadded.
+pub fn host_cells(plan: &Plan, facts: &HostFacts) -> Vec<String> {
+    let mut cells = vec![facts.host.clone()];
+    if let Some(reason) = &facts.unreachable {
+        cells.push(format!("unreachable: {reason}"));
+        return cells;
+    }
+    cells.push(facts.os.clone().unwrap_or_else(|| "unknown OS".to_owned()));
+    cells.push(facts.arch.clone().unwrap_or_default());
+    cells.push(docker_cell(plan, facts));
+    if let Some(swarm) = swarm_cell(facts) {
+        cells.push(swarm);
+    }
+    if let Some(hostname) = facts.hostname.as_ref().filter(|name| **name != facts.host) {
+        cells.push(format!("hostname: {hostname}"));
+    }
+    cells
+}
+
+/// `Docker 20.10.24`, `Docker: not installed (will be installed)`, ...
+pub fn docker_cell(plan: &Plan, facts: &HostFacts) -> String {
+    if let Some(version) = &facts.docker_version {
+        return format!("Docker {version}");
+    }
+    if facts.docker_installed {
+        return "Docker: dockerd not answering".to_owned();
+    }
+    let installs = plan
+        .change(&Address::new(Kind::Engine, facts.host.clone()))
+        .is_some_and(|change| {
+            change
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::InstallEngine { .. }))
+        });
+    if installs {
+        "Docker: not installed (will be installed)".to_owned()
+    } else {
+        "Docker: not installed".to_owned()
+    }
+}
+
+/// `swarm: active, manager`; `None` when dockerd did not say.
+pub fn swarm_cell(facts: &HostFacts) -> Option<String> {
+    let state = facts.swarm?;
+    Some(if state == SwarmState::Inactive {
+        format!("swarm: {}", state.as_str())
+    } else {
+        format!(
+            "swarm: {}, {}",
+            state.as_str(),
+            if facts.manager { "manager" } else { "worker" }
+        )
+    })
 }
 
 /// `A to add, C to change, D to destroy.`
@@ -309,7 +407,7 @@ Plan: 1 to add, 0 to change, 1 to destroy.
 
 Note: this plan is restricted to --target network.maiev, module.edge; the rest of the configuration was not planned.
 
-Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only.
+Note: the live cluster was not read (--refresh=false); the plan compares the configuration with the state file only, and the hosts' facts (OS, Docker, swarm membership) were not read or checked.
 
 Plan: 2 to add, 1 to change, 2 to destroy.
 ";
@@ -337,5 +435,53 @@ Plan: 2 to add, 1 to change, 2 to destroy.
         }
         out.push_str(rest);
         out
+    }
+
+    // Hosts come after the warnings, one aligned line each; an unreachable host says why, a
+    // host without Docker says whether the plan installs it.
+    #[test]
+    fn hosts_are_shown_aligned_before_the_changes() {
+        use crate::plan::{HostFacts, Step, SwarmState};
+        let mut plan = fixture::plan();
+        let debian = |host: &str| HostFacts {
+            host: host.to_owned(),
+            os: Some("Debian GNU/Linux 12 (bookworm)".to_owned()),
+            arch: Some("x86_64".to_owned()),
+            hostname: Some(host.to_owned()),
+            ..HostFacts::default()
+        };
+        plan.hosts = vec![
+            HostFacts {
+                docker_installed: true,
+                docker_version: Some("20.10.24".to_owned()),
+                swarm: Some(SwarmState::Active),
+                manager: true,
+                ..debian("node1")
+            },
+            HostFacts {
+                host: "node4".to_owned(),
+                unreachable: Some("connection refused".to_owned()),
+                ..HostFacts::default()
+            },
+            HostFacts {
+                hostname: Some("pi".to_owned()),
+                ..debian("node10")
+            },
+        ];
+        plan.changes[0].steps = vec![Step::InstallEngine {
+            packages: vec!["docker.io".to_owned()],
+        }];
+        plan.changes[0].address = "engine.node10".parse().expect("address");
+        let text = plan_text(&plan, false);
+        let expected = "  Use 1, 3 or 5 managers.
+
+Hosts:
+  node1   Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24                            swarm: active, manager
+  node4   unreachable: connection refused
+  node10  Debian GNU/Linux 12 (bookworm)  x86_64  Docker: not installed (will be installed)  hostname: pi
+
+swarmform will perform the following actions:
+";
+        assert!(text.contains(expected), "{text}");
     }
 }

@@ -172,7 +172,7 @@ pub(crate) fn run(world: &mut World, host: usize, args: &[&str], stdin: Vec<u8>)
             "--version" | "-v" => {
                 return Output::ok(format!(
                     "Docker version {}, build 297e128\n",
-                    swarm::ENGINE_VERSION
+                    world.hosts[host].docker_version
                 ));
             }
             "-H" | "--host" | "--config" | "--context" | "-c" | "-l" | "--log-level"

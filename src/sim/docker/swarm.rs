@@ -1292,7 +1292,7 @@ fn init(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         nodes: vec![Node {
             id: node_id.clone(),
             host: ctx.host,
-            hostname: host.name.clone(),
+            hostname: host.hostname.clone(),
             role: Role::Manager,
             availability,
             labels: BTreeMap::new(),
@@ -1471,7 +1471,7 @@ fn join(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     cluster.nodes.push(Node {
         id: node_id.clone(),
         host: ctx.host,
-        hostname: host.name.clone(),
+        hostname: host.hostname.clone(),
         role,
         availability,
         labels: BTreeMap::new(),

@@ -10,7 +10,7 @@ use super::flags::Flags;
 use super::format::{ctime, print_one, rfc3339};
 use super::node::tls_info;
 use super::objects::base64;
-use super::swarm::{ENGINE_VERSION, Role, TaskState, go_duration_string};
+use super::swarm::{Role, TaskState, go_duration_string};
 use super::{Ctx, DAEMON_DOWN, NO_LEADER};
 use crate::sim::exec::Output;
 use crate::sim::fs::Fs;
@@ -42,7 +42,7 @@ fn kernel(host: &Host) -> &'static str {
 fn client_json(host: &Host) -> Value {
     json!({
         "Platform": {"Name": ""},
-        "Version": ENGINE_VERSION,
+        "Version": host.docker_version,
         "ApiVersion": API_VERSION,
         "DefaultAPIVersion": API_VERSION,
         "GitCommit": "297e128",
@@ -59,7 +59,7 @@ fn server_json(host: &Host) -> Value {
     json!({
         "Platform": {"Name": ""},
         "Components": [
-            {"Name": "Engine", "Version": ENGINE_VERSION, "Details": {
+            {"Name": "Engine", "Version": host.docker_version, "Details": {
                 "ApiVersion": API_VERSION,
                 "Arch": go_arch(host),
                 "BuildTime": ctime(build_time()),
@@ -74,7 +74,7 @@ fn server_json(host: &Host) -> Value {
             {"Name": "runc", "Version": "1.1.5+ds1", "Details": {"GitCommit": "1.1.5+ds1-1+deb12u1"}},
             {"Name": "docker-init", "Version": "0.19.0", "Details": {"GitCommit": ""}},
         ],
-        "Version": ENGINE_VERSION,
+        "Version": host.docker_version,
         "ApiVersion": API_VERSION,
         "MinAPIVersion": "1.12",
         "GitCommit": "5d6db84",
@@ -121,13 +121,15 @@ pub(crate) fn version(ctx: &mut Ctx<'_>, args: &[&str]) -> Output {
         },
         None => {
             let mut text = format!(
-                "Client:\n Version:           {ENGINE_VERSION}\n API version:       {API_VERSION}\n Go version:        go1.19.8\n Git commit:        297e128\n Built:             {}\n OS/Arch:           linux/{}\n Context:           default\n Experimental:      true\n",
+                "Client:\n Version:           {}\n API version:       {API_VERSION}\n Go version:        go1.19.8\n Git commit:        297e128\n Built:             {}\n OS/Arch:           linux/{}\n Context:           default\n Experimental:      true\n",
+                host.docker_version,
                 ctime(build_time()),
                 go_arch(host)
             );
             if running {
                 text.push_str(&format!(
-                    "\nServer:\n Engine:\n  Version:          {ENGINE_VERSION}\n  API version:      {API_VERSION} (minimum version 1.12)\n  Go version:       go1.19.8\n  Git commit:       5d6db84\n  Built:            {}\n  OS/Arch:          linux/{}\n  Experimental:     false\n containerd:\n  Version:          1.6.20~ds1\n  GitCommit:        1.6.20~ds1-1+b1\n runc:\n  Version:          1.1.5+ds1\n  GitCommit:        1.1.5+ds1-1+deb12u1\n docker-init:\n  Version:          0.19.0\n  GitCommit:        \n",
+                    "\nServer:\n Engine:\n  Version:          {}\n  API version:      {API_VERSION} (minimum version 1.12)\n  Go version:       go1.19.8\n  Git commit:       5d6db84\n  Built:            {}\n  OS/Arch:          linux/{}\n  Experimental:     false\n containerd:\n  Version:          1.6.20~ds1\n  GitCommit:        1.6.20~ds1-1+b1\n runc:\n  Version:          1.1.5+ds1\n  GitCommit:        1.1.5+ds1-1+deb12u1\n docker-init:\n  Version:          0.19.0\n  GitCommit:        \n",
+                    host.docker_version,
                     ctime(build_time()),
                     go_arch(host)
                 ));
@@ -438,10 +440,10 @@ fn info_json(world: &World, index: usize) -> Value {
         "HttpProxy": "",
         "HttpsProxy": "",
         "NoProxy": "",
-        "Name": host.name,
+        "Name": host.hostname,
         "Labels": labels,
         "ExperimentalBuild": config.get("experimental").and_then(Value::as_bool).unwrap_or(false),
-        "ServerVersion": ENGINE_VERSION,
+        "ServerVersion": host.docker_version,
         "Runtimes": {
             "io.containerd.runc.v2": {"path": "runc"},
             "io.containerd.runtime.v1.linux": {"path": "runc"},
@@ -470,6 +472,7 @@ fn info_json(world: &World, index: usize) -> Value {
 
 fn info_text(world: &World, index: usize) -> String {
     let value = info_json(world, index);
+    let host = &world.hosts[index];
     let swarm = &value["Swarm"];
     let text = |value: &Value| match value {
         Value::String(text) => text.clone(),
@@ -478,7 +481,7 @@ fn info_text(world: &World, index: usize) -> String {
     let mut out = String::from("Client:\n Context:    default\n Debug Mode: false\n\nServer:\n");
     out.push_str(&format!(
         " Containers: {}\n  Running: {}\n  Paused: 0\n  Stopped: 0\n Images: {}\n Server Version: {}\n Storage Driver: {}\n Logging Driver: {}\n Cgroup Driver: systemd\n Cgroup Version: 2\n",
-        value["Containers"], value["ContainersRunning"], value["Images"], ENGINE_VERSION, text(&value["Driver"]), text(&value["LoggingDriver"]),
+        value["Containers"], value["ContainersRunning"], value["Images"], host.docker_version, text(&value["Driver"]), text(&value["LoggingDriver"]),
     ));
     out.push_str(&format!(" Swarm: {}\n", text(&swarm["LocalNodeState"])));
     if swarm["LocalNodeState"] == "active" {
