@@ -784,3 +784,56 @@ fn a_generated_ca_secures_the_tcp_api_of_every_host() {
     }
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+// A host that cannot be reached any more is removed from the config: the plan says so and
+// takes the `docker node rm --force` path from a surviving manager (no drain, no leave); its
+// engine and daemon configuration are only forgotten.
+#[test]
+fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
+    let cluster = Cluster::start(3, 1);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
+    let start = config.find("[hosts.node3]").expect("node3 in the config");
+    let end = config[start + 1..]
+        .find("\n[")
+        .map_or(config.len(), |offset| start + 1 + offset);
+    cluster.write(
+        "swarmform.toml",
+        &format!("{}{}", &config[..start], &config[end..]),
+    );
+    // The host is gone: its recorded address answers no more.
+    let mut state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state");
+    for resource in state["resources"].as_array_mut().expect("resources") {
+        if resource["address"] == "engine.node3" {
+            resource["attributes"]["address"] = "127.0.0.1".into();
+            resource["attributes"]["ssh_port"] = 1.into();
+        }
+    }
+    cluster.write(
+        "swarmform.state.json",
+        &serde_json::to_string_pretty(&state).expect("JSON"),
+    );
+    let plan = cluster.run(&["plan"]).expect(0);
+    let stdout = plan.stdout();
+    assert!(
+        stdout.contains("`node3` cannot be reached: removed with `docker node rm --force`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("docker node rm --force (from node1)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("docker swarm leave"), "{stdout}");
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let snapshot = cluster.snapshot();
+    let swarm = snapshot.swarm().expect("the swarm");
+    assert_eq!(swarm.nodes.len(), 2, "{swarm:#?}");
+    let state = cluster.state_text();
+    for gone in ["node.node3", "engine.node3", "daemon.node3"] {
+        assert!(
+            !state.contains(&format!("\"address\": \"{gone}\"")),
+            "{gone}: {state}"
+        );
+    }
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}

@@ -430,9 +430,11 @@ async fn run_step(
                 .check(&host, &script, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting"))
                 .await?;
             wait_for_docker(context, &host).await?;
-            if let Some(key) = unlock_key
-                && facts::swarm_info(context, &host).await?.local_node_state == "locked"
-            {
+            if facts::swarm_info(context, &host).await?.local_node_state == "locked" {
+                let key = match unlock_key {
+                    Some(key) => key,
+                    None => unlock_key_elsewhere(context, &host).await?,
+                };
                 let unlock = Script::new(docker(&["swarm", "unlock"]))
                     .stdin(format!("{key}\n").into_bytes());
                 context.check(&host, &unlock, None).await?;
@@ -929,6 +931,31 @@ async fn unlock_key(context: &Context, manager: &str) -> Result<String, StepErro
     Ok(key)
 }
 
+/// The unlock key for a manager that is locked already (an earlier run was interrupted between
+/// its restart and its unlock): the config's `unlock_key_file`, else another manager.
+async fn unlock_key_elsewhere(context: &Context, locked: &str) -> Result<String, StepError> {
+    if let Some(key) = context.unlock_key.lock().ok().and_then(|key| key.clone()) {
+        return Ok(key);
+    }
+    let from_file = context
+        .resource(&Address::swarm())
+        .and_then(|swarm| swarm.payload("unlock_key_file"))
+        .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned()))
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .map(|text| text.trim().to_owned())
+        .filter(|key| !key.is_empty());
+    if let Some(key) = from_file {
+        context.remember_secret(&key);
+        return Ok(key);
+    }
+    match answering_manager(context, locked).await? {
+        Some(manager) => unlock_key(context, &manager).await,
+        None => Err(StepError::Refused(format!(
+            "`{locked}` is locked and no other manager answers to read the unlock key from\nhint: run `docker swarm unlock` on {locked} with the key, or set `unlock_key_file` under `[swarm]`"
+        ))),
+    }
+}
+
 /// Writes the unlock key to the config's `unlock_key_file` (0600) when it names one and the
 /// file does not hold it yet; `new` marks a key this run created, to be shown once.
 async fn keep_unlock_key(context: &Context, manager: &str, new: bool) -> Result<(), StepError> {
@@ -1316,7 +1343,9 @@ async fn before_restart(
     if id.is_empty() {
         return Ok(None);
     }
-    let via = if role == "manager" {
+    let nodes = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
+    let answers = role == "manager" && context.run(host, &nodes).await?.success();
+    let via = if answers {
         host.to_owned()
     } else {
         match answering_manager(context, host).await? {
