@@ -7,7 +7,7 @@
 mod error;
 mod facts;
 pub mod refresh;
-mod stack;
+pub mod stack;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
