@@ -1,6 +1,6 @@
 //! The simulated world: every host and every swarm, behind one mutex.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,9 @@ pub(crate) struct World {
     by_name: HashMap<String, usize>,
     /// Swarms by cluster ID. A swarm lives as long as a host is a member of it.
     pub clusters: BTreeMap<String, Cluster>,
+    /// Images (`name:tag`) no node has and no registry serves: their digest cannot be pinned
+    /// and their tasks are rejected with `No such image: NAME`.
+    pub missing_images: BTreeSet<String>,
 }
 
 impl World {
@@ -33,6 +36,7 @@ impl World {
             hosts,
             by_name,
             clusters: BTreeMap::new(),
+            missing_images: BTreeSet::new(),
         }
     }
 

@@ -1,12 +1,16 @@
 //! Stacks: `docker stack deploy` of the rendered compose file, the wait until every service
 //! has converged, and `docker stack rm`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::Value;
 
 use super::{Context, StepError, attribute, docker, json_format};
+use crate::address::{Address, Kind};
 use crate::config::desired::redact;
 use crate::plan::Change;
 use crate::ssh::Script;
+use crate::state::State;
 
 pub(super) async fn stack_deploy(
     context: &Context,
@@ -419,4 +423,112 @@ pub fn live_service(inspected: &Value, sensitive: &[String]) -> Option<(String, 
         ),
     };
     Some((stack, name, summary.normalised(sensitive).to_json()))
+}
+
+/// Refresh: the live summary of every recorded stack's services, from one `docker service
+/// inspect` of the services `docker service ls` listed, written into the state's `services`.
+/// A service scaled, re-imaged or removed by hand then plans as a change back to the config.
+pub(super) async fn refresh_services(
+    context: &Context,
+    anchor: &str,
+    services: &BTreeSet<String>,
+    state: &mut State,
+    drift: &mut Vec<String>,
+) -> Result<(), StepError> {
+    let stacks: Vec<(Address, String)> = state
+        .resources
+        .iter()
+        .filter(|resource| resource.address.kind == Kind::Stack)
+        .map(|resource| {
+            (
+                resource.address.clone(),
+                resource
+                    .docker_name
+                    .clone()
+                    .unwrap_or_else(|| resource.address.name.clone()),
+            )
+        })
+        .collect();
+    if stacks.is_empty() {
+        return Ok(());
+    }
+    let mut live: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
+    if !services.is_empty() {
+        let script = Script::new(
+            docker(&["service", "inspect"])
+                .args(json_format())
+                .args(services.iter().cloned()),
+        );
+        // A service removed between the listing and now is simply not reported.
+        let output = context.run(anchor, &script).await?;
+        let sensitive = context
+            .sensitive
+            .lock()
+            .map(|values| values.clone())
+            .unwrap_or_default();
+        for line in output.stdout_text().lines() {
+            let Ok(inspected) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            if let Some((stack, name, summary)) = live_service(&inspected, &sensitive) {
+                live.entry(stack).or_default().insert(name, summary);
+            }
+        }
+    }
+    for (address, name) in stacks {
+        let now = Value::Object(live.remove(&name).unwrap_or_default());
+        let Some(resource) = state
+            .resources
+            .iter_mut()
+            .find(|resource| resource.address == address)
+        else {
+            continue;
+        };
+        if let Some(recorded) = resource.attributes.get("services") {
+            for line in service_drift(recorded, &now) {
+                drift.push(format!("`{address}`: {line}"));
+            }
+        }
+        resource.attributes.insert("services".to_owned(), now);
+    }
+    Ok(())
+}
+
+/// One sentence per service field that differs: `service web_web: replicas is 3 on the
+/// cluster, 2 in the state`.
+fn service_drift(recorded: &Value, live: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let recorded = recorded.as_object().unwrap_or(&empty);
+    let live = live.as_object().unwrap_or(&empty);
+    let names: BTreeSet<&String> = recorded.keys().chain(live.keys()).collect();
+    let mut lines = Vec::new();
+    for name in names {
+        match (recorded.get(name), live.get(name)) {
+            (Some(_), None) => lines.push(format!("service {name} was removed by hand")),
+            (None, Some(_)) => lines.push(format!("service {name} was added by hand")),
+            (Some(before), Some(after)) if before != after => {
+                let fields: BTreeSet<&String> = before
+                    .as_object()
+                    .into_iter()
+                    .chain(after.as_object())
+                    .flat_map(serde_json::Map::keys)
+                    .collect();
+                for field in fields {
+                    let (old, new) = (before.get(field), after.get(field));
+                    if old != new {
+                        let shown = |value: Option<&Value>| {
+                            value.map_or_else(|| "nothing".to_owned(), Value::to_string)
+                        };
+                        lines.push(format!(
+                            "service {name}: {field} is {} on the cluster, {} in the state",
+                            shown(new),
+                            shown(old)
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    lines
 }
