@@ -7,5 +7,6 @@ mod cli;
 mod examples;
 mod init;
 mod plan;
+mod stacks;
 mod state;
 mod validate;

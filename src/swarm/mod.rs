@@ -597,6 +597,10 @@ async fn run_step(
             stack::stack_remove(context, change, via).await?;
             Ok(None)
         }
+        Step::HealthCheck { .. } => {
+            stack::health_check(context, change).await?;
+            Ok(None)
+        }
         Step::Forget { .. } => Ok(None),
     }
 }

@@ -2,16 +2,23 @@
 //! has converged, and `docker stack rm`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::{Context, StepError, attribute, docker, json_format};
 use crate::address::{Address, Kind};
 use crate::config::desired::redact;
-use crate::plan::Change;
-use crate::ssh::Script;
+use crate::plan::{Change, Step};
+use crate::ssh::{RemoteCommand, Script};
 use crate::state::State;
 
+/// How long a deploy waits for its services when the stack sets no `converge_timeout`.
+pub const DEFAULT_CONVERGE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `docker stack deploy`, then the wait until every service runs its replicas and no update is
+/// in progress. A service Docker rolled back or paused, or one still short of replicas at
+/// `converge_timeout`, fails the step with its tasks' own errors.
 pub(super) async fn stack_deploy(
     context: &Context,
     change: &Change,
@@ -31,6 +38,10 @@ pub(super) async fn stack_deploy(
         .payload("compose")
         .map(<[u8]>::to_vec)
         .unwrap_or_default();
+    let timeout = attribute(change, "converge_timeout")
+        .and_then(Value::as_str)
+        .and_then(crate::config::check::parse_duration)
+        .unwrap_or(DEFAULT_CONVERGE_TIMEOUT);
     let mut command = docker(&["stack", "deploy", "--compose-file", "-"]);
     if attribute(change, "prune").and_then(Value::as_bool) == Some(true) {
         command = command.arg("--prune");
@@ -40,76 +51,243 @@ pub(super) async fn stack_deploy(
     }
     let script = Script::new(command.arg(name.clone())).stdin(compose);
     context.check(via, &script, None).await?;
+    let started = std::time::Instant::now();
+    loop {
+        let problems = convergence(context, via, &name).await?;
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let failed: Vec<&Problem> = problems.iter().filter(|problem| problem.failed).collect();
+        let timed_out = started.elapsed() >= timeout;
+        if failed.is_empty() && !timed_out {
+            tokio::time::sleep(context.poll).await;
+            continue;
+        }
+        let shown: Vec<&Problem> = if failed.is_empty() {
+            problems.iter().collect()
+        } else {
+            failed
+        };
+        let headline = if timed_out && shown.iter().all(|problem| !problem.failed) {
+            format!(
+                "the services of stack `{name}` did not converge within {}",
+                duration_text(timeout)
+            )
+        } else {
+            format!("the deploy of stack `{name}` failed")
+        };
+        let mut message = headline;
+        let services: Vec<String> = shown
+            .iter()
+            .map(|problem| problem.service.clone())
+            .collect();
+        let errors = task_errors(context, via, &services).await?;
+        for problem in &shown {
+            message.push_str(&format!(
+                "\n  service `{}`: {}",
+                problem.service, problem.what
+            ));
+            match errors.get(&problem.service) {
+                Some(lines) if !lines.is_empty() => {
+                    message.push_str("; its tasks failed:");
+                    for line in lines {
+                        message.push_str(&format!("\n    {line}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let hint = if shown.iter().any(|problem| problem.failed) {
+            format!(
+                "fix what the task errors say and apply again; `docker service ps {} --no-trunc` on {via} shows every task",
+                services.join(" ")
+            )
+        } else {
+            format!(
+                "fix what the task errors say, or raise `converge_timeout` in `[stacks.{}]` if the services only need longer",
+                change.address.name
+            )
+        };
+        message.push_str(&format!("\nhint: {hint}"));
+        return Err(StepError::Refused(context.scrub(&message)));
+    }
+}
+
+/// A service of a deploy that is not (yet) as it should be.
+#[derive(Debug)]
+struct Problem {
+    service: String,
+    what: String,
+    /// Docker gave up on it (rolled back, paused): waiting longer changes nothing.
+    failed: bool,
+}
+
+/// The stack's services that are short of replicas or whose update did not complete.
+async fn convergence(context: &Context, via: &str, stack: &str) -> Result<Vec<Problem>, StepError> {
     let services = Script::new(
         docker(&["stack", "services"])
-            .arg(name.clone())
+            .arg(stack.to_owned())
             .args(json_format()),
     );
-    context
-        .wait(
-            &format!("the services of stack `{name}` to converge"),
-            || async {
-                let output = context.check(via, &services, None).await?;
-                let mut pending = Vec::new();
-                let mut names = Vec::new();
-                for line in output
-                    .stdout_text()
-                    .lines()
-                    .filter(|line| !line.trim().is_empty())
-                {
-                    let service: Value =
-                        serde_json::from_str(line).map_err(|error| StepError::Unexpected {
-                            host: via.to_owned(),
-                            command: services.display(),
-                            detail: error.to_string(),
-                        })?;
-                    let replicas = service
-                        .get("Replicas")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    if let Some(name) = service.get("Name").and_then(Value::as_str) {
-                        names.push(name.to_owned());
-                    }
-                    if let Some((running, wanted)) = replicas.split_once('/') {
-                        let wanted = wanted.split_whitespace().next().unwrap_or(wanted);
-                        if running != wanted {
-                            pending.push(format!(
-                                "{} {replicas}",
-                                service
-                                    .get("Name")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or_default()
-                            ));
-                        }
-                    }
-                }
-                // Replicas read N/N during a rolling update too: wait until no update runs.
-                if pending.is_empty() && !names.is_empty() {
-                    let inspect = Script::new(docker(&["service", "inspect", "--format", "{{json .UpdateStatus}}"]).args(names.iter().cloned()));
-                    let statuses = context.check(via, &inspect, None).await?;
-                    for (name, line) in names.iter().zip(statuses.stdout_text().lines()) {
-                        let status: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
-                        let state = status.get("State").and_then(Value::as_str).unwrap_or_default();
-                        let message = status.get("Message").and_then(Value::as_str).unwrap_or_default();
-                        match state {
-                            "updating" | "rollback_started" => pending.push(format!("{name} {state}")),
-                            "paused" | "rollback_paused" | "rollback_completed" => {
-                                return Err(StepError::Refused(format!(
-                                    "the update of service `{name}` did not complete ({state}): {message}\nhint: `docker service ps {name} --no-trunc` on a manager shows the failing tasks' errors"
-                                )));
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                Ok(if pending.is_empty() {
-                    Ok(())
-                } else {
-                    Err(pending.join(", "))
-                })
-            },
-        )
-        .await
+    let output = context.check(via, &services, None).await?;
+    let mut problems = Vec::new();
+    let mut names = Vec::new();
+    for line in output
+        .stdout_text()
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+    {
+        let service: Value = serde_json::from_str(line).map_err(|error| StepError::Unexpected {
+            host: via.to_owned(),
+            command: services.display(),
+            detail: error.to_string(),
+        })?;
+        let Some(name) = service.get("Name").and_then(Value::as_str) else {
+            continue;
+        };
+        names.push(name.to_owned());
+        let replicas = service
+            .get("Replicas")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some((running, wanted)) = replicas.split_once('/') {
+            let wanted = wanted.split_whitespace().next().unwrap_or(wanted);
+            if running != wanted {
+                problems.push(Problem {
+                    service: name.to_owned(),
+                    what: format!("{running} of {wanted} replicas running"),
+                    failed: false,
+                });
+            }
+        }
+    }
+    if names.is_empty() {
+        return Ok(problems);
+    }
+    // Replicas read N/N during a rolling update, and after a rollback: the update status says.
+    let inspect = Script::new(
+        docker(&["service", "inspect", "--format", "{{json .UpdateStatus}}"])
+            .args(names.iter().cloned()),
+    );
+    let statuses = context.check(via, &inspect, None).await?;
+    for (name, line) in names.iter().zip(statuses.stdout_text().lines()) {
+        let status: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
+        let state = status
+            .get("State")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let message = status
+            .get("Message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let (what, failed) = match state {
+            "updating" => (format!("update in progress ({message})"), false),
+            "rollback_started" => (
+                format!("its update failed and Docker is rolling it back ({message})"),
+                false,
+            ),
+            "rollback_completed" => (
+                format!(
+                    "its update failed and Docker rolled it back ({message}); the previous version is running"
+                ),
+                true,
+            ),
+            "paused" => (
+                format!("its update failed and Docker paused it ({message})"),
+                true,
+            ),
+            "rollback_paused" => (
+                format!(
+                    "its update failed and so did the rollback, which Docker paused ({message})"
+                ),
+                true,
+            ),
+            _ => continue,
+        };
+        problems.retain(|problem| &problem.service != name);
+        problems.push(Problem {
+            service: name.clone(),
+            what,
+            failed,
+        });
+    }
+    Ok(problems)
+}
+
+/// The failed and rejected tasks of each service, newest first, one line each:
+/// `web_web.1 on node2: Rejected: No such image: x:1`, from `docker service ps --no-trunc`.
+async fn task_errors(
+    context: &Context,
+    via: &str,
+    services: &[String],
+) -> Result<BTreeMap<String, Vec<String>>, StepError> {
+    let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for service in services {
+        let script = Script::new(
+            docker(&["service", "ps", "--no-trunc"])
+                .args(json_format())
+                .arg(service.clone()),
+        );
+        let output = context.run(via, &script).await?;
+        let mut seen = BTreeSet::new();
+        let lines = errors.entry(service.clone()).or_default();
+        for line in output.stdout_text().lines() {
+            let Ok(task) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let text = |key: &str| {
+                task.get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            // The CLI quotes the error: `"No such image: x:1"`.
+            let error = text("Error");
+            let error = error
+                .strip_prefix('"')
+                .and_then(|error| error.strip_suffix('"'))
+                .map_or(error.clone(), str::to_owned);
+            let state = text("CurrentState");
+            let state = state.split_whitespace().next().unwrap_or_default();
+            if error.is_empty() && !matches!(state, "Failed" | "Rejected") {
+                continue;
+            }
+            let name = text("Name");
+            let name = name.trim_start_matches(" \\_ ").trim();
+            if !seen.insert((name.to_owned(), error.clone())) || lines.len() >= 5 {
+                continue;
+            }
+            let node = text("Node");
+            let on = if node.is_empty() {
+                String::new()
+            } else {
+                format!(" on {node}")
+            };
+            lines.push(format!("{name}{on}: {state}: {error}"));
+        }
+    }
+    Ok(errors)
+}
+
+/// `300s` → `5m`, `90s` → `1m30s`, as the config writes durations.
+fn duration_text(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if duration.subsec_millis() != 0 || seconds == 0 {
+        return format!("{}ms", duration.as_millis());
+    }
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let mut text = String::new();
+    if hours > 0 {
+        text.push_str(&format!("{hours}h"));
+    }
+    if minutes > 0 {
+        text.push_str(&format!("{minutes}m"));
+    }
+    if seconds > 0 {
+        text.push_str(&format!("{seconds}s"));
+    }
+    text
 }
 
 pub(super) async fn stack_remove(
@@ -211,12 +389,38 @@ impl ServiceSummary {
         self.environment = self
             .environment
             .iter()
-            .map(|entry| redact(entry, sensitive))
+            .map(|entry| redact_variable(entry, sensitive))
             .collect();
         for values in [&mut self.ports, &mut self.environment, &mut self.placement] {
             values.sort();
         }
         self
+    }
+}
+
+/// An environment entry whose value holds a sensitive value is `KEY=(sensitive)` as a whole:
+/// the cluster may hold an older secret swarmform no longer knows, and it must not show.
+fn redact_variable(entry: &str, sensitive: &[String]) -> String {
+    if redact(entry, sensitive) == entry {
+        return entry.to_owned();
+    }
+    let key = entry.split_once('=').map_or(entry, |(key, _)| key);
+    format!("{key}={SENSITIVE}")
+}
+
+const SENSITIVE: &str = "(sensitive)";
+
+/// The keys of a summary's environment whose value is redacted.
+fn sensitive_keys(summary: Option<&Value>, keys: &mut BTreeSet<String>) {
+    let entries = summary
+        .and_then(|summary| summary.get("environment"))
+        .and_then(Value::as_array);
+    for entry in entries.into_iter().flatten().filter_map(Value::as_str) {
+        if let Some((key, value)) = entry.split_once('=')
+            && value == SENSITIVE
+        {
+            keys.insert(key.to_owned());
+        }
     }
 }
 
@@ -459,8 +663,17 @@ pub(super) async fn refresh_services(
                 .args(json_format())
                 .args(services.iter().cloned()),
         );
-        // A service removed between the listing and now is simply not reported.
-        let output = context.run(anchor, &script).await?;
+        // A service removed between the listing and now is simply not reported. The specs
+        // hold environment values, possibly a secret since rotated that no scrubbing knows:
+        // `-v` shows the command, not its output.
+        context.reporter.command(anchor, &script.display());
+        let output = context.pool.run(anchor, &script).await?;
+        context.reporter.output(
+            anchor,
+            output.exit_status,
+            "(service specs, not shown: they hold environment values)",
+            &context.scrub(output.stderr_text().trim()),
+        );
         let sensitive = context
             .sensitive
             .lock()
@@ -476,7 +689,7 @@ pub(super) async fn refresh_services(
         }
     }
     for (address, name) in stacks {
-        let now = Value::Object(live.remove(&name).unwrap_or_default());
+        let mut now = live.remove(&name).unwrap_or_default();
         let Some(resource) = state
             .resources
             .iter_mut()
@@ -484,6 +697,38 @@ pub(super) async fn refresh_services(
         else {
             continue;
         };
+        // A variable sensitive in the config or the state is redacted whole, even when the
+        // cluster holds a value this run does not know (a secret since rotated).
+        let desired = context
+            .resource(&address)
+            .and_then(|resource| resource.attributes.get("services"))
+            .map(|attribute| attribute.value.clone());
+        for (service, summary) in &mut now {
+            let mut keys = BTreeSet::new();
+            sensitive_keys(
+                desired.as_ref().and_then(|services| services.get(service)),
+                &mut keys,
+            );
+            sensitive_keys(
+                resource
+                    .attributes
+                    .get("services")
+                    .and_then(|services| services.get(service)),
+                &mut keys,
+            );
+            if let Some(entries) = summary.get_mut("environment").and_then(Value::as_array_mut) {
+                for entry in entries.iter_mut() {
+                    let key = entry
+                        .as_str()
+                        .and_then(|entry| entry.split_once('='))
+                        .map(|(key, _)| key.to_owned());
+                    if let Some(key) = key.filter(|key| keys.contains(key)) {
+                        *entry = Value::from(format!("{key}={SENSITIVE}"));
+                    }
+                }
+            }
+        }
+        let now = Value::Object(now);
         if let Some(recorded) = resource.attributes.get("services") {
             for line in service_drift(recorded, &now) {
                 drift.push(format!("`{address}`: {line}"));
@@ -531,4 +776,233 @@ fn service_drift(recorded: &Value, live: &Value) -> Vec<String> {
         }
     }
     lines
+}
+
+/// The plan's health check step of a stack change, from its `health` attribute.
+pub fn health_step(change: &Change) -> Option<Step> {
+    let health = change.after("health")?;
+    let text = |key: &str| health.get(key).and_then(Value::as_str).map(str::to_owned);
+    let check = match (
+        text("http"),
+        health.get("command").and_then(Value::as_array),
+    ) {
+        (Some(url), _) => url,
+        (None, Some(words)) => {
+            let words: Vec<&str> = words.iter().filter_map(Value::as_str).collect();
+            format!(
+                "`{}` on {}",
+                words.join(" "),
+                text("host").unwrap_or_default()
+            )
+        }
+        (None, None) => return None,
+    };
+    Some(Step::HealthCheck {
+        check,
+        tries: health
+            .get("retries")
+            .and_then(Value::as_u64)
+            .and_then(|tries| u32::try_from(tries).ok())
+            .unwrap_or(10),
+        interval: text("interval").unwrap_or_else(|| "3s".to_owned()),
+    })
+}
+
+/// One health check, HTTP or command, as the config's payload holds it (unredacted).
+#[derive(Debug)]
+struct Health {
+    http: Option<String>,
+    expect_status: Option<u16>,
+    contains: Option<String>,
+    command: Vec<String>,
+    host: String,
+    retries: u32,
+    interval: Duration,
+    timeout: Duration,
+}
+
+impl Health {
+    fn from_json(value: &Value) -> Health {
+        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        let duration = |key: &str, default: u64| {
+            text(key)
+                .as_deref()
+                .and_then(crate::config::check::parse_duration)
+                .unwrap_or(Duration::from_secs(default))
+        };
+        Health {
+            http: text("http"),
+            expect_status: value
+                .get("expect_status")
+                .and_then(Value::as_u64)
+                .and_then(|status| u16::try_from(status).ok()),
+            contains: text("contains"),
+            command: value
+                .get("command")
+                .and_then(Value::as_array)
+                .map(|words| {
+                    words
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            host: text("host").unwrap_or_default(),
+            retries: value
+                .get("retries")
+                .and_then(Value::as_u64)
+                .and_then(|tries| u32::try_from(tries).ok())
+                .unwrap_or(10)
+                .max(1),
+            interval: duration("interval", 3),
+            timeout: duration("timeout", 5),
+        }
+    }
+}
+
+/// Runs a stack's health check until it passes or its tries are used up; the failure names
+/// the check and the last attempt's status or output.
+pub(super) async fn health_check(context: &Context, change: &Change) -> Result<(), StepError> {
+    let health = context
+        .resource(&change.address)
+        .and_then(|resource| resource.payload("health"))
+        .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
+        .map(|value| Health::from_json(&value))
+        .ok_or_else(|| {
+            StepError::Refused(format!(
+                "`{}` has no health check in the config; plan again",
+                change.address
+            ))
+        })?;
+    let mut last = String::new();
+    for attempt in 1..=health.retries {
+        let result = match &health.http {
+            Some(url) => http_attempt(context, &health, url).await,
+            None => command_attempt(context, &health).await?,
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(why) => last = why,
+        }
+        if attempt < health.retries {
+            tokio::time::sleep(health.interval).await;
+        }
+    }
+    let check = match &health.http {
+        Some(url) => format!("GET {url}"),
+        None => format!("`{}` on {}", health.command.join(" "), health.host),
+    };
+    let tries = if health.retries == 1 {
+        "1 try".to_owned()
+    } else {
+        format!(
+            "{} tries, {} apart",
+            health.retries,
+            duration_text(health.interval)
+        )
+    };
+    Err(StepError::Refused(context.scrub(&format!(
+        "the health check of `{}` failed ({tries}): {check}\n  last attempt: {last}\nhint: the stack is deployed and its services converged, but the check does not pass: look at the services' logs (`docker service logs SERVICE` on a manager)",
+        change.address
+    ))))
+}
+
+/// One HTTP attempt from this machine: healthy on `expect_status` (default any 2xx) with
+/// `contains` in the body.
+async fn http_attempt(context: &Context, health: &Health, url: &str) -> Result<(), String> {
+    context
+        .reporter
+        .command("localhost", &context.scrub(&format!("GET {url}")));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(health.timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let request_url = url.to_owned();
+    let answer = tokio::task::spawn_blocking(move || -> Result<(u16, String), String> {
+        let mut response = agent
+            .get(&request_url)
+            .call()
+            .map_err(|error| error.to_string())?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .lossy_utf8(true)
+            .read_to_string()
+            .unwrap_or_default();
+        Ok((status, body))
+    })
+    .await
+    .map_err(|error| error.to_string())?;
+    let (status, body) = answer?;
+    let excerpt: String = body.trim().chars().take(200).collect();
+    context
+        .reporter
+        .output("localhost", u32::from(status), &context.scrub(&excerpt), "");
+    let status_ok = match health.expect_status {
+        Some(expected) => status == expected,
+        None => (200..300).contains(&status),
+    };
+    if !status_ok {
+        let wanted = health
+            .expect_status
+            .map_or("a 2xx status".to_owned(), |expected| expected.to_string());
+        return Err(format!(
+            "HTTP {status} (expected {wanted}){}",
+            if excerpt.is_empty() {
+                String::new()
+            } else {
+                format!(": {excerpt}")
+            }
+        ));
+    }
+    if let Some(text) = &health.contains
+        && !body.contains(text.as_str())
+    {
+        return Err(format!(
+            "HTTP {status}, but the body does not contain `{text}`: {excerpt}"
+        ));
+    }
+    Ok(())
+}
+
+/// One command attempt on the check's host over SSH; healthy on exit 0. An SSH failure is an
+/// error of the step, not a failed attempt.
+async fn command_attempt(
+    context: &Context,
+    health: &Health,
+) -> Result<Result<(), String>, StepError> {
+    let Some((program, arguments)) = health.command.split_first() else {
+        return Ok(Err("the command is empty".to_owned()));
+    };
+    let script = Script::new(RemoteCommand::new(program.clone()).args(arguments.iter().cloned()));
+    let output = tokio::time::timeout(health.timeout, context.run(&health.host, &script)).await;
+    let Ok(output) = output else {
+        return Ok(Err(format!(
+            "no answer within {}",
+            duration_text(health.timeout)
+        )));
+    };
+    let output = output?;
+    if output.success() {
+        return Ok(Ok(()));
+    }
+    let text = format!(
+        "{}\n{}",
+        output.stdout_text().trim(),
+        output.stderr_text().trim()
+    );
+    let text: String = text.trim().chars().take(300).collect();
+    Ok(Err(format!(
+        "exit {}{}",
+        output.exit_status,
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!(": {text}")
+        }
+    )))
 }

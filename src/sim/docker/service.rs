@@ -11,7 +11,7 @@ use super::format::{
 };
 use super::swarm::{
     Cluster, LookupError, Mode, ObjectRef, PortConfig, PublishMode, Service, ServiceSpec, Task,
-    TaskState, parse_constraint, refresh, strip_digest,
+    TaskState, UpdateStatus, parse_constraint, refresh, strip_digest,
 };
 use super::{Ctx, daemon_error, natural_cmp, normalize_image, truncate_id};
 use crate::sim::exec::Output;
@@ -750,7 +750,14 @@ fn update(ctx: &mut Ctx<'_>, args: &[&str], rollback_command: bool) -> Result<Ou
     service.spec = spec;
     service.updated = SystemTime::now();
     service.version = version;
-    if replaced {
+    // swarmkit resets the update status on every update; a manual rollback completes here.
+    service.update_status = rollback.then(|| UpdateStatus {
+        state: "rollback_completed",
+        message: "rollback completed".to_owned(),
+        started: service.updated,
+        completed: Some(service.updated),
+    });
+    if replaced && !rollback {
         let missing = ctx.world.missing_images.clone();
         let World { clusters, rng, .. } = &mut *ctx.world;
         if let Some(cluster) = clusters.get_mut(&cluster_id) {
@@ -863,6 +870,7 @@ fn scale(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
             continue;
         }
         service.previous_spec = Some(service.spec.clone());
+        service.update_status = None;
         service.spec.mode = Mode::Replicated(count);
         service.version = version;
         service.updated = SystemTime::now();

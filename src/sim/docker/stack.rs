@@ -822,6 +822,8 @@ fn deploy_compose(
                 let version = cluster.bump();
                 let service = &mut cluster.services[index];
                 let old = service.spec.clone();
+                // Every deploy updates every service, and swarmkit resets the update status.
+                service.update_status = None;
                 let replaced = !spec.same_tasks(&service.spec);
                 if replaced {
                     service.template += 1;
