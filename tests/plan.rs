@@ -514,6 +514,7 @@ fn a_changed_subnet_replaces_the_network_and_its_stack() {
 
       # network.web will be replaced
       # (subnet forces replacement)
+      # (`stack.web` is removed and deployed again because `network.web` is replaced)
       -/+ network.web {
           ~ subnet = "10.0.9.0/24" -> "10.0.10.0/24" # forces replacement
           # (5 unchanged attributes hidden)

@@ -1296,8 +1296,7 @@ impl Evaluation<'_> {
                     .iter()
                     .map(|host| Address::new(Kind::Node, host.name.clone())),
             );
-            let services;
-            match serde_norway::from_str::<serde_norway::Value>(&text) {
+            let services = match serde_norway::from_str::<serde_norway::Value>(&text) {
                 Ok(compose) => {
                     if compose.get("version").is_none() {
                         let span = stack
@@ -1312,11 +1311,7 @@ impl Evaluation<'_> {
                         );
                     }
                     self.compose_references(&compose, &docker, &mut depends_on);
-                    services = Some(crate::swarm::stack::desired_services(
-                        &compose,
-                        &docker,
-                        &self.sensitive_values,
-                    ));
+                    crate::swarm::stack::desired_services(&compose, &docker, &self.sensitive_values)
                 }
                 Err(error) => {
                     let span = error.location().map_or(0..0, |location| {
@@ -1335,7 +1330,7 @@ impl Evaluation<'_> {
                     );
                     continue;
                 }
-            }
+            };
             for dependency in &stack.depends_on {
                 match self.resolve_reference(dependency.get_ref(), scope) {
                     Ok(target) => {
@@ -1359,9 +1354,7 @@ impl Evaluation<'_> {
                 Attribute::new(stack.with_registry_auth),
             );
             let mut resource = self.text_attributes(resource, "compose", &text, OnChange::InPlace);
-            if let Some(services) = services {
-                resource = resource.attribute("services", Attribute::new(services));
-            }
+            resource = resource.attribute("services", Attribute::new(services));
             if let Some(timeout) = &stack.converge_timeout {
                 if check::is_duration(timeout.get_ref()) {
                     resource = resource.attribute(
@@ -1507,13 +1500,13 @@ impl Evaluation<'_> {
             .retries
             .as_ref()
             .map_or(10, |retries| *retries.get_ref());
-        if retries == 0 {
-            if let Some(spanned) = &health.retries {
-                self.errors.push(
-                    Diagnostic::error("`retries` must be at least 1")
-                        .at(self.at(file, spanned.span()), "the number of attempts"),
-                );
-            }
+        if retries == 0
+            && let Some(spanned) = &health.retries
+        {
+            self.errors.push(
+                Diagnostic::error("`retries` must be at least 1")
+                    .at(self.at(file, spanned.span()), "the number of attempts"),
+            );
         }
         check.insert("retries".to_owned(), Value::from(retries));
         for (key, value, default) in [

@@ -1006,3 +1006,112 @@ async fn command_attempt(
         }
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_compose_file_and_what_docker_made_of_it_summarise_alike() {
+        // The desired summary applies Docker's defaults and the live one drops what Docker
+        // adds (the pinned digest), so a fresh deploy compares equal.
+        let compose: serde_norway::Value = serde_norway::from_str(
+            "services:\n  web:\n    image: nginx\n    ports: [\"8080:80\", \"53/udp\", {target: 443, published: 8443, mode: host}]\n    environment: {B: 2, A: \"x=y\", TOKEN: s3cr3t}\n    deploy:\n      placement:\n        constraints: [\"node.role == worker\", \"node.labels.zone == a\"]\n  agent:\n    image: agent:1\n    deploy: {mode: global}\n",
+        )
+        .expect("yaml");
+        let sensitive = vec!["s3cr3t".to_owned()];
+        let desired = desired_services(&compose, "app", &sensitive);
+        let web = &desired["app_web"];
+        assert_eq!(web["image"], "nginx:latest");
+        assert_eq!(web["replicas"], 1);
+        assert_eq!(
+            web["ports"],
+            json!(["53/udp ingress", "8080:80/tcp ingress", "8443:443/tcp host"])
+        );
+        assert_eq!(
+            web["environment"],
+            json!(["A=x=y", "B=2", "TOKEN=(sensitive)"])
+        );
+        assert_eq!(
+            web["placement"],
+            json!(["node.labels.zone == a", "node.role == worker"])
+        );
+        assert_eq!(
+            desired["app_agent"],
+            json!({"image": "agent:1", "replicas": "global"})
+        );
+
+        let inspected = json!({
+            "Spec": {
+                "Name": "app_web",
+                "Labels": {"com.docker.stack.namespace": "app", "com.docker.stack.image": "nginx"},
+                "TaskTemplate": {
+                    "ContainerSpec": {
+                        "Image": "nginx:latest@sha256:0123abcd",
+                        "Env": ["TOKEN=s3cr3t", "A=x=y", "B=2"],
+                    },
+                    "Placement": {"Constraints": ["node.role == worker", "node.labels.zone == a"]},
+                },
+                "Mode": {"Replicated": {"Replicas": 1}},
+                "EndpointSpec": {"Mode": "vip", "Ports": [
+                    {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "ingress"},
+                    {"Protocol": "udp", "TargetPort": 53, "PublishedPort": 0, "PublishMode": "ingress"},
+                    {"Protocol": "tcp", "TargetPort": 443, "PublishedPort": 8443, "PublishMode": "host"},
+                ]},
+            },
+        });
+        let (stack, name, live) = live_service(&inspected, &sensitive).expect("a stack service");
+        assert_eq!((stack.as_str(), name.as_str()), ("app", "app_web"));
+        assert_eq!(&live, web);
+    }
+
+    #[test]
+    fn a_variable_holding_a_secret_is_redacted_whole() {
+        // Part of a value is enough: the whole value is hidden, so an old secret still on the
+        // cluster compares equal to the new one and shows nowhere.
+        let sensitive = vec!["pw".to_owned()];
+        assert_eq!(
+            redact_variable("DB=postgres://u:pw@db", &sensitive),
+            "DB=(sensitive)"
+        );
+        assert_eq!(redact_variable("MODE=prod", &sensitive), "MODE=prod");
+    }
+
+    #[test]
+    fn images_lose_their_digest_and_gain_latest() {
+        // Docker shows `name:tag`; the digest it pins is not part of what the config asks.
+        for (image, expected) in [
+            ("nginx", "nginx:latest"),
+            ("nginx:1.27@sha256:abc", "nginx:1.27"),
+            ("registry:5000/app", "registry:5000/app:latest"),
+            ("registry:5000/app:2", "registry:5000/app:2"),
+        ] {
+            assert_eq!(normalise_image(image), expected);
+        }
+    }
+
+    #[test]
+    fn drift_is_told_per_service_and_field() {
+        // A scaled service and a removed one each get a sentence.
+        let recorded = json!({"a_web": {"image": "x:1", "replicas": 2}, "a_db": {"image": "db:1", "replicas": 1}});
+        let live = json!({"a_web": {"image": "x:1", "replicas": 5}});
+        assert_eq!(
+            service_drift(&recorded, &live),
+            [
+                "service a_db was removed by hand",
+                "service a_web: replicas is 5 on the cluster, 2 in the state",
+            ]
+        );
+    }
+
+    #[test]
+    fn durations_read_as_the_config_writes_them() {
+        // Error messages repeat the timeout the way a person wrote it.
+        for (seconds, text) in [(300, "5m"), (90, "1m30s"), (2, "2s"), (3600, "1h")] {
+            assert_eq!(duration_text(Duration::from_secs(seconds)), text);
+        }
+        assert_eq!(duration_text(Duration::from_millis(100)), "100ms");
+    }
+}

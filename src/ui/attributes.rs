@@ -364,6 +364,56 @@ mod tests {
     }
 
     #[test]
+    fn an_object_of_objects_shows_one_line_per_changed_field() {
+        // A stack's services: each changed field on its own line, added and removed services
+        // field by field, unchanged fields not at all.
+        let attribute = AttributeChange {
+            name: "services".to_owned(),
+            before: Some(serde_json::json!({
+                "s_web": {"image": "web:1", "replicas": 3},
+                "s_old": {"image": "old:1", "replicas": 1},
+            })),
+            after: Some(serde_json::json!({
+                "s_web": {"image": "web:1", "replicas": 2},
+                "s_new": {"image": "new:1", "replicas": "global"},
+            })),
+            unknown_after: false,
+            sensitive: false,
+            text: false,
+            forces_replacement: false,
+        };
+        let lines = nested_lines(
+            &attribute,
+            attribute.before.as_ref(),
+            attribute.after.as_ref(),
+        )
+        .expect("nested");
+        let layout = Layout {
+            indent: 0,
+            diff_indent: 0,
+            color: false,
+        };
+        assert_eq!(
+            render(&lines, layout),
+            [
+                "+ services.s_new.image    = \"new:1\"",
+                "+ services.s_new.replicas = \"global\"",
+                "- services.s_old.image    = \"old:1\" -> null",
+                "- services.s_old.replicas = 1 -> null",
+                "~ services.s_web.replicas = 3 -> 2",
+            ]
+        );
+        // A flat object (node labels) stays on one line.
+        let labels = AttributeChange {
+            name: "labels".to_owned(),
+            before: Some(serde_json::json!({"zone": "a"})),
+            after: Some(serde_json::json!({"zone": "b"})),
+            ..attribute
+        };
+        assert!(nested_lines(&labels, labels.before.as_ref(), labels.after.as_ref()).is_none());
+    }
+
+    #[test]
     fn values_are_json_and_sensitive_values_are_hidden() {
         // Strings are quoted and escaped like JSON, other scalars bare, compound values compact.
         let attribute = AttributeChange {
