@@ -683,3 +683,24 @@ fn health_checks_are_validated() {
         "{host}"
     );
 }
+
+// A sensitive variable in a health check's URL is redacted in the plan, its step included.
+#[test]
+fn a_health_check_hides_sensitive_values() {
+    let run = Test::new()
+        .config(
+            "[variables.key]\ndefault = \"k-5ecr3t-77\"\nsensitive = true\n\n[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n\n[stacks.web]\ncompose = \"web.yml\"\n\n[stacks.web.health]\nhttp = \"http://{{hosts.node1.address}}:8080/apiv1/healths?key={{var.key}}\"\n",
+        )
+        .file("web.yml", "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n")
+        .args(["plan", "--refresh=false"])
+        .run()
+        .success();
+    let stdout = run.stdout();
+    assert!(
+        stdout.contains(
+            "2. check http://192.0.2.11:8080/apiv1/healths?key=(sensitive) (10 tries, 3s apart)"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("k-5ecr3t-77"), "{stdout}");
+}

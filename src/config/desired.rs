@@ -1373,9 +1373,27 @@ impl Evaluation<'_> {
                     json!({ "name": resource.docker_name }),
                 );
                 if let Some(health) = self.stack_health(health, &stack_context, file) {
-                    let shown = Value::from(self.redact(&health.to_string()));
-                    let shown = serde_json::from_str(shown.as_str().unwrap_or_default())
-                        .unwrap_or(Value::Null);
+                    // Plans and the state show the check with sensitive values redacted; the
+                    // executor reads the real one from the payload.
+                    let redact_text = |value: &Value| match value {
+                        Value::String(text) => Value::from(self.redact(text)),
+                        other => other.clone(),
+                    };
+                    let shown: Map<String, Value> = health
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(key, value)| {
+                            let value = match value {
+                                Value::Array(items) => {
+                                    Value::Array(items.iter().map(redact_text).collect())
+                                }
+                                other => redact_text(other),
+                            };
+                            (key.clone(), value)
+                        })
+                        .collect();
+                    let shown = Value::Object(shown);
                     resource = resource.attribute(
                         "health",
                         Attribute::new(shown).with_payload(health.to_string()),
