@@ -9,5 +9,6 @@ mod facts;
 mod image;
 mod init;
 mod plan;
+mod stacks;
 mod state;
 mod validate;

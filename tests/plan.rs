@@ -514,6 +514,7 @@ fn a_changed_subnet_replaces_the_network_and_its_stack() {
 
       # network.web will be replaced
       # (subnet forces replacement)
+      # (`stack.web` is removed and deployed again because `network.web` is replaced)
       -/+ network.web {
           ~ subnet = "10.0.9.0/24" -> "10.0.10.0/24" # forces replacement
           # (5 unchanged attributes hidden)
@@ -525,7 +526,7 @@ fn a_changed_subnet_replaces_the_network_and_its_stack() {
       # stack.web will be replaced
       # (`network.web` is replaced, so this stack is removed first and deployed again)
       -/+ stack.web {
-          # (3 unchanged attributes hidden)
+          # (4 unchanged attributes hidden)
           steps:
             1. docker stack rm and wait for its tasks to stop (on node1)
             2. docker stack deploy and wait for its services to converge (on node1)
@@ -589,7 +590,7 @@ fn a_rotated_secret_is_replaced_and_its_stack_updated() {
                  external: true
             -    name: db-0bbdd53b
             +    name: db-dd27fa61
-          # (2 unchanged attributes hidden)
+          # (3 unchanged attributes hidden)
           steps:
             1. docker stack deploy and wait for its services to converge (on node1)
       }

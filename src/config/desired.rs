@@ -1317,7 +1317,7 @@ impl Evaluation<'_> {
                     .iter()
                     .map(|host| Address::new(Kind::Node, host.name.clone())),
             );
-            match serde_norway::from_str::<serde_norway::Value>(&text) {
+            let services = match serde_norway::from_str::<serde_norway::Value>(&text) {
                 Ok(compose) => {
                     if compose.get("version").is_none() {
                         let span = stack
@@ -1331,7 +1331,8 @@ impl Evaluation<'_> {
                                 .help("Docker 20.10 (Debian's docker.io) refuses it with `unsupported Compose file version: 1.0`; start the file with `version: \"3.8\"`"),
                         );
                     }
-                    self.compose_references(&compose, &docker, &mut depends_on)
+                    self.compose_references(&compose, &docker, &mut depends_on);
+                    crate::swarm::stack::desired_services(&compose, &docker, &self.sensitive_values)
                 }
                 Err(error) => {
                     let span = error.location().map_or(0..0, |location| {
@@ -1350,7 +1351,7 @@ impl Evaluation<'_> {
                     );
                     continue;
                 }
-            }
+            };
             for dependency in &stack.depends_on {
                 match self.resolve_reference(dependency.get_ref(), scope) {
                     Ok(target) => {
@@ -1373,9 +1374,195 @@ impl Evaluation<'_> {
                 "with_registry_auth",
                 Attribute::new(stack.with_registry_auth),
             );
-            let resource = self.text_attributes(resource, "compose", &text, OnChange::InPlace);
+            let mut resource = self.text_attributes(resource, "compose", &text, OnChange::InPlace);
+            resource = resource.attribute("services", Attribute::new(services));
+            if let Some(timeout) = &stack.converge_timeout {
+                if check::is_duration(timeout.get_ref()) {
+                    resource = resource.attribute(
+                        "converge_timeout",
+                        Attribute::new(timeout.get_ref().clone()),
+                    );
+                } else {
+                    self.errors.push(duration_error(timeout, file));
+                }
+            }
+            if let Some(health) = &stack.health {
+                let mut stack_context = context.clone();
+                insert(
+                    &mut stack_context,
+                    "stack",
+                    json!({ "name": resource.docker_name }),
+                );
+                if let Some(health) = self.stack_health(health, &stack_context, file) {
+                    // Plans and the state show the check with sensitive values redacted; the
+                    // executor reads the real one from the payload.
+                    let redact_text = |value: &Value| match value {
+                        Value::String(text) => Value::from(self.redact(text)),
+                        other => other.clone(),
+                    };
+                    let shown: Map<String, Value> = health
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(key, value)| {
+                            let value = match value {
+                                Value::Array(items) => {
+                                    Value::Array(items.iter().map(redact_text).collect())
+                                }
+                                other => redact_text(other),
+                            };
+                            (key.clone(), value)
+                        })
+                        .collect();
+                    let shown = Value::Object(shown);
+                    resource = resource.attribute(
+                        "health",
+                        Attribute::new(shown).with_payload(health.to_string()),
+                    );
+                }
+            }
             self.add(resource, self.at(file, name.span()));
         }
+    }
+
+    /// `[stacks.NAME.health]`, checked, with its defaults (10 tries, 3s apart, 5s each).
+    fn stack_health(
+        &mut self,
+        health: &Spanned<super::model::HealthConfig>,
+        context: &Value,
+        file: FileId,
+    ) -> Option<Value> {
+        let span = health.span();
+        let health = health.get_ref();
+        let errors = self.errors.len();
+        let mut check = Map::new();
+        let render = |evaluation: &mut Self, text: &Spanned<String>| -> Option<String> {
+            match render_strings(
+                &toml::Value::String(text.get_ref().clone()),
+                context,
+                evaluation.sources,
+                file,
+                text.span(),
+            ) {
+                Ok(Value::String(rendered)) => Some(rendered),
+                Ok(_) => None,
+                Err(error) => {
+                    evaluation.errors.push(error);
+                    None
+                }
+            }
+        };
+        match (&health.http, &health.command) {
+            (Some(_), Some(_)) | (None, None) => {
+                self.errors.push(
+                    Diagnostic::error("a health check needs exactly one of `http` and `command`")
+                        .at(self.at(file, span.clone()), "this health check")
+                        .help("`http = \"http://HOST:PORT/path\"` is checked from this machine; `command = [\"curl\", \"-fsS\", \"http://localhost:8080/\"]` with `host = \"NAME\"` runs on that host"),
+                );
+            }
+            (Some(url), None) => {
+                if let Some(rendered) = render(self, url) {
+                    match http_url_problem(&rendered) {
+                        None => {
+                            check.insert("http".to_owned(), Value::from(rendered));
+                        }
+                        Some(problem) => self.errors.push(
+                            Diagnostic::error(format!("`{rendered}` is not a URL swarmform can check: {problem}"))
+                                .at(self.at(file, url.span()), "this URL")
+                                .help("write `http://HOST:PORT/PATH`; for HTTPS, run `curl -fsS https://…` on a host with `command` and `host`"),
+                        ),
+                    }
+                }
+                if let Some(status) = &health.expect_status {
+                    if (100..=599).contains(status.get_ref()) {
+                        check.insert("expect_status".to_owned(), Value::from(*status.get_ref()));
+                    } else {
+                        self.errors.push(
+                            Diagnostic::error(format!(
+                                "`{}` is not an HTTP status",
+                                status.get_ref()
+                            ))
+                            .at(self.at(file, status.span()), "expected 100 to 599"),
+                        );
+                    }
+                }
+                if let Some(contains) = &health.contains {
+                    check.insert(
+                        "contains".to_owned(),
+                        Value::from(contains.get_ref().clone()),
+                    );
+                }
+            }
+            (None, Some(command)) => {
+                let mut words = Vec::new();
+                for word in command.get_ref() {
+                    let spanned = Spanned::new(command.span(), word.clone());
+                    if let Some(rendered) = render(self, &spanned) {
+                        words.push(Value::from(rendered));
+                    }
+                }
+                if command.get_ref().is_empty() {
+                    self.errors.push(
+                        Diagnostic::error("the health check's `command` is empty")
+                            .at(self.at(file, command.span()), "no words"),
+                    );
+                }
+                check.insert("command".to_owned(), Value::Array(words));
+                match &health.host {
+                    Some(host) if self.config.host(host.get_ref()).is_some() => {
+                        check.insert("host".to_owned(), Value::from(host.get_ref().clone()));
+                    }
+                    Some(host) => self.errors.push(self.unknown_host(host, file)),
+                    None => self.errors.push(
+                        Diagnostic::error("a command health check needs `host`")
+                            .at(self.at(file, command.span()), "run where?")
+                            .help("`host = \"node1\"` runs the command on node1 over SSH"),
+                    ),
+                }
+                for (key, value) in [
+                    (
+                        "expect_status",
+                        health.expect_status.as_ref().map(Spanned::span),
+                    ),
+                    ("contains", health.contains.as_ref().map(Spanned::span)),
+                ] {
+                    if let Some(value) = value {
+                        self.errors.push(
+                            Diagnostic::error(format!("`{key}` applies to `http` checks only"))
+                                .at(self.at(file, value), "remove this"),
+                        );
+                    }
+                }
+            }
+        }
+        let retries = health
+            .retries
+            .as_ref()
+            .map_or(10, |retries| *retries.get_ref());
+        if retries == 0
+            && let Some(spanned) = &health.retries
+        {
+            self.errors.push(
+                Diagnostic::error("`retries` must be at least 1")
+                    .at(self.at(file, spanned.span()), "the number of attempts"),
+            );
+        }
+        check.insert("retries".to_owned(), Value::from(retries));
+        for (key, value, default) in [
+            ("interval", &health.interval, "3s"),
+            ("timeout", &health.timeout, "5s"),
+        ] {
+            let text = match value {
+                Some(text) if check::is_duration(text.get_ref()) => text.get_ref().clone(),
+                Some(text) => {
+                    self.errors.push(duration_error(text, file));
+                    continue;
+                }
+                None => default.to_owned(),
+            };
+            check.insert(key.to_owned(), Value::from(text));
+        }
+        (self.errors.len() == errors).then_some(Value::Object(check))
     }
 
     /// A `depends_on` entry: relative to the scope (`network.x` in a module is the module's).
@@ -1978,6 +2165,22 @@ fn whose(root: bool, host: &str) -> String {
 fn with_on_change(mut attribute: Attribute, on_change: OnChange) -> Attribute {
     attribute.on_change = on_change;
     attribute
+}
+
+/// Why `text` is not a plain `http://` URL with a host, if it is not.
+fn http_url_problem(text: &str) -> Option<&'static str> {
+    let Ok(uri) = text.parse::<ureq::http::Uri>() else {
+        return Some("it does not parse as a URL");
+    };
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => return Some("HTTPS is not supported by the built-in check"),
+        _ => return Some("it must start with `http://`"),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Some("it names no host");
+    }
+    None
 }
 
 fn duration_error(duration: &Spanned<String>, file: FileId) -> Diagnostic {

@@ -374,6 +374,31 @@ pub struct StackConfig {
     pub prune: bool,
     #[serde(default)]
     pub with_registry_auth: bool,
+    /// How long a deploy waits for every service to converge (default `5m`).
+    pub converge_timeout: Option<Spanned<String>>,
+    /// A check run after every deploy of the stack.
+    pub health: Option<Spanned<HealthConfig>>,
+}
+
+/// `[stacks.NAME.health]`: an HTTP check from the machine running swarmform, or a command run
+/// on a host over SSH.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// `http://host:port/path`: healthy on a 2xx answer (or `expect_status`).
+    pub http: Option<Spanned<String>>,
+    pub expect_status: Option<Spanned<u16>>,
+    /// Text the answer's body must contain.
+    pub contains: Option<Spanned<String>>,
+    /// A command (words) run on `host`; healthy when it exits 0.
+    pub command: Option<Spanned<Vec<String>>>,
+    pub host: Option<Name>,
+    /// Attempts before the check fails (default 10).
+    pub retries: Option<Spanned<u32>>,
+    /// Time between attempts (default `3s`).
+    pub interval: Option<Spanned<String>>,
+    /// Time one attempt may take (default `5s`).
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

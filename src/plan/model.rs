@@ -412,6 +412,13 @@ pub enum Step {
     StackRemove {
         via: String,
     },
+    /// After a deploy: the stack's health check (an HTTP request from this machine, or a
+    /// command on a host), tried up to `tries` times `interval` apart.
+    HealthCheck {
+        check: String,
+        tries: u32,
+        interval: String,
+    },
     /// Drop the resource from the state without touching the host.
     Forget {
         why: String,
@@ -485,6 +492,18 @@ impl Step {
             }
             Step::StackRemove { via } => {
                 format!("docker stack rm and wait for its tasks to stop (on {via})")
+            }
+            Step::HealthCheck {
+                check,
+                tries,
+                interval,
+            } => {
+                let tries = if *tries == 1 {
+                    "1 try".to_owned()
+                } else {
+                    format!("{tries} tries, {interval} apart")
+                };
+                format!("check {check} ({tries})")
             }
             Step::Forget { why } => format!("forget it in the state: {why}"),
         }

@@ -388,6 +388,7 @@ fn propagate_replacements(changes: &mut [Change]) {
             .map(|change| change.address.clone())
             .collect();
         let mut progressed = false;
+        let mut taken_down: Vec<(Address, Address)> = Vec::new();
         for change in changes.iter_mut() {
             if !matches!(change.action, Action::NoOp | Action::Update) {
                 continue;
@@ -409,7 +410,20 @@ fn propagate_replacements(changes: &mut [Change]) {
                     .collect::<Vec<_>>()
                     .join(" and ")
             ));
+            taken_down.extend(
+                causes
+                    .into_iter()
+                    .map(|cause| (cause.clone(), change.address.clone())),
+            );
             progressed = true;
+        }
+        // The replaced resource names the stacks it takes down with it.
+        for (cause, stack) in taken_down {
+            if let Some(change) = changes.iter_mut().find(|change| change.address == cause) {
+                change.reasons.push(format!(
+                    "`{stack}` is removed and deployed again because `{cause}` is replaced"
+                ));
+            }
         }
         if !progressed {
             break;
@@ -875,8 +889,19 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
             if delete {
                 steps.push(Step::StackRemove { via: via.clone() });
             }
-            if create || change.action == Action::Update {
+            // The health check and the wait's length change nothing on the cluster.
+            let deploy = create
+                || change.action == Action::Update
+                    && change.changed_attributes().any(|attribute| {
+                        !matches!(attribute.name.as_str(), "health" | "converge_timeout")
+                    });
+            if deploy {
                 steps.push(Step::StackDeploy { via: via.clone() });
+            }
+            if (deploy || changed(change, "health"))
+                && let Some(step) = crate::swarm::stack::health_step(change)
+            {
+                steps.push(step);
             }
         }
     }

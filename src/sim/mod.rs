@@ -372,6 +372,14 @@ impl Sim {
         self.with_host(host, |host| host.faults.drop.push(pattern.to_owned()));
     }
 
+    /// Makes `image` (`name:tag`) unavailable everywhere, as an image neither loaded on the
+    /// nodes nor served by a registry: deploys cannot pin its digest, and its tasks are
+    /// rejected with Docker's `No such image: IMAGE`.
+    pub fn missing_image(&self, image: &str) {
+        let mut world = self.shared.world();
+        world.missing_images.insert(image.to_owned());
+    }
+
     /// Removes every fault of `host` (refused auth, delay, failures, drops).
     pub fn clear_faults(&self, host: &str) {
         self.with_host(host, |host| host.faults = Default::default());

@@ -22,6 +22,9 @@ pub(crate) struct World {
     /// What simulated registries hold, by the address pushes name (`HOST:PORT`): `repo:tag` to
     /// the manifest digest.
     pub registries: BTreeMap<String, BTreeMap<String, String>>,
+    /// Images (`name:tag`) no node has and no registry serves: their digest cannot be pinned
+    /// and their tasks are rejected with `No such image: NAME`.
+    pub missing_images: BTreeSet<String>,
 }
 
 impl World {
@@ -37,6 +40,7 @@ impl World {
             by_name,
             clusters: BTreeMap::new(),
             registries: BTreeMap::new(),
+            missing_images: BTreeSet::new(),
         }
     }
 

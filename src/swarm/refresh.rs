@@ -181,6 +181,14 @@ pub async fn refresh(context: &Arc<Context>, state: &State) -> Result<Refreshed,
     let stacks = list_names(context, &anchor, &["stack", "ls"], "Name").await?;
     forget_missing(&mut refreshed, Kind::Stack, &stacks, "stack");
     let services = list_names(context, &anchor, &["service", "ls"], "Name").await?;
+    super::stack::refresh_services(
+        context,
+        &anchor,
+        &services,
+        &mut refreshed.state,
+        &mut refreshed.drift,
+    )
+    .await?;
     let hosted_registries: Vec<Address> = refreshed
         .state
         .resources

@@ -68,37 +68,58 @@ pub fn lines(change: &Change) -> Vec<Line> {
         Action::Create => change
             .attributes
             .iter()
-            .filter_map(|attribute| {
+            .flat_map(|attribute| {
                 if attribute.unknown_after {
-                    return Some(value_line(
+                    return vec![value_line(
                         attribute,
                         Sign::Add,
                         KNOWN_AFTER_APPLY.to_owned(),
                         false,
-                    ));
+                    )];
                 }
-                let after = attribute.after.as_ref()?;
-                Some(diff_or_value(
+                let Some(after) = attribute.after.as_ref() else {
+                    return Vec::new();
+                };
+                if let Some(lines) = nested_lines(attribute, None, Some(after)) {
+                    return lines;
+                }
+                vec![diff_or_value(
                     attribute,
                     Sign::Add,
                     format_value(attribute, after),
                     false,
-                ))
+                )]
             })
             .collect(),
         Action::Delete => change
             .attributes
             .iter()
-            .filter_map(|attribute| {
-                let before = attribute.before.as_ref()?;
+            .flat_map(|attribute| {
+                let Some(before) = attribute.before.as_ref() else {
+                    return Vec::new();
+                };
+                if let Some(lines) = nested_lines(attribute, Some(before), None) {
+                    return lines;
+                }
                 let value = format!("{} -> null", format_value(attribute, before));
-                Some(diff_or_value(attribute, Sign::Remove, value, false))
+                vec![diff_or_value(attribute, Sign::Remove, value, false)]
             })
             .collect(),
         Action::Update | Action::Replace => {
             let mut lines: Vec<Line> = change
                 .changed_attributes()
-                .filter_map(changed_line)
+                .flat_map(|attribute| {
+                    if !attribute.unknown_after
+                        && let Some(lines) = nested_lines(
+                            attribute,
+                            attribute.before.as_ref(),
+                            attribute.after.as_ref(),
+                        )
+                    {
+                        return lines;
+                    }
+                    changed_line(attribute).into_iter().collect()
+                })
                 .collect();
             let hidden = change.attributes.len() - change.changed_attributes().count();
             if hidden > 0 {
@@ -128,6 +149,79 @@ fn changed_line(attribute: &AttributeChange) -> Option<Line> {
         (None, None, false) => return None,
     };
     Some(diff_or_value(attribute, sign, value, forces))
+}
+
+/// An object of objects (a stack's `services`) shown one line per changed field,
+/// `~ services.web_web.replicas = 3 -> 2`, rather than as one long JSON line. `None` for any
+/// other attribute.
+fn nested_lines(
+    attribute: &AttributeChange,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Option<Vec<Line>> {
+    let nested = |value: Option<&Value>| {
+        value
+            .and_then(Value::as_object)
+            .is_some_and(|object| object.values().any(Value::is_object))
+    };
+    let shape_fits = |value: Option<&Value>| value.is_none_or(Value::is_object);
+    if attribute.sensitive
+        || attribute.text
+        || !(nested(before) || nested(after))
+        || !shape_fits(before)
+        || !shape_fits(after)
+    {
+        return None;
+    }
+    let mut leaves: std::collections::BTreeMap<String, (Option<&Value>, Option<&Value>)> =
+        std::collections::BTreeMap::new();
+    let mut old = Vec::new();
+    let mut new = Vec::new();
+    if let Some(before) = before {
+        flatten(&attribute.name, before, &mut old);
+    }
+    if let Some(after) = after {
+        flatten(&attribute.name, after, &mut new);
+    }
+    for (path, value) in old {
+        leaves.entry(path).or_default().0 = Some(value);
+    }
+    for (path, value) in new {
+        leaves.entry(path).or_default().1 = Some(value);
+    }
+    let forces = attribute.forces_replacement;
+    Some(
+        leaves
+            .into_iter()
+            .filter_map(|(name, (before, after))| {
+                let (sign, value) = match (before, after) {
+                    (Some(before), Some(after)) if before == after => return None,
+                    (Some(before), Some(after)) => (Sign::Change, format!("{before} -> {after}")),
+                    (None, Some(after)) => (Sign::Add, after.to_string()),
+                    (Some(before), None) => (Sign::Remove, format!("{before} -> null")),
+                    (None, None) => return None,
+                };
+                Some(Line::Value {
+                    sign,
+                    name,
+                    value,
+                    forces_replacement: forces,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `(path, leaf)` for every non-object value under `value`; an empty object is a leaf.
+fn flatten<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    match value.as_object() {
+        Some(object) if !object.is_empty() => {
+            for (key, value) in object {
+                flatten(&format!("{path}.{key}"), value, out);
+            }
+        }
+        _ => out.push((path.to_owned(), value)),
+    }
 }
 
 fn diff_or_value(attribute: &AttributeChange, sign: Sign, value: String, forces: bool) -> Line {
@@ -267,6 +361,56 @@ mod tests {
                 "# (1 unchanged attribute hidden)",
             ]
         );
+    }
+
+    #[test]
+    fn an_object_of_objects_shows_one_line_per_changed_field() {
+        // A stack's services: each changed field on its own line, added and removed services
+        // field by field, unchanged fields not at all.
+        let attribute = AttributeChange {
+            name: "services".to_owned(),
+            before: Some(serde_json::json!({
+                "s_web": {"image": "web:1", "replicas": 3},
+                "s_old": {"image": "old:1", "replicas": 1},
+            })),
+            after: Some(serde_json::json!({
+                "s_web": {"image": "web:1", "replicas": 2},
+                "s_new": {"image": "new:1", "replicas": "global"},
+            })),
+            unknown_after: false,
+            sensitive: false,
+            text: false,
+            forces_replacement: false,
+        };
+        let lines = nested_lines(
+            &attribute,
+            attribute.before.as_ref(),
+            attribute.after.as_ref(),
+        )
+        .expect("nested");
+        let layout = Layout {
+            indent: 0,
+            diff_indent: 0,
+            color: false,
+        };
+        assert_eq!(
+            render(&lines, layout),
+            [
+                "+ services.s_new.image    = \"new:1\"",
+                "+ services.s_new.replicas = \"global\"",
+                "- services.s_old.image    = \"old:1\" -> null",
+                "- services.s_old.replicas = 1 -> null",
+                "~ services.s_web.replicas = 3 -> 2",
+            ]
+        );
+        // A flat object (node labels) stays on one line.
+        let labels = AttributeChange {
+            name: "labels".to_owned(),
+            before: Some(serde_json::json!({"zone": "a"})),
+            after: Some(serde_json::json!({"zone": "b"})),
+            ..attribute
+        };
+        assert!(nested_lines(&labels, labels.before.as_ref(), labels.after.as_ref()).is_none());
     }
 
     #[test]

@@ -161,6 +161,14 @@ fn step(step: &Step) -> Value {
         Step::Logout { hosts } => ("logout", json!({ "hosts": hosts })),
         Step::StackDeploy { via } => ("stack_deploy", json!({ "via": via })),
         Step::StackRemove { via } => ("stack_remove", json!({ "via": via })),
+        Step::HealthCheck {
+            check,
+            tries,
+            interval,
+        } => (
+            "health_check",
+            json!({ "check": check, "tries": tries, "interval": interval }),
+        ),
         Step::Forget { why } => ("forget", json!({ "why": why })),
     };
     let mut object = serde_json::Map::new();

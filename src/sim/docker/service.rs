@@ -11,10 +11,11 @@ use super::format::{
 };
 use super::swarm::{
     Cluster, LookupError, Mode, ObjectRef, PortConfig, PublishMode, Service, ServiceSpec, Task,
-    TaskState, parse_constraint, refresh,
+    TaskState, UpdateStatus, parse_constraint, refresh, strip_digest,
 };
 use super::{Ctx, daemon_error, natural_cmp, normalize_image, truncate_id};
 use crate::sim::exec::Output;
+use crate::sim::world::World;
 
 pub(crate) const SERVICE_TABLE: &str =
     "table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}";
@@ -175,6 +176,7 @@ pub(crate) fn parse_publish(text: &str) -> Result<PortConfig, String> {
         published: None,
         protocol: "tcp".to_owned(),
         mode: PublishMode::Ingress,
+        auto: false,
     };
     if text.contains('=') {
         for field in text.split(',') {
@@ -402,6 +404,7 @@ pub(crate) fn assign_ingress_ports(
             None => {
                 let port = cluster.next_ingress_port();
                 spec.ports[index].published = Some(port);
+                spec.ports[index].auto = true;
                 port
             }
         };
@@ -496,7 +499,11 @@ fn create(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
             "rpc error: code = AlreadyExists desc = service {name} already exists"
         )));
     }
-    let mut spec = ServiceSpec::new(&name, &normalize_image(&flags.args[0]));
+    let (image, warning) = pin_image(ctx.world, &flags.args[0]);
+    let mut spec = ServiceSpec::new(&name, &image);
+    if let Some(action) = flags.value("update-failure-action") {
+        spec.update_failure_action = action.to_owned();
+    }
     spec.args = flags.args[1..].to_vec();
     if let Some(entrypoint) = flags.value("entrypoint") {
         spec.command = entrypoint.split_whitespace().map(str::to_owned).collect();
@@ -532,9 +539,10 @@ fn create(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         updated: now,
         version,
         template: 1,
+        update_status: None,
     });
     refresh(ctx.world);
-    let mut out = format!("{id}\n");
+    let mut out = format!("{warning}{id}\n");
     if !flags.bool("detach") && !flags.bool("quiet") {
         let cluster = ctx.cluster(&cluster_id)?;
         if let Some(service) = cluster.services.iter().find(|service| service.id == id) {
@@ -542,6 +550,23 @@ fn create(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         }
     }
     Ok(Output::ok(out))
+}
+
+/// The image a service records: pinned to its digest (`name:tag@sha256:…`) as the daemon does
+/// when a registry knows it, or as given with the CLI's warning when none does.
+pub(crate) fn pin_image(world: &World, image: &str) -> (String, String) {
+    let image = normalize_image(image);
+    if image.contains('@') {
+        return (image, String::new());
+    }
+    if world.missing_images.contains(&image) {
+        let warning = format!(
+            "image {image} could not be accessed on a registry to record\nits digest. Each node will access {image} independently,\npossibly leading to different nodes running different\nversions of the image.\n"
+        );
+        return (image, warning);
+    }
+    let digest = crate::hash::sha256_hex(image.as_bytes());
+    (format!("{image}@sha256:{digest}"), String::new())
 }
 
 /// Finds a service for a command that reports a missing one as `Error: No such service: X`.
@@ -594,8 +619,12 @@ fn update(ctx: &mut Ctx<'_>, args: &[&str], rollback_command: bool) -> Result<Ou
     } else {
         old.clone()
     };
+    let mut warning = String::new();
     if let Some(image) = flags.value("image") {
-        spec.image = normalize_image(image);
+        (spec.image, warning) = pin_image(ctx.world, image);
+    }
+    if let Some(action) = flags.value("update-failure-action") {
+        spec.update_failure_action = action.to_owned();
     }
     if let Some(replicas) = flags.value("replicas") {
         let replicas = parse_replicas(path, replicas)?;
@@ -713,15 +742,30 @@ fn update(ctx: &mut Ctx<'_>, args: &[&str], rollback_command: bool) -> Result<Ou
     assign_ingress_ports(cluster, &mut spec, Some(&service_id))?;
     let version = cluster.bump();
     let service = &mut cluster.services[index];
-    if !spec.same_tasks(&old) {
+    let replaced = !spec.same_tasks(&old);
+    if replaced {
         service.template += 1;
     }
-    service.previous_spec = Some(old);
+    service.previous_spec = Some(old.clone());
     service.spec = spec;
     service.updated = SystemTime::now();
     service.version = version;
+    // swarmkit resets the update status on every update; a manual rollback completes here.
+    service.update_status = rollback.then(|| UpdateStatus {
+        state: "rollback_completed",
+        message: "rollback completed".to_owned(),
+        started: service.updated,
+        completed: Some(service.updated),
+    });
+    if replaced && !rollback {
+        let missing = ctx.world.missing_images.clone();
+        let World { clusters, rng, .. } = &mut *ctx.world;
+        if let Some(cluster) = clusters.get_mut(&cluster_id) {
+            cluster.roll_out(index, old, &missing, rng);
+        }
+    }
     refresh(ctx.world);
-    let mut out = format!("{reference}\n");
+    let mut out = format!("{warning}{reference}\n");
     if rollback {
         out = format!("{reference}\nrollback: manually requested rollback\n");
     }
@@ -826,6 +870,7 @@ fn scale(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
             continue;
         }
         service.previous_spec = Some(service.spec.clone());
+        service.update_status = None;
         service.spec.mode = Mode::Replicated(count);
         service.version = version;
         service.updated = SystemTime::now();
@@ -871,7 +916,7 @@ pub(crate) fn service_item(cluster: &Cluster, service: &Service) -> Value {
     }
     sorted_object(vec![
         ("ID", json!(truncate_id(&service.id))),
-        ("Image", json!(service.spec.image)),
+        ("Image", json!(strip_digest(&service.spec.image))),
         ("Mode", json!(mode)),
         ("Name", json!(service.spec.name)),
         ("Ports", json!(ingress_ports(&service.spec))),
@@ -952,10 +997,10 @@ pub(crate) fn task_item(
         ),
         (
             "DesiredState",
-            json!(if task.desired_running {
-                "Running"
-            } else {
-                "Shutdown"
+            json!(match (task.desired_running, task.state) {
+                (true, TaskState::Rejected) => "Ready",
+                (true, _) => "Running",
+                (false, _) => "Shutdown",
             }),
         ),
         ("Error", json!(error)),
@@ -967,7 +1012,7 @@ pub(crate) fn task_item(
                 task.id.clone()
             }),
         ),
-        ("Image", json!(task.image)),
+        ("Image", json!(strip_digest(&task.image))),
         ("Name", json!(name)),
         ("Node", json!(node)),
         ("Ports", json!(ports)),
@@ -1271,7 +1316,7 @@ fn spec_json(cluster: &Cluster, spec: &ServiceSpec) -> Value {
             json!({
                 "Protocol": port.protocol,
                 "TargetPort": port.target,
-                "PublishedPort": port.published.unwrap_or(0),
+                "PublishedPort": if port.auto { 0 } else { port.published.unwrap_or(0) },
                 "PublishMode": match port.mode { PublishMode::Ingress => "ingress", PublishMode::Host => "host" },
             })
         })
@@ -1286,7 +1331,7 @@ fn spec_json(cluster: &Cluster, spec: &ServiceSpec) -> Value {
         "Labels": string_map(&spec.labels),
         "TaskTemplate": Value::Object(template),
         "Mode": mode,
-        "UpdateConfig": {"Parallelism": 1, "FailureAction": "pause", "Monitor": 5_000_000_000u64, "MaxFailureRatio": 0, "Order": "stop-first"},
+        "UpdateConfig": {"Parallelism": 1, "FailureAction": spec.update_failure_action, "Monitor": 5_000_000_000u64, "MaxFailureRatio": 0, "Order": "stop-first"},
         "RollbackConfig": {"Parallelism": 1, "FailureAction": "pause", "Monitor": 5_000_000_000u64, "MaxFailureRatio": 0, "Order": "stop-first"},
         "EndpointSpec": Value::Object(endpoint),
     })
@@ -1303,15 +1348,23 @@ pub(crate) fn service_json(cluster: &Cluster, service: &Service) -> Value {
     object.insert("Spec".to_owned(), spec.clone());
     if let Some(previous) = &service.previous_spec {
         object.insert("PreviousSpec".to_owned(), spec_json(cluster, previous));
-        // Updates converge at once here: the last one has completed.
-        object.insert(
-            "UpdateStatus".to_owned(),
-            json!({"State": "completed", "StartedAt": rfc3339(service.updated), "CompletedAt": rfc3339(service.updated), "Message": "update completed"}),
-        );
-    } else {
-        // Docker omits the field, but its Go template still reads the nil pointer as `null`;
-        // the simulator's templates read JSON, so the key is there with null.
-        object.insert("UpdateStatus".to_owned(), Value::Null);
+    }
+    match &service.update_status {
+        Some(status) => {
+            let mut update = serde_json::Map::new();
+            update.insert("State".to_owned(), json!(status.state));
+            update.insert("StartedAt".to_owned(), json!(rfc3339(status.started)));
+            if let Some(completed) = status.completed {
+                update.insert("CompletedAt".to_owned(), json!(rfc3339(completed)));
+            }
+            update.insert("Message".to_owned(), json!(status.message));
+            object.insert("UpdateStatus".to_owned(), Value::Object(update));
+        }
+        None => {
+            // Docker omits the field, but its Go template still reads the nil pointer as
+            // `null`; the simulator's templates read JSON, so the key is there with null.
+            object.insert("UpdateStatus".to_owned(), Value::Null);
+        }
     }
     let mut endpoint = serde_json::Map::new();
     endpoint.insert(

@@ -11,8 +11,8 @@ use super::flags::{Flags, require_args, require_exact};
 use super::format::{print_list, sorted_object};
 use super::objects::{ObjectKind, create_object};
 use super::service::{
-    SERVICE_TABLE, assign_ingress_ports, parse_publish, print_tasks, resolve_objects, service_item,
-    sorted_services,
+    SERVICE_TABLE, assign_ingress_ports, parse_publish, pin_image, print_tasks, resolve_objects,
+    service_item, sorted_services,
 };
 use super::swarm::{
     Cluster, Mode, Network, PortConfig, PublishMode, Role, Service, ServiceSpec, Task, gateway_of,
@@ -21,6 +21,7 @@ use super::swarm::{
 use super::{Ctx, natural_cmp, normalize_image};
 use crate::sim::exec::Output;
 use crate::sim::fs::Fs;
+use crate::sim::world::World;
 
 const NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
 
@@ -278,6 +279,7 @@ fn compose_ports(value: Option<&Value>) -> Result<Vec<PortConfig>, String> {
                     } else {
                         PublishMode::Ingress
                     },
+                    auto: false,
                 });
             }
             other => {
@@ -767,6 +769,11 @@ fn deploy_compose(
     }
 
     // Convert every service before deploying any.
+    let pinned: BTreeMap<String, String> = services
+        .values()
+        .filter_map(|service| service.get("image").and_then(scalar))
+        .map(|image| (image.clone(), pin_image(ctx.world, &image).0))
+        .collect();
     let cluster = ctx.cluster(cluster_id).map_err(stderr_text)?;
     let mut keys: Vec<&String> = services.keys().collect();
     keys.sort_by(|a, b| natural_cmp(a, b));
@@ -783,6 +790,7 @@ fn deploy_compose(
                 &secrets,
                 &configs,
                 &volumes,
+                &pinned,
             )
             .map_err(|error| format!("service {key}: {error}"))?,
         );
@@ -807,12 +815,17 @@ fn deploy_compose(
                             .find(|old| old.target == port.target && old.mode == port.mode)
                     {
                         port.published = old.published;
+                        port.auto = old.auto;
                     }
                 }
                 assign_ingress_ports(cluster, &mut spec, Some(&id)).map_err(stderr_text)?;
                 let version = cluster.bump();
                 let service = &mut cluster.services[index];
-                if !spec.same_tasks(&service.spec) {
+                let old = service.spec.clone();
+                // Every deploy updates every service, and swarmkit resets the update status.
+                service.update_status = None;
+                let replaced = !spec.same_tasks(&service.spec);
+                if replaced {
                     service.template += 1;
                 }
                 if spec != service.spec {
@@ -820,6 +833,13 @@ fn deploy_compose(
                     service.spec = spec;
                     service.version = version;
                     service.updated = SystemTime::now();
+                }
+                if replaced {
+                    let missing = ctx.world.missing_images.clone();
+                    let World { clusters, rng, .. } = &mut *ctx.world;
+                    if let Some(cluster) = clusters.get_mut(cluster_id) {
+                        cluster.roll_out(index, old, &missing, rng);
+                    }
                 }
             }
             None => {
@@ -843,6 +863,7 @@ fn deploy_compose(
                     updated: now,
                     version,
                     template: 1,
+                    update_status: None,
                 });
             }
         }
@@ -866,12 +887,24 @@ fn convert_service(
     secrets: &serde_json::Map<String, Value>,
     configs: &serde_json::Map<String, Value>,
     volumes: &serde_json::Map<String, Value>,
+    pinned: &BTreeMap<String, String>,
 ) -> Result<ServiceSpec, String> {
     let Some(image) = service.get("image").and_then(scalar) else {
         return Err("image is required".to_owned());
     };
-    let mut spec = ServiceSpec::new(&format!("{namespace}_{key}"), &normalize_image(&image));
+    let recorded = pinned
+        .get(&image)
+        .cloned()
+        .unwrap_or_else(|| normalize_image(&image));
+    let mut spec = ServiceSpec::new(&format!("{namespace}_{key}"), &recorded);
     let deploy = service.get("deploy").cloned().unwrap_or(Value::Null);
+    if let Some(action) = deploy
+        .get("update_config")
+        .and_then(|update| update.get("failure_action"))
+        .and_then(scalar)
+    {
+        spec.update_failure_action = action;
+    }
     let mut labels = label_map(deploy.get("labels"));
     labels.insert(NAMESPACE_LABEL.to_owned(), namespace.to_owned());
     labels.insert("com.docker.stack.image".to_owned(), image.clone());

@@ -1,7 +1,7 @@
 //! The swarm model (nodes, raft quorum and leader, networks, secrets, configs, services and
 //! their tasks), the scheduler, and `docker swarm`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::SystemTime;
 
@@ -167,6 +167,9 @@ pub(crate) struct PortConfig {
     pub published: Option<u16>,
     pub protocol: String,
     pub mode: PublishMode,
+    /// The published port was picked by the swarm (the spec asked for none): `Spec` shows 0,
+    /// `Endpoint` the port.
+    pub auto: bool,
 }
 
 impl PortConfig {
@@ -217,6 +220,8 @@ pub(crate) struct ServiceSpec {
     pub hostname: Option<String>,
     pub user: Option<String>,
     pub workdir: Option<String>,
+    /// `UpdateConfig.FailureAction`: `pause` (Docker's default), `continue` or `rollback`.
+    pub update_failure_action: String,
 }
 
 impl ServiceSpec {
@@ -241,6 +246,7 @@ impl ServiceSpec {
             hostname: None,
             user: None,
             workdir: None,
+            update_failure_action: "pause".to_owned(),
         }
     }
 
@@ -282,12 +288,27 @@ pub(crate) struct Service {
     pub version: u64,
     /// Bumped whenever the tasks must be replaced.
     pub template: u64,
+    /// The last rolling update's outcome; `None` until the tasks were first replaced.
+    pub update_status: Option<UpdateStatus>,
+}
+
+/// swarmkit's `UpdateStatus`.
+#[derive(Debug, Clone)]
+pub(crate) struct UpdateStatus {
+    /// `updating`, `paused`, `completed`, `rollback_started`, `rollback_paused`,
+    /// `rollback_completed`.
+    pub state: &'static str,
+    pub message: String,
+    pub started: SystemTime,
+    pub completed: Option<SystemTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TaskState {
     Pending,
     Running,
+    /// The node could not start it (its image is nowhere to be found).
+    Rejected,
     Shutdown,
 }
 
@@ -296,6 +317,7 @@ impl TaskState {
         match self {
             TaskState::Pending => "Pending",
             TaskState::Running => "Running",
+            TaskState::Rejected => "Rejected",
             TaskState::Shutdown => "Shutdown",
         }
     }
@@ -523,7 +545,7 @@ impl Cluster {
     /// Brings tasks in line with services and nodes: replaces outdated tasks, moves tasks off
     /// drained, down and no longer matching nodes, scales, and places pending tasks by spread
     /// (fewest tasks of the service, then fewest tasks). Only a swarm with a leader schedules.
-    fn reconcile(&mut self, rng: &mut Rng) {
+    fn reconcile(&mut self, rng: &mut Rng, missing_images: &BTreeSet<String>) {
         if self.leader.is_none() {
             return;
         }
@@ -606,6 +628,10 @@ impl Cluster {
                         {
                             let mut task = new_task(rng, service, 0, Some(node.id.clone()), now);
                             task.state = TaskState::Running;
+                            if let Some(error) = image_error(&service.spec.image, missing_images) {
+                                task.state = TaskState::Rejected;
+                                task.error = error;
+                            }
                             load.add(position, service_position, &service.spec);
                             tasks.push(task);
                         }
@@ -624,10 +650,18 @@ impl Cluster {
             match load.place(nodes, service_position, service) {
                 Ok(position) => {
                     task.node = Some(nodes[position].id.clone());
-                    task.state = TaskState::Running;
                     task.since = now;
-                    task.error.clear();
-                    load.add(position, service_position, &service.spec);
+                    match image_error(&service.spec.image, missing_images) {
+                        Some(error) => {
+                            task.state = TaskState::Rejected;
+                            task.error = error;
+                        }
+                        None => {
+                            task.state = TaskState::Running;
+                            task.error.clear();
+                            load.add(position, service_position, &service.spec);
+                        }
+                    }
                 }
                 Err(reason) => {
                     task.state = TaskState::Pending;
@@ -664,6 +698,96 @@ impl Cluster {
         if !drop.is_empty() {
             tasks.retain(|task| !drop.contains(&task.id));
         }
+    }
+}
+
+/// The error of a task whose image no node has and no registry serves.
+fn image_error(image: &str, missing_images: &BTreeSet<String>) -> Option<String> {
+    let image = strip_digest(image);
+    missing_images
+        .contains(image)
+        .then(|| format!("No such image: {image}"))
+}
+
+/// `nginx:1.27@sha256:…` → `nginx:1.27`, as the CLI shows images.
+pub(crate) fn strip_digest(image: &str) -> &str {
+    image.split_once('@').map_or(image, |(name, _)| name)
+}
+
+impl Cluster {
+    /// A rolling update of `services[index]` from `old`, carried to its end at once: when the
+    /// new image cannot start, the first new task is rejected and the service's
+    /// `update_config.failure_action` decides, as swarmkit's updater does (`rollback`: the
+    /// previous spec is restored; `pause`: the update stops there, the old tasks keep
+    /// running; `continue`: every task is replaced and fails).
+    pub fn roll_out(
+        &mut self,
+        index: usize,
+        old: ServiceSpec,
+        missing_images: &BTreeSet<String>,
+        rng: &mut Rng,
+    ) {
+        let now = SystemTime::now();
+        let service = &mut self.services[index];
+        let Some(error) = image_error(&service.spec.image, missing_images) else {
+            service.update_status = Some(UpdateStatus {
+                state: "completed",
+                message: "update completed".to_owned(),
+                started: now,
+                completed: Some(now),
+            });
+            return;
+        };
+        let failed = rng.base36(25);
+        let slot = match service.spec.mode {
+            Mode::Replicated(_) => 1,
+            Mode::Global => 0,
+        };
+        let node = self
+            .tasks
+            .iter()
+            .find(|task| task.service == service.id && task.desired_running && task.slot == slot)
+            .and_then(|task| task.node.clone());
+        self.tasks.push(Task {
+            id: failed.clone(),
+            service: service.id.clone(),
+            slot,
+            node,
+            desired_running: false,
+            state: TaskState::Rejected,
+            since: now,
+            error,
+            template: service.template,
+            image: service.spec.image.clone(),
+            created: now,
+        });
+        let (state, message, completed) = match service.spec.update_failure_action.as_str() {
+            "rollback" => {
+                service.spec = old;
+                service.previous_spec = None;
+                service.template -= 1;
+                (
+                    "rollback_completed",
+                    "rollback completed".to_owned(),
+                    Some(now),
+                )
+            }
+            "continue" => ("completed", "update completed".to_owned(), Some(now)),
+            _ => {
+                service.template -= 1;
+                (
+                    "paused",
+                    format!("update paused due to failure or early termination of task {failed}"),
+                    None,
+                )
+            }
+        };
+        service.update_status = Some(UpdateStatus {
+            state,
+            message,
+            started: now,
+            completed,
+        });
     }
 }
 
@@ -897,6 +1021,7 @@ pub(crate) fn refresh(world: &mut World) {
         hosts,
         clusters,
         rng,
+        missing_images,
         ..
     } = world;
     for cluster in clusters.values_mut() {
@@ -909,7 +1034,7 @@ pub(crate) fn refresh(world: &mut World) {
                 });
         }
         cluster.elect();
-        cluster.reconcile(rng);
+        cluster.reconcile(rng, missing_images);
     }
     clusters.retain(|id, _| {
         hosts.iter().any(|host| {

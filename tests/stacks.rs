@@ -1,0 +1,706 @@
+//! Stacks through the real binary against simulated hosts: the per-service diff in plans,
+//! drift made by hand planned back, convergence failures with the tasks' own errors, Docker's
+//! rollbacks, health checks, and the order of stack, network and secret changes.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use swarmform::sim::{ClusterSnapshot, Sim, SimOptions};
+
+use crate::test::Test;
+
+const SECRET: &str = "s3cr3t-db-password-7f3a";
+const TOKEN: &str = "tok-91f2e7c4-sensitive";
+
+/// A network, a secret and a stack using both, with a sensitive variable in its environment.
+const WORKLOADS: &str = r#"
+[variables.token]
+default = "tok-91f2e7c4-sensitive"
+sensitive = true
+
+[variables.image]
+default = "local/busybox:1"
+
+[variables.replicas]
+default = 2
+
+[networks.web]
+subnet = "10.0.9.0/24"
+attachable = true
+
+[secrets.db]
+file = "db.txt"
+
+[stacks.web]
+template = "web.yml.hbs"
+vars = { replicas = "{{var.replicas}}", image = "{{var.image}}", token = "{{var.token}}", failure_action = "pause" }
+"#;
+
+const WEB: &str = r#"version: "3.8"
+services:
+  web:
+    image: {{vars.image}}
+    command: ["httpd", "-f", "-p", "8080"]
+    environment:
+      MODE: production
+      TOKEN: {{vars.token}}
+    ports:
+      - "8080:8080"
+    deploy:
+      replicas: {{vars.replicas}}
+      placement:
+        constraints: ["node.role == worker"]
+      update_config:
+        failure_action: {{vars.failure_action}}
+    networks: [web]
+    secrets: [db]
+networks:
+  web:
+    external: true
+    name: {{networks.web}}
+secrets:
+  db:
+    external: true
+    name: {{secrets.db}}
+"#;
+
+/// A simulated cluster of one manager and two workers, and a folder to run swarmform in.
+struct Cluster {
+    _runtime: tokio::runtime::Runtime,
+    sim: Sim,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(workloads: &str) -> Cluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let sim = runtime
+            .block_on(Sim::start(
+                SimOptions::with_hosts(3),
+                &dir.path().join("sim"),
+            ))
+            .expect("simulator");
+        let cluster = Cluster {
+            _runtime: runtime,
+            sim,
+            dir,
+        };
+        cluster.workloads(workloads);
+        cluster.write("db.txt", &format!("{SECRET}\n"));
+        cluster.write("web.yml.hbs", WEB);
+        cluster
+    }
+
+    /// Replaces everything after the hosts in `swarmform.toml`.
+    fn workloads(&self, workloads: &str) {
+        let config = format!("{}\n{workloads}", self.sim.config_hosts_toml(1));
+        self.write("swarmform.toml", &config);
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).expect("write");
+    }
+
+    fn run(&self, args: &[&str]) -> Ran {
+        let output = Command::new(env!("CARGO_BIN_EXE_swarmform"))
+            .current_dir(self.dir.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("SWARMFORM_CONFIG")
+            .env_remove("SWARMFORM_STATE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run swarmform");
+        Ran(output)
+    }
+
+    /// `docker ARGS` on node1 through `swarmform exec`, as an operator would by hand.
+    fn by_hand(&self, args: &[&str]) {
+        let mut command = vec!["exec", "--hosts", "node1", "--", "docker"];
+        command.extend_from_slice(args);
+        self.run(&command).expect(0);
+    }
+
+    fn snapshot(&self) -> ClusterSnapshot {
+        self.sim.snapshot()
+    }
+
+    fn state_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("swarmform.state.json")).unwrap_or_default()
+    }
+
+    /// The position in node1's command log of the first command at or after `from` that
+    /// contains every one of `words`.
+    fn position(&self, from: usize, words: &[&str]) -> usize {
+        let commands = self.sim.commands("node1");
+        commands
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, line)| words.iter().all(|word| line.contains(word)))
+            .map(|(index, _)| index)
+            .unwrap_or_else(|| panic!("no command with {words:?} after {from}:\n{commands:#?}"))
+    }
+
+    fn commands_so_far(&self) -> usize {
+        self.sim.commands("node1").len()
+    }
+}
+
+struct Ran(Output);
+
+impl Ran {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    fn expect(self, code: i32) -> Ran {
+        assert_eq!(
+            self.0.status.code(),
+            Some(code),
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// Runs of spaces as one, so checks do not depend on how `=` is aligned.
+fn squeeze(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        if !(character == ' ' && out.ends_with(' ')) {
+            out.push(character);
+        }
+    }
+    out
+}
+
+/// The one stack service of the snapshot named `name`.
+fn service<'a>(snapshot: &'a ClusterSnapshot, name: &str) -> &'a swarmform::sim::ServiceSnapshot {
+    snapshot
+        .swarm()
+        .expect("one swarm")
+        .services
+        .iter()
+        .find(|service| service.name == name)
+        .unwrap_or_else(|| panic!("no service {name}: {snapshot:#?}"))
+}
+
+/// An HTTP server on 127.0.0.1 that answers each request with the next of `answers` (the
+/// last one repeated), for at most 50 requests; it counts the requests it served.
+fn http_server(answers: &[(u16, &str)]) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let answers: Vec<(u16, String)> = answers
+        .iter()
+        .map(|(status, body)| (*status, (*body).to_owned()))
+        .collect();
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&served);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => request.extend_from_slice(&buffer[..read]),
+                }
+            }
+            let index = counter.fetch_add(1, Ordering::SeqCst);
+            let (status, body) = &answers[index.min(answers.len() - 1)];
+            let reason = if *status == 200 {
+                "OK"
+            } else {
+                "Service Unavailable"
+            };
+            let response = format!(
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (format!("http://{address}/apiv1/healths"), served)
+}
+
+// A changed image, replica count and environment show per service and per field in the plan,
+// with the sensitive variable redacted, and never a secret.
+#[test]
+fn the_plan_shows_what_changes_per_service() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let plan = cluster
+        .run(&[
+            "plan",
+            "--detailed-exitcode",
+            "--var",
+            "image=local/busybox:2",
+            "--var",
+            "replicas=3",
+            "--var",
+            "token=tok-rotated-0b7d",
+        ])
+        .expect(2);
+    let stdout = squeeze(&plan.stdout());
+    for expected in [
+        "~ services.web_web.image = \"local/busybox:1\" -> \"local/busybox:2\"",
+        "~ services.web_web.replicas = 2 -> 3",
+        "1. docker stack deploy and wait for its services to converge (on node1)",
+    ] {
+        assert!(stdout.contains(expected), "{expected}\n{stdout}");
+    }
+    // The token changed, but its value shows nowhere: the environment is unchanged
+    // (`TOKEN=(sensitive)` both times) and the compose diff is redacted.
+    assert!(!stdout.contains("services.web_web.environment"), "{stdout}");
+    let outputs = format!("{stdout}{}{}", plan.stderr(), cluster.state_text());
+    for secret in [TOKEN, "tok-rotated-0b7d", SECRET] {
+        assert!(!outputs.contains(secret), "`{secret}` leaked\n{outputs}");
+    }
+    assert!(
+        cluster.state_text().contains("\"TOKEN=(sensitive)\""),
+        "the state records the redacted environment\n{}",
+        cluster.state_text()
+    );
+
+    // An environment change shows as the whole sorted list.
+    cluster.write(
+        "web.yml.hbs",
+        &WEB.replace("MODE: production", "MODE: staging"),
+    );
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        squeeze(&plan.stdout()).contains(
+            "~ services.web_web.environment = [\"MODE=production\",\"TOKEN=(sensitive)\"] -> [\"MODE=staging\",\"TOKEN=(sensitive)\"]"
+        ),
+        "{}",
+        plan.stdout()
+    );
+}
+
+// A freshly deployed stack refreshes to exactly its desired summary: the digest Docker pins,
+// the ingress port, the placement and the environment compare equal, so the next plan is empty.
+#[test]
+fn a_deployed_stack_plans_no_change() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let web = service(&cluster.snapshot(), "web_web").clone();
+    assert!(
+        web.image.starts_with("local/busybox:1@sha256:"),
+        "Docker pins the digest: {web:?}"
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["refresh"]).expect(0);
+    let again = cluster.run(&["refresh"]).expect(0);
+    assert!(
+        again.stderr().contains("The state matches the cluster."),
+        "{}",
+        again.stderr()
+    );
+}
+
+// A service scaled by hand and one re-imaged by hand are noticed by refresh, planned back to
+// the config, and put back by apply.
+#[test]
+fn services_changed_by_hand_are_planned_back() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.by_hand(&["service", "scale", "web_web=5"]);
+    cluster.by_hand(&["service", "update", "--image", "local/busybox:9", "web_web"]);
+    let refreshed = cluster.run(&["refresh"]).expect(0);
+    let stderr = refreshed.stderr();
+    for expected in [
+        "`stack.web`: service web_web: image is \"local/busybox:9\" on the cluster, \"local/busybox:1\" in the state",
+        "`stack.web`: service web_web: replicas is 5 on the cluster, 2 in the state",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let stdout = squeeze(&plan.stdout());
+    assert!(
+        stdout.contains("# stack.web will be updated in place"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("~ services.web_web.image = \"local/busybox:9\" -> \"local/busybox:1\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("~ services.web_web.replicas = 5 -> 2"),
+        "{stdout}"
+    );
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let web = service(&cluster.snapshot(), "web_web").clone();
+    assert_eq!(web.replicas, 2, "{web:?}");
+    assert!(web.image.starts_with("local/busybox:1@"), "{web:?}");
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// An image no node has: the deploy waits `converge_timeout`, then fails naming the service,
+// its replicas and the task's own error.
+#[test]
+fn a_service_that_cannot_start_fails_with_its_task_errors() {
+    let cluster = Cluster::start(&format!(
+        "{}converge_timeout = \"2s\"\n",
+        WORKLOADS.replace("local/busybox:1", "local/nope:1")
+    ));
+    cluster.sim.missing_image("local/nope:1");
+    let started = std::time::Instant::now();
+    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let stderr = failed.stderr();
+    for expected in [
+        "the services of stack `web` did not converge within 2s",
+        "service `web_web`: 0 of 2 replicas running; its tasks failed:",
+        ": Rejected: No such image: local/nope:1",
+        "hint: fix what the task errors say, or raise `converge_timeout` in `[stacks.web]`",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the 2s timeout was honoured"
+    );
+    assert!(
+        !cluster.state_text().contains("\"stack.web\"")
+            || cluster.state_text().contains("\"pending\": true"),
+        "the stack is not recorded as deployed\n{}",
+        cluster.state_text()
+    );
+}
+
+// `update_config.failure_action: rollback`: Docker rolls the failed update back by itself;
+// the step fails saying so, with the task's error, and the previous version keeps running.
+#[test]
+fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
+    let workloads = WORKLOADS.replace(
+        "failure_action = \"pause\"",
+        "failure_action = \"rollback\"",
+    );
+    let cluster = Cluster::start(&workloads);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.sim.missing_image("local/nope:2");
+    let failed = cluster
+        .run(&["apply", "--auto-approve", "--var", "image=local/nope:2"])
+        .expect(1);
+    let stderr = failed.stderr();
+    for expected in [
+        "the deploy of stack `web` failed",
+        "service `web_web`: its update failed and Docker rolled it back (rollback completed); the previous version is running; its tasks failed:",
+        "web_web.1 on node",
+        ": Rejected: No such image: local/nope:2",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    let web = service(&cluster.snapshot(), "web_web").clone();
+    assert!(web.image.starts_with("local/busybox:1@"), "{web:?}");
+    assert_eq!(web.running, 2, "{web:?}");
+    // The failed deploy is done again whole by the next apply.
+    let plan = cluster
+        .run(&["plan", "--detailed-exitcode", "--var", "image=local/nope:2"])
+        .expect(2);
+    assert!(
+        squeeze(&plan.stdout()).contains("+ services.web_web.image = \"local/nope:2\""),
+        "{}",
+        plan.stdout()
+    );
+}
+
+// Docker's default `failure_action: pause` stops the update; the step fails saying it was
+// paused, with Docker's message and the task's error.
+#[test]
+fn a_paused_update_is_reported() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.sim.missing_image("local/nope:3");
+    let failed = cluster
+        .run(&["apply", "--auto-approve", "--var", "image=local/nope:3"])
+        .expect(1);
+    let stderr = failed.stderr();
+    for expected in [
+        "service `web_web`: its update failed and Docker paused it (update paused due to failure or early termination of task ",
+        ": Rejected: No such image: local/nope:3",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+}
+
+// An HTTP health check after the deploy: shown in the plan, retried while the endpoint
+// answers 503, passing once it answers 200 with the expected text.
+#[test]
+fn an_http_health_check_passes_after_retries() {
+    let (url, served) = http_server(&[
+        (503, "starting"),
+        (503, "starting"),
+        (200, "{\"status\":\"healthy\"}"),
+    ]);
+    let cluster = Cluster::start(&format!(
+        "{WORKLOADS}\n[stacks.web.health]\nhttp = \"{url}\"\ncontains = \"healthy\"\ninterval = \"100ms\"\n"
+    ));
+    let plan = cluster.run(&["plan"]).expect(0);
+    assert!(
+        plan.stdout()
+            .contains(&format!("2. check {url} (10 tries, 100ms apart)")),
+        "{}",
+        plan.stdout()
+    );
+    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(
+        applied.stderr().contains("Apply complete!"),
+        "{}",
+        applied.stderr()
+    );
+    assert_eq!(served.load(Ordering::SeqCst), 3, "two 503s, then a 200");
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// A health check that never passes fails the step with the last attempt's status and body.
+#[test]
+fn a_failing_http_health_check_says_what_it_last_saw() {
+    let (url, served) = http_server(&[(503, "database unreachable")]);
+    let cluster = Cluster::start(&format!(
+        "{WORKLOADS}\n[stacks.web.health]\nhttp = \"{url}\"\nretries = 3\ninterval = \"50ms\"\n"
+    ));
+    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let stderr = failed.stderr();
+    for expected in [
+        format!("the health check of `stack.web` failed (3 tries, 50ms apart): GET {url}"),
+        "last attempt: HTTP 503 (expected a 2xx status): database unreachable".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 3);
+}
+
+// A command check runs on its host over SSH: exit 0 passes; otherwise the step fails with the
+// exit status and the command's output. Changing only the check runs the check, not a deploy.
+#[test]
+fn a_command_health_check_runs_on_its_host() {
+    let passing = "\n[stacks.web.health]\ncommand = [\"docker\", \"service\", \"inspect\", \"web_web\"]\nhost = \"node1\"\n";
+    let cluster = Cluster::start(&format!("{WORKLOADS}{passing}"));
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(
+        cluster
+            .sim
+            .commands("node1")
+            .iter()
+            .any(|line| line.contains("docker service inspect web_web")),
+        "the check ran on node1"
+    );
+
+    let failing = "\n[stacks.web.health]\ncommand = [\"grep\", \"-q\", \"healthy\", \"/srv/status\"]\nhost = \"node1\"\nretries = 2\ninterval = \"10ms\"\n";
+    cluster.workloads(&format!("{WORKLOADS}{failing}"));
+    let plan = cluster.run(&["plan"]).expect(0);
+    let stdout = plan.stdout();
+    assert!(
+        stdout.contains("1. check `grep -q healthy /srv/status` on node1 (2 tries, 10ms apart)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("docker stack deploy"),
+        "no redeploy: {stdout}"
+    );
+    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    assert!(
+        failed
+            .stderr()
+            .contains("last attempt: exit 2: grep: /srv/status: No such file or directory"),
+        "{}",
+        failed.stderr()
+    );
+}
+
+// A changed subnet replaces the network: the plan names the stack taken down for it, and
+// apply runs stack rm, network rm, network create, stack deploy in that order.
+#[test]
+fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.workloads(&WORKLOADS.replace("10.0.9.0/24", "10.0.10.0/24"));
+    let plan = cluster.run(&["plan"]).expect(0);
+    let stdout = plan.stdout();
+    for expected in [
+        "# (`stack.web` is removed and deployed again because `network.web` is replaced)",
+        "# (`network.web` is replaced, so this stack is removed first and deployed again)",
+    ] {
+        assert!(stdout.contains(expected), "{expected}\n{stdout}");
+    }
+    let from = cluster.commands_so_far();
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let stack_rm = cluster.position(from, &["docker stack rm web"]);
+    let network_rm = cluster.position(from, &["docker network rm web"]);
+    let network_create = cluster.position(from, &["docker network create", "10.0.10.0/24"]);
+    let deploy = cluster.position(from, &["docker stack deploy"]);
+    assert!(
+        stack_rm < network_rm && network_rm < network_create && network_create < deploy,
+        "{stack_rm} < {network_rm} < {network_create} < {deploy}"
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// A rotated secret: the new version is created, the stack redeployed on it, and only then the
+// old version removed.
+#[test]
+fn a_rotated_secret_is_created_used_then_the_old_one_removed() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let old = cluster.snapshot().swarm().expect("swarm").secrets[0]
+        .name
+        .clone();
+    cluster.write("db.txt", "an-entirely-new-password\n");
+    let from = cluster.commands_so_far();
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let secrets = cluster.snapshot().swarm().expect("swarm").secrets.clone();
+    assert_eq!(secrets.len(), 1, "{secrets:?}");
+    let new = secrets[0].name.clone();
+    assert_ne!(old, new);
+    let create = cluster.position(from, &["docker secret create", &new]);
+    let deploy = cluster.position(from, &["docker stack deploy"]);
+    let remove = cluster.position(from, &["docker secret rm", &old]);
+    assert!(
+        create < deploy && deploy < remove,
+        "{create} < {deploy} < {remove}"
+    );
+}
+
+// Removing the stack, its network and its secret from the config removes the stack first.
+#[test]
+fn removed_workloads_go_after_the_stack() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.workloads("");
+    let from = cluster.commands_so_far();
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let stack_rm = cluster.position(from, &["docker stack rm web"]);
+    let network_rm = cluster.position(from, &["docker network rm web"]);
+    let secret_rm = cluster.position(from, &["docker secret rm db-"]);
+    assert!(
+        stack_rm < network_rm && stack_rm < secret_rm,
+        "{stack_rm} < {network_rm}, {secret_rm}"
+    );
+    let swarm = cluster.snapshot().swarm().expect("swarm").clone();
+    assert!(
+        swarm.services.is_empty() && swarm.secrets.is_empty(),
+        "{swarm:#?}"
+    );
+}
+
+// A stack, its network and its secret removed by hand are created again, the stack last.
+#[test]
+fn workloads_removed_by_hand_are_recreated_in_order() {
+    let cluster = Cluster::start(WORKLOADS);
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let secret = cluster.snapshot().swarm().expect("swarm").secrets[0]
+        .name
+        .clone();
+    cluster.by_hand(&["stack", "rm", "web"]);
+    cluster.by_hand(&["network", "rm", "web"]);
+    cluster.by_hand(&["secret", "rm", &secret]);
+    let plan = cluster.run(&["plan"]).expect(0);
+    let stdout = plan.stdout();
+    for expected in [
+        "# network.web will be created",
+        "# secret.db will be created",
+        "# stack.web will be created",
+    ] {
+        assert!(stdout.contains(expected), "{expected}\n{stdout}");
+    }
+    let from = cluster.commands_so_far();
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let network = cluster.position(from, &["docker network create"]);
+    let secret_create = cluster.position(from, &["docker secret create"]);
+    let deploy = cluster.position(from, &["docker stack deploy"]);
+    assert!(network < deploy && secret_create < deploy);
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+fn validate_error(health: &str) -> String {
+    let run = Test::new()
+        .config(&format!(
+            "[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n\n[stacks.web]\ncompose = \"web.yml\"\n{health}"
+        ))
+        .file("web.yml", "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n")
+        .arg("validate")
+        .run()
+        .failure();
+    run.stderr()
+}
+
+// Health checks are validated with file:line:column errors: exactly one of http and command,
+// a plain http URL, durations.
+#[test]
+fn health_checks_are_validated() {
+    let both = validate_error(
+        "[stacks.web.health]\nhttp = \"http://10.0.0.1:8080/\"\ncommand = [\"true\"]\nhost = \"node1\"\n",
+    );
+    assert!(
+        both.contains("error: a health check needs exactly one of `http` and `command`"),
+        "{both}"
+    );
+    assert!(both.contains("swarmform.toml:"), "{both}");
+    let url = validate_error("[stacks.web.health]\nhttp = \"ftp://example/\"\n");
+    assert!(
+        url.contains(
+            "error: `ftp://example/` is not a URL swarmform can check: it must start with `http://`"
+        ),
+        "{url}"
+    );
+    let https =
+        validate_error("[stacks.web.health]\nhttp = \"https://example.org/apiv1/healths\"\n");
+    assert!(
+        https.contains("HTTPS is not supported by the built-in check"),
+        "{https}"
+    );
+    let duration =
+        validate_error("[stacks.web.health]\nhttp = \"http://10.0.0.1/\"\ninterval = \"soon\"\n");
+    assert!(
+        duration.contains("error: `soon` is not a duration"),
+        "{duration}"
+    );
+    let timeout = validate_error("converge_timeout = \"5 minutes\"\n");
+    assert!(
+        timeout.contains("error: `5 minutes` is not a duration"),
+        "{timeout}"
+    );
+    let host = validate_error("[stacks.web.health]\ncommand = [\"true\"]\n");
+    assert!(
+        host.contains("error: a command health check needs `host`"),
+        "{host}"
+    );
+}
+
+// A sensitive variable in a health check's URL is redacted in the plan, its step included.
+#[test]
+fn a_health_check_hides_sensitive_values() {
+    let run = Test::new()
+        .config(
+            "[variables.key]\ndefault = \"k-5ecr3t-77\"\nsensitive = true\n\n[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n\n[stacks.web]\ncompose = \"web.yml\"\n\n[stacks.web.health]\nhttp = \"http://{{hosts.node1.address}}:8080/apiv1/healths?key={{var.key}}\"\n",
+        )
+        .file("web.yml", "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n")
+        .args(["plan", "--refresh=false"])
+        .run()
+        .success();
+    let stdout = run.stdout();
+    assert!(
+        stdout.contains(
+            "2. check http://192.0.2.11:8080/apiv1/healths?key=(sensitive) (10 tries, 3s apart)"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("k-5ecr3t-77"), "{stdout}");
+}
