@@ -744,7 +744,11 @@ fn dockerd_restarts_drain_each_node_and_reactivate_it() {
 // keeps only hashes in the state; a second plan makes nothing again.
 #[test]
 fn a_generated_ca_secures_the_tcp_api_of_every_host() {
-    let cluster = Cluster::with_workloads(2, 1, "[daemon.tcp]\ntls = { generate = true }\n");
+    let cluster = Cluster::with_workloads(
+        2,
+        1,
+        "[daemon]\non_destroy = \"revert\"\n\n[daemon.tcp]\ntls = { generate = true }\n",
+    );
     let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
     let tls = cluster.path(".swarmform/tls");
     let state = cluster.state_text();
@@ -783,6 +787,16 @@ fn a_generated_ca_secures_the_tcp_api_of_every_host() {
         );
     }
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    // Reverted on destroy: the TLS files go with daemon.json and the drop-in.
+    cluster.run(&["destroy", "--auto-approve"]).expect(0);
+    let snapshot = cluster.snapshot();
+    for host in ["node1", "node2"] {
+        let remote = snapshot.host(host).expect("host");
+        for file in ["ca.pem", "cert.pem", "key.pem"] {
+            let path = format!("/etc/docker/swarmform-tls/{file}");
+            assert!(remote.file(&path).is_none(), "{host}: {path} left");
+        }
+    }
 }
 
 // A host that cannot be reached any more is removed from the config: the plan says so and

@@ -742,6 +742,13 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
                     steps.push(Step::RemoveFile {
                         path: DROP_IN_PATH.to_owned(),
                     });
+                    if change.before("tls_ca").is_some() {
+                        for file in ["ca.pem", "cert.pem", "key.pem"] {
+                            steps.push(Step::RemoveFile {
+                                path: format!("{TLS_DIR}/{file}"),
+                            });
+                        }
+                    }
                     steps.push(Step::RestartDocker);
                 }
                 OnDestroy::Keep => steps.push(Step::Forget {
