@@ -349,7 +349,8 @@ pub struct LabDownArgs {
     #[command(flatten)]
     pub dir: LabDirArgs,
 
-    /// Remove the images the lab built too (the node images and `local/busybox:1`).
+    /// Remove the images the lab built too (the node images, `local/busybox:1` and
+    /// `local/registry:2`).
     #[arg(long)]
     pub images: bool,
 }

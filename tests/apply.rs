@@ -851,3 +851,41 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
     }
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+// `[swarm] rotate_join_tokens`: the last node to join rotates both tokens once every other join
+// of the apply is done, so the tokens this apply read stop working.
+#[test]
+fn join_tokens_are_rotated_after_the_joins() {
+    let cluster = Cluster::with_workloads(4, 1, "[swarm]\nrotate_join_tokens = true\n");
+    let plan = cluster.run(&["plan"]).expect(0);
+    assert_eq!(
+        plan.stdout()
+            .matches("rotate the worker and manager join tokens once every node of this apply has joined (on node1)")
+            .count(),
+        1,
+        "{}",
+        plan.stdout()
+    );
+    let graph = cluster.run(&["graph"]).expect(0);
+    assert_eq!(
+        graph
+            .stdout()
+            .matches("every join before the token rotation")
+            .count(),
+        2,
+        "the two other joins come first:\n{}",
+        graph.stdout()
+    );
+    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let commands = cluster.sim.commands("node1");
+    for role in ["worker", "manager"] {
+        assert!(
+            commands
+                .iter()
+                .any(|line| line == &format!("docker swarm join-token --rotate -q {role}")),
+            "{commands:#?}"
+        );
+    }
+    assert_eq!(cluster.snapshot().swarm().expect("swarm").nodes.len(), 4);
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}

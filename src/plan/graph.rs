@@ -47,6 +47,7 @@ pub enum Edge {
     WorkersBeforeManagers,
     RestartsOneAtATime,
     RestartsInBatches,
+    JoinsBeforeRotation,
     SwarmTeardown,
 }
 
@@ -79,6 +80,7 @@ impl Graph {
         graph.add_dependency_edges(plan, &changes);
         graph.add_manager_edges(plan);
         graph.add_restart_edges(plan);
+        graph.add_rotation_edges(plan);
         graph.add_teardown_edges(plan);
         graph.check_cycles()?;
         Ok(graph)
@@ -256,40 +258,81 @@ impl Graph {
             })
             .map(|change| change.address.name.as_str())
             .collect();
-        let (manager_restarts, other_restarts): (Vec<&Change>, Vec<&Change>) = plan
-            .changes
-            .iter()
-            .filter(|change| {
-                change.address.kind == Kind::Daemon
-                    && matches!(change.action, Action::Create | Action::Update)
-            })
-            .filter(|change| {
-                change
+        // Every change that restarts dockerd (daemon configuration, files marked
+        // `restarts_docker`), grouped by host: a host's restarts happen together, hosts in turn.
+        let mut by_host: BTreeMap<&str, Vec<Option<NodeIndex>>> = BTreeMap::new();
+        for change in plan.changes.iter().filter(|change| {
+            matches!(change.address.kind, Kind::Daemon | Kind::File)
+                && matches!(change.action, Action::Create | Action::Update)
+                && change
                     .reasons
                     .iter()
                     .any(|reason| reason.starts_with("restarts dockerd"))
-            })
-            .partition(|change| managers.contains(change.address.name.as_str()));
-        let restarts: Vec<Option<NodeIndex>> = manager_restarts
-            .iter()
-            .map(|change| self.vertex(&change.address, Phase::Apply))
-            .collect();
-        for pair in restarts.windows(2) {
-            self.edge(pair[0], pair[1], Edge::RestartsOneAtATime);
+        }) {
+            if let Some(host) = change.host.as_deref() {
+                by_host
+                    .entry(host)
+                    .or_default()
+                    .push(self.vertex(&change.address, Phase::Apply));
+            }
         }
-        let batch = other_restarts.len().div_ceil(3).max(1);
-        let mut previous: Vec<Option<NodeIndex>> = restarts.last().copied().into_iter().collect();
-        for chunk in other_restarts.chunks(batch) {
-            let current: Vec<Option<NodeIndex>> = chunk
-                .iter()
-                .map(|change| self.vertex(&change.address, Phase::Apply))
-                .collect();
-            for before in &previous {
-                for after in &current {
-                    self.edge(*before, *after, Edge::RestartsInBatches);
+        let (manager_hosts, other_hosts): (Vec<_>, Vec<_>) = by_host
+            .into_iter()
+            .partition(|(host, _)| managers.contains(host));
+        // Managers one at a time, then the others a third at a time.
+        let mut groups: Vec<Vec<Option<NodeIndex>>> = manager_hosts
+            .into_iter()
+            .map(|(_, vertices)| vertices)
+            .collect();
+        let manager_groups = groups.len();
+        let batch = other_hosts.len().div_ceil(3).max(1);
+        for chunk in other_hosts.chunks(batch) {
+            groups.push(
+                chunk
+                    .iter()
+                    .flat_map(|(_, vertices)| vertices.clone())
+                    .collect(),
+            );
+        }
+        for (index, pair) in groups.windows(2).enumerate() {
+            let edge = if index + 1 < manager_groups {
+                Edge::RestartsOneAtATime
+            } else {
+                Edge::RestartsInBatches
+            };
+            for before in &pair[0] {
+                for after in &pair[1] {
+                    self.edge(*before, *after, edge);
                 }
             }
-            previous = current;
+        }
+    }
+
+    /// Every join of the plan before the node that rotates the join tokens after its own join.
+    fn add_rotation_edges(&mut self, plan: &Plan) {
+        let Some(rotator) = plan.changes.iter().find(|change| {
+            change
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::RotateJoinTokens { .. }))
+        }) else {
+            return;
+        };
+        let last = self.vertex(&rotator.address, Phase::Apply);
+        let joins: Vec<Option<NodeIndex>> = plan
+            .changes
+            .iter()
+            .filter(|change| change.address != rotator.address)
+            .filter(|change| {
+                change
+                    .steps
+                    .iter()
+                    .any(|step| matches!(step, Step::Join { .. }))
+            })
+            .map(|change| self.vertex(&change.address, Phase::Apply))
+            .collect();
+        for join in joins {
+            self.edge(join, last, Edge::JoinsBeforeRotation);
         }
     }
 
@@ -446,6 +489,7 @@ fn edge_label(edge: Edge) -> &'static str {
         Edge::WorkersBeforeManagers => "workers first",
         Edge::RestartsOneAtATime => "one restart at a time",
         Edge::RestartsInBatches => "workers restart in batches, after the managers",
+        Edge::JoinsBeforeRotation => "every join before the token rotation",
         Edge::SwarmTeardown => "teardown order",
     }
 }

@@ -339,8 +339,11 @@ pub enum Step {
     },
     /// `docker swarm update` with the changed settings.
     SwarmUpdate,
-    /// `docker swarm join-token --rotate` for both roles.
-    RotateJoinTokens,
+    /// `docker swarm join-token --rotate` for both roles, on a manager, once every other join of
+    /// the plan is done (`[swarm] rotate_join_tokens`).
+    RotateJoinTokens {
+        via: String,
+    },
     /// `docker swarm join` with a token read live from `via`.
     Join {
         role: String,
@@ -441,13 +444,18 @@ impl Step {
             }
             Step::EnsureLine { path } => format!("ensure the line is present in {path}"),
             Step::RemoveFile { path } => format!("remove {path}"),
-            Step::RestartDocker => "systemctl daemon-reload and restart dockerd (the node drained meanwhile)".to_owned(),
+            Step::RestartDocker => {
+                "systemctl daemon-reload and restart dockerd (the node drained meanwhile)"
+                    .to_owned()
+            }
             Step::SwarmInit { on } => format!("docker swarm init on {on}"),
             Step::AdoptSwarm { on, cluster_id } => format!(
                 "adopt the existing swarm {cluster_id} on {on} (instead of docker swarm init), then docker swarm update with the configured settings"
             ),
             Step::SwarmUpdate => "docker swarm update".to_owned(),
-            Step::RotateJoinTokens => "rotate the worker and manager join tokens".to_owned(),
+            Step::RotateJoinTokens { via } => format!(
+                "rotate the worker and manager join tokens once every node of this apply has joined (on {via})"
+            ),
             Step::Join { role, via } => format!("join as {role} with a token read from {via}"),
             Step::AdoptNode { role, current, via } if role == current => {
                 format!("adopt the node, already a {current} of the swarm (checked from {via})")

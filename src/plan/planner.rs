@@ -128,6 +128,7 @@ pub fn plan(
         found.append(&mut warnings);
         warnings = found;
     }
+    rotate_tokens_after_joins(desired, &mut changes, &anchor);
     check_quorum(&changes, state, options, &anchor, &mut warnings)?;
     if mode == Mode::Destroy
         && changes
@@ -156,7 +157,7 @@ pub fn plan(
     if !restarts.is_empty() {
         warnings.push(Warning {
             summary: format!("restarts dockerd on {} host{}: {}", restarts.len(), plural(restarts.len()), restarts.join(", ")),
-            detail: "Managers restart one at a time, each waiting until its node is Ready and the swarm has a leader; tasks on a restarting worker are rescheduled unless live-restore is set.".to_owned(),
+            detail: "Each node is drained before its dockerd restarts (its tasks move to other nodes) and set back to active once it is Ready; managers restart one at a time, each waiting until the swarm has a leader again, then the workers, a third of them at a time.".to_owned(),
         });
     }
 
@@ -554,6 +555,56 @@ fn after_labels_nonempty(change: &Change) -> bool {
 }
 
 /// The operations that carry out one change.
+/// With `[swarm] rotate_join_tokens`, the node that joins last in the graph's order rotates both
+/// join tokens once it has joined, and the graph orders every other join of the plan before it:
+/// the tokens this apply read stop working as soon as nothing needs them any more.
+fn rotate_tokens_after_joins(desired: &Desired, changes: &mut [Change], anchor: &str) {
+    let wanted = desired
+        .resource(&Address::swarm())
+        .and_then(|swarm| swarm.attributes.get("rotate_join_tokens"))
+        .is_some_and(|attribute| attribute.value == Value::Bool(true));
+    let joins = |change: &Change| {
+        change.address.kind == Kind::Node
+            && change
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::Join { .. }))
+    };
+    if !wanted || !changes.iter().any(joins) {
+        return;
+    }
+    let probe = Plan {
+        mode: Mode::Normal,
+        changes: changes.to_vec(),
+        warnings: Vec::new(),
+        state: None,
+        refreshed: false,
+        targets: Vec::new(),
+        hosts: Vec::new(),
+    };
+    let Ok(graph) = super::graph::Graph::build(&probe) else {
+        return;
+    };
+    let last = graph
+        .order()
+        .into_iter()
+        .rev()
+        .find(|vertex| {
+            changes
+                .iter()
+                .any(|change| change.address == vertex.address && joins(change))
+        })
+        .map(|vertex| vertex.address.clone());
+    if let Some(change) = changes
+        .iter_mut()
+        .find(|change| Some(&change.address) == last.as_ref())
+    {
+        change.steps.push(Step::RotateJoinTokens {
+            via: anchor.to_owned(),
+        });
+    }
+}
+
 /// Removing what lives on a host that cannot be reached: its node is demoted (a manager) and
 /// removed by force from a surviving manager; everything else is only forgotten.
 fn unreachable_steps(change: &Change, anchor: &str) -> Vec<Step> {

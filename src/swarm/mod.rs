@@ -480,12 +480,11 @@ async fn run_step(
             swarm_update(context, change).await?;
             Ok(None)
         }
-        Step::RotateJoinTokens => {
-            let via = change.host.clone().unwrap_or_default();
+        Step::RotateJoinTokens { via } => {
             for role in ["worker", "manager"] {
                 context
                     .check(
-                        &via,
+                        via,
                         &Script::new(docker(&["swarm", "join-token", "--rotate", "-q", role])),
                         None,
                     )

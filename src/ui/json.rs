@@ -131,7 +131,7 @@ fn step(step: &Step) -> Value {
             ("adopt_swarm", json!({ "on": on, "cluster_id": cluster_id }))
         }
         Step::SwarmUpdate => ("swarm_update", json!({})),
-        Step::RotateJoinTokens => ("rotate_join_tokens", json!({})),
+        Step::RotateJoinTokens { via } => ("rotate_join_tokens", json!({ "via": via })),
         Step::Join { role, via } => ("join", json!({ "role": role, "via": via })),
         Step::AdoptNode { role, current, via } => (
             "adopt_node",
