@@ -1,19 +1,13 @@
 //! `apply`, `destroy`, `refresh` and `exec` through the real binary, against simulated Docker
 //! hosts behind real SSH servers in this test process (`swarmform::sim`).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use swarmform::sim::{ClusterSnapshot, Sim, SimHostSpec, SimOptions};
+use swarmform::sim::{ClusterSnapshot, SimHostSpec, SimOptions};
 use swarmform::state::StateFile;
 
-/// A simulated cluster, a config for it, and a folder to run swarmform in.
-struct Cluster {
-    runtime: tokio::runtime::Runtime,
-    sim: Sim,
-    dir: tempfile::TempDir,
-}
+use crate::cluster::Cluster;
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 
@@ -32,113 +26,22 @@ vars = { replicas = 2 }
 
 const WEB: &str = "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n    command: [\"httpd\", \"-f\", \"-p\", \"8080\"]\n    deploy:\n      replicas: {{vars.replicas}}\n    networks: [web]\n    secrets: [db]\nnetworks:\n  web:\n    external: true\n    name: {{networks.web}}\nsecrets:\n  db:\n    external: true\n    name: {{secrets.db}}\n";
 
-impl Cluster {
-    /// `hosts` simulated hosts, the first `managers` of them managers, with a network, a
-    /// secret and a stack.
-    fn start(hosts: usize, managers: usize) -> Cluster {
-        Cluster::with_workloads(hosts, managers, WORKLOADS)
-    }
-
-    fn with_workloads(hosts: usize, managers: usize, workloads: &str) -> Cluster {
-        Cluster::with_options(SimOptions::with_hosts(hosts), managers, workloads)
-    }
-
-    fn with_options(options: SimOptions, managers: usize, workloads: &str) -> Cluster {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let sim = runtime
-            .block_on(Sim::start(options, &dir.path().join("sim")))
-            .expect("simulator");
-        let cluster = Cluster { runtime, sim, dir };
-        cluster.write_config(managers, workloads);
-        cluster.write("db.txt", &format!("{SECRET}\n"));
-        cluster.write("web.yml.hbs", WEB);
-        cluster
-    }
-
-    fn write_config(&self, managers: usize, workloads: &str) {
-        let config = format!("{}\n{workloads}", self.sim.config_hosts_toml(managers));
-        self.write("swarmform.toml", &config);
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.dir.path().join(name), text).expect("write");
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_swarmform"));
-        command
-            .current_dir(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("SWARMFORM_CONFIG")
-            .env_remove("SWARMFORM_STATE")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Ran {
-        Ran(self.command(args).output().expect("run swarmform"))
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn swarmform")
-    }
-
-    fn snapshot(&self) -> ClusterSnapshot {
-        self.sim.snapshot()
-    }
-
-    fn state_text(&self) -> String {
-        std::fs::read_to_string(self.path("swarmform.state.json")).unwrap_or_default()
-    }
-
-    fn wait_for_command(&self, host: &str, pattern: &str) -> bool {
-        self.runtime.block_on(
-            self.sim
-                .wait_for_command(host, pattern, Duration::from_secs(30)),
-        )
-    }
+/// `hosts` simulated hosts, the first `managers` of them managers, with a network, a secret and
+/// a stack.
+fn start(hosts: usize, managers: usize) -> Cluster {
+    with_workloads(hosts, managers, WORKLOADS)
 }
 
-struct Ran(Output);
+fn with_workloads(hosts: usize, managers: usize, workloads: &str) -> Cluster {
+    with_options(SimOptions::with_hosts(hosts), managers, workloads)
+}
 
-impl Ran {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-
-    fn code(&self) -> Option<i32> {
-        self.0.status.code()
-    }
-
-    fn expect(self, code: i32) -> Ran {
-        assert_eq!(
-            self.code(),
-            Some(code),
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
+/// The hosts of `options` with `workloads`, and the secret's file and the stack's template
+/// [`WORKLOADS`] names.
+fn with_options(options: SimOptions, managers: usize, workloads: &str) -> Cluster {
+    Cluster::with_options(options, managers, workloads)
+        .file("db.txt", format!("{SECRET}\n"))
+        .file("web.yml.hbs", WEB)
 }
 
 /// The one swarm of the snapshot, checked to hold `nodes` nodes of which `managers` managers.
@@ -170,7 +73,7 @@ fn assert_swarm(snapshot: &ClusterSnapshot, nodes: usize, managers: usize) {
 #[test]
 fn apply_builds_clusters_of_one_three_and_five_hosts() {
     for (hosts, managers) in [(1, 1), (3, 1), (5, 3)] {
-        let cluster = Cluster::start(hosts, managers);
+        let cluster = start(hosts, managers);
         let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
         assert!(
             applied.stderr().contains("Apply complete!"),
@@ -197,11 +100,11 @@ fn bare_hosts_get_docker_and_a_non_root_user_joins_the_docker_group() {
             .map(|name| SimHostSpec::new(name).without_docker())
             .collect(),
     };
-    let cluster = Cluster::with_options(options, 1, "[engine]\ninstall = \"if-missing\"\n");
+    let cluster = with_options(options, 1, "[engine]\ninstall = \"if-missing\"\n");
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     cluster.write(
         "swarmform.toml",
-        &config.replace("user = \"root\"", "user = \"pi\""),
+        config.replace("user = \"root\"", "user = \"pi\""),
     );
     let plan = cluster.run(&["plan"]).expect(0);
     assert!(
@@ -233,7 +136,7 @@ fn bare_hosts_get_docker_and_a_non_root_user_joins_the_docker_group() {
 // skipped, the state records exactly what happened, and a second apply finishes the job.
 #[test]
 fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     cluster.sim.fail(
         "node3",
         "swarm join",
@@ -272,7 +175,7 @@ fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
 // converges from: no duplicate node, no second swarm.
 #[test]
 fn a_killed_apply_converges_on_the_next_one() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     cluster.sim.delay("node2", Duration::from_millis(400));
     let mut child = cluster.spawn(&["apply", "--auto-approve"]);
     assert!(
@@ -294,7 +197,7 @@ fn a_killed_apply_converges_on_the_next_one() {
 // A second apply while one holds the state lock is refused with who holds it.
 #[test]
 fn a_concurrent_apply_is_refused_by_the_lock() {
-    let cluster = Cluster::start(1, 1);
+    let cluster = start(1, 1);
     let file = StateFile::new(cluster.path("swarmform.state.json"));
     let guard = file.lock("apply", Duration::ZERO).expect("hold the lock");
     let refused = cluster.run(&["apply", "--auto-approve"]).expect(1);
@@ -316,12 +219,10 @@ fn a_concurrent_apply_is_refused_by_the_lock() {
 // A host whose key changed since it was trusted is refused, naming both fingerprints.
 #[test]
 fn a_changed_host_key_is_refused() {
-    let cluster = Cluster::start(1, 1);
+    let cluster = start(1, 1);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let before = cluster.sim.hosts()[0].host_key_fingerprint.clone();
-    cluster
-        .runtime
-        .block_on(cluster.sim.change_host_key("node1"));
+    cluster.block_on(cluster.sim.change_host_key("node1"));
     let after = cluster.sim.hosts()[0].host_key_fingerprint.clone();
     assert_ne!(before, after);
     let refused = cluster.run(&["plan"]).expect(1);
@@ -336,7 +237,7 @@ fn a_changed_host_key_is_refused() {
 // Under the strict policy a host missing from known_hosts is refused with its fingerprint.
 #[test]
 fn an_unknown_host_key_is_refused_under_strict() {
-    let cluster = Cluster::start(2, 1);
+    let cluster = start(2, 1);
     let node2 = cluster.sim.hosts()[1].clone();
     let known = std::fs::read_to_string(cluster.sim.known_hosts_file()).expect("known_hosts");
     let without: String = known
@@ -361,7 +262,7 @@ fn an_unknown_host_key_is_refused_under_strict() {
 // the join tokens.
 #[test]
 fn secrets_never_reach_output_or_state() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     let applied = cluster.run(&["apply", "--auto-approve", "-v"]).expect(0);
     let snapshot = cluster.snapshot();
     let swarm = &snapshot.swarms[0];
@@ -390,7 +291,7 @@ fn secrets_never_reach_output_or_state() {
 // state is empty.
 #[test]
 fn destroy_takes_the_cluster_apart() {
-    let cluster = Cluster::start(5, 3);
+    let cluster = start(5, 3);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let destroyed = cluster.run(&["destroy", "--auto-approve"]).expect(0);
     assert!(
@@ -410,7 +311,7 @@ fn destroy_takes_the_cluster_apart() {
 // A change made by hand is noticed by refresh and planned back to the config.
 #[test]
 fn drift_is_planned_back_to_the_config() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     cluster
         .run(&[
@@ -440,7 +341,7 @@ fn drift_is_planned_back_to_the_config() {
 // exec runs one command on the selected hosts and prints each host's output under its name.
 #[test]
 fn exec_groups_output_per_host() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let listed = cluster
         .run(&[
@@ -463,7 +364,7 @@ fn exec_groups_output_per_host() {
 // A saved plan is applied exactly, and refused once the state moved on.
 #[test]
 fn a_saved_plan_applies_once() {
-    let cluster = Cluster::start(1, 1);
+    let cluster = start(1, 1);
     cluster.run(&["plan", "-out", "first.plan"]).expect(0);
     cluster.run(&["plan", "-out", "second.plan"]).expect(0);
     cluster.run(&["apply", "first.plan"]).expect(0);
@@ -481,7 +382,7 @@ fn a_saved_plan_applies_once() {
 // apply finishes the job.
 #[test]
 fn an_interrupted_apply_saves_and_exits_130() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     cluster.sim.delay("node2", Duration::from_millis(300));
     let child = cluster.spawn(&["apply", "--auto-approve"]);
     assert!(
@@ -516,57 +417,31 @@ fn an_interrupted_apply_saves_and_exits_130() {
 // Without --auto-approve, apply asks; anything but `yes` changes nothing.
 #[test]
 fn apply_asks_for_yes() {
-    let cluster = Cluster::start(1, 1);
-    let mut refused = cluster.command(&["apply"]);
-    refused
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = refused.spawn().expect("spawn");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"no\n").expect("answer");
-    let output = child.wait_with_output().expect("wait");
-    assert_eq!(output.status.code(), Some(1));
+    let cluster = start(1, 1);
+    let refused = cluster.swarmform(&["apply"]).stdin("no\n").run();
+    assert_eq!(refused.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&output.stderr)
+        refused
+            .stderr()
             .contains("nothing was applied: the answer was not `yes`")
     );
     assert!(cluster.snapshot().swarms.is_empty());
 
-    let mut approved = cluster.command(&["apply"]);
-    approved
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = approved.spawn().expect("spawn");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"yes\n").expect("answer");
-    let output = child.wait_with_output().expect("wait");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let approved = cluster.swarmform(&["apply"]).stdin("yes\n").run();
+    assert_eq!(approved.code(), Some(0), "{}", approved.stderr());
     assert_eq!(cluster.snapshot().swarms.len(), 1);
 }
 
 // The transport's debug logs (RUST_LOG=debug) carry no secret either.
 #[test]
 fn debug_logs_carry_no_secret() {
-    let cluster = Cluster::start(2, 1);
-    let mut command = cluster.command(&["apply", "--auto-approve"]);
-    command.env("RUST_LOG", "debug");
-    let output = command.output().expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let cluster = start(2, 1);
+    let output = cluster
+        .swarmform(&["apply", "--auto-approve"])
+        .env("RUST_LOG", "debug")
+        .run();
+    assert_eq!(output.code(), Some(0), "{}", output.stderr());
+    let logs = format!("{}{}", output.stdout(), output.stderr());
     let snapshot = cluster.snapshot();
     let swarm = &snapshot.swarms[0];
     for secret in [
@@ -581,7 +456,7 @@ fn debug_logs_carry_no_secret() {
 // `refresh` records a change made by hand in the state and says what it found.
 #[test]
 fn refresh_records_drift_in_the_state() {
-    let cluster = Cluster::start(2, 1);
+    let cluster = start(2, 1);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     cluster
         .run(&[
@@ -624,7 +499,7 @@ fn refresh_records_drift_in_the_state() {
 #[test]
 fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts() {
     let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n";
-    let cluster = Cluster::with_workloads(3, 3, workloads);
+    let cluster = with_workloads(3, 3, workloads);
     std::fs::create_dir(cluster.path("keys")).expect("keys folder");
     let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
     let key_file = cluster.path("keys/unlock.key");
@@ -646,7 +521,7 @@ fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts()
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     cluster.write(
         "swarmform.toml",
-        &format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
+        format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
     );
     let restarted = cluster.run(&["apply", "--auto-approve", "-v"]).expect(0);
     for host in ["node1", "node2", "node3"] {
@@ -684,7 +559,7 @@ fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts()
 // the way to read it instead.
 #[test]
 fn an_unlock_key_is_never_printed_into_a_log() {
-    let cluster = Cluster::with_workloads(1, 1, "[swarm]\nautolock = true\n");
+    let cluster = with_workloads(1, 1, "[swarm]\nautolock = true\n");
     let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
     assert!(
         applied
@@ -706,13 +581,13 @@ fn an_unlock_key_is_never_printed_into_a_log() {
 // at a time, then the workers.
 #[test]
 fn dockerd_restarts_drain_each_node_and_reactivate_it() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
 
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     cluster.write(
         "swarmform.toml",
-        &format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
+        format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
     );
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let snapshot = cluster.snapshot();
@@ -744,7 +619,7 @@ fn dockerd_restarts_drain_each_node_and_reactivate_it() {
 // keeps only hashes in the state; a second plan makes nothing again.
 #[test]
 fn a_generated_ca_secures_the_tcp_api_of_every_host() {
-    let cluster = Cluster::with_workloads(
+    let cluster = with_workloads(
         2,
         1,
         "[daemon]\non_destroy = \"revert\"\n\n[daemon.tcp]\ntls = { generate = true }\n",
@@ -804,7 +679,7 @@ fn a_generated_ca_secures_the_tcp_api_of_every_host() {
 // engine and daemon configuration are only forgotten.
 #[test]
 fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
-    let cluster = Cluster::start(3, 1);
+    let cluster = start(3, 1);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     let start = config.find("[hosts.node3]").expect("node3 in the config");
@@ -813,7 +688,7 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
         .map_or(config.len(), |offset| start + 1 + offset);
     cluster.write(
         "swarmform.toml",
-        &format!("{}{}", &config[..start], &config[end..]),
+        format!("{}{}", &config[..start], &config[end..]),
     );
     // The host is gone: its recorded address answers no more.
     let mut state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state");
@@ -825,7 +700,7 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
     }
     cluster.write(
         "swarmform.state.json",
-        &serde_json::to_string_pretty(&state).expect("JSON"),
+        serde_json::to_string_pretty(&state).expect("JSON"),
     );
     let plan = cluster.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
@@ -856,7 +731,7 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
 // of the apply is done, so the tokens this apply read stop working.
 #[test]
 fn join_tokens_are_rotated_after_the_joins() {
-    let cluster = Cluster::with_workloads(4, 1, "[swarm]\nrotate_join_tokens = true\n");
+    let cluster = with_workloads(4, 1, "[swarm]\nrotate_join_tokens = true\n");
     let plan = cluster.run(&["plan"]).expect(0);
     assert_eq!(
         plan.stdout()

@@ -2,105 +2,22 @@
 //! refreshing plan reads from every host (one script each), what it shows, what it warns
 //! about, what it refuses, and `[swarm] adopt = true`.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use swarmform::sim::{SimHostSpec, SimOptions, SimRole};
 
-use swarmform::sim::{Sim, SimHostSpec, SimOptions, SimRole};
+use crate::cluster::Cluster;
 
-/// Simulated hosts, a config for them, and a folder to run swarmform in.
-struct Hosts {
-    runtime: tokio::runtime::Runtime,
-    sim: Sim,
-    dir: tempfile::TempDir,
+/// `specs` as hosts, the first `managers` of them managers; `extra` follows the hosts in the
+/// config.
+fn start(specs: Vec<SimHostSpec>, managers: usize, extra: &str) -> Cluster {
+    Cluster::with_options(SimOptions { hosts: specs }, managers, extra)
 }
 
-impl Hosts {
-    /// `specs` as hosts, the first `managers` of them managers; `extra` is appended to the
-    /// config.
-    fn start(specs: Vec<SimHostSpec>, managers: usize, extra: &str) -> Hosts {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let sim = runtime
-            .block_on(Sim::start(
-                SimOptions { hosts: specs },
-                &dir.path().join("sim"),
-            ))
-            .expect("simulator");
-        let hosts = Hosts { runtime, sim, dir };
-        hosts.config(managers, extra);
-        hosts
-    }
-
-    fn names(count: usize) -> Vec<SimHostSpec> {
-        (1..=count)
-            .map(|index| SimHostSpec::new(format!("node{index}")))
-            .collect()
-    }
-
-    fn config(&self, managers: usize, extra: &str) {
-        let config = format!("{}\n{extra}", self.sim.config_hosts_toml(managers));
-        std::fs::write(self.dir.path().join("swarmform.toml"), config).expect("write config");
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Ran {
-        let output = Command::new(env!("CARGO_BIN_EXE_swarmform"))
-            .current_dir(self.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("SWARMFORM_CONFIG")
-            .env_remove("SWARMFORM_STATE")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run swarmform");
-        Ran(output)
-    }
-
-    /// The lines of the text plan's Hosts section.
-    fn hosts_section(stdout: &str) -> String {
-        let start = stdout.find("Hosts:\n").expect("a Hosts section");
-        let rest = &stdout[start..];
-        let end = rest.find("\n\n").unwrap_or(rest.len());
-        rest[..end].to_owned()
-    }
-}
-
-impl Drop for Hosts {
-    fn drop(&mut self) {
-        let sim = self.sim.clone();
-        self.runtime.block_on(sim.stop());
-    }
-}
-
-struct Ran(Output);
-
-impl Ran {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-
-    fn expect(self, code: i32) -> Ran {
-        assert_eq!(
-            self.0.status.code(),
-            Some(code),
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
+/// The lines of the text plan's Hosts section.
+fn hosts_section(stdout: &str) -> String {
+    let start = stdout.find("Hosts:\n").expect("a Hosts section");
+    let rest = &stdout[start..];
+    let end = rest.find("\n\n").unwrap_or(rest.len());
+    rest[..end].to_owned()
 }
 
 // The first plan of a new cluster (no state) reads every host with one script and shows each
@@ -108,9 +25,9 @@ impl Ran {
 // them too.
 #[test]
 fn the_first_plan_shows_every_hosts_facts() {
-    let hosts = Hosts::start(Hosts::names(3), 1, "");
+    let hosts = Cluster::new(3, 1, "");
     let plan = hosts.run(&["plan"]).expect(0);
-    insta::assert_snapshot!(Hosts::hosts_section(&plan.stdout()), @"
+    insta::assert_snapshot!(hosts_section(&plan.stdout()), @"
     Hosts:
       node1  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24+dfsg1  swarm: inactive
       node2  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24+dfsg1  swarm: inactive
@@ -173,16 +90,16 @@ fn a_bare_host_shows_docker_not_installed() {
         SimHostSpec::new("node1"),
         SimHostSpec::new("node2").without_docker(),
     ];
-    let hosts = Hosts::start(specs, 1, "[engine]\ninstall = \"if-missing\"\n");
+    let hosts = start(specs, 1, "[engine]\ninstall = \"if-missing\"\n");
     let plan = hosts.run(&["plan"]).expect(0);
-    insta::assert_snapshot!(Hosts::hosts_section(&plan.stdout()), @"
+    insta::assert_snapshot!(hosts_section(&plan.stdout()), @"
     Hosts:
       node1  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24+dfsg1  swarm: inactive
       node2  Debian GNU/Linux 12 (bookworm)  x86_64  Docker: not installed (will be installed)
     ");
     assert!(!plan.stdout().contains("Warning:"), "{}", plan.stdout());
 
-    hosts.config(1, "");
+    hosts.workloads("");
     let plan = hosts.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
     assert!(
@@ -205,7 +122,7 @@ fn differing_docker_versions_warn() {
         SimHostSpec::new("node2").docker_version("24.0.5"),
         SimHostSpec::new("node3"),
     ];
-    let hosts = Hosts::start(specs, 1, "");
+    let hosts = start(specs, 1, "");
     let plan = hosts.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
     assert!(
@@ -229,7 +146,7 @@ fn duplicate_hostnames_are_refused() {
         SimHostSpec::new("node2").hostname("web"),
         SimHostSpec::new("node3").hostname("web"),
     ];
-    let hosts = Hosts::start(specs, 1, "");
+    let hosts = start(specs, 1, "");
     let plan = hosts.run(&["plan"]).expect(1);
     assert_eq!(plan.stdout(), "");
     insta::assert_snapshot!(plan.stderr(), @"
@@ -247,7 +164,7 @@ fn a_host_in_another_swarm_is_refused() {
         SimHostSpec::new("node2"),
         SimHostSpec::new("node3").in_swarm("other", SimRole::Manager),
     ];
-    let hosts = Hosts::start(specs, 1, "");
+    let hosts = start(specs, 1, "");
     let plan = hosts.run(&["plan"]).expect(1);
     let stderr = plan.stderr();
     let cluster = hosts.sim.snapshot().swarms[0].id.clone();
@@ -258,7 +175,7 @@ fn a_host_in_another_swarm_is_refused() {
         )
     );
 
-    hosts.config(1, "[swarm]\nadopt = true\n");
+    hosts.workloads("[swarm]\nadopt = true\n");
     let plan = hosts.run(&["plan"]).expect(1);
     assert!(
         plan.stderr().starts_with(&format!(
@@ -281,12 +198,12 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
         SimHostSpec::new("node3").in_swarm("old", SimRole::Worker),
         SimHostSpec::new("node4"),
     ];
-    let hosts = Hosts::start(specs, 2, "[swarm]\nadopt = true\n");
+    let hosts = start(specs, 2, "[swarm]\nadopt = true\n");
     let cluster = hosts.sim.snapshot().swarms[0].id.clone();
     let plan = hosts.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
     insta::with_settings!({filters => vec![(cluster.as_str(), "[CLUSTER]")]}, {
-        insta::assert_snapshot!(Hosts::hosts_section(&stdout), @"
+        insta::assert_snapshot!(hosts_section(&stdout), @"
         Hosts:
           node1  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24+dfsg1  swarm: active, manager
           node2  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24+dfsg1  swarm: active, worker
@@ -338,7 +255,7 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
             "{name}"
         );
     }
-    let state = std::fs::read_to_string(hosts.path().join("swarmform.state.json")).expect("state");
+    let state = std::fs::read_to_string(hosts.path("swarmform.state.json")).expect("state");
     assert!(state.contains(&cluster), "{state}");
 
     let again = hosts.run(&["plan", "--detailed-exitcode"]).expect(0);
@@ -358,7 +275,7 @@ fn adopt_refuses_a_host_of_a_different_swarm() {
         SimHostSpec::new("node1").in_swarm("old", SimRole::Manager),
         SimHostSpec::new("node2").in_swarm("stray", SimRole::Manager),
     ];
-    let hosts = Hosts::start(specs, 1, "[swarm]\nadopt = true\n");
+    let hosts = start(specs, 1, "[swarm]\nadopt = true\n");
     let snapshot = hosts.sim.snapshot();
     let id_of = |host: &str| {
         snapshot
@@ -382,11 +299,11 @@ fn adopt_refuses_a_host_of_a_different_swarm() {
 // still made.
 #[test]
 fn an_unreachable_host_is_shown_and_warned() {
-    let hosts = Hosts::start(Hosts::names(2), 1, "");
-    let config = std::fs::read_to_string(hosts.path().join("swarmform.toml")).expect("config");
+    let hosts = Cluster::new(2, 1, "");
+    let config = std::fs::read_to_string(hosts.path("swarmform.toml")).expect("config");
     let config =
         format!("{config}\n[hosts.node9]\naddress = \"127.0.0.1\"\nssh = {{ port = 1 }}\n");
-    std::fs::write(hosts.path().join("swarmform.toml"), config).expect("write config");
+    hosts.write("swarmform.toml", config);
     let plan = hosts.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
     assert!(
@@ -396,7 +313,7 @@ fn an_unreachable_host_is_shown_and_warned() {
         "{stdout}"
     );
     assert!(
-        Hosts::hosts_section(&stdout).ends_with("\n  node9  unreachable: connection refused"),
+        hosts_section(&stdout).ends_with("\n  node9  unreachable: connection refused"),
         "{stdout}"
     );
 }
@@ -408,7 +325,7 @@ fn a_dynamic_manager_address_warns() {
         SimHostSpec::new("node1").dynamic_address(),
         SimHostSpec::new("node2").dynamic_address(),
     ];
-    let hosts = Hosts::start(specs, 1, "");
+    let hosts = start(specs, 1, "");
     let address = hosts.sim.hosts()[0].address.to_string();
     let plan = hosts.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
@@ -426,7 +343,7 @@ fn a_dynamic_manager_address_warns() {
 // facts were not read.
 #[test]
 fn refresh_false_reads_nothing() {
-    let hosts = Hosts::start(Hosts::names(3), 1, "");
+    let hosts = Cluster::new(3, 1, "");
     let plan = hosts.run(&["plan", "--refresh=false"]).expect(0);
     for name in ["node1", "node2", "node3"] {
         assert_eq!(hosts.sim.commands(name), Vec::<String>::new(), "{name}");

@@ -2,135 +2,45 @@
 //! real SSH servers in this test process (`swarmform::sim`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-use swarmform::sim::{Sim, SimOptions};
-
+use crate::cluster::Cluster;
 use crate::test::Test;
-
-/// A simulated cluster, a config for it, and a folder to run swarmform in.
-struct Cluster {
-    runtime: tokio::runtime::Runtime,
-    sim: Sim,
-    dir: tempfile::TempDir,
-}
 
 /// A registry swarmform runs on node1; stacks reach it at node1's address, port 5000.
 const REGISTRY: &str = "\n[registries.hub]\nnode = \"node1\"\n";
 
-impl Cluster {
-    /// Three hosts (node1 a manager, node2 and node3 workers) and `workloads` in the config.
-    fn start(workloads: &str) -> Cluster {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let sim = runtime
-            .block_on(Sim::start(
-                SimOptions::with_hosts(3),
-                &dir.path().join("sim"),
-            ))
-            .expect("simulator");
-        let cluster = Cluster { runtime, sim, dir };
-        let config = format!("{}\n{workloads}", cluster.sim.config_hosts_toml(1));
-        std::fs::write(cluster.path("swarmform.toml"), config).expect("config");
-        cluster
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.path(name), bytes).expect("write");
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_swarmform"));
-        command
-            .current_dir(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("SWARMFORM_CONFIG")
-            .env_remove("SWARMFORM_STATE")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Ran {
-        Ran(self.command(args).output().expect("run swarmform"))
-    }
-
-    /// The address of the registry of [`REGISTRY`]: node1's, port 5000.
-    fn registry_address(&self) -> String {
-        format!("{}:5000", self.sim.hosts()[0].address)
-    }
-
-    fn apply(&self) {
-        self.run(&["apply", "--auto-approve"]).expect(0);
-    }
-
-    /// `docker image ls` on `host` through `swarmform exec`, as `REPOSITORY:TAG` lines.
-    fn image_ls(&self, host: &str) -> Vec<String> {
-        let ran = self
-            .run(&[
-                "exec",
-                "--hosts",
-                host,
-                "--",
-                "docker",
-                "image",
-                "ls",
-                "--format",
-                "{{json .}}",
-            ])
-            .expect(0);
-        ran.stdout()
-            .lines()
-            .skip(1)
-            .map(|line| {
-                let row: serde_json::Value = serde_json::from_str(line).expect("json row");
-                format!(
-                    "{}:{}",
-                    row["Repository"].as_str().unwrap_or_default(),
-                    row["Tag"].as_str().unwrap_or_default()
-                )
-            })
-            .collect()
-    }
+/// The address of the registry of [`REGISTRY`]: node1's, port 5000.
+fn registry_address(cluster: &Cluster) -> String {
+    format!("{}:5000", cluster.sim.hosts()[0].address)
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let sim = self.sim.clone();
-        self.runtime.block_on(sim.stop());
-    }
-}
-
-struct Ran(Output);
-
-impl Ran {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-
-    fn expect(self, code: i32) -> Ran {
-        assert_eq!(
-            self.0.status.code(),
-            Some(code),
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
+/// `docker image ls` on `host` through `swarmform exec`, as `REPOSITORY:TAG` lines.
+fn image_ls(cluster: &Cluster, host: &str) -> Vec<String> {
+    let ran = cluster
+        .run(&[
+            "exec",
+            "--hosts",
+            host,
+            "--",
+            "docker",
+            "image",
+            "ls",
+            "--format",
+            "{{json .}}",
+        ])
+        .expect(0);
+    ran.stdout()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).expect("json row");
+            format!(
+                "{}:{}",
+                row["Repository"].as_str().unwrap_or_default(),
+                row["Tag"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// A `docker save` tarball: manifest.json, the image config and one layer, tagged `tags`. The
@@ -176,8 +86,8 @@ fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, content: &[u8]) {
 // the image, progress and Docker's `Loaded image` line appear on stderr per host.
 #[test]
 fn load_puts_the_image_on_every_host() {
-    let cluster = Cluster::start("");
-    cluster.write("app.tar", &saved_image(&["local/app:1"], 3 * 1024 * 1024));
+    let cluster = Cluster::new(3, 1, "");
+    cluster.write("app.tar", saved_image(&["local/app:1"], 3 * 1024 * 1024));
     let ran = cluster.run(&["image", "load", "app.tar"]).expect(0);
     let stderr = ran.stderr();
     for host in ["node1", "node2", "node3"] {
@@ -194,7 +104,7 @@ fn load_puts_the_image_on_every_host() {
             "{stderr}"
         );
         assert_eq!(cluster.sim.images(host), ["local/app:1"]);
-        assert_eq!(cluster.image_ls(host), ["local/app:1"]);
+        assert_eq!(image_ls(&cluster, host), ["local/app:1"]);
     }
     assert!(
         stderr.ends_with("\nLoaded `app.tar` on 3 hosts.\n"),
@@ -207,8 +117,8 @@ fn load_puts_the_image_on_every_host() {
 // anything is sent.
 #[test]
 fn role_and_hosts_choose_where_it_loads() {
-    let cluster = Cluster::start("");
-    cluster.write("app.tar", &saved_image(&["local/app:1"], 4096));
+    let cluster = Cluster::new(3, 1, "");
+    cluster.write("app.tar", saved_image(&["local/app:1"], 4096));
     cluster
         .run(&["image", "load", "app.tar", "--role", "worker"])
         .expect(0);
@@ -216,7 +126,7 @@ fn role_and_hosts_choose_where_it_loads() {
     assert_eq!(cluster.sim.images("node2"), ["local/app:1"]);
     assert_eq!(cluster.sim.images("node3"), ["local/app:1"]);
 
-    cluster.write("other.tar", &saved_image(&["local/other:2"], 4096));
+    cluster.write("other.tar", saved_image(&["local/other:2"], 4096));
     cluster
         .run(&["image", "load", "other.tar", "--hosts", "node1"])
         .expect(0);
@@ -244,7 +154,7 @@ fn role_and_hosts_choose_where_it_loads() {
 // A truncated tarball fails on every host with Docker's own message, a summary, and exit 1.
 #[test]
 fn a_corrupt_tarball_fails_with_dockers_message() {
-    let cluster = Cluster::start("");
+    let cluster = Cluster::new(3, 1, "");
     let mut tarball = saved_image(&["local/app:1"], 100_000);
     tarball.truncate(50_000);
     cluster.write("bad.tar", &tarball);
@@ -274,21 +184,13 @@ fn a_corrupt_tarball_fails_with_dockers_message() {
 // `-` streams standard input to every chosen host at once.
 #[test]
 fn load_reads_standard_input() {
-    let cluster = Cluster::start("");
+    let cluster = Cluster::new(3, 1, "");
     let tarball = saved_image(&["local/app:3"], 200_000);
-    let mut child = cluster
-        .command(&["image", "load", "-", "--role", "worker"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(&tarball).expect("write stdin");
-    }
-    let ran = Ran(child.wait_with_output().expect("wait")).expect(0);
+    let ran = cluster
+        .swarmform(&["image", "load", "-", "--role", "worker"])
+        .stdin(tarball)
+        .run()
+        .expect(0);
     assert!(
         ran.stderr().contains("node2: sending standard input..."),
         "{}",
@@ -303,11 +205,11 @@ fn load_reads_standard_input() {
 // the pushed reference is the only output on stdout.
 #[test]
 fn push_a_tarball_to_the_deployed_registry() {
-    let cluster = Cluster::start(REGISTRY);
+    let cluster = Cluster::new(3, 1, REGISTRY);
     cluster.apply();
-    cluster.write("app.tar", &saved_image(&["local/app:1"], 500_000));
+    cluster.write("app.tar", saved_image(&["local/app:1"], 500_000));
     let ran = cluster.run(&["image", "push", "app.tar"]).expect(0);
-    let address = cluster.registry_address();
+    let address = registry_address(&cluster);
     assert_eq!(ran.stdout(), format!("{address}/local/app:1\n"));
     let stderr = ran.stderr();
     assert!(
@@ -332,8 +234,8 @@ fn push_a_tarball_to_the_deployed_registry() {
 // and nothing is sent.
 #[test]
 fn push_before_the_registry_exists_says_to_apply() {
-    let cluster = Cluster::start(REGISTRY);
-    cluster.write("app.tar", &saved_image(&["local/app:1"], 4096));
+    let cluster = Cluster::new(3, 1, REGISTRY);
+    cluster.write("app.tar", saved_image(&["local/app:1"], 4096));
     let ran = cluster.run(&["image", "push", "app.tar"]).expect(1);
     assert_eq!(
         ran.stderr(),
@@ -346,16 +248,16 @@ fn push_before_the_registry_exists_says_to_apply() {
 // check.
 #[test]
 fn a_refused_push_reports_dockers_message() {
-    let cluster = Cluster::start(REGISTRY);
+    let cluster = Cluster::new(3, 1, REGISTRY);
     cluster.apply();
     cluster
         .run(&[
             "exec", "--hosts", "node1", "--", "docker", "service", "rm", "hub",
         ])
         .expect(0);
-    cluster.write("app.tar", &saved_image(&["local/app:1"], 4096));
+    cluster.write("app.tar", saved_image(&["local/app:1"], 4096));
     let ran = cluster.run(&["image", "push", "app.tar"]).expect(1);
-    let address = cluster.registry_address();
+    let address = registry_address(&cluster);
     let stderr = ran.stderr();
     assert!(
         stderr.contains(&format!(
@@ -391,11 +293,11 @@ fn fake_docker(dir: &Path, tarball: &Path, calls: &Path) -> PathBuf {
 // registry's node and pushed; an image the local docker does not have fails with its message.
 #[test]
 fn push_saves_a_local_image_with_docker() {
-    let cluster = Cluster::start(REGISTRY);
+    let cluster = Cluster::new(3, 1, REGISTRY);
     cluster.apply();
-    cluster.write("saved.tar", &saved_image(&["local/app:1"], 100_000));
+    cluster.write("saved.tar", saved_image(&["local/app:1"], 100_000));
     let bin = fake_docker(
-        cluster.dir.path(),
+        cluster.dir(),
         &cluster.path("saved.tar"),
         &cluster.path("calls"),
     );
@@ -404,13 +306,12 @@ fn push_saves_a_local_image_with_docker() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let ran = Ran(cluster
-        .command(&["image", "push", "local/app:1"])
+    let ran = cluster
+        .swarmform(&["image", "push", "local/app:1"])
         .env("PATH", &path)
-        .output()
-        .expect("run"))
-    .expect(0);
-    let address = cluster.registry_address();
+        .run()
+        .expect(0);
+    let address = registry_address(&cluster);
     assert_eq!(ran.stdout(), format!("{address}/local/app:1\n"));
     assert!(
         ran.stderr()
@@ -424,12 +325,11 @@ fn push_saves_a_local_image_with_docker() {
         "image inspect --format {{json .Id}} local/app:1\nsave local/app:1\n"
     );
 
-    let ran = Ran(cluster
-        .command(&["image", "push", "local/nope"])
+    let ran = cluster
+        .swarmform(&["image", "push", "local/nope"])
         .env("PATH", &path)
-        .output()
-        .expect("run"))
-    .expect(1);
+        .run()
+        .expect(1);
     assert_eq!(
         ran.stderr(),
         "error: `local/nope` is not a local image: Error: No such image: local/nope\nhint: build or pull it here first, or pass the path of a `docker save` tarball\n"

@@ -1,5 +1,6 @@
 //! The integration suite: every test runs the real `swarmform` binary.
 
+mod cluster;
 mod test;
 
 mod apply;

@@ -4,12 +4,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use swarmform::sim::{ClusterSnapshot, Sim, SimOptions};
+use swarmform::sim::ClusterSnapshot;
 
+use crate::cluster::Cluster;
 use crate::test::Test;
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
@@ -67,116 +67,12 @@ secrets:
     name: {{secrets.db}}
 "#;
 
-/// A simulated cluster of one manager and two workers, and a folder to run swarmform in.
-struct Cluster {
-    _runtime: tokio::runtime::Runtime,
-    sim: Sim,
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start(workloads: &str) -> Cluster {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let sim = runtime
-            .block_on(Sim::start(
-                SimOptions::with_hosts(3),
-                &dir.path().join("sim"),
-            ))
-            .expect("simulator");
-        let cluster = Cluster {
-            _runtime: runtime,
-            sim,
-            dir,
-        };
-        cluster.workloads(workloads);
-        cluster.write("db.txt", &format!("{SECRET}\n"));
-        cluster.write("web.yml.hbs", WEB);
-        cluster
-    }
-
-    /// Replaces everything after the hosts in `swarmform.toml`.
-    fn workloads(&self, workloads: &str) {
-        let config = format!("{}\n{workloads}", self.sim.config_hosts_toml(1));
-        self.write("swarmform.toml", &config);
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.dir.path().join(name), text).expect("write");
-    }
-
-    fn run(&self, args: &[&str]) -> Ran {
-        let output = Command::new(env!("CARGO_BIN_EXE_swarmform"))
-            .current_dir(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("SWARMFORM_CONFIG")
-            .env_remove("SWARMFORM_STATE")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run swarmform");
-        Ran(output)
-    }
-
-    /// `docker ARGS` on node1 through `swarmform exec`, as an operator would by hand.
-    fn by_hand(&self, args: &[&str]) {
-        let mut command = vec!["exec", "--hosts", "node1", "--", "docker"];
-        command.extend_from_slice(args);
-        self.run(&command).expect(0);
-    }
-
-    fn snapshot(&self) -> ClusterSnapshot {
-        self.sim.snapshot()
-    }
-
-    fn state_text(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("swarmform.state.json")).unwrap_or_default()
-    }
-
-    /// The position in node1's command log of the first command at or after `from` that
-    /// contains every one of `words`.
-    fn position(&self, from: usize, words: &[&str]) -> usize {
-        let commands = self.sim.commands("node1");
-        commands
-            .iter()
-            .enumerate()
-            .skip(from)
-            .find(|(_, line)| words.iter().all(|word| line.contains(word)))
-            .map(|(index, _)| index)
-            .unwrap_or_else(|| panic!("no command with {words:?} after {from}:\n{commands:#?}"))
-    }
-
-    fn commands_so_far(&self) -> usize {
-        self.sim.commands("node1").len()
-    }
-}
-
-struct Ran(Output);
-
-impl Ran {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-
-    fn expect(self, code: i32) -> Ran {
-        assert_eq!(
-            self.0.status.code(),
-            Some(code),
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
+/// One manager and two workers, `workloads` in the config, and the secret's file and the
+/// stack's template [`WORKLOADS`] names.
+fn start(workloads: &str) -> Cluster {
+    Cluster::new(3, 1, workloads)
+        .file("db.txt", format!("{SECRET}\n"))
+        .file("web.yml.hbs", WEB)
 }
 
 /// Runs of spaces as one, so checks do not depend on how `=` is aligned.
@@ -244,7 +140,7 @@ fn http_server(answers: &[(u16, &str)]) -> (String, Arc<AtomicUsize>) {
 // with the sensitive variable redacted, and never a secret.
 #[test]
 fn the_plan_shows_what_changes_per_service() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let plan = cluster
         .run(&[
@@ -282,7 +178,7 @@ fn the_plan_shows_what_changes_per_service() {
     // An environment change shows as the whole sorted list.
     cluster.write(
         "web.yml.hbs",
-        &WEB.replace("MODE: production", "MODE: staging"),
+        WEB.replace("MODE: production", "MODE: staging"),
     );
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
     assert!(
@@ -298,7 +194,7 @@ fn the_plan_shows_what_changes_per_service() {
 // the ingress port, the placement and the environment compare equal, so the next plan is empty.
 #[test]
 fn a_deployed_stack_plans_no_change() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let web = service(&cluster.snapshot(), "web_web").clone();
     assert!(
@@ -319,10 +215,13 @@ fn a_deployed_stack_plans_no_change() {
 // the config, and put back by apply.
 #[test]
 fn services_changed_by_hand_are_planned_back() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
-    cluster.by_hand(&["service", "scale", "web_web=5"]);
-    cluster.by_hand(&["service", "update", "--image", "local/busybox:9", "web_web"]);
+    cluster.by_hand("node1", &["service", "scale", "web_web=5"]);
+    cluster.by_hand(
+        "node1",
+        &["service", "update", "--image", "local/busybox:9", "web_web"],
+    );
     let refreshed = cluster.run(&["refresh"]).expect(0);
     let stderr = refreshed.stderr();
     for expected in [
@@ -356,7 +255,7 @@ fn services_changed_by_hand_are_planned_back() {
 // its replicas and the task's own error.
 #[test]
 fn a_service_that_cannot_start_fails_with_its_task_errors() {
-    let cluster = Cluster::start(&format!(
+    let cluster = start(&format!(
         "{}converge_timeout = \"2s\"\n",
         WORKLOADS.replace("local/busybox:1", "local/nope:1")
     ));
@@ -392,7 +291,7 @@ fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
         "failure_action = \"pause\"",
         "failure_action = \"rollback\"",
     );
-    let cluster = Cluster::start(&workloads);
+    let cluster = start(&workloads);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     cluster.sim.missing_image("local/nope:2");
     let failed = cluster
@@ -425,7 +324,7 @@ fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
 // paused, with Docker's message and the task's error.
 #[test]
 fn a_paused_update_is_reported() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     cluster.sim.missing_image("local/nope:3");
     let failed = cluster
@@ -449,7 +348,7 @@ fn an_http_health_check_passes_after_retries() {
         (503, "starting"),
         (200, "{\"status\":\"healthy\"}"),
     ]);
-    let cluster = Cluster::start(&format!(
+    let cluster = start(&format!(
         "{WORKLOADS}\n[stacks.web.health]\nhttp = \"{url}\"\ncontains = \"healthy\"\ninterval = \"100ms\"\n"
     ));
     let plan = cluster.run(&["plan"]).expect(0);
@@ -473,7 +372,7 @@ fn an_http_health_check_passes_after_retries() {
 #[test]
 fn a_failing_http_health_check_says_what_it_last_saw() {
     let (url, served) = http_server(&[(503, "database unreachable")]);
-    let cluster = Cluster::start(&format!(
+    let cluster = start(&format!(
         "{WORKLOADS}\n[stacks.web.health]\nhttp = \"{url}\"\nretries = 3\ninterval = \"50ms\"\n"
     ));
     let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
@@ -492,7 +391,7 @@ fn a_failing_http_health_check_says_what_it_last_saw() {
 #[test]
 fn a_command_health_check_runs_on_its_host() {
     let passing = "\n[stacks.web.health]\ncommand = [\"docker\", \"service\", \"inspect\", \"web_web\"]\nhost = \"node1\"\n";
-    let cluster = Cluster::start(&format!("{WORKLOADS}{passing}"));
+    let cluster = start(&format!("{WORKLOADS}{passing}"));
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     assert!(
         cluster
@@ -529,7 +428,7 @@ fn a_command_health_check_runs_on_its_host() {
 // apply runs stack rm, network rm, network create, stack deploy in that order.
 #[test]
 fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     cluster.workloads(&WORKLOADS.replace("10.0.9.0/24", "10.0.10.0/24"));
     let plan = cluster.run(&["plan"]).expect(0);
@@ -540,12 +439,13 @@ fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
-    let from = cluster.commands_so_far();
+    let from = cluster.commands_so_far("node1");
     cluster.run(&["apply", "--auto-approve"]).expect(0);
-    let stack_rm = cluster.position(from, &["docker stack rm web"]);
-    let network_rm = cluster.position(from, &["docker network rm web"]);
-    let network_create = cluster.position(from, &["docker network create", "10.0.10.0/24"]);
-    let deploy = cluster.position(from, &["docker stack deploy"]);
+    let stack_rm = cluster.position("node1", from, &["docker stack rm web"]);
+    let network_rm = cluster.position("node1", from, &["docker network rm web"]);
+    let network_create =
+        cluster.position("node1", from, &["docker network create", "10.0.10.0/24"]);
+    let deploy = cluster.position("node1", from, &["docker stack deploy"]);
     assert!(
         stack_rm < network_rm && network_rm < network_create && network_create < deploy,
         "{stack_rm} < {network_rm} < {network_create} < {deploy}"
@@ -557,21 +457,21 @@ fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
 // old version removed.
 #[test]
 fn a_rotated_secret_is_created_used_then_the_old_one_removed() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let old = cluster.snapshot().swarm().expect("swarm").secrets[0]
         .name
         .clone();
     cluster.write("db.txt", "an-entirely-new-password\n");
-    let from = cluster.commands_so_far();
+    let from = cluster.commands_so_far("node1");
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let secrets = cluster.snapshot().swarm().expect("swarm").secrets.clone();
     assert_eq!(secrets.len(), 1, "{secrets:?}");
     let new = secrets[0].name.clone();
     assert_ne!(old, new);
-    let create = cluster.position(from, &["docker secret create", &new]);
-    let deploy = cluster.position(from, &["docker stack deploy"]);
-    let remove = cluster.position(from, &["docker secret rm", &old]);
+    let create = cluster.position("node1", from, &["docker secret create", &new]);
+    let deploy = cluster.position("node1", from, &["docker stack deploy"]);
+    let remove = cluster.position("node1", from, &["docker secret rm", &old]);
     assert!(
         create < deploy && deploy < remove,
         "{create} < {deploy} < {remove}"
@@ -581,14 +481,14 @@ fn a_rotated_secret_is_created_used_then_the_old_one_removed() {
 // Removing the stack, its network and its secret from the config removes the stack first.
 #[test]
 fn removed_workloads_go_after_the_stack() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     cluster.workloads("");
-    let from = cluster.commands_so_far();
+    let from = cluster.commands_so_far("node1");
     cluster.run(&["apply", "--auto-approve"]).expect(0);
-    let stack_rm = cluster.position(from, &["docker stack rm web"]);
-    let network_rm = cluster.position(from, &["docker network rm web"]);
-    let secret_rm = cluster.position(from, &["docker secret rm db-"]);
+    let stack_rm = cluster.position("node1", from, &["docker stack rm web"]);
+    let network_rm = cluster.position("node1", from, &["docker network rm web"]);
+    let secret_rm = cluster.position("node1", from, &["docker secret rm db-"]);
     assert!(
         stack_rm < network_rm && stack_rm < secret_rm,
         "{stack_rm} < {network_rm}, {secret_rm}"
@@ -603,14 +503,14 @@ fn removed_workloads_go_after_the_stack() {
 // A stack, its network and its secret removed by hand are created again, the stack last.
 #[test]
 fn workloads_removed_by_hand_are_recreated_in_order() {
-    let cluster = Cluster::start(WORKLOADS);
+    let cluster = start(WORKLOADS);
     cluster.run(&["apply", "--auto-approve"]).expect(0);
     let secret = cluster.snapshot().swarm().expect("swarm").secrets[0]
         .name
         .clone();
-    cluster.by_hand(&["stack", "rm", "web"]);
-    cluster.by_hand(&["network", "rm", "web"]);
-    cluster.by_hand(&["secret", "rm", &secret]);
+    cluster.by_hand("node1", &["stack", "rm", "web"]);
+    cluster.by_hand("node1", &["network", "rm", "web"]);
+    cluster.by_hand("node1", &["secret", "rm", &secret]);
     let plan = cluster.run(&["plan"]).expect(0);
     let stdout = plan.stdout();
     for expected in [
@@ -620,11 +520,11 @@ fn workloads_removed_by_hand_are_recreated_in_order() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
-    let from = cluster.commands_so_far();
+    let from = cluster.commands_so_far("node1");
     cluster.run(&["apply", "--auto-approve"]).expect(0);
-    let network = cluster.position(from, &["docker network create"]);
-    let secret_create = cluster.position(from, &["docker secret create"]);
-    let deploy = cluster.position(from, &["docker stack deploy"]);
+    let network = cluster.position("node1", from, &["docker network create"]);
+    let secret_create = cluster.position("node1", from, &["docker secret create"]);
+    let deploy = cluster.position("node1", from, &["docker stack deploy"]);
     assert!(network < deploy && secret_create < deploy);
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
