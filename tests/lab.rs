@@ -1495,7 +1495,7 @@ fn scenario_from_bare_nodes_to_nothing() {
         {
             let files = sh(
                 node,
-                "ls /etc/docker/daemon.json /etc/systemd/system/docker.service.d/swarmform.conf /etc/docker/swarmform-tls 2>/dev/null || true",
+                "ls /etc/docker/daemon.json /etc/systemd/system/docker.service.d/swarmform.conf 2>/dev/null; ls -A /etc/docker/swarmform-tls 2>/dev/null; true",
             )
             .expect("ls");
             assert!(
@@ -1811,6 +1811,26 @@ fn workloads_from_a_registry_on_the_lab() {
     )
     .expect("the image is on lab-manager1");
 
+    steps.step("w3. a node already in another swarm is refused, with the way out");
+    on(
+        "lab-worker2",
+        &["docker", "swarm", "init", "--advertise-addr", "172.30.0.13"],
+    )
+    .expect("a swarm made by hand on lab-worker2");
+    let refused = lab.run(&["plan"]).expect(1);
+    for text in [
+        "`lab-worker2` is already in swarm",
+        "which the state does not record",
+        "docker swarm leave --force",
+    ] {
+        assert!(
+            refused.stderr().contains(text),
+            "the refusal says `{text}`:\n{}",
+            refused.stderr()
+        );
+    }
+    on("lab-worker2", &["docker", "swarm", "leave", "--force"]).expect("leave it");
+
     steps.step("w3. apply: the registry, trusted by every daemon; the network; the secret");
     lab.run(&["apply", "--auto-approve"]).expect(0);
     eventually("the registry answers", Duration::from_secs(60), || {
@@ -1914,52 +1934,57 @@ fn workloads_from_a_registry_on_the_lab() {
     lab.run(&["apply", "--auto-approve"]).expect(0);
     check_web(3, "web 2 from the registry", "token-v2");
 
-    steps.step("w8. an image the registry lacks: Docker rolls back, apply names the tasks' errors");
+    steps.step("w8. the probe updated to an image the registry lacks: Docker rolls back, apply names the tasks' errors");
     let broken = edit(
         &changed_stack,
-        "vars = { tag = \"2\", replicas = 3 }",
-        "vars = { tag = \"9\", replicas = 3 }",
+        "vars = { tag = \"1\" }",
+        "vars = { tag = \"9\" }",
     );
     lab.write("swarmform.toml", &format!("{base}{broken}"));
     let failed = lab.run(&["apply", "--auto-approve"]).expect(1);
     let stderr = failed.stderr();
-    assert!(stderr.contains("web_web"), "{stderr}");
-    assert!(
-        stderr.contains("rolled") || stderr.contains("local/web:9"),
-        "the failure says what Docker did and why:\n{stderr}"
-    );
-    // The previous version runs (Docker may still be putting back the tasks it stopped).
+    for text in ["probe_probe", "rolled it back", "local/web:9"] {
+        assert!(
+            stderr.contains(text),
+            "the failure says `{text}` (what Docker did and why):\n{stderr}"
+        );
+    }
     let rolled_back = on(
         "lab-manager1",
         &[
             "docker",
             "service",
             "inspect",
-            "web_web",
+            "probe_probe",
             "--format",
-            "{{.Spec.TaskTemplate.ContainerSpec.Image}} {{json .UpdateStatus}}",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}} {{json .UpdateStatus.State}}",
         ],
     )
     .expect("service inspect");
-    log(&format!("   after the failed update: {rolled_back}"));
     assert!(
-        rolled_back.starts_with("172.30.0.11:5000/local/web:2"),
-        "{rolled_back}"
+        rolled_back.starts_with("172.30.0.11:5000/local/web:1")
+            && rolled_back.ends_with("\"rollback_completed\""),
+        "the previous version runs again: {rolled_back}"
     );
-    log(&format!(
-        "   tasks: {:?}",
-        on(
+    eventually("the probe runs 1/1", Duration::from_secs(60), || {
+        let replicas = on(
             "lab-manager1",
             &[
                 "docker",
                 "service",
-                "ps",
-                "web_web",
+                "ls",
+                "--filter",
+                "name=probe_probe",
                 "--format",
-                "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}"
-            ]
-        )
-    ));
+                "{{.Replicas}}",
+            ],
+        )?;
+        if replicas == "1/1" {
+            Ok(())
+        } else {
+            Err(replicas)
+        }
+    });
     lab.write("swarmform.toml", &format!("{base}{changed_stack}"));
     lab.run(&["apply", "--auto-approve"]).expect(0);
     lab.run(&["plan", "--detailed-exitcode"]).expect(0);
