@@ -5,9 +5,11 @@
 //!
 //! Layout of the folder (default `.swarmform/tls/` next to the config):
 //!
-//!     ca.pem  ca-key.pem                       the CA
-//!     client/ca.pem client/cert.pem client/key.pem   for `DOCKER_CERT_PATH`
-//!     hosts/HOST/cert.pem hosts/HOST/key.pem hosts/HOST/names   a host's server certificate
+//! ```text
+//! ca.pem  ca-key.pem                                         the CA
+//! client/ca.pem client/cert.pem client/key.pem               for DOCKER_CERT_PATH
+//! hosts/HOST/cert.pem hosts/HOST/key.pem hosts/HOST/names    a host's server certificate
+//! ```
 //!
 //! `names` records the names and addresses a server certificate was made for: when they change
 //! (a new address), the certificate is made again. Everything else is made once and reused.
