@@ -503,9 +503,33 @@ async fn run_step(
             context
                 .check(
                     via,
-                    &Script::new(docker(&["node", "promote"]).arg(id)),
+                    &Script::new(docker(&["node", "promote"]).arg(id.clone())),
                     None,
                 )
+                .await?;
+            // `promote` returns before the node takes part in Raft: a demotion planned after
+            // it must not start until the new manager is Ready and reachable, or quorum rests
+            // on a manager that is not there yet.
+            let inspect =
+                Script::new(docker(&["node", "inspect", "--format", "{{json .}}"]).arg(id.clone()));
+            let name = change.address.name.clone();
+            context
+                .wait(&format!("`{name}` to be a reachable manager"), || async {
+                    let output = context.check(via, &inspect, None).await?;
+                    let node: Value =
+                        serde_json::from_str(output.stdout_text().trim()).unwrap_or(Value::Null);
+                    let state = node["Status"]["State"].as_str().unwrap_or_default();
+                    let reachability = node["ManagerStatus"]["Reachability"]
+                        .as_str()
+                        .unwrap_or_default();
+                    Ok(if state == "ready" && reachability == "reachable" {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "state {state}, manager reachability {reachability:?}"
+                        ))
+                    })
+                })
                 .await?;
             Ok(None)
         }
