@@ -190,6 +190,27 @@ impl Context {
         self.desired.resource(address)
     }
 
+    /// The desired resource a step works from; gone from the config since the plan was made,
+    /// the step is refused.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the steps' own error type, which every step returns; only built on refusal"
+    )]
+    fn configured(&self, address: &Address) -> Result<&Resource, StepError> {
+        self.resource(address).ok_or_else(|| {
+            StepError::Refused(format!(
+                "`{address}` is no longer in the config; plan again"
+            ))
+        })
+    }
+
+    /// Where `[swarm] unlock_key_file` points on this machine, when the config names one.
+    fn unlock_key_path(&self) -> Option<std::path::PathBuf> {
+        self.resource(&Address::swarm())
+            .and_then(|swarm| swarm.payload("unlock_key_file"))
+            .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned()))
+    }
+
     fn recorded_id(&self, address: &Address) -> Option<String> {
         self.state.lock().ok().and_then(|state| {
             state
@@ -716,12 +737,7 @@ async fn write_file(
     mode: &str,
     owner: &str,
 ) -> Result<(), StepError> {
-    let resource = context.resource(&change.address).ok_or_else(|| {
-        StepError::Refused(format!(
-            "`{}` is no longer in the config; plan again",
-            change.address
-        ))
-    })?;
+    let resource = context.configured(&change.address)?;
     let (user, group) = owner.split_once(':').unwrap_or((owner, owner));
     let mode = u32::from_str_radix(mode, 8).unwrap_or(0o644);
     if path.starts_with("/etc/docker/certs.d/") {
@@ -966,9 +982,7 @@ async fn unlock_key_elsewhere(context: &Context, locked: &str) -> Result<String,
         return Ok(key);
     }
     let from_file = context
-        .resource(&Address::swarm())
-        .and_then(|swarm| swarm.payload("unlock_key_file"))
-        .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned()))
+        .unlock_key_path()
         .and_then(|path| std::fs::read_to_string(path).ok())
         .map(|text| text.trim().to_owned())
         .filter(|key| !key.is_empty());
@@ -988,10 +1002,7 @@ async fn unlock_key_elsewhere(context: &Context, locked: &str) -> Result<String,
 /// file does not hold it yet; `new` marks a key this run created, to be shown once.
 async fn keep_unlock_key(context: &Context, manager: &str, new: bool) -> Result<(), StepError> {
     let key = unlock_key(context, manager).await?;
-    let path = context
-        .resource(&Address::swarm())
-        .and_then(|swarm| swarm.payload("unlock_key_file"))
-        .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned()));
+    let path = context.unlock_key_path();
     let mut written_to = None;
     if let Some(path) = &path {
         let current = std::fs::read_to_string(path).unwrap_or_default();
@@ -1580,12 +1591,7 @@ async fn registry_deploy(
     change: &Change,
     via: &str,
 ) -> Result<String, StepError> {
-    let resource = context.resource(&change.address).ok_or_else(|| {
-        StepError::Refused(format!(
-            "`{}` is no longer in the config; plan again",
-            change.address
-        ))
-    })?;
+    let resource = context.configured(&change.address)?;
     let name = resource
         .docker_name
         .clone()

@@ -24,12 +24,7 @@ pub(super) async fn stack_deploy(
     change: &Change,
     via: &str,
 ) -> Result<(), StepError> {
-    let resource = context.resource(&change.address).ok_or_else(|| {
-        StepError::Refused(format!(
-            "`{}` is no longer in the config; plan again",
-            change.address
-        ))
-    })?;
+    let resource = context.configured(&change.address)?;
     let name = resource
         .docker_name
         .clone()
