@@ -118,17 +118,18 @@ pub(crate) fn planned(
         let pool = pool(loaded, state)?;
         let hosts = fact_hosts(loaded, state);
         let recorded = state.filter(|recorded| !recorded.resources.is_empty());
+        // The hosts' facts come first: the refresh finds the swarm and the nodes' ids through
+        // them.
         let (gathered, refreshed) = runtime.block_on(async {
-            let refresh = async {
-                match recorded {
-                    Some(recorded) => {
-                        let context = Arc::new(context(&pool, loaded, recorded, reporter));
-                        Some(refresh_cluster(&context, recorded).await)
-                    }
-                    None => None,
+            let gathered = crate::swarm::facts::gather(&pool, &hosts).await;
+            let refreshed = match (&gathered, recorded) {
+                (Ok(facts), Some(recorded)) => {
+                    let context = Arc::new(context(&pool, loaded, recorded, reporter));
+                    Some(refresh_cluster(&context, recorded, facts).await)
                 }
+                _ => None,
             };
-            tokio::join!(crate::swarm::facts::gather(&pool, &hosts), refresh)
+            (gathered, refreshed)
         });
         if let Some(refreshed) = refreshed {
             let refreshed = refreshed.map_err(OperateError::from)?;
@@ -455,8 +456,12 @@ pub(crate) fn refresh(workspace: &Workspace, args: &RefreshArgs) -> Result<ExitC
     let loaded = workspace.load(&args.vars)?;
     let pool = pool(&loaded, Some(&state))?;
     let context = Arc::new(context(&pool, &loaded, &state, Arc::new(Silent)));
+    let hosts = fact_hosts(&loaded, Some(&state));
     let refreshed = runtime.block_on(async {
-        let refreshed = refresh_cluster(&context, &state).await;
+        let refreshed = match crate::swarm::facts::gather(&pool, &hosts).await {
+            Ok(facts) => refresh_cluster(&context, &state, &facts).await,
+            Err(error) => Err(error),
+        };
         pool.close().await;
         refreshed
     });

@@ -5,6 +5,7 @@ mod test;
 
 mod apply;
 mod cli;
+mod discovery;
 mod examples;
 mod facts;
 mod image;

@@ -58,6 +58,49 @@ pub struct Plan {
     /// only the state remembers. Empty when the hosts were not read (`--refresh=false`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostFacts>,
+    /// How many managers the swarm has before and after the plan, when the plan changes that
+    /// (ghost entries counted): what the plan says about fault tolerance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managers: Option<ManagerCount>,
+}
+
+/// The swarm's managers before and after a plan that changes their number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerCount {
+    pub before: usize,
+    pub after: usize,
+}
+
+impl ManagerCount {
+    /// How many managers can fail while the rest keep Raft's majority.
+    pub fn tolerates(managers: usize) -> usize {
+        managers.saturating_sub(1) / 2
+    }
+
+    /// "3 managers → 5: the swarm tolerates 2 failures instead of 1".
+    pub fn sentence(&self) -> String {
+        let failures =
+            |count: usize| format!("{count} failure{}", if count == 1 { "" } else { "s" });
+        let (before, after) = (Self::tolerates(self.before), Self::tolerates(self.after));
+        let tolerance = if self.after == 0 {
+            "no manager is left".to_owned()
+        } else if self.before == 0 {
+            format!("the swarm tolerates {}", failures(after))
+        } else if before == after {
+            format!("the swarm still tolerates {}", failures(after))
+        } else {
+            format!(
+                "the swarm tolerates {} instead of {before}",
+                failures(after)
+            )
+        };
+        format!(
+            "{} manager{} → {}: {tolerance}",
+            self.before,
+            if self.before == 1 { "" } else { "s" },
+            self.after
+        )
+    }
 }
 
 impl Plan {

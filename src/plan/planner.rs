@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::model::{
-    Action, AttributeChange, Change, HostFacts, Mode, Plan, StateRef, Step, Warning,
+    Action, AttributeChange, Change, HostFacts, ManagerCount, Mode, Plan, StateRef, Step, Warning,
 };
 use crate::address::{Address, Kind, Target};
 use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR};
 use crate::config::model::OnDestroy;
 use crate::resource::{OnChange, Resource};
-use crate::state::{ResourceState, State};
+use crate::state::{GHOST, ResourceState, State};
 
 /// What the command line asks of the planner.
 #[derive(Debug, Clone, Default)]
@@ -103,18 +103,39 @@ pub fn plan(
         changes = restrict(changes, &options.targets)?;
     }
 
-    let anchor = anchor_manager(desired, state, &changes, mode);
+    let anchor = anchor_manager(desired, state, &changes, mode, &options.unreachable);
     for change in &mut changes {
+        // The swarm is driven by whichever manager drives the plan, not by the host that ran
+        // `docker swarm init` (which may be gone).
+        if change.address.kind == Kind::Swarm && change.action != Action::Create {
+            change.host = Some(anchor.clone());
+        }
+        let ghost = change.address.kind == Kind::Node && change.before(GHOST).is_some();
         let cut_off = change
             .host
             .as_ref()
             .is_some_and(|host| options.unreachable.contains(host))
             && matches!(change.action, Action::Delete | Action::Replace);
-        change.steps = if cut_off {
+        change.steps = if cut_off || ghost {
             unreachable_steps(change, &anchor)
         } else {
             steps(change, desired, state, &anchor, mode)
         };
+        if ghost {
+            let what = change
+                .before(GHOST)
+                .and_then(Value::as_str)
+                .unwrap_or("a node entry no configured host answers for")
+                .to_owned();
+            change.reasons.push(format!(
+                "{what}: {}removed with `docker node rm --force`",
+                if role_of(change, true).as_deref() == Some("manager") {
+                    "demoted, then "
+                } else {
+                    ""
+                }
+            ));
+        }
         if cut_off && change.address.kind == Kind::Node {
             change.reasons.push(format!(
                 "`{}` cannot be reached: removed with `docker node rm --force` without draining or leaving; its containers keep running on it until it is wiped",
@@ -130,6 +151,7 @@ pub fn plan(
     }
     rotate_tokens_after_joins(desired, &mut changes, &anchor);
     check_quorum(&changes, state, options, &anchor, &mut warnings)?;
+    let managers = manager_count(&changes, state);
     if mode == Mode::Destroy
         && changes
             .iter()
@@ -169,6 +191,7 @@ pub fn plan(
         refreshed: options.refreshed,
         targets: options.targets.iter().map(target_text).collect(),
         hosts: options.facts.clone().unwrap_or_default(),
+        managers,
     })
 }
 
@@ -495,13 +518,21 @@ fn role_of(change: &Change, before: bool) -> Option<String> {
 /// The manager that drives cluster operations (reads join tokens, runs `node rm`, deploys
 /// stacks): one that exists before the plan runs and survives it. For a new swarm, the
 /// bootstrap manager; in destroy mode, the manager that leaves last.
-fn anchor_manager(desired: &Desired, state: &State, changes: &[Change], mode: Mode) -> String {
+fn anchor_manager(
+    desired: &Desired,
+    state: &State,
+    changes: &[Change],
+    mode: Mode,
+    unreachable: &BTreeSet<String>,
+) -> String {
     let state_managers: Vec<String> = state
         .resources
         .iter()
         .filter(|resource| {
             resource.address.kind == Kind::Node
                 && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
+                && !resource.is_ghost()
+                && !unreachable.contains(&resource.address.name)
         })
         .map(|resource| resource.address.name.clone())
         .collect();
@@ -581,6 +612,7 @@ fn rotate_tokens_after_joins(desired: &Desired, changes: &mut [Change], anchor: 
         refreshed: false,
         targets: Vec::new(),
         hosts: Vec::new(),
+        managers: None,
     };
     let Ok(graph) = super::graph::Graph::build(&probe) else {
         return;
@@ -992,6 +1024,12 @@ fn check_quorum(
         })
         .map(|resource| resource.address.name.clone())
         .collect();
+    let ghosts: BTreeSet<String> = state
+        .resources
+        .iter()
+        .filter(|resource| resource.is_ghost())
+        .map(|resource| resource.address.name.clone())
+        .collect();
     let destroying_swarm = changes
         .iter()
         .any(|change| change.address.kind == Kind::Swarm && change.action == Action::Delete);
@@ -1030,7 +1068,9 @@ fn check_quorum(
         let reachable = |managers: &BTreeSet<String>| {
             managers
                 .iter()
-                .filter(|manager| !options.unreachable.contains(*manager))
+                .filter(|manager| {
+                    !options.unreachable.contains(*manager) && !ghosts.contains(*manager)
+                })
                 .count()
         };
         let quorum = |managers: &BTreeSet<String>| managers.len() / 2 + 1;
@@ -1061,6 +1101,38 @@ fn check_quorum(
     } else {
         Err(PlanError::QuorumLoss { what })
     }
+}
+
+/// The managers before and after the plan, ghost entries counted, when the plan changes their
+/// number.
+fn manager_count(changes: &[Change], state: &State) -> Option<ManagerCount> {
+    let before = state
+        .resources
+        .iter()
+        .filter(|resource| {
+            resource.address.kind == Kind::Node
+                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
+        })
+        .count();
+    let destroying_swarm = changes
+        .iter()
+        .any(|change| change.address.kind == Kind::Swarm && change.action == Action::Delete);
+    let after = if destroying_swarm {
+        0
+    } else {
+        changes
+            .iter()
+            .filter(|change| change.address.kind == Kind::Node)
+            .filter(|change| change.action != Action::Delete)
+            .filter(|change| {
+                role_of(change, false)
+                    .or_else(|| role_of(change, true))
+                    .as_deref()
+                    == Some("manager")
+            })
+            .count()
+    };
+    (before != after).then_some(ManagerCount { before, after })
 }
 
 /// Changes by address, for the graph builder and tests.

@@ -8,4 +8,4 @@ mod model;
 pub use error::StateError;
 pub use file::{StateFile, write_atomically};
 pub use lock::{LockGuard, LockInfo, force_unlock};
-pub use model::{FORMAT_VERSION, HostKey, ResourceState, State};
+pub use model::{FORMAT_VERSION, GHOST, HostKey, ResourceState, State};

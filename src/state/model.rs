@@ -52,6 +52,13 @@ impl State {
             .map(|index| &self.resources[index])
     }
 
+    pub fn resource_mut(&mut self, address: &Address) -> Option<&mut ResourceState> {
+        self.resources
+            .binary_search_by(|resource| resource.address.cmp(address))
+            .ok()
+            .map(|index| &mut self.resources[index])
+    }
+
     /// Inserts or replaces the resource at its address, keeping the list sorted.
     pub fn upsert(&mut self, resource: ResourceState) {
         match self
@@ -104,7 +111,17 @@ pub struct ResourceState {
     pub pending: bool,
 }
 
+/// The attribute that marks a ghost node entry: an entry of the swarm's node list that no
+/// configured host answers for, recorded by the refresh so the plan removes it. Its value says
+/// whose entry it was.
+pub const GHOST: &str = "ghost_of";
+
 impl ResourceState {
+    /// Whether this is a ghost node entry (see [`GHOST`]).
+    pub fn is_ghost(&self) -> bool {
+        self.address.kind == crate::address::Kind::Node && self.attributes.contains_key(GHOST)
+    }
+
     /// The state entry recording `resource` as applied.
     pub fn from_resource(resource: &Resource, remote_id: Option<String>) -> ResourceState {
         ResourceState {

@@ -307,10 +307,35 @@ pub async fn carry_out(
 ) -> Result<Outcome, StepError> {
     let steps = phase_steps(change, vertex.phase);
     let mut remote_id = None;
+    if change.address.kind == Kind::Node
+        && steps.iter().any(|step| {
+            matches!(
+                step,
+                Step::Drain { .. } | Step::Demote { .. } | Step::NodeRm { .. }
+            )
+        })
+    {
+        // The node's id, read while its host is still in the swarm: `node rm` runs after it
+        // left, when the host can no longer say which node it was.
+        remember_node_id(context, change).await?;
+    }
     for step in &steps {
         context.reporter.step(vertex, &step.describe());
         if let Some(id) = run_step(context, change, step).await? {
             remote_id = Some(id);
+        }
+    }
+    if change.address.kind == Kind::Node
+        && remote_id.is_none()
+        && context.recorded_id(&change.address).is_none()
+        && matches!(change.action, Action::Create | Action::Replace)
+        && vertex.phase != Phase::Destroy
+        && let Some(host) = &change.host
+    {
+        // The bootstrap manager has no join to tell its id: ask the host itself.
+        let info = facts::swarm_info(context, host).await?;
+        if !info.node_id.is_empty() {
+            remote_id = Some(info.node_id);
         }
     }
     Ok(match (change.action, vertex.phase) {
@@ -1022,6 +1047,20 @@ async fn keep_unlock_key(context: &Context, manager: &str, new: bool) -> Result<
         && let Ok(mut shown) = context.new_unlock_key.lock()
     {
         *shown = Some(NewUnlockKey { key, written_to });
+    }
+    Ok(())
+}
+
+/// Records the node id of a node change's host in the run's state, when it was not yet.
+async fn remember_node_id(context: &Context, change: &Change) -> Result<(), StepError> {
+    if context.recorded_id(&change.address).is_some() {
+        return Ok(());
+    }
+    let id = node_id(context, change).await?;
+    if let Ok(mut state) = context.state.lock()
+        && let Some(resource) = state.resource_mut(&change.address)
+    {
+        resource.remote_id = Some(id);
     }
     Ok(())
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Context, StepError, docker, facts};
+use super::{Context, StepError, docker};
 use crate::address::{Address, Kind};
 use crate::config::desired::{DAEMON_JSON_PATH, redact};
+use crate::plan::{HostFacts, SwarmState};
 use crate::ssh::{RemoteCommand, Script};
-use crate::state::State;
+use crate::state::{GHOST, State};
 
 /// What refresh found.
 #[derive(Debug, Default)]
@@ -28,14 +29,24 @@ pub(crate) fn unreachable(error: &crate::ssh::SshError) -> bool {
 }
 
 /// Reads the live cluster. `state` is not changed; the refreshed copy is returned.
-pub async fn refresh(context: &Arc<Context>, state: &State) -> Result<Refreshed, StepError> {
+///
+/// `facts` are the hosts' facts read for this plan (every configured host and every host only
+/// the state remembers): the swarm is found through any of them that manages it, not only
+/// through the managers the state records, and every node's id is read live from its host.
+pub async fn refresh(
+    context: &Arc<Context>,
+    state: &State,
+    facts: &[HostFacts],
+) -> Result<Refreshed, StepError> {
     let mut refreshed = Refreshed {
         state: state.clone(),
         ..Refreshed::default()
     };
+    // daemon.json is read where the state records a daemon configuration.
     let hosts: BTreeSet<String> = state
         .resources
         .iter()
+        .filter(|resource| resource.address.kind == Kind::Daemon)
         .filter_map(|resource| resource.host.clone())
         .collect();
 
@@ -106,49 +117,26 @@ pub async fn refresh(context: &Arc<Context>, state: &State) -> Result<Refreshed,
         }
     }
 
-    if state.resource(&Address::swarm()).is_none() {
+    let Some(swarm) = state.resource(&Address::swarm()) else {
         return Ok(refreshed);
+    };
+    for facts in facts.iter().filter(|facts| facts.unreachable.is_some()) {
+        refreshed.unreachable.insert(facts.host.clone());
     }
-    // A manager that answers drives the cluster-wide reads.
-    let mut managers: Vec<String> = state
-        .resources
-        .iter()
-        .filter(|resource| {
-            resource.address.kind == Kind::Node
-                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
-        })
-        .map(|resource| resource.address.name.clone())
-        .collect();
-    let mut first_error = managers
-        .iter()
-        .find_map(|manager| errors.get(manager).cloned());
-    managers.retain(|manager| !refreshed.unreachable.contains(manager));
-    let mut anchor = None;
-    let mut answered = false;
-    for manager in &managers {
-        match facts::swarm_info(context, manager).await {
-            Ok(info) if info.control_available => {
-                anchor = Some(manager.clone());
-                break;
-            }
-            Ok(_) => answered = true,
-            Err(StepError::Ssh(error)) if unreachable(&error) => {
-                refreshed.unreachable.insert(manager.clone());
-                first_error.get_or_insert_with(|| error.to_string());
-            }
-            Err(error) => return Err(error),
+    let Some(anchor) = find_anchor(state, swarm, facts, &refreshed.unreachable) else {
+        if swarm.pending {
+            // An init an interrupted apply may or may not have made: the plan initializes it
+            // again, and the init adopts what it finds.
+            return Ok(refreshed);
         }
-    }
-    let Some(anchor) = anchor else {
-        if !answered {
+        if let Some(why) = swarm_may_live(state, swarm, facts) {
             // Unreachable is not gone: never forget a swarm because the network is down.
             return Err(StepError::Refused(format!(
-                "no manager recorded in the state could be reached ({}), so the live cluster cannot be read\nhint: bring a manager back, or plan from the state file alone with `--refresh=false`",
-                first_error.unwrap_or_else(|| "the state records no manager".to_owned())
+                "no manager of the swarm could be reached ({why}), so the live cluster cannot be read\nhint: bring a manager back, or plan from the state file alone with `--refresh=false`"
             )));
         }
         refreshed.drift.push(
-            "no manager recorded in the state is a manager of a swarm any more: the swarm is gone"
+            "no configured host is a manager of the swarm the state records any more: the swarm is gone"
                 .to_owned(),
         );
         let gone: Vec<Address> = refreshed
@@ -169,7 +157,15 @@ pub async fn refresh(context: &Arc<Context>, state: &State) -> Result<Refreshed,
         return Ok(refreshed);
     };
 
-    refresh_nodes(context, &anchor, &mut refreshed).await?;
+    if !swarm.pending
+        && swarm.host.as_ref() != Some(&anchor)
+        && let Some(recorded) = refreshed.state.resource_mut(&Address::swarm())
+    {
+        // The swarm is recorded with the manager that drives it now, not pinned to the host
+        // that ran `docker swarm init`.
+        recorded.host = Some(anchor.clone());
+    }
+    refresh_nodes(context, &anchor, facts, &mut refreshed).await?;
     for (kind, object) in [
         (Kind::Network, "network"),
         (Kind::Secret, "secret"),
@@ -215,45 +211,284 @@ pub async fn refresh(context: &Arc<Context>, state: &State) -> Result<Refreshed,
     Ok(refreshed)
 }
 
-/// Role, availability and labels of every recorded node, from one `docker node inspect`.
+/// The node addresses the state records as managers (ghost entries excluded).
+fn managers_in(state: &State) -> Vec<String> {
+    state
+        .resources
+        .iter()
+        .filter(|resource| {
+            resource.address.kind == Kind::Node
+                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
+                && !resource.is_ghost()
+        })
+        .map(|resource| resource.address.name.clone())
+        .collect()
+}
+
+/// The host that drives the cluster-wide reads: one that manages the swarm the state records
+/// (its cluster id; for an init an interrupted apply left pending, the host that ran it),
+/// found among every host whose facts were read, the recorded managers first.
+fn find_anchor(
+    state: &State,
+    swarm: &crate::state::ResourceState,
+    facts: &[HostFacts],
+    unreachable: &BTreeSet<String>,
+) -> Option<String> {
+    let recorded_cluster = swarm.remote_id.clone().filter(|_| !swarm.pending);
+    let ours = |facts: &HostFacts| {
+        facts.manager
+            && facts.swarm == Some(SwarmState::Active)
+            && !unreachable.contains(&facts.host)
+            && match &recorded_cluster {
+                Some(cluster) => facts.cluster_id.as_ref() == Some(cluster),
+                None => Some(&facts.host) == swarm.host.as_ref(),
+            }
+    };
+    let recorded = managers_in(state);
+    recorded
+        .iter()
+        .filter_map(|manager| facts.iter().find(|facts| &facts.host == manager))
+        .chain(facts.iter())
+        .find(|facts| ours(facts))
+        .map(|facts| facts.host.clone())
+}
+
+/// Why the swarm the state records may still exist although no host answered as its manager:
+/// a recorded manager (or, with none recorded, the host that ran the init) did not answer, is
+/// locked, or is in a swarm whose id was not read. `None` when every one of them answered
+/// outside that swarm, so the swarm is gone.
+fn swarm_may_live(
+    state: &State,
+    swarm: &crate::state::ResourceState,
+    facts: &[HostFacts],
+) -> Option<String> {
+    let mut candidates = managers_in(state);
+    if let Some(host) = &swarm.host
+        && !candidates.contains(host)
+    {
+        candidates.push(host.clone());
+    }
+    if candidates.is_empty() {
+        return Some("the state records no manager".to_owned());
+    }
+    let recorded_cluster = swarm.remote_id.as_deref();
+    for candidate in &candidates {
+        let Some(facts) = facts.iter().find(|facts| &facts.host == candidate) else {
+            return Some(format!("`{candidate}` was not read"));
+        };
+        if let Some(why) = &facts.unreachable {
+            return Some(format!("`{candidate}`: {why}"));
+        }
+        match facts.swarm {
+            None => {
+                return Some(format!(
+                    "dockerd on `{candidate}` did not answer{}",
+                    facts
+                        .docker_error
+                        .as_ref()
+                        .map_or(String::new(), |error| format!(": {error}"))
+                ));
+            }
+            Some(SwarmState::Inactive) => {}
+            Some(SwarmState::Locked) => {
+                return Some(format!(
+                    "`{candidate}` is locked: unlock it with `docker swarm unlock` and the unlock key"
+                ));
+            }
+            Some(other) => {
+                let elsewhere = facts.manager
+                    && facts.cluster_id.is_some()
+                    && facts.cluster_id.as_deref() != recorded_cluster;
+                if !elsewhere {
+                    return Some(format!("`{candidate}` is {} in a swarm", other.as_str()));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The nodes, read live. Every host whose facts were read says which node it is (its own
+/// `Swarm.NodeID`): the state records that id, the bootstrap manager's included; a host that
+/// answers outside the swarm is no longer a node; a host that does not answer keeps its
+/// recorded id. An entry of the swarm's node list that no host accounts for and that is Down or
+/// an unreachable manager is a ghost (a host that left and joined again, a manager that left by
+/// force or vanished): the state records it as `node.ghost-ID` so the plan removes it and the
+/// quorum check counts it. Then role, availability and labels of every node, from one
+/// `docker node inspect`.
 async fn refresh_nodes(
     context: &Context,
     anchor: &str,
+    facts: &[HostFacts],
     refreshed: &mut Refreshed,
 ) -> Result<(), StepError> {
-    let ids: Vec<(Address, String)> = refreshed
+    let listing = context
+        .check(
+            anchor,
+            &Script::new(docker(&["node", "ls", "--format", "{{json .}}"])),
+            None,
+        )
+        .await?;
+    let entries: Vec<Value> = listing
+        .stdout_text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect();
+    let field = |entry: &Value, name: &str| {
+        entry
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let live_ids: BTreeSet<String> = entries
+        .iter()
+        .map(|entry| field(entry, "ID"))
+        .filter(|id| !id.is_empty())
+        .collect();
+    let mut accounted: BTreeSet<String> = BTreeSet::new();
+    let nodes: Vec<(Address, Option<String>, Option<String>)> = refreshed
         .state
         .resources
         .iter()
-        .filter(|resource| resource.address.kind == Kind::Node)
+        .filter(|resource| resource.address.kind == Kind::Node && !resource.is_ghost())
+        .map(|resource| {
+            (
+                resource.address.clone(),
+                resource.host.clone(),
+                resource.remote_id.clone(),
+            )
+        })
+        .collect();
+    for facts in facts.iter().filter(|facts| facts.unreachable.is_none()) {
+        if let Some(id) = facts.node_id.as_ref().filter(|id| live_ids.contains(*id)) {
+            accounted.insert(id.clone());
+        }
+    }
+    for (address, host, recorded) in nodes {
+        let host = host.unwrap_or_else(|| address.name.clone());
+        let read = facts
+            .iter()
+            .find(|facts| facts.host == host && facts.unreachable.is_none());
+        match read {
+            Some(read) => match read.node_id.as_ref().filter(|id| live_ids.contains(*id)) {
+                Some(live) => {
+                    if recorded.as_ref() != Some(live) {
+                        if recorded.is_some() {
+                            refreshed.drift.push(format!(
+                                "`{address}`: `{host}` is in the swarm as another node ({live}): it left and joined again"
+                            ));
+                        }
+                        if let Some(entry) = refreshed.state.resource_mut(&address) {
+                            entry.remote_id = Some(live.clone());
+                        }
+                    }
+                }
+                None if matches!(read.swarm, Some(SwarmState::Inactive | SwarmState::Active)) => {
+                    refreshed.drift.push(format!(
+                        "`{address}`: `{host}` is not a node of the swarm any more"
+                    ));
+                    refreshed.state.remove(&address);
+                }
+                // dockerd did not answer: what the state records stands.
+                None => {
+                    if let Some(id) = recorded {
+                        accounted.insert(id);
+                    }
+                }
+            },
+            None => match recorded {
+                Some(id) if live_ids.contains(&id) => {
+                    accounted.insert(id);
+                }
+                Some(_) => {
+                    refreshed
+                        .drift
+                        .push(format!("`{address}`: the node is no longer in the swarm"));
+                    refreshed.state.remove(&address);
+                }
+                None => {}
+            },
+        }
+    }
+    // Ghosts: recorded ones that are gone, then new ones.
+    let recorded_ghosts: Vec<(Address, Option<String>)> = refreshed
+        .state
+        .resources
+        .iter()
+        .filter(|resource| resource.is_ghost())
+        .map(|resource| (resource.address.clone(), resource.remote_id.clone()))
+        .collect();
+    for (address, id) in recorded_ghosts {
+        match id {
+            Some(id) if live_ids.contains(&id) && !accounted.contains(&id) => {}
+            _ => {
+                refreshed.state.remove(&address);
+            }
+        }
+    }
+    for entry in &entries {
+        let id = field(entry, "ID");
+        if id.is_empty() || accounted.contains(&id) {
+            continue;
+        }
+        let hostname = field(entry, "Hostname");
+        let status = field(entry, "Status");
+        let manager_status = field(entry, "ManagerStatus");
+        let down = !status.eq_ignore_ascii_case("ready");
+        let lost_manager = manager_status.eq_ignore_ascii_case("unreachable");
+        if !down && !lost_manager {
+            refreshed.drift.push(format!(
+                "node `{hostname}` ({id}) is in the swarm but no configured host is it; swarmform leaves it alone (remove it with `docker node rm`, or add its host to the config)"
+            ));
+            continue;
+        }
+        let address = Address::new(Kind::Node, format!("ghost-{}", id.to_ascii_lowercase()));
+        if refreshed.state.resource(&address).is_some() {
+            continue;
+        }
+        let role = if manager_status.is_empty() {
+            "worker"
+        } else {
+            "manager"
+        };
+        let what = format!(
+            "the {} {role} entry `{hostname}` ({id}) that no configured host answers for",
+            if down { "Down" } else { "unreachable" }
+        );
+        refreshed
+            .drift
+            .push(format!("`{address}`: the swarm lists {what}"));
+        refreshed.state.upsert(crate::state::ResourceState {
+            address,
+            host: None,
+            docker_name: None,
+            remote_id: Some(id),
+            attributes: BTreeMap::from([
+                ("role".to_owned(), Value::from(role)),
+                ("hostname".to_owned(), Value::from(hostname)),
+                (GHOST.to_owned(), Value::from(what)),
+            ]),
+            sensitive: Vec::new(),
+            depends_on: vec![Address::swarm()],
+            pending: false,
+        });
+    }
+
+    let present: Vec<(Address, String)> = refreshed
+        .state
+        .resources
+        .iter()
+        .filter(|resource| resource.address.kind == Kind::Node && !resource.is_ghost())
         .filter_map(|resource| {
             resource
                 .remote_id
                 .clone()
+                .filter(|id| live_ids.contains(id))
                 .map(|id| (resource.address.clone(), id))
         })
         .collect();
-    let listing = context
-        .check(
-            anchor,
-            &Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"])),
-            None,
-        )
-        .await?;
-    let live_ids: BTreeSet<String> = listing
-        .stdout_text()
-        .lines()
-        .map(|line| line.trim().trim_matches('"').to_owned())
-        .filter(|id| !id.is_empty())
-        .collect();
-    let present: Vec<&(Address, String)> =
-        ids.iter().filter(|(_, id)| live_ids.contains(id)).collect();
-    for (address, _) in ids.iter().filter(|(_, id)| !live_ids.contains(id)) {
-        refreshed
-            .drift
-            .push(format!("`{address}`: the node is no longer in the swarm"));
-        refreshed.state.remove(address);
-    }
+    let present: Vec<&(Address, String)> = present.iter().collect();
     if present.is_empty() {
         return Ok(());
     }

@@ -169,6 +169,7 @@ pub fn plan() -> Plan {
         refreshed: true,
         targets: Vec::new(),
         hosts: Vec::new(),
+        managers: None,
     }
 }
 

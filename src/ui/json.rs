@@ -14,6 +14,15 @@ const FORMAT_VERSION: &str = "1";
 /// The plan as pretty-printed JSON with a trailing newline; see `docs/plan-json.md`.
 pub fn plan_json(plan: &Plan) -> String {
     let summary = plan.summary();
+    let managers = plan.managers.map_or(Value::Null, |managers| {
+        json!({
+            "before": managers.before,
+            "after": managers.after,
+            "tolerates_before": crate::plan::ManagerCount::tolerates(managers.before),
+            "tolerates_after": crate::plan::ManagerCount::tolerates(managers.after),
+            "sentence": managers.sentence(),
+        })
+    });
     let document = json!({
         "format_version": FORMAT_VERSION,
         "mode": mode(plan.mode),
@@ -33,6 +42,7 @@ pub fn plan_json(plan: &Plan) -> String {
             "detail": warning.detail,
         })).collect::<Vec<_>>(),
         "hosts": plan.hosts.iter().map(host).collect::<Vec<_>>(),
+        "managers": managers,
         "changes": plan.changes.iter().map(change).collect::<Vec<_>>(),
     });
     // `{:#}` is `serde_json::to_string_pretty` for a `Value`, which cannot fail.
@@ -215,6 +225,7 @@ mod tests {
                 "summary",
                 "warnings",
                 "hosts",
+                "managers",
                 "changes"
             ]
         );

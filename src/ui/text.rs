@@ -120,6 +120,9 @@ pub fn no_changes(mode: Mode) -> &'static str {
 /// The notes on what the plan did not look at: a `--target` restriction, a skipped refresh.
 pub fn notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
+    if let Some(managers) = &plan.managers {
+        notes.push(format!("Fault tolerance: {}.", managers.sentence()));
+    }
     if !plan.targets.is_empty() {
         notes.push(format!(
             "Note: this plan is restricted to --target {}; the rest of the configuration was not planned.",

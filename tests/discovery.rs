@@ -1,0 +1,199 @@
+//! The live cluster is the truth: the swarm is found through any configured host, node ids are
+//! read live (the bootstrap manager's too), ghost node entries are removed, and every plan that
+//! changes membership says the fault tolerance before and after.
+
+use std::time::Duration;
+
+use swarmform::sim::ClusterSnapshot;
+
+use crate::cluster::Cluster;
+
+const WORKLOADS: &str = r#"
+[networks.web]
+subnet = "10.0.9.0/24"
+"#;
+
+/// The config without `[hosts.HOST]`'s table.
+fn without_host(config: &str, host: &str) -> String {
+    let start = config
+        .find(&format!("[hosts.{host}]"))
+        .unwrap_or_else(|| panic!("{host} in the config"));
+    let end = config[start + 1..]
+        .find("\n[")
+        .map_or(config.len(), |offset| start + 1 + offset + 1);
+    format!("{}{}", &config[..start], &config[end..])
+}
+
+fn remove_host(cluster: &Cluster, host: &str) {
+    let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
+    cluster.write("swarmform.toml", without_host(&config, host));
+}
+
+/// The swarm's node entries as (hostname, manager, ready).
+fn entries(snapshot: &ClusterSnapshot) -> Vec<(String, bool, bool)> {
+    let swarm = snapshot.swarm().expect("one swarm");
+    swarm
+        .nodes
+        .iter()
+        .map(|node| {
+            (
+                node.hostname.clone(),
+                node.role == "manager",
+                node.state == "ready",
+            )
+        })
+        .collect()
+}
+
+fn recorded(cluster: &Cluster, address: &str) -> Option<serde_json::Value> {
+    let state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state JSON");
+    state["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|resource| resource["address"] == address)
+        .cloned()
+}
+
+// A kill while `docker swarm init` runs leaves `swarm` pending and no node recorded; the next
+// plan finds the swarm through the configured hosts (no "no manager recorded" refusal) and the
+// apply adopts it, so the cluster ends with one swarm and the plan after it is empty.
+#[test]
+fn a_kill_during_swarm_init_plans_forward() {
+    let cluster = Cluster::new(3, 1, WORKLOADS);
+    cluster.sim.delay("node1", Duration::from_millis(800));
+    let mut child = cluster.spawn(&["apply", "--auto-approve"]);
+    assert!(
+        cluster.wait_for_command("node1", "swarm init"),
+        "init started"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    cluster.sim.clear_faults("node1");
+    let swarm = recorded(&cluster, "swarm").expect("swarm recorded");
+    assert_eq!(swarm["pending"], true, "{swarm}");
+    assert!(recorded(&cluster, "node.node1").is_none());
+
+    cluster.run(&["plan"]).expect(0);
+    cluster.apply();
+    let snapshot = cluster.snapshot();
+    assert_eq!(snapshot.swarms.len(), 1, "{snapshot:#?}");
+    assert_eq!(entries(&snapshot).len(), 3, "{snapshot:#?}");
+    let node1 = recorded(&cluster, "node.node1").expect("node1 recorded");
+    assert_eq!(
+        node1["remote_id"].as_str(),
+        snapshot
+            .host("node1")
+            .and_then(|host| host.node_id.as_deref()),
+        "the bootstrap manager's node id is recorded"
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// The bootstrap manager, which ran `swarm init` and leads the swarm, is removed from the
+// config: it is drained, demoted, leaves and is removed like any other manager, through a
+// manager that stays; the swarm keeps a leader; the next plan is empty and destroy works.
+#[test]
+fn the_bootstrap_manager_and_leader_is_retired_like_any_manager() {
+    let cluster = Cluster::new(4, 3, WORKLOADS);
+    cluster.apply();
+    let node1 = recorded(&cluster, "node.node1").expect("node1 recorded");
+    assert!(
+        node1["remote_id"].is_string(),
+        "the bootstrap manager's id is recorded at init: {node1}"
+    );
+    assert_eq!(
+        cluster
+            .snapshot()
+            .swarm()
+            .and_then(|swarm| swarm.leader.clone()),
+        Some("node1".to_owned())
+    );
+
+    remove_host(&cluster, "node1");
+    let plan = cluster.run(&["plan"]).expect(0);
+    let stdout = plan.stdout();
+    assert!(
+        stdout.contains(
+            "Fault tolerance: 3 managers → 2: the swarm tolerates 0 failures instead of 1."
+        ),
+        "{stdout}"
+    );
+    cluster.apply();
+    let snapshot = cluster.snapshot();
+    let swarm = snapshot.swarm().expect("the swarm");
+    assert_eq!(swarm.nodes.len(), 3, "{swarm:#?}");
+    assert_eq!(swarm.managers.len(), 2, "{swarm:#?}");
+    assert!(swarm.leader.is_some(), "{swarm:#?}");
+    assert!(snapshot.host("node1").expect("node1").swarm_id.is_none());
+    assert!(recorded(&cluster, "node.node1").is_none());
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster
+        .run(&["plan", "--detailed-exitcode", "--refresh=false"])
+        .expect(0);
+    cluster
+        .run(&["destroy", "--auto-approve", "--allow-quorum-loss"])
+        .expect(0);
+    let snapshot = cluster.snapshot();
+    assert!(snapshot.swarms.is_empty(), "{snapshot:#?}");
+}
+
+// A worker that left the swarm by hand and a manager that left it with `--force` leave Down
+// entries behind; the plan shows them as ghosts (the manager's demoted first), rejoins both
+// hosts, says the fault tolerance, and the cluster ends with exactly one entry per host.
+#[test]
+fn ghost_entries_are_removed_and_their_hosts_join_again() {
+    let cluster = Cluster::new(4, 3, WORKLOADS);
+    cluster.apply();
+    cluster.by_hand("node4", &["swarm", "leave"]);
+    cluster.by_hand("node3", &["swarm", "leave", "--force"]);
+    let before = entries(&cluster.snapshot());
+    assert_eq!(before.len(), 4, "{before:?}");
+
+    let plan = cluster.run(&["plan"]).expect(0);
+    let stdout = plan.stdout();
+    assert!(
+        stdout.contains("the Down manager entry `node3`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the Down worker entry `node4`"), "{stdout}");
+    assert!(
+        stdout.contains("demoted, then removed with `docker node rm --force`"),
+        "{stdout}"
+    );
+    assert!(
+        plan.stderr()
+            .contains("`node.node3`: `node3` is not a node of the swarm any more"),
+        "{}",
+        plan.stderr()
+    );
+    cluster.apply();
+    let after = entries(&cluster.snapshot());
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert!(after.iter().all(|(_, _, ready)| *ready), "{after:?}");
+    assert_eq!(
+        after.iter().filter(|(_, manager, _)| *manager).count(),
+        3,
+        "{after:?}"
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+// A plan that forms a swarm of three managers says what it tolerates.
+#[test]
+fn a_membership_plan_says_the_fault_tolerance() {
+    let cluster = Cluster::new(3, 3, WORKLOADS);
+    let plan = cluster.run(&["plan"]).expect(0);
+    assert!(
+        plan.stdout().contains(
+            "Fault tolerance: 0 managers → 3: the swarm tolerates 1 failure."
+        ),
+        "{}",
+        plan.stdout()
+    );
+    let json = cluster.run(&["plan", "--json"]).expect(0);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
+    assert_eq!(document["managers"]["before"], 0);
+    assert_eq!(document["managers"]["after"], 3);
+    assert_eq!(document["managers"]["tolerates_after"], 1);
+}
