@@ -185,9 +185,8 @@ fn a_membership_plan_says_the_fault_tolerance() {
     let cluster = Cluster::new(3, 3, WORKLOADS);
     let plan = cluster.run(&["plan"]).expect(0);
     assert!(
-        plan.stdout().contains(
-            "Fault tolerance: 0 managers → 3: the swarm tolerates 1 failure."
-        ),
+        plan.stdout()
+            .contains("Fault tolerance: 0 managers → 3: the swarm tolerates 1 failure."),
         "{}",
         plan.stdout()
     );
@@ -196,4 +195,63 @@ fn a_membership_plan_says_the_fault_tolerance() {
     assert_eq!(document["managers"]["before"], 0);
     assert_eq!(document["managers"]["after"], 3);
     assert_eq!(document["managers"]["tolerates_after"], 1);
+}
+
+// Every node carries `swarmform.address` and `swarmform.lineage`; a node without them (made by
+// a version before them, here stripped by hand) is labelled by the next apply, with a reason in
+// the plan, and the labels never show as drift of the node's own `labels`.
+#[test]
+fn nodes_carry_ownership_labels() {
+    let cluster = Cluster::new(2, 1, WORKLOADS);
+    cluster.apply();
+    let state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state JSON");
+    let lineage = state["lineage"].as_str().expect("lineage").to_owned();
+    let labels = |host: &str| {
+        cluster
+            .snapshot()
+            .host(host)
+            .and_then(|host| host.node.clone())
+            .expect("a node")
+            .labels
+    };
+    for host in ["node1", "node2"] {
+        let labels = labels(host);
+        assert_eq!(
+            labels.get("swarmform.address").map(String::as_str),
+            Some(format!("node.{host}").as_str()),
+            "{labels:?}"
+        );
+        assert_eq!(
+            labels.get("swarmform.lineage"),
+            Some(&lineage),
+            "{labels:?}"
+        );
+    }
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+
+    cluster.by_hand(
+        "node1",
+        &[
+            "node",
+            "update",
+            "--label-rm",
+            "swarmform.address",
+            "--label-rm",
+            "swarmform.lineage",
+            "node2",
+        ],
+    );
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout()
+            .contains("labels the node as swarmform's (`swarmform.address`, `swarmform.lineage`)"),
+        "{}",
+        plan.stdout()
+    );
+    cluster.apply();
+    assert_eq!(
+        labels("node2").get("swarmform.address").map(String::as_str),
+        Some("node.node2")
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }

@@ -12,7 +12,7 @@ use crate::address::{Address, Kind, Target};
 use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR};
 use crate::config::model::OnDestroy;
 use crate::resource::{OnChange, Resource};
-use crate::state::{GHOST, ResourceState, State};
+use crate::state::{ADDRESS_LABEL, GHOST, LINEAGE_LABEL, ResourceState, State, UNLABELLED};
 
 /// What the command line asks of the planner.
 #[derive(Debug, Clone, Default)]
@@ -134,6 +134,14 @@ pub fn plan(
                 } else {
                     ""
                 }
+            ));
+        }
+        if change.address.kind == Kind::Node
+            && change.action == Action::Update
+            && change.before(UNLABELLED).is_some()
+        {
+            change.reasons.push(format!(
+                "labels the node as swarmform's (`{ADDRESS_LABEL}`, `{LINEAGE_LABEL}`): it was made before swarmform labelled its nodes"
             ));
         }
         if cut_off && change.address.kind == Kind::Node {
@@ -575,16 +583,6 @@ fn after_str(change: &Change, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn after_labels_nonempty(change: &Change) -> bool {
-    change
-        .attributes
-        .iter()
-        .find(|attribute| attribute.name == "labels")
-        .and_then(|attribute| attribute.after.as_ref())
-        .and_then(Value::as_object)
-        .is_some_and(|labels| !labels.is_empty())
-}
-
 /// The operations that carry out one change.
 /// With `[swarm] rotate_join_tokens`, the node that joins last in the graph's order rotates both
 /// join tokens once it has joined, and the graph orders every other join of the plan before it:
@@ -887,9 +885,8 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
                         via: via.clone(),
                     });
                 }
-                if after_labels_nonempty(change) {
-                    steps.push(Step::SetLabels { via: via.clone() });
-                }
+                // Every node carries swarmform's ownership labels, set with its own.
+                steps.push(Step::SetLabels { via: via.clone() });
             }
             if change.action == Action::Update {
                 if changed(change, "role") {
@@ -905,7 +902,7 @@ fn steps(change: &Change, desired: &Desired, state: &State, anchor: &str, mode: 
                         via: via.clone(),
                     });
                 }
-                if changed(change, "labels") {
+                if changed(change, "labels") || change.before(UNLABELLED).is_some() {
                     steps.push(Step::SetLabels { via: via.clone() });
                 }
             }

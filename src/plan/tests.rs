@@ -148,10 +148,15 @@ fn a_new_cluster_is_ordered_by_the_swarm_rules() {
     );
     assert_eq!(
         change(&plan, "node.m2").steps,
-        vec![Step::Join {
-            role: "manager".to_owned(),
-            via: "m1".to_owned()
-        }]
+        vec![
+            Step::Join {
+                role: "manager".to_owned(),
+                via: "m1".to_owned()
+            },
+            Step::SetLabels {
+                via: "m1".to_owned()
+            }
+        ]
     );
 }
 

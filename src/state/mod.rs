@@ -8,4 +8,7 @@ mod model;
 pub use error::StateError;
 pub use file::{StateFile, write_atomically};
 pub use lock::{LockGuard, LockInfo, force_unlock};
-pub use model::{FORMAT_VERSION, GHOST, HostKey, ResourceState, State};
+pub use model::{
+    ADDRESS_LABEL, FORMAT_VERSION, GHOST, HostKey, LABEL_PREFIX, LINEAGE_LABEL, ResourceState,
+    State, UNLABELLED,
+};

@@ -116,6 +116,16 @@ pub struct ResourceState {
 /// whose entry it was.
 pub const GHOST: &str = "ghost_of";
 
+/// The attribute a refresh records on a node that lacks swarmform's ownership labels (a node
+/// made by a version before them): the plan labels it.
+pub const UNLABELLED: &str = "ownership_labels";
+
+/// The labels swarmform puts on what it creates: the resource's address, and the lineage of
+/// the state that records it. Keys with this prefix are swarmform's.
+pub const LABEL_PREFIX: &str = "swarmform.";
+pub const ADDRESS_LABEL: &str = "swarmform.address";
+pub const LINEAGE_LABEL: &str = "swarmform.lineage";
+
 impl ResourceState {
     /// Whether this is a ghost node entry (see [`GHOST`]).
     pub fn is_ghost(&self) -> bool {

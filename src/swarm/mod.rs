@@ -864,6 +864,10 @@ async fn swarm_init(
             .ok()
             .and_then(|state| state.resource(&Address::swarm()).map(|swarm| swarm.pending));
         if info.control_available && recorded == Some(true) {
+            // The init of an interrupted run: its unlock key may not have been kept yet.
+            if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+                keep_unlock_key(context, on, true).await?;
+            }
             return Ok(info.cluster_id);
         }
         let planned = adopt.is_none_or(|cluster| cluster == info.cluster_id);
@@ -1211,7 +1215,7 @@ async fn set_labels(context: &Context, change: &Change, via: &str) -> Result<(),
         .await?;
     let current: BTreeMap<String, String> =
         serde_json::from_str(inspect.stdout_text().trim()).unwrap_or_default();
-    let wanted: BTreeMap<String, String> = attribute(change, "labels")
+    let mut wanted: BTreeMap<String, String> = attribute(change, "labels")
         .and_then(Value::as_object)
         .map(|labels| {
             labels
@@ -1220,6 +1224,14 @@ async fn set_labels(context: &Context, change: &Change, via: &str) -> Result<(),
                 .collect()
         })
         .unwrap_or_default();
+    // swarmform's own: which resource the node is, and which state records it.
+    wanted.insert(
+        crate::state::ADDRESS_LABEL.to_owned(),
+        change.address.to_string(),
+    );
+    if let Some(lineage) = context.state.lock().ok().map(|state| state.lineage.clone()) {
+        wanted.insert(crate::state::LINEAGE_LABEL.to_owned(), lineage);
+    }
     if current == wanted {
         return Ok(());
     }

@@ -11,7 +11,7 @@ use crate::address::{Address, Kind};
 use crate::config::desired::{DAEMON_JSON_PATH, redact};
 use crate::plan::{HostFacts, SwarmState};
 use crate::ssh::{RemoteCommand, Script};
-use crate::state::{GHOST, State};
+use crate::state::{ADDRESS_LABEL, GHOST, LABEL_PREFIX, State, UNLABELLED};
 
 /// What refresh found.
 #[derive(Debug, Default)]
@@ -510,18 +510,18 @@ async fn refresh_nodes(
     for (address, id) in present {
         let Some(node) = by_id.get(id) else { continue };
         let spec = node.get("Spec").cloned().unwrap_or(Value::Null);
+        let mut labels = spec
+            .get("Labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let labelled =
+            labels.get(ADDRESS_LABEL).and_then(Value::as_str) == Some(address.to_string().as_str());
+        labels.retain(|key, _| !key.starts_with(LABEL_PREFIX));
         let live = [
             ("role", spec.get("Role").cloned()),
             ("availability", spec.get("Availability").cloned()),
-            (
-                "labels",
-                Some(
-                    spec.get("Labels")
-                        .filter(|labels| labels.is_object())
-                        .cloned()
-                        .unwrap_or_else(|| Value::Object(Default::default())),
-                ),
-            ),
+            ("labels", Some(Value::Object(labels))),
         ];
         let Some(entry) = refreshed
             .state
@@ -531,6 +531,13 @@ async fn refresh_nodes(
         else {
             continue;
         };
+        if labelled {
+            entry.attributes.remove(UNLABELLED);
+        } else {
+            entry
+                .attributes
+                .insert(UNLABELLED.to_owned(), Value::from("missing"));
+        }
         for (name, value) in live {
             let Some(value) = value else { continue };
             if entry.attributes.get(name) != Some(&value) {
