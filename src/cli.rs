@@ -290,6 +290,9 @@ pub enum StateCommand {
 pub struct ForceUnlockArgs {
     /// The lock id, as the lock error printed it.
     pub id: String,
+    /// Release the lock even though the process holding it still runs on this host.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

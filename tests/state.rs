@@ -368,21 +368,80 @@ fn force_unlock_with_the_wrong_id_is_refused() {
     drop(guard);
 }
 
-// `force-unlock ID` releases the lock, and the next plan works.
+// `force-unlock ID` refuses a lock whose holder still runs on this host, naming its pid and
+// `--force`; the lock stays until `--force` releases it, and the next plan works.
 #[test]
-fn force_unlock_with_the_right_id_releases_the_lock() {
+fn force_unlock_refuses_a_holder_running_here_unless_forced() {
     let test = applied();
     let guard = StateFile::new(test.state_path())
         .lock("apply", Duration::ZERO)
         .expect("lock");
     let id = guard.info().id.clone();
-    let run = test.args(["force-unlock", &id]).run().success();
+    let run = test.args(["force-unlock", &id]).run().failure();
+    let pid = std::process::id().to_string();
+    assert!(
+        run.stderr()
+            .contains(&format!("held by pid {pid} on this host")),
+        "{}",
+        run.stderr()
+    );
+    let stderr = run
+        .stderr()
+        .replace(&guard.info().who, "[WHO]")
+        .replace(&format!("`kill {pid}`"), "`kill [PID]`");
+    redacted(|| {
+        insta::assert_snapshot!(stderr, @"
+    error: the lock `[UUID]` on `swarmform.state.json` is held by pid [PID] on this host ([WHO], operation `apply`, since [TIME]), and that process is still running; nothing was unlocked
+    hint: wait for it to finish, or stop it (`kill [PID]`) and retry; if you are sure it no longer uses the state, run `swarmform force-unlock --force [UUID]`
+    ")
+    });
+    let run = run.then(&["plan", "--refresh=false"]).failure();
+    assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    let run = run.then(&["force-unlock", "--force", &id]).success();
     redacted(
         || insta::assert_snapshot!(run.stderr(), @"Released the lock `[UUID]` on `swarmform.state.json` (held by [WHO], operation `apply`, pid [PID])."),
     );
     let run = run.then(&["plan", "--refresh=false"]).success();
     assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
     drop(guard);
+}
+
+// `force-unlock ID` releases a lock whose recorded process is gone, or runs on another host,
+// without `--force`.
+#[test]
+fn force_unlock_releases_a_lock_whose_holder_is_gone_or_elsewhere() {
+    let dead = {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        child.wait().expect("wait");
+        pid
+    };
+    let mut run = applied().args(["state", "list"]).run().success();
+    for (pid, who) in [
+        (dead, None),
+        (std::process::id(), Some("ops@another-host.example")),
+    ] {
+        // The OS lock stays with this process; only what the lock file records differs.
+        let guard = StateFile::new(run.path("swarmform.state.json"))
+            .lock("apply", Duration::ZERO)
+            .expect("lock");
+        let mut info = guard.info().clone();
+        info.pid = pid;
+        if let Some(who) = who {
+            info.who = who.to_owned();
+        }
+        std::fs::write(guard.path(), serde_json::to_vec(&info).expect("json")).expect("rewrite");
+        run = run.then(&["force-unlock", &info.id]).success();
+        assert!(
+            run.stderr()
+                .starts_with(&format!("Released the lock `{}`", info.id)),
+            "{}",
+            run.stderr()
+        );
+        run = run.then(&["plan", "--refresh=false"]).success();
+        assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
+        drop(guard);
+    }
 }
 
 // `force-unlock` when nothing is locked says there is nothing to unlock.
@@ -403,4 +462,74 @@ fn the_state_flag_chooses_the_file() {
         .success();
     assert!(run.stdout().contains("network.web\n"), "{}", run.stdout());
     assert!(!run.path("swarmform.state.json").exists());
+}
+
+// A state path that is a symbolic link is written through to its target: the link stays a link,
+// the target gets the new state, and the backup sits beside the target.
+#[test]
+fn a_symlinked_state_is_written_through_to_its_target() {
+    let test = applied();
+    std::fs::create_dir(test.path().join("shared")).expect("folder");
+    std::fs::rename(test.state_path(), test.path().join("shared/prod.json")).expect("move");
+    std::os::unix::fs::symlink("shared/prod.json", test.state_path()).expect("symlink");
+    let before = std::fs::read(test.path().join("shared/prod.json")).expect("state");
+    let run = test.args(["state", "rm", "network.web"]).run().success();
+    let link = std::fs::symlink_metadata(run.path("swarmform.state.json")).expect("link");
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let target = run.read("shared/prod.json");
+    assert!(!target.contains("\"address\": \"network.web\""), "{target}");
+    assert_eq!(
+        std::fs::read(run.path("shared/prod.json.backup")).expect("backup"),
+        before
+    );
+    assert!(!run.path("swarmform.state.json.backup").exists());
+    assert_eq!(mode(&run.path("shared/prod.json")), 0o600);
+    let run = run.then(&["state", "list"]).success();
+    assert!(!run.stdout().contains("network.web"), "{}", run.stdout());
+}
+
+// A state path that is a symbolic link to nothing is an error naming the link and its target,
+// not an empty state that a plan would create everything from again.
+#[test]
+fn a_dangling_symlinked_state_is_an_error() {
+    let test = Test::new().config(SMALL).file("web.yml", SMALL_COMPOSE);
+    std::os::unix::fs::symlink("gone/prod.json", test.state_path()).expect("symlink");
+    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    insta::assert_snapshot!(run.stderr(), @r"
+    error: the state file `swarmform.state.json` is a symbolic link to `gone/prod.json`, which does not exist; nothing was read or written
+    hint: restore `gone/prod.json` (or mount what holds it), or point the link at the state with `ln -sfn STATE swarmform.state.json`; to start with no state, remove the link
+    ");
+    assert_eq!(run.stdout(), "");
+    let run = run.then(&["state", "list"]).failure();
+    assert!(
+        run.stderr()
+            .contains("is a symbolic link to `gone/prod.json`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.path("gone").exists());
+}
+
+// A temporary copy of the state that a killed run left beside it is removed by the next command
+// that takes the lock; files that are not swarmform's stay.
+#[test]
+fn a_killed_runs_temporary_state_is_cleaned_up() {
+    let test = applied();
+    let copy = std::fs::read(test.state_path()).expect("state");
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3_600);
+    // A pid no Linux system hands out (at most 2^22), so the writer is surely gone.
+    let stale = ".swarmform.state.json.tmp.99999999.aB3dE9";
+    for name in [stale, ".tmp-mine", "notes.json"] {
+        let path = test.path().join(name);
+        std::fs::write(&path, &copy).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(hour_ago))
+            .expect("age the file");
+    }
+    let run = test.args(["plan", "--refresh=false"]).run().success();
+    assert!(!run.path(stale).exists(), "the stale copy was left");
+    assert!(run.path(".tmp-mine").exists());
+    assert!(run.path("notes.json").exists());
 }
