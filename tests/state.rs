@@ -533,3 +533,82 @@ fn a_killed_runs_temporary_state_is_cleaned_up() {
     assert!(run.path(".tmp-mine").exists());
     assert!(run.path("notes.json").exists());
 }
+
+/// SMALL, autolocked, keeping its unlock key in `file`.
+fn autolocked(file: &str) -> Test {
+    let config = format!("{SMALL}\n[swarm]\nautolock = true\nunlock_key_file = \"{file}\"\n");
+    Test::new().config(&config).file("web.yml", SMALL_COMPOSE)
+}
+
+// `validate` refuses an `unlock_key_file` whose folder does not exist, pointing at the value
+// and saying how to make the folder; `plan` refuses it too; once the folder exists it passes.
+#[test]
+fn an_unlock_key_file_in_a_missing_folder_is_refused() {
+    let run = autolocked("keys/unlock.key")
+        .arg("validate")
+        .run()
+        .failure();
+    insta::assert_snapshot!(run.stderr(), @r#"
+    error: `unlock_key_file` cannot be written: the folder `keys` does not exist
+      --> swarmform.toml:22:19
+       |
+    22 | unlock_key_file = "keys/unlock.key"
+       |                   ^^^^^^^^^^^^^^^^^ the apply that locks the swarm writes its unlock key here
+       |
+       = help: create it (`mkdir -p keys`; mode 0700 keeps it private), or name a file in a folder that exists; paths are relative to `.`
+
+    error: the config has 1 error; nothing was changed
+    "#);
+    let run = run.then(&["plan", "--refresh=false"]).failure();
+    assert!(
+        run.stderr()
+            .contains("`unlock_key_file` cannot be written: the folder `keys` does not exist"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.stdout(), "");
+    std::fs::create_dir(run.path("keys")).expect("make the folder");
+    let run = run.then(&["validate"]).success();
+    assert!(
+        run.stderr().starts_with("The config is valid"),
+        "{}",
+        run.stderr()
+    );
+    // The check leaves nothing behind in the folder.
+    assert_eq!(
+        std::fs::read_dir(run.path("keys")).expect("list").count(),
+        0
+    );
+}
+
+// `validate` refuses an `unlock_key_file` in a folder this user cannot write (`/sys` refuses
+// even root), and one that names a folder.
+#[test]
+fn an_unlock_key_file_that_cannot_be_written_is_refused() {
+    let run = autolocked("/sys/swarmform-unlock.key")
+        .arg("validate")
+        .run()
+        .failure();
+    assert!(
+        run.stderr().contains(
+            "error: `unlock_key_file` cannot be written: the folder `/sys` is not writable by this user: "
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("= help: make it writable (`chmod u+w /sys`)"),
+        "{}",
+        run.stderr()
+    );
+    let test = autolocked("keys");
+    std::fs::create_dir(test.path().join("keys")).expect("folder");
+    let run = test.arg("validate").run().failure();
+    assert!(
+        run.stderr()
+            .contains("error: `unlock_key_file` cannot be written: `keys` is a folder, not a file"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -373,6 +373,16 @@ fn remove_stale_temporaries(guard: &LockGuard) -> Vec<PathBuf> {
     removed
 }
 
+/// A new, empty temporary file in `path`'s folder, named `.NAME.tmp.PID.RANDOM` after `path`'s
+/// file name, mode 0600; removed when dropped. What [`write_atomically`] writes first, so
+/// creating one tells whether `path` can be written.
+pub fn temporary_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&temporary_prefix(path))
+        .rand_bytes(RANDOM_LENGTH)
+        .tempfile_in(directory_of(path))
+}
+
 /// Replaces `path` with `content`: a temporary file in the same directory
 /// (`.NAME.tmp.PID.RANDOM`), synced, made 0600, renamed over `path`, then the directory synced
 /// so the rename itself survives a crash. On every error the temporary file is removed.
@@ -386,11 +396,7 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> Result<(), StateError> {
         }
     };
     // Dropping `temporary` before it is persisted deletes it.
-    let mut temporary = tempfile::Builder::new()
-        .prefix(&temporary_prefix(path))
-        .rand_bytes(RANDOM_LENGTH)
-        .tempfile_in(directory)
-        .map_err(io_error("create a temporary file for"))?;
+    let mut temporary = temporary_beside(path).map_err(io_error("create a temporary file for"))?;
     temporary
         .write_all(content)
         .and_then(|()| temporary.as_file().sync_all())

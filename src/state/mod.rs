@@ -6,6 +6,6 @@ mod lock;
 mod model;
 
 pub use error::StateError;
-pub use file::{StateFile, write_atomically};
+pub use file::{StateFile, temporary_beside, write_atomically};
 pub use lock::{LockGuard, LockInfo, force_unlock};
 pub use model::{FORMAT_VERSION, HostKey, ResourceState, State};
