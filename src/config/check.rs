@@ -116,62 +116,6 @@ pub fn is_account_name(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Durations follow Go's syntax, which is what Docker's flags parse.
-    #[test]
-    fn durations_follow_go_syntax() {
-        for good in ["5s", "2160h0m0s", "1.5h", "300ms", "1h30m"] {
-            assert!(is_duration(good), "{good}");
-        }
-        for bad in ["", "5", "s", "5 s", "5d", "-1s"] {
-            assert!(!is_duration(bad), "{bad}");
-        }
-        assert_eq!(
-            parse_duration("1m30s"),
-            Some(std::time::Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_duration("250ms"),
-            Some(std::time::Duration::from_millis(250))
-        );
-    }
-
-    // CIDRs must name a network, not an address inside one.
-    #[test]
-    fn cidrs_refuse_host_bits() {
-        assert!(parse_cidr("10.0.9.0/24").is_ok());
-        assert!(
-            parse_cidr("10.0.9.1/24")
-                .expect_err("host bits")
-                .contains("10.0.9.0/24")
-        );
-        assert!(parse_cidr("10.0.9.0").is_err());
-    }
-
-    // Advertise addresses may be IPs, IP:PORT or interface names.
-    #[test]
-    fn advertise_addresses_accept_interfaces() {
-        for good in ["10.0.0.1", "10.0.0.1:2377", "eth0", "enp0s3:2377"] {
-            assert!(is_advertise_address(good), "{good}");
-        }
-        for bad in ["", "a b", "averyveryverylonginterfacename"] {
-            assert!(!is_advertise_address(bad), "{bad}");
-        }
-    }
-
-    // Modes are three or four octal digits.
-    #[test]
-    fn modes_are_octal() {
-        assert_eq!(parse_mode("0644"), Some(0o644));
-        assert_eq!(parse_mode("600"), Some(0o600));
-        assert_eq!(parse_mode("0999"), None);
-        assert_eq!(parse_mode("64"), None);
-    }
-}
-
 /// What stops a file from being written at `path` (atomically, through a temporary file
 /// beside it), as a message and a help line; `written` is the path as the config spells it.
 /// Unlike the other checks this one reads the file system: it creates and removes a temporary
@@ -231,5 +175,61 @@ pub fn unwritable_file(path: &std::path::Path, written: &str) -> Option<(String,
                 folder_written.display()
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Durations follow Go's syntax, which is what Docker's flags parse.
+    #[test]
+    fn durations_follow_go_syntax() {
+        for good in ["5s", "2160h0m0s", "1.5h", "300ms", "1h30m"] {
+            assert!(is_duration(good), "{good}");
+        }
+        for bad in ["", "5", "s", "5 s", "5d", "-1s"] {
+            assert!(!is_duration(bad), "{bad}");
+        }
+        assert_eq!(
+            parse_duration("1m30s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("250ms"),
+            Some(std::time::Duration::from_millis(250))
+        );
+    }
+
+    // CIDRs must name a network, not an address inside one.
+    #[test]
+    fn cidrs_refuse_host_bits() {
+        assert!(parse_cidr("10.0.9.0/24").is_ok());
+        assert!(
+            parse_cidr("10.0.9.1/24")
+                .expect_err("host bits")
+                .contains("10.0.9.0/24")
+        );
+        assert!(parse_cidr("10.0.9.0").is_err());
+    }
+
+    // Advertise addresses may be IPs, IP:PORT or interface names.
+    #[test]
+    fn advertise_addresses_accept_interfaces() {
+        for good in ["10.0.0.1", "10.0.0.1:2377", "eth0", "enp0s3:2377"] {
+            assert!(is_advertise_address(good), "{good}");
+        }
+        for bad in ["", "a b", "averyveryverylonginterfacename"] {
+            assert!(!is_advertise_address(bad), "{bad}");
+        }
+    }
+
+    // Modes are three or four octal digits.
+    #[test]
+    fn modes_are_octal() {
+        assert_eq!(parse_mode("0644"), Some(0o644));
+        assert_eq!(parse_mode("600"), Some(0o600));
+        assert_eq!(parse_mode("0999"), None);
+        assert_eq!(parse_mode("64"), None);
     }
 }
