@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use swarmform::state::StateFile;
 
+use crate::cluster::Cluster;
 use crate::test::{SMALL, SMALL_COMPOSE, Test, redacted};
 
 /// SMALL plus a secret, applied.
@@ -611,4 +612,74 @@ fn an_unlock_key_file_that_cannot_be_written_is_refused() {
         "{}",
         run.stderr()
     );
+}
+
+// When `unlock_key_file` cannot be written at apply time (its folder was removed after the
+// config was checked), the new key is not lost: with no terminal it goes to
+// `swarmform.state.json.unlock-key` (0600), the swarm init fails saying where it is, and the
+// apply stops there: nothing starts after it, on that host or any other. Once the folder is
+// back, the next apply writes the key file.
+#[test]
+fn an_unlock_key_that_cannot_be_written_is_kept_beside_the_state_and_the_apply_stops() {
+    let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n\n[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed by swarmform\\n\"\nhosts = [\"node2\"]\n";
+    let cluster = Cluster::new(2, 1, workloads);
+    std::fs::create_dir(cluster.path("keys")).expect("keys folder");
+    // node2's steps finish well after the swarm init on node1 fails.
+    cluster.sim.delay("node1", Duration::from_millis(200));
+    cluster.sim.delay("node2", Duration::from_secs(2));
+    let applied = std::thread::scope(|scope| {
+        let apply = scope.spawn(|| cluster.run(&["apply", "--auto-approve"]));
+        // The config is checked before any host is asked anything.
+        assert!(cluster.wait_for_command("node1", "docker"));
+        std::fs::remove_dir(cluster.path("keys")).expect("remove the folder");
+        apply.join().expect("the apply")
+    })
+    .expect(1);
+    let stderr = applied.stderr();
+    let fallback = cluster.path("swarmform.state.json.unlock-key");
+    let key = std::fs::read_to_string(&fallback).expect("the key beside the state");
+    let key = key.trim();
+    assert!(key.starts_with("SWMKEY-1-"), "{key}");
+    assert_eq!(mode(&fallback), 0o600);
+    assert!(
+        stderr.contains("error: swarm: the unlock key could not be written to `./keys/unlock.key`: No such file or directory (os error 2); it was written to `swarmform.state.json.unlock-key` (mode 0600) instead, and the apply stops here\nhint: move it to `./keys/unlock.key` once that folder exists and is writable"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Its unlock key could not be written to `./keys/unlock.key`, so it was written to `swarmform.state.json.unlock-key` (mode 0600) instead"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" not started."), "{stderr}");
+    assert!(!stderr.contains("Apply complete"), "{stderr}");
+    for text in [applied.stdout(), stderr.clone(), cluster.state_text()] {
+        assert!(!text.contains(key), "the unlock key leaked:\n{text}");
+    }
+    let node2 = cluster.sim.commands("node2");
+    assert!(
+        !node2.iter().any(|line| line.contains("/etc/motd")),
+        "a step started after the apply stopped: {node2:#?}"
+    );
+
+    cluster.sim.clear_faults("node1");
+    cluster.sim.clear_faults("node2");
+    std::fs::create_dir(cluster.path("keys")).expect("keys folder again");
+    // `--refresh=false`: a refresh cannot find the swarm through a state that records no
+    // manager yet (discovery from any configured host is another part of issue 10).
+    let again = cluster
+        .run(&["apply", "--auto-approve", "--refresh=false"])
+        .expect(0);
+    assert_eq!(
+        std::fs::read_to_string(cluster.path("keys/unlock.key"))
+            .expect("the key file")
+            .trim(),
+        key
+    );
+    assert!(
+        again
+            .stderr()
+            .contains("Its unlock key was written to `./keys/unlock.key`"),
+        "{}",
+        again.stderr()
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }

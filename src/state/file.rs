@@ -381,6 +381,12 @@ pub fn temporary_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
         .prefix(&temporary_prefix(path))
         .rand_bytes(RANDOM_LENGTH)
         .tempfile_in(directory_of(path))
+        .map_err(|error| {
+            // tempfile appends the random name it tried, which says nothing to the user.
+            let text = error.to_string();
+            let message = text.split(" at path ").next().unwrap_or(&text).to_owned();
+            io::Error::new(error.kind(), message)
+        })
 }
 
 /// Replaces `path` with `content`: a temporary file in the same directory
