@@ -60,7 +60,8 @@ pub enum Command {
     /// Inspect or edit the state.
     #[command(subcommand)]
     State(StateCommand),
-    /// Release a state lock left by a process that is gone.
+    /// Release a state lock left by a process that is gone; a holder still running on this
+    /// host is refused unless `--force`.
     ForceUnlock(ForceUnlockArgs),
     /// A local lab cluster: containers that behave like hosts (systemd, sshd, dockerd).
     #[command(subcommand)]
