@@ -307,15 +307,23 @@ fn lineage_of(path: &Path) -> Option<String> {
 }
 
 /// Whether `file_name` is what earlier versions named their temporary files (tempfile's
-/// default, `.tmpXXXXXX`) and `path` holds a copy of the state of `lineage`: only then is it
-/// this state's.
-fn is_earlier_temporary_state(file_name: &str, path: &Path, lineage: Option<&str>) -> bool {
+/// default, `.tmpXXXXXX`) and `path` holds a copy of the state of `lineage` (read once, when
+/// first needed): only then is it this state's.
+fn is_earlier_temporary_state(
+    file_name: &str,
+    path: &Path,
+    lineage: &std::cell::OnceCell<Option<String>>,
+    target: &Path,
+) -> bool {
     let Some(random) = file_name.strip_prefix(".tmp") else {
         return false;
     };
     random.len() == RANDOM_LENGTH
         && random.chars().all(|c| c.is_ascii_alphanumeric())
-        && lineage.is_some_and(|lineage| lineage_of(path).as_deref() == Some(lineage))
+        && lineage
+            .get_or_init(|| lineage_of(target))
+            .as_deref()
+            .is_some_and(|lineage| lineage_of(path).as_deref() == Some(lineage))
 }
 
 /// Removes the temporary copies of the state and its backup that a killed run left beside
@@ -336,7 +344,7 @@ fn remove_stale_temporaries(guard: &LockGuard) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(directory) else {
         return Vec::new();
     };
-    let lineage = lineage_of(target);
+    let lineage = std::cell::OnceCell::new();
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let file_name = entry.file_name();
@@ -357,7 +365,7 @@ fn remove_stale_temporaries(guard: &LockGuard) -> Vec<PathBuf> {
             && metadata
                 .modified()
                 .is_ok_and(|modified| modified < guard.acquired());
-        if !stale || !(ours || is_earlier_temporary_state(file_name, &path, lineage.as_deref())) {
+        if !stale || !(ours || is_earlier_temporary_state(file_name, &path, &lineage, target)) {
             continue;
         }
         match fs::remove_file(&path) {
