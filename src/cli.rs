@@ -60,7 +60,8 @@ pub enum Command {
     /// Inspect or edit the state.
     #[command(subcommand)]
     State(StateCommand),
-    /// Release a state lock left by a process that is gone.
+    /// Release a state lock left by a process that is gone; a holder still running on this
+    /// host is refused unless `--force`.
     ForceUnlock(ForceUnlockArgs),
     /// A local lab cluster: containers that behave like hosts (systemd, sshd, dockerd).
     #[command(subcommand)]
@@ -290,6 +291,9 @@ pub enum StateCommand {
 pub struct ForceUnlockArgs {
     /// The lock id, as the lock error printed it.
     pub id: String,
+    /// Release the lock even though the process holding it still runs on this host.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -309,7 +309,12 @@ pub(crate) fn apply(
         }
     };
     let graph = Graph::build(&plan)?;
-    let context = Arc::new(context(&pool, &loaded, &state, reporter));
+    // A new unlock key that `unlock_key_file` cannot take is shown on a terminal, or else kept
+    // beside the state.
+    let fallback =
+        (!std::io::stderr().is_terminal()).then(|| workspace.state.unlock_key_fallback_path());
+    let context =
+        Arc::new(context(&pool, &loaded, &state, reporter).with_unlock_key_fallback(fallback));
     let (cancel_sender, cancel) = watch::channel(false);
     let mut persist = FilePersist {
         file: &workspace.state,
@@ -337,14 +342,28 @@ pub(crate) fn apply(
 /// once on a terminal. Never printed into a log (stderr that is not a terminal).
 fn show_unlock_key(key: &crate::swarm::NewUnlockKey, plan: &Plan) {
     let consequence = "a manager whose dockerd restarts stays locked until `docker swarm unlock` is given this key";
-    if let Some(path) = &key.written_to {
+    if let (Some(path), Some(wanted)) = (&key.written_to, &key.not_written_to) {
+        eprintln!(
+            "\nThe swarm is autolocked. Its unlock key could not be written to `{}`, so it was written to `{}` (mode 0600) instead: move it to `{}` and keep it safe; {consequence}.",
+            wanted.display(),
+            path.display(),
+            wanted.display()
+        );
+    } else if let Some(path) = &key.written_to {
         eprintln!(
             "\nThe swarm is autolocked. Its unlock key was written to `{}` (mode 0600): keep it safe; {consequence}.",
             path.display()
         );
     } else if std::io::stderr().is_terminal() {
+        let lead = match &key.not_written_to {
+            Some(wanted) => format!(
+                "Its unlock key could not be written to `{}`; here it is, shown this once and stored nowhere",
+                wanted.display()
+            ),
+            None => "Its unlock key, shown this once and stored nowhere by swarmform".to_owned(),
+        };
         eprintln!(
-            "\nThe swarm is autolocked. Its unlock key, shown this once and stored nowhere by swarmform:\n\n    {}\n\nKeep it in a password manager: {consequence}.",
+            "\nThe swarm is autolocked. {lead}:\n\n    {}\n\nKeep it in a password manager: {consequence}.",
             key.key
         );
     } else {

@@ -162,7 +162,7 @@ fn execute(cli: &Cli, workspace: &Workspace) -> Result<ExitCode, Error> {
         Command::Lab(command) => crate::lab::run(command),
         Command::Image(command) => crate::image::run(workspace, command),
         Command::ForceUnlock(args) => {
-            let info = workspace.state.force_unlock(&args.id)?;
+            let info = workspace.state.force_unlock(&args.id, args.force)?;
             eprintln!(
                 "Released the lock `{}` on `{}` (held by {}, operation `{}`, pid {}).",
                 info.id,

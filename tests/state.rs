@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use swarmform::state::StateFile;
 
+use crate::cluster::Cluster;
 use crate::test::{SMALL, SMALL_COMPOSE, Test, redacted};
 
 /// SMALL plus a secret, applied.
@@ -368,21 +369,80 @@ fn force_unlock_with_the_wrong_id_is_refused() {
     drop(guard);
 }
 
-// `force-unlock ID` releases the lock, and the next plan works.
+// `force-unlock ID` refuses a lock whose holder still runs on this host, naming its pid and
+// `--force`; the lock stays until `--force` releases it, and the next plan works.
 #[test]
-fn force_unlock_with_the_right_id_releases_the_lock() {
+fn force_unlock_refuses_a_holder_running_here_unless_forced() {
     let test = applied();
     let guard = StateFile::new(test.state_path())
         .lock("apply", Duration::ZERO)
         .expect("lock");
     let id = guard.info().id.clone();
-    let run = test.args(["force-unlock", &id]).run().success();
+    let run = test.args(["force-unlock", &id]).run().failure();
+    let pid = std::process::id().to_string();
+    assert!(
+        run.stderr()
+            .contains(&format!("held by pid {pid} on this host")),
+        "{}",
+        run.stderr()
+    );
+    let stderr = run
+        .stderr()
+        .replace(&guard.info().who, "[WHO]")
+        .replace(&format!("`kill {pid}`"), "`kill [PID]`");
+    redacted(|| {
+        insta::assert_snapshot!(stderr, @"
+    error: the lock `[UUID]` on `swarmform.state.json` is held by pid [PID] on this host ([WHO], operation `apply`, since [TIME]), and that process is still running; nothing was unlocked
+    hint: wait for it to finish, or stop it (`kill [PID]`) and retry; if you are sure it no longer uses the state, run `swarmform force-unlock --force [UUID]`
+    ")
+    });
+    let run = run.then(&["plan", "--refresh=false"]).failure();
+    assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    let run = run.then(&["force-unlock", "--force", &id]).success();
     redacted(
         || insta::assert_snapshot!(run.stderr(), @"Released the lock `[UUID]` on `swarmform.state.json` (held by [WHO], operation `apply`, pid [PID])."),
     );
     let run = run.then(&["plan", "--refresh=false"]).success();
     assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
     drop(guard);
+}
+
+// `force-unlock ID` releases a lock whose recorded process is gone, or runs on another host,
+// without `--force`.
+#[test]
+fn force_unlock_releases_a_lock_whose_holder_is_gone_or_elsewhere() {
+    let dead = {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        child.wait().expect("wait");
+        pid
+    };
+    let mut run = applied().args(["state", "list"]).run().success();
+    for (pid, who) in [
+        (dead, None),
+        (std::process::id(), Some("ops@another-host.example")),
+    ] {
+        // The OS lock stays with this process; only what the lock file records differs.
+        let guard = StateFile::new(run.path("swarmform.state.json"))
+            .lock("apply", Duration::ZERO)
+            .expect("lock");
+        let mut info = guard.info().clone();
+        info.pid = pid;
+        if let Some(who) = who {
+            info.who = who.to_owned();
+        }
+        std::fs::write(guard.path(), serde_json::to_vec(&info).expect("json")).expect("rewrite");
+        run = run.then(&["force-unlock", &info.id]).success();
+        assert!(
+            run.stderr()
+                .starts_with(&format!("Released the lock `{}`", info.id)),
+            "{}",
+            run.stderr()
+        );
+        run = run.then(&["plan", "--refresh=false"]).success();
+        assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
+        drop(guard);
+    }
 }
 
 // `force-unlock` when nothing is locked says there is nothing to unlock.
@@ -403,4 +463,221 @@ fn the_state_flag_chooses_the_file() {
         .success();
     assert!(run.stdout().contains("network.web\n"), "{}", run.stdout());
     assert!(!run.path("swarmform.state.json").exists());
+}
+
+// A state path that is a symbolic link is written through to its target: the link stays a link,
+// the target gets the new state, and the backup sits beside the target.
+#[test]
+fn a_symlinked_state_is_written_through_to_its_target() {
+    let test = applied();
+    std::fs::create_dir(test.path().join("shared")).expect("folder");
+    std::fs::rename(test.state_path(), test.path().join("shared/prod.json")).expect("move");
+    std::os::unix::fs::symlink("shared/prod.json", test.state_path()).expect("symlink");
+    let before = std::fs::read(test.path().join("shared/prod.json")).expect("state");
+    let run = test.args(["state", "rm", "network.web"]).run().success();
+    let link = std::fs::symlink_metadata(run.path("swarmform.state.json")).expect("link");
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let target = run.read("shared/prod.json");
+    assert!(!target.contains("\"address\": \"network.web\""), "{target}");
+    assert_eq!(
+        std::fs::read(run.path("shared/prod.json.backup")).expect("backup"),
+        before
+    );
+    assert!(!run.path("swarmform.state.json.backup").exists());
+    assert_eq!(mode(&run.path("shared/prod.json")), 0o600);
+    let run = run.then(&["state", "list"]).success();
+    assert!(!run.stdout().contains("network.web"), "{}", run.stdout());
+}
+
+// A state path that is a symbolic link to nothing is an error naming the link and its target,
+// not an empty state that a plan would create everything from again.
+#[test]
+fn a_dangling_symlinked_state_is_an_error() {
+    let test = Test::new().config(SMALL).file("web.yml", SMALL_COMPOSE);
+    std::os::unix::fs::symlink("gone/prod.json", test.state_path()).expect("symlink");
+    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    insta::assert_snapshot!(run.stderr(), @r"
+    error: the state file `swarmform.state.json` is a symbolic link to `gone/prod.json`, which does not exist; nothing was read or written
+    hint: restore `gone/prod.json` (or mount what holds it), or point the link at the state with `ln -sfn STATE swarmform.state.json`; to start with no state, remove the link
+    ");
+    assert_eq!(run.stdout(), "");
+    let run = run.then(&["state", "list"]).failure();
+    assert!(
+        run.stderr()
+            .contains("is a symbolic link to `gone/prod.json`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.path("gone").exists());
+}
+
+// A temporary copy of the state that a killed run left beside it is removed by the next command
+// that takes the lock; files that are not swarmform's stay.
+#[test]
+fn a_killed_runs_temporary_state_is_cleaned_up() {
+    let test = applied();
+    let copy = std::fs::read(test.state_path()).expect("state");
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3_600);
+    // A pid no Linux system hands out (at most 2^22), so the writer is surely gone.
+    let stale = ".swarmform.state.json.tmp.99999999.aB3dE9";
+    for name in [stale, ".tmp-mine", "notes.json"] {
+        let path = test.path().join(name);
+        std::fs::write(&path, &copy).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(hour_ago))
+            .expect("age the file");
+    }
+    let run = test.args(["plan", "--refresh=false"]).run().success();
+    assert!(!run.path(stale).exists(), "the stale copy was left");
+    assert!(run.path(".tmp-mine").exists());
+    assert!(run.path("notes.json").exists());
+}
+
+/// SMALL, autolocked, keeping its unlock key in `file`.
+fn autolocked(file: &str) -> Test {
+    let config = format!("{SMALL}\n[swarm]\nautolock = true\nunlock_key_file = \"{file}\"\n");
+    Test::new().config(&config).file("web.yml", SMALL_COMPOSE)
+}
+
+// `validate` refuses an `unlock_key_file` whose folder does not exist, pointing at the value
+// and saying how to make the folder; `plan` refuses it too; once the folder exists it passes.
+#[test]
+fn an_unlock_key_file_in_a_missing_folder_is_refused() {
+    let run = autolocked("keys/unlock.key")
+        .arg("validate")
+        .run()
+        .failure();
+    insta::assert_snapshot!(run.stderr(), @r#"
+    error: `unlock_key_file` cannot be written: the folder `keys` does not exist
+      --> swarmform.toml:22:19
+       |
+    22 | unlock_key_file = "keys/unlock.key"
+       |                   ^^^^^^^^^^^^^^^^^ the apply that locks the swarm writes its unlock key here
+       |
+       = help: create it (`mkdir -p keys`; mode 0700 keeps it private), or name a file in a folder that exists; paths are relative to `.`
+
+    error: the config has 1 error; nothing was changed
+    "#);
+    let run = run.then(&["plan", "--refresh=false"]).failure();
+    assert!(
+        run.stderr()
+            .contains("`unlock_key_file` cannot be written: the folder `keys` does not exist"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.stdout(), "");
+    std::fs::create_dir(run.path("keys")).expect("make the folder");
+    let run = run.then(&["validate"]).success();
+    assert!(
+        run.stderr().starts_with("The config is valid"),
+        "{}",
+        run.stderr()
+    );
+    // The check leaves nothing behind in the folder.
+    assert_eq!(
+        std::fs::read_dir(run.path("keys")).expect("list").count(),
+        0
+    );
+}
+
+// `validate` refuses an `unlock_key_file` in a folder this user cannot write (`/sys` refuses
+// even root), and one that names a folder.
+#[test]
+fn an_unlock_key_file_that_cannot_be_written_is_refused() {
+    let run = autolocked("/sys/swarmform-unlock.key")
+        .arg("validate")
+        .run()
+        .failure();
+    assert!(
+        run.stderr().contains(
+            "error: `unlock_key_file` cannot be written: the folder `/sys` is not writable by this user: "
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("= help: make it writable (`chmod u+w /sys`)"),
+        "{}",
+        run.stderr()
+    );
+    let test = autolocked("keys");
+    std::fs::create_dir(test.path().join("keys")).expect("folder");
+    let run = test.arg("validate").run().failure();
+    assert!(
+        run.stderr()
+            .contains("error: `unlock_key_file` cannot be written: `keys` is a folder, not a file"),
+        "{}",
+        run.stderr()
+    );
+}
+
+// When `unlock_key_file` cannot be written at apply time (its folder was removed after the
+// config was checked), the new key is not lost: with no terminal it goes to
+// `swarmform.state.json.unlock-key` (0600), the swarm init fails saying where it is, and the
+// apply stops there: nothing starts after it, on that host or any other. Once the folder is
+// back, the next apply writes the key file.
+#[test]
+fn an_unlock_key_that_cannot_be_written_is_kept_beside_the_state_and_the_apply_stops() {
+    let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n\n[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed by swarmform\\n\"\nhosts = [\"node2\"]\n";
+    let cluster = Cluster::new(2, 1, workloads);
+    std::fs::create_dir(cluster.path("keys")).expect("keys folder");
+    // node2's steps finish well after the swarm init on node1 fails.
+    cluster.sim.delay("node1", Duration::from_millis(200));
+    cluster.sim.delay("node2", Duration::from_secs(2));
+    let applied = std::thread::scope(|scope| {
+        let apply = scope.spawn(|| cluster.run(&["apply", "--auto-approve"]));
+        // The config is checked before any host is asked anything.
+        assert!(cluster.wait_for_command("node1", "docker"));
+        std::fs::remove_dir(cluster.path("keys")).expect("remove the folder");
+        apply.join().expect("the apply")
+    })
+    .expect(1);
+    let stderr = applied.stderr();
+    let fallback = cluster.path("swarmform.state.json.unlock-key");
+    let key = std::fs::read_to_string(&fallback).expect("the key beside the state");
+    let key = key.trim();
+    assert!(key.starts_with("SWMKEY-1-"), "{key}");
+    assert_eq!(mode(&fallback), 0o600);
+    assert!(
+        stderr.contains("error: swarm: the unlock key could not be written to `./keys/unlock.key`: No such file or directory (os error 2); it was written to `swarmform.state.json.unlock-key` (mode 0600) instead, and the apply stops here\nhint: move it to `./keys/unlock.key` once that folder exists and is writable"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Its unlock key could not be written to `./keys/unlock.key`, so it was written to `swarmform.state.json.unlock-key` (mode 0600) instead"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" not started."), "{stderr}");
+    assert!(!stderr.contains("Apply complete"), "{stderr}");
+    for text in [applied.stdout(), stderr.clone(), cluster.state_text()] {
+        assert!(!text.contains(key), "the unlock key leaked:\n{text}");
+    }
+    let node2 = cluster.sim.commands("node2");
+    assert!(
+        !node2.iter().any(|line| line.contains("/etc/motd")),
+        "a step started after the apply stopped: {node2:#?}"
+    );
+
+    cluster.sim.clear_faults("node1");
+    cluster.sim.clear_faults("node2");
+    std::fs::create_dir(cluster.path("keys")).expect("keys folder again");
+    // The refresh finds the swarm through the configured hosts, though the state records no
+    // manager yet.
+    let again = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        std::fs::read_to_string(cluster.path("keys/unlock.key"))
+            .expect("the key file")
+            .trim(),
+        key
+    );
+    assert!(
+        again
+            .stderr()
+            .contains("Its unlock key was written to `./keys/unlock.key`"),
+        "{}",
+        again.stderr()
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }

@@ -116,8 +116,9 @@ pub async fn execute(
             }
         }
         // Start what may start. Pending marks for everything starting now go to disk in one
-        // save, before any of it runs.
-        if !summary.interrupted {
+        // save, before any of it runs. A halting step (an unlock key kept elsewhere) stops
+        // this like Ctrl-C does.
+        if !summary.interrupted && !context.halted() {
             let mut starting = Vec::new();
             let startable: Vec<(Vertex, NodeIndex)> = ready.iter().cloned().collect();
             for (vertex, index) in startable {

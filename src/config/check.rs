@@ -116,6 +116,68 @@ pub fn is_account_name(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// What stops a file from being written at `path` (atomically, through a temporary file
+/// beside it), as a message and a help line; `written` is the path as the config spells it.
+/// Unlike the other checks this one reads the file system: it creates and removes a temporary
+/// file in the folder.
+pub fn unwritable_file(path: &std::path::Path, written: &str) -> Option<(String, String)> {
+    let written = std::path::Path::new(written);
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    let folder_written = written
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    match std::fs::metadata(folder) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Some((
+                format!("the folder `{}` does not exist", folder_written.display()),
+                format!(
+                    "create it (`mkdir -p {}`; mode 0700 keeps it private), or name a file in a folder that exists",
+                    folder_written.display()
+                ),
+            ));
+        }
+        Err(error) => {
+            return Some((
+                format!(
+                    "the folder `{}` cannot be read: {error}",
+                    folder_written.display()
+                ),
+                "check its permissions, or name a file in another folder".to_owned(),
+            ));
+        }
+        Ok(metadata) if !metadata.is_dir() => {
+            return Some((
+                format!("`{}` is not a folder", folder_written.display()),
+                "name a file in a folder".to_owned(),
+            ));
+        }
+        Ok(_) => {}
+    }
+    if path.is_dir() {
+        return Some((
+            format!("`{}` is a folder, not a file", written.display()),
+            "name a file, such as `unlock.key` inside it".to_owned(),
+        ));
+    }
+    match crate::state::temporary_beside(path) {
+        Ok(_) => None,
+        Err(error) => Some((
+            format!(
+                "the folder `{}` is not writable by this user: {error}",
+                folder_written.display()
+            ),
+            format!(
+                "make it writable (`chmod u+w {}`), or name a file in another folder",
+                folder_written.display()
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -351,6 +351,26 @@ impl Evaluation<'_> {
                     .help("set `autolock = true` under `[swarm]`, or remove `unlock_key_file`"),
             );
         }
+        // The apply that locks the swarm writes the key here: a folder it cannot write would
+        // leave the key nowhere.
+        if let Some(path) = &swarm.unlock_key_file
+            && swarm.autolock
+        {
+            let full = super::load::folder_of(&config.path).join(path.get_ref());
+            if let Some((problem, help)) = check::unwritable_file(&full, path.get_ref()) {
+                self.errors.push(
+                    Diagnostic::error(format!("`unlock_key_file` cannot be written: {problem}"))
+                        .at(
+                            self.at(file, path.span()),
+                            "the apply that locks the swarm writes its unlock key here",
+                        )
+                        .help(format!(
+                            "{help}; paths are relative to `{}`",
+                            super::load::folder_of(&config.path).display()
+                        )),
+                );
+            }
+        }
         if let Some(listen) = &swarm.listen_addr
             && !check::is_advertise_address(listen.get_ref())
         {

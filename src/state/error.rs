@@ -78,6 +78,34 @@ pub enum StateError {
         given: String,
     },
 
+    /// `force-unlock` of a lock whose holder still runs on this host.
+    #[error(
+        "the lock `{id}` on `{}` is held by pid {} on this host ({}, operation `{}`, since {}), and that process is still running; nothing was unlocked\nhint: wait for it to finish, or stop it (`kill {}`) and retry; if you are sure it no longer uses the state, run `swarmform force-unlock --force {id}`",
+        path.display(),
+        info.pid,
+        info.who,
+        info.operation,
+        info.created_utc(),
+        info.pid,
+        id = info.id
+    )]
+    HolderRunning {
+        /// The state file.
+        path: PathBuf,
+        /// Boxed to keep every `Result<_, StateError>` small.
+        info: Box<LockInfo>,
+    },
+
+    /// The state path is a symbolic link to nothing: the state is elsewhere, not absent.
+    #[error(
+        "the state file `{}` is a symbolic link to `{}`, which does not exist; nothing was read or written\nhint: restore `{}` (or mount what holds it), or point the link at the state with `ln -sfn STATE {}`; to start with no state, remove the link",
+        link.display(),
+        target.display(),
+        target.display(),
+        link.display()
+    )]
+    DanglingLink { link: PathBuf, target: PathBuf },
+
     #[error(
         "the state file `{path}` is not locked (there is no `{path}.lock`); there is nothing to unlock",
         path = path.display()

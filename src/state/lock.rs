@@ -2,7 +2,9 @@
 //!
 //! The OS lock is what excludes; the JSON inside is only for telling the user who to wait for.
 //! A process killed outright releases its OS lock, so a stale lock file never blocks anyone: the
-//! next process locks it and overwrites the information.
+//! next process locks it and overwrites the information. Nothing here decides from the file's
+//! content that a lock is stale: while its holder lives, the OS lock keeps everyone else out.
+//! Only `force-unlock` breaks a lock, and it refuses while the holder runs on this host.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
@@ -52,6 +54,11 @@ impl LockInfo {
     pub fn created_utc(&self) -> String {
         format_utc(self.created)
     }
+
+    /// The holder's host: what follows the last `@` of `who`.
+    pub fn hostname(&self) -> &str {
+        self.who.rsplit_once('@').map_or("", |(_, host)| host)
+    }
 }
 
 /// Holds the state lock; dropping it removes the lock file and releases the lock.
@@ -60,7 +67,11 @@ pub struct LockGuard {
     file: File,
     /// The lock file.
     path: PathBuf,
+    /// The state file it locks: the target when the state path is a symbolic link.
+    state: PathBuf,
     info: LockInfo,
+    /// When the lock was taken: a temporary file older than this was left by an earlier holder.
+    acquired: SystemTime,
 }
 
 impl LockGuard {
@@ -72,6 +83,7 @@ impl LockGuard {
     ) -> Result<LockGuard, StateError> {
         let path = lock_path(state_path);
         let start = Instant::now();
+        let acquired = SystemTime::now();
         let mut holder = None;
         loop {
             let file = OpenOptions::new()
@@ -88,7 +100,7 @@ impl LockGuard {
                     if !names_file(&path, &file).map_err(io_error(&path, "inspect"))? {
                         continue;
                     }
-                    return LockGuard::hold(file, path, operation);
+                    return LockGuard::hold(file, path, state_path, operation, acquired);
                 }
                 Err(TryLockError::WouldBlock) => {
                     if let Ok(info) = read_info(&path) {
@@ -128,7 +140,13 @@ impl LockGuard {
         }
     }
 
-    fn hold(mut file: File, path: PathBuf, operation: &str) -> Result<LockGuard, StateError> {
+    fn hold(
+        mut file: File,
+        path: PathBuf,
+        state_path: &Path,
+        operation: &str,
+        acquired: SystemTime,
+    ) -> Result<LockGuard, StateError> {
         let info = LockInfo::new(operation);
         let json = serde_json::to_vec(&info).map_err(|error| StateError::Io {
             path: path.clone(),
@@ -139,7 +157,13 @@ impl LockGuard {
         file.set_len(0)
             .and_then(|()| file.write_all(&json))
             .map_err(io_error(&path, "write the lock file"))?;
-        Ok(LockGuard { file, path, info })
+        Ok(LockGuard {
+            file,
+            path,
+            state: state_path.to_owned(),
+            info,
+            acquired,
+        })
     }
 
     pub fn info(&self) -> &LockInfo {
@@ -149,6 +173,15 @@ impl LockGuard {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The state file this guard locks (a symbolic link's target, resolved when locking).
+    pub fn state_path(&self) -> &Path {
+        &self.state
+    }
+
+    pub(super) fn acquired(&self) -> SystemTime {
+        self.acquired
     }
 }
 
@@ -174,8 +207,10 @@ impl Drop for LockGuard {
 /// Breaks the lock on `state_path` if its id is `id`, returning who held it.
 ///
 /// Meant for a lock whose holder is gone; a live holder keeps its OS lock on the removed file,
-/// so the next process locks a fresh file alongside it.
-pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, StateError> {
+/// so the next process locks a fresh file alongside it and two runs write the state at once.
+/// So unless `force`, a lock still held by a running process of this host is refused. A holder
+/// on another host cannot be checked from here and is trusted to be gone, as the user says.
+pub fn force_unlock(state_path: &Path, id: &str, force: bool) -> Result<LockInfo, StateError> {
     let path = lock_path(state_path);
     let mut file = match File::open(&path) {
         Ok(file) => file,
@@ -207,6 +242,12 @@ pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, StateError>
             given: id.to_owned(),
         });
     }
+    if !force && held_here(&info, &file) {
+        return Err(StateError::HolderRunning {
+            path: state_path.to_owned(),
+            info: Box::new(info),
+        });
+    }
     // Only remove the file we read: the holder may have released it and another taken a new one.
     if names_file(&path, &file).map_err(io_error(&path, "inspect"))? {
         match fs::remove_file(&path) {
@@ -222,6 +263,42 @@ pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, StateError>
         }
     }
     Ok(info)
+}
+
+/// Whether the lock `file` records is held by a process still running on this host: its host
+/// is this one, the OS lock is taken, and its pid is alive. An OS lock that is free means the
+/// file is stale and blocks no one, whatever its pid has become since.
+fn held_here(info: &LockInfo, file: &File) -> bool {
+    if info.hostname() != hostname() {
+        return false;
+    }
+    match file.try_lock() {
+        // Taken by us now: released when `file` closes, after the stale file is gone.
+        Ok(()) => false,
+        // Held, or a file system without locks: the pid tells.
+        Err(_) => process_alive(info.pid),
+    }
+}
+
+/// Whether process `pid` of this host is running (a zombie is not): `/proc/PID` where there is
+/// a `/proc`, else `ps -p PID`. When neither can tell, it is taken to be alive.
+pub(super) fn process_alive(pid: u32) -> bool {
+    if Path::new("/proc/self").exists() {
+        return match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // `PID (COMMAND) STATE ...`; COMMAND may hold spaces and parentheses.
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next())
+                .is_none_or(|state| !matches!(state, 'Z' | 'X')),
+            Err(error) => error.kind() != io::ErrorKind::NotFound,
+        };
+    }
+    std::process::Command::new("ps")
+        .args(["-p", &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_or(true, |status| status.success())
 }
 
 /// `<state path>.lock`.
@@ -275,7 +352,7 @@ fn user() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     let from_file = fs::read_to_string("/etc/hostname")
         .ok()
         .map(|name| name.trim().to_owned());
@@ -434,7 +511,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("temporary directory");
         let state = StateFile::new(state_path(&directory));
         let first = state.lock("apply", NO_WAIT).expect("first lock");
-        let broken = force_unlock(state.path(), &first.info().id).expect("force unlock");
+        let broken = force_unlock(state.path(), &first.info().id, true).expect("force unlock");
         assert_eq!(&broken, first.info());
         let second = state
             .lock("plan", NO_WAIT)
@@ -454,7 +531,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("temporary directory");
         let state = StateFile::new(state_path(&directory));
         let first = state.lock("apply", NO_WAIT).expect("first lock");
-        match force_unlock(state.path(), "not-the-id") {
+        match force_unlock(state.path(), "not-the-id", false) {
             Err(StateError::UnlockMismatch {
                 expected, given, ..
             }) => {
@@ -476,9 +553,107 @@ mod tests {
         let directory = tempfile::tempdir().expect("temporary directory");
         let state = StateFile::new(state_path(&directory));
         assert!(matches!(
-            force_unlock(state.path(), "any"),
+            force_unlock(state.path(), "any", false),
             Err(StateError::NotLocked { .. })
         ));
+    }
+
+    /// The pid of a process that has exited (and been reaped).
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("wait for true");
+        pid
+    }
+
+    /// Replaces what the lock file says, keeping the holder's OS lock on it.
+    fn rewrite_info(guard: &LockGuard, info: &LockInfo) {
+        fs::write(guard.path(), serde_json::to_vec(info).expect("json")).expect("rewrite");
+    }
+
+    #[test]
+    fn force_unlock_refuses_a_holder_running_on_this_host() {
+        // Without `force`, a lock whose holder is on this host and alive stays, and the error names its pid.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let first = state.lock("apply", NO_WAIT).expect("first lock");
+        let error = force_unlock(state.path(), &first.info().id, false)
+            .expect_err("a running holder must be refused");
+        match &error {
+            StateError::HolderRunning { info, .. } => assert_eq!(**info, *first.info()),
+            other => panic!("expected HolderRunning, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("held by pid {} on this host", std::process::id())),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "swarmform force-unlock --force {}",
+                first.info().id
+            )),
+            "{message}"
+        );
+        assert!(first.path().exists());
+        assert!(matches!(
+            state.lock("plan", NO_WAIT),
+            Err(StateError::Locked { .. })
+        ));
+    }
+
+    #[test]
+    fn force_unlock_breaks_a_lock_whose_holder_is_gone_or_elsewhere() {
+        // Without `force`, a lock recorded by a dead pid of this host, or by another host, is broken.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let mut dead = LockInfo::new("apply");
+        dead.pid = dead_pid();
+        let mut elsewhere = LockInfo::new("apply");
+        elsewhere.who = "ops@another-host.example".to_owned();
+        for recorded in [dead, elsewhere] {
+            // The OS lock stays held by this process: only what the file says differs.
+            let guard = state.lock("apply", NO_WAIT).expect("lock");
+            let recorded = LockInfo {
+                id: guard.info().id.clone(),
+                ..recorded
+            };
+            rewrite_info(&guard, &recorded);
+            let broken = force_unlock(state.path(), &recorded.id, false).expect("force unlock");
+            assert_eq!(broken, recorded);
+            assert!(!guard.path().exists());
+            drop(guard);
+        }
+    }
+
+    #[test]
+    fn a_live_holders_lock_is_never_taken_for_stale() {
+        // While its holder lives, a lock blocks others whatever the lock file says: a dead pid, an old time, nothing at all.
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let state = StateFile::new(state_path(&directory));
+        let holder = state.lock("apply", NO_WAIT).expect("lock");
+        let mut stale_looking = holder.info().clone();
+        stale_looking.pid = dead_pid();
+        stale_looking.created = 0;
+        rewrite_info(&holder, &stale_looking);
+        assert!(matches!(
+            state.lock("plan", Duration::from_millis(200)),
+            Err(StateError::Locked { info, .. }) if *info == stale_looking
+        ));
+        fs::write(holder.path(), "").expect("empty the lock file");
+        assert!(matches!(
+            state.lock("plan", NO_WAIT),
+            Err(StateError::LockUnreadable { .. })
+        ));
+    }
+
+    #[test]
+    fn liveness_of_a_process() {
+        // This process is alive; one that exited is not.
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(dead_pid()));
     }
 
     #[test]

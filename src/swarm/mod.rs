@@ -49,14 +49,21 @@ pub struct Context {
     unlock_key: Mutex<Option<String>>,
     /// Set when this run locked the swarm (autolock turned on): the key, shown once.
     new_unlock_key: Mutex<Option<NewUnlockKey>>,
+    /// Where a new unlock key goes when `unlock_key_file` cannot be written and the key cannot
+    /// be shown on a terminal (beside the state); `None` when it will be shown.
+    unlock_key_fallback: Option<std::path::PathBuf>,
+    /// Set by a step after which nothing else may start (an unlock key kept elsewhere).
+    halted: std::sync::atomic::AtomicBool,
 }
 
 /// The unlock key of a swarm this run autolocked, for the command to show once.
 #[derive(Debug, Clone)]
 pub struct NewUnlockKey {
     pub key: String,
-    /// The `unlock_key_file` it was written to, when the config names one.
+    /// The file it was written to: `unlock_key_file`, or the fallback when that failed.
     pub written_to: Option<std::path::PathBuf>,
+    /// The `unlock_key_file` that could not be written.
+    pub not_written_to: Option<std::path::PathBuf>,
 }
 
 /// What a vertex left behind, for the state.
@@ -89,7 +96,26 @@ impl Context {
             managers: Mutex::new(BTreeMap::new()),
             unlock_key: Mutex::new(None),
             new_unlock_key: Mutex::new(None),
+            unlock_key_fallback: None,
+            halted: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Where to keep a new unlock key that `unlock_key_file` cannot take, when it cannot be
+    /// shown on a terminal.
+    pub fn with_unlock_key_fallback(mut self, path: Option<std::path::PathBuf>) -> Context {
+        self.unlock_key_fallback = path;
+        self
+    }
+
+    /// Whether a step asked that nothing more starts: the executor then stops scheduling.
+    pub fn halted(&self) -> bool {
+        self.halted.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn halt(&self) {
+        self.halted
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// The unlock key of a swarm this run autolocked; taken once.
@@ -864,7 +890,8 @@ async fn swarm_init(
             .ok()
             .and_then(|state| state.resource(&Address::swarm()).map(|swarm| swarm.pending));
         if info.control_available && recorded == Some(true) {
-            // The init of an interrupted run: its unlock key may not have been kept yet.
+            // The run that initialized it may have died (or stopped) before the key was kept
+            // or shown.
             if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
                 keep_unlock_key(context, on, true).await?;
             }
@@ -1036,21 +1063,23 @@ async fn keep_unlock_key(context: &Context, manager: &str, new: bool) -> Result<
     if let Some(path) = &path {
         let current = std::fs::read_to_string(path).unwrap_or_default();
         if current.trim() != key {
-            crate::state::write_atomically(path, format!("{key}\n").as_bytes()).map_err(
-                |error| {
-                    StepError::Refused(format!(
-                        "the unlock key could not be written to `{}`: {error}",
-                        path.display()
-                    ))
-                },
-            )?;
+            if let Err(error) = crate::state::write_atomically(path, format!("{key}\n").as_bytes())
+            {
+                return Err(keep_unlock_key_elsewhere(
+                    context, manager, key, path, &error,
+                ));
+            }
             written_to = Some(path.clone());
         }
     }
     if (new || written_to.is_some())
         && let Ok(mut shown) = context.new_unlock_key.lock()
     {
-        *shown = Some(NewUnlockKey { key, written_to });
+        *shown = Some(NewUnlockKey {
+            key,
+            written_to,
+            not_written_to: None,
+        });
     }
     Ok(())
 }
@@ -1067,6 +1096,62 @@ async fn remember_node_id(context: &Context, change: &Change) -> Result<(), Step
         resource.remote_id = Some(id);
     }
     Ok(())
+}
+
+/// `unlock_key_file` could not be written (its folder went away or became read-only after
+/// `validate`): the key is kept where it cannot be lost, in the fallback file beside the state,
+/// or shown on the terminal once the apply ends, and nothing more starts. Returns the step's
+/// error, which says where the key is.
+fn keep_unlock_key_elsewhere(
+    context: &Context,
+    manager: &str,
+    key: String,
+    path: &std::path::Path,
+    error: &crate::state::StateError,
+) -> StepError {
+    context.halt();
+    let cause = |error: &crate::state::StateError| {
+        std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string)
+    };
+    let failed = format!(
+        "the unlock key could not be written to `{}`: {}",
+        path.display(),
+        cause(error)
+    );
+    let kept = match &context.unlock_key_fallback {
+        Some(fallback) => {
+            match crate::state::write_atomically(fallback, format!("{key}\n").as_bytes()) {
+                Ok(()) => Ok(Some(fallback.clone())),
+                Err(fallback_error) => Err(format!(
+                    "{failed}; nor to `{}`: {}; the apply stops here\nhint: read the key on a terminal with `swarmform exec --hosts {manager} -- docker swarm unlock-key -q` and keep it safe, make `{}` writable, then apply again",
+                    fallback.display(),
+                    cause(&fallback_error),
+                    path.display()
+                )),
+            }
+        }
+        None => Ok(None),
+    };
+    let message = match &kept {
+        Ok(Some(fallback)) => format!(
+            "{failed}; it was written to `{}` (mode 0600) instead, and the apply stops here\nhint: move it to `{}` once that folder exists and is writable (or keep it safe elsewhere), then apply again",
+            fallback.display(),
+            path.display()
+        ),
+        Ok(None) => format!(
+            "{failed}; it is shown below, once, and the apply stops here\nhint: keep it safe, make the folder of `{}` writable, then apply again",
+            path.display()
+        ),
+        Err(message) => message.clone(),
+    };
+    if let (Ok(written_to), Ok(mut shown)) = (kept, context.new_unlock_key.lock()) {
+        *shown = Some(NewUnlockKey {
+            key,
+            written_to,
+            not_written_to: Some(path.to_owned()),
+        });
+    }
+    StepError::Refused(message)
 }
 
 /// The node id of a node change's host: recorded, or asked of the host itself.
