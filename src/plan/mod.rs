@@ -9,6 +9,6 @@ pub mod saved;
 mod tests;
 
 pub use model::{
-    Action, AttributeChange, Change, HostAddress, HostFacts, Mode, Plan, StateRef, Step, Summary,
-    SwarmState, Warning,
+    Action, AttributeChange, Change, HostAddress, HostFacts, Mode, Plan, StateRef, Step, Stray,
+    Summary, SwarmState, Unlabelled, Warning,
 };
