@@ -108,6 +108,8 @@ pub(crate) fn planned(
     let mut current = state.cloned();
     let mut unreachable = BTreeSet::new();
     let mut drift = Vec::new();
+    let mut strays = Vec::new();
+    let mut unlabelled = Vec::new();
     let mut pool_used = None;
     let mut facts = None;
     if request.refresh
@@ -135,6 +137,8 @@ pub(crate) fn planned(
             let refreshed = refreshed.map_err(OperateError::from)?;
             unreachable = refreshed.unreachable;
             drift = refreshed.drift;
+            strays = refreshed.strays;
+            unlabelled = refreshed.unlabelled;
             current = Some(refreshed.state);
         }
         let gathered = gathered.map_err(OperateError::from)?;
@@ -154,6 +158,8 @@ pub(crate) fn planned(
         refreshed: request.refresh,
         unreachable,
         facts,
+        strays,
+        unlabelled,
     };
     let mut plan = planner::plan(&loaded.desired, current.as_ref(), &options)?;
     let mut warnings = config_warnings(&loaded.sources, &loaded.desired);
@@ -289,6 +295,12 @@ pub(crate) fn apply(
                 crate::ui::plan_text(&planned.plan, workspace.color_stdout)
             );
             if !planned.plan.has_changes() {
+                // Objects the refresh adopted (created by a killed run, never recorded) are
+                // recorded now, even with nothing else to do.
+                if adopted(recorded.as_ref(), &planned.state) {
+                    let mut state = planned.state;
+                    workspace.state.save(&mut state, &guard)?;
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             if !args.auto_approve {
@@ -336,6 +348,20 @@ pub(crate) fn apply(
         show_unlock_key(&key, &plan);
     }
     Ok(report(&plan, &summary))
+}
+
+/// Whether the refreshed state records as created something the recorded one had pending or
+/// did not have (an object the refresh adopted through its ownership labels).
+fn adopted(recorded: Option<&State>, refreshed: &State) -> bool {
+    refreshed
+        .resources
+        .iter()
+        .filter(|resource| !resource.pending)
+        .any(|resource| {
+            recorded
+                .and_then(|recorded| recorded.resource(&resource.address))
+                .is_none_or(|before| before.pending)
+        })
 }
 
 /// The unlock key of a swarm this run autolocked: written where the config asks, or shown this

@@ -10,6 +10,7 @@ mod examples;
 mod facts;
 mod image;
 mod init;
+mod ownership;
 mod plan;
 mod stacks;
 mod state;

@@ -164,6 +164,15 @@ fn labels_value(
                     .at(Location::new(file, key.span()), "this key")
                     .help("label keys may not be empty or contain whitespace or `=`"),
             );
+        } else if key
+            .get_ref()
+            .starts_with(crate::swarm::ownership::RESERVED_PREFIX)
+        {
+            errors.push(
+                Diagnostic::error(format!("`{}` is a reserved label key", key.get_ref()))
+                    .at(Location::new(file, key.span()), "this key")
+                    .help("label keys starting with `swarmform.` are swarmform's own: it marks what it creates with `swarmform.address` and `swarmform.lineage`; rename this label"),
+            );
         }
         map.insert(key.get_ref().clone(), Value::String(value.clone()));
     }

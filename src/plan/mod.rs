@@ -10,5 +10,5 @@ mod tests;
 
 pub use model::{
     Action, AttributeChange, Change, HostAddress, HostFacts, ManagerCount, Mode, Plan, StateRef,
-    Step, Summary, SwarmState, Warning,
+    Step, Stray, Summary, SwarmState, Unlabelled, Warning,
 };

@@ -469,6 +469,12 @@ pub enum Step {
     Forget {
         why: String,
     },
+    /// `docker service update --label-add` of the ownership labels, for a service made by an
+    /// earlier swarmform that did not label what it created.
+    LabelService {
+        name: String,
+        via: String,
+    },
 }
 
 impl Step {
@@ -557,6 +563,35 @@ impl Step {
                 format!("check {check} ({tries})")
             }
             Step::Forget { why } => format!("forget it in the state: {why}"),
+            Step::LabelService { name, via } => {
+                format!("add the ownership labels to service {name} (on {via})")
+            }
         }
     }
+}
+
+/// A swarm object of this state's lineage that the state does not record: a version left
+/// behind by a change killed between creating the new one and removing the old one, or an
+/// object of a resource since removed from the config. Found by the refresh through the
+/// ownership labels; the planner removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    /// The resource its `swarmform.address` label names.
+    pub address: Address,
+    /// `network`, `secret` or `config`.
+    pub object: String,
+    /// Its Docker name.
+    pub name: String,
+    /// Our resources whose services still use it (a stack, a registry): it can go once the
+    /// one of them that deploys in the plan has deployed. Empty when nothing uses it.
+    pub used_by: Vec<Address>,
+}
+
+/// A service swarmform made before it labelled what it creates (a hosted registry's): the
+/// next apply adds the labels in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlabelled {
+    pub address: Address,
+    /// The service's Docker name.
+    pub name: String,
 }

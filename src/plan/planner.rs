@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::model::{
-    Action, AttributeChange, Change, HostFacts, ManagerCount, Mode, Plan, StateRef, Step, Warning,
+    Action, AttributeChange, Change, HostFacts, ManagerCount, Mode, Plan, StateRef, Step, Stray,
+    Unlabelled, Warning,
 };
 use crate::address::{Address, Kind, Target};
 use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR};
@@ -29,6 +30,10 @@ pub struct Options {
     /// What every host said about itself (config hosts, then hosts only the state has), for
     /// the preflight checks and the plan's Hosts section; `None` when the hosts were not read.
     pub facts: Option<Vec<HostFacts>>,
+    /// Objects of this lineage the refresh found outside the state: removed by the plan.
+    pub strays: Vec<Stray>,
+    /// Services made before the ownership labels: labelled in place.
+    pub unlabelled: Vec<Unlabelled>,
 }
 
 /// Why no plan could be made.
@@ -151,6 +156,7 @@ pub fn plan(
             ));
         }
     }
+    remove_strays(&mut changes, options, &anchor);
     if let Some(facts) = &options.facts {
         let mut found = super::preflight::check(desired, state, facts, &mut changes, mode)
             .map_err(|problems| PlanError::Preflight(super::preflight::message(&problems)))?;
@@ -201,6 +207,103 @@ pub fn plan(
         hosts: options.facts.clone().unwrap_or_default(),
         managers,
     })
+}
+
+/// The objects of ours the state does not record (`Options::strays`) are removed, each by a
+/// `docker KIND rm` on the change that owns it, which says so: after the deploy of the one
+/// stack or registry that still uses it, else on its own resource's change (a no-op becomes
+/// an update), else, for a resource neither configured nor recorded, on a deletion of its own.
+/// A service made before the labels (`Options::unlabelled`) gets them in place when its
+/// change does not deploy it anyway.
+fn remove_strays(changes: &mut Vec<Change>, options: &Options, anchor: &str) {
+    for stray in &options.strays {
+        let remove = Step::DockerRemove {
+            object: stray.object.clone(),
+            name: stray.name.clone(),
+            via: anchor.to_owned(),
+        };
+        if let [user] = stray.used_by.as_slice() {
+            let Some(change) = changes.iter_mut().find(|change| &change.address == user) else {
+                continue;
+            };
+            let Some(deploy) = change.steps.iter().position(|step| {
+                matches!(step, Step::StackDeploy { .. } | Step::DeployRegistry { .. })
+            }) else {
+                continue;
+            };
+            change.steps.insert(deploy + 1, remove);
+            change.reasons.push(format!(
+                "`{}`: {} is a superseded version that only `{user}` still uses; removed once it is deployed",
+                stray.address, stray.name
+            ));
+            continue;
+        }
+        if !stray.used_by.is_empty() {
+            continue;
+        }
+        let reason = format!(
+            "`{}`: {} is a superseded version that nothing uses; removed",
+            stray.address, stray.name
+        );
+        match changes
+            .iter_mut()
+            .find(|change| change.address == stray.address)
+        {
+            Some(change) => {
+                if change.action == Action::NoOp {
+                    change.action = Action::Update;
+                }
+                change.steps.push(remove);
+                change.reasons.push(reason);
+            }
+            // Restricted by `--target`, a resource left out stays as it is.
+            None if !options.targets.is_empty() => {}
+            None => {
+                let change = Change {
+                    address: stray.address.clone(),
+                    action: Action::Delete,
+                    host: None,
+                    reasons: vec![format!(
+                        "`{}`: {} {} is swarmform's, but neither the config nor the state has it; removed",
+                        stray.address, stray.object, stray.name
+                    )],
+                    attributes: Vec::new(),
+                    steps: vec![remove],
+                    depends_on: vec![Address::swarm()],
+                    create_before_destroy: false,
+                };
+                let at = changes.partition_point(|existing| existing.address < change.address);
+                changes.insert(at, change);
+            }
+        }
+    }
+    for unlabelled in &options.unlabelled {
+        let Some(change) = changes
+            .iter_mut()
+            .find(|change| change.address == unlabelled.address)
+        else {
+            continue;
+        };
+        if change.steps.iter().any(|step| {
+            matches!(
+                step,
+                Step::DeployRegistry { .. } | Step::RemoveRegistry { .. }
+            )
+        }) {
+            continue;
+        }
+        if change.action == Action::NoOp {
+            change.action = Action::Update;
+        }
+        change.steps.push(Step::LabelService {
+            name: unlabelled.name.clone(),
+            via: anchor.to_owned(),
+        });
+        change.reasons.push(
+            "its service was made by an earlier swarmform without the ownership labels: they are added in place"
+                .to_owned(),
+        );
+    }
 }
 
 fn plural(count: usize) -> &'static str {

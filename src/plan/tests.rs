@@ -606,3 +606,76 @@ fn cycles_are_rejected() {
         "{error}"
     );
 }
+
+#[test]
+fn strays_are_removed_where_their_users_let_them_go() {
+    // An unused superseded version goes on its resource's change (a no-op becomes an update);
+    // one the stack still uses goes right after that stack's deploy; an object of an address
+    // neither configured nor recorded gets a deletion of its own; one used by a stack that does
+    // not deploy stays.
+    let desired = cluster(1, 0);
+    let mut state = applied(&desired);
+    let stack: Address = "stack.web".parse().expect("address");
+    if let Some(entry) = state
+        .resources
+        .iter_mut()
+        .find(|entry| entry.address == stack)
+    {
+        entry.pending = true;
+    }
+    let stray = |address: &str, object: &str, name: &str, used_by: &[&str]| super::Stray {
+        address: address.parse().expect("address"),
+        object: object.to_owned(),
+        name: name.to_owned(),
+        used_by: used_by
+            .iter()
+            .map(|user| user.parse().expect("address"))
+            .collect(),
+    };
+    let options = Options {
+        strays: vec![
+            stray("secret.db", "secret", "db-aaaa1111", &[]),
+            stray("secret.db", "secret", "db-bbbb2222", &["stack.web"]),
+            stray("network.old", "network", "old", &[]),
+            stray("secret.db", "secret", "db-cccc3333", &["registry.local"]),
+        ],
+        ..Options::default()
+    };
+    let plan = plan(&desired, Some(&state), &options).expect("plan");
+    let remove = |name: &str| Step::DockerRemove {
+        object: if name == "old" { "network" } else { "secret" }.to_owned(),
+        name: name.to_owned(),
+        via: "m1".to_owned(),
+    };
+    let secret = change(&plan, "secret.db");
+    assert_eq!(secret.action, Action::Update);
+    assert_eq!(secret.steps, [remove("db-aaaa1111")]);
+    assert_eq!(
+        secret.reasons,
+        ["`secret.db`: db-aaaa1111 is a superseded version that nothing uses; removed"]
+    );
+    let web = change(&plan, "stack.web");
+    let deploy = web
+        .steps
+        .iter()
+        .position(|step| matches!(step, Step::StackDeploy { .. }))
+        .expect("a deploy");
+    assert_eq!(web.steps[deploy + 1], remove("db-bbbb2222"));
+    let old = change(&plan, "network.old");
+    assert_eq!(old.action, Action::Delete);
+    assert_eq!(old.steps, [remove("old")]);
+    assert!(
+        plan.changes
+            .windows(2)
+            .all(|pair| pair[0].address < pair[1].address),
+        "sorted"
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .flat_map(|change| &change.steps)
+            .all(|step| *step != remove("db-cccc3333")),
+        "a version the undeployed registry uses stays"
+    );
+    Graph::build(&plan).expect("acyclic");
+}

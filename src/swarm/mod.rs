@@ -6,6 +6,7 @@
 
 mod error;
 pub mod facts;
+pub mod ownership;
 pub mod refresh;
 pub mod stack;
 
@@ -762,6 +763,16 @@ async fn run_step(
             Ok(None)
         }
         Step::Forget { .. } => Ok(None),
+        Step::LabelService { name, via } => {
+            let mut command = docker(&["service", "update", "--detach"]);
+            for label in ownership::label_words(context, &change.address) {
+                command = command.arg("--label-add").arg(label);
+            }
+            context
+                .check(via, &Script::new(command.arg(name.clone())), None)
+                .await?;
+            Ok(None)
+        }
     }
 }
 
@@ -1658,6 +1669,10 @@ async fn docker_create(
                 .collect()
         })
         .unwrap_or_default();
+    let labels: Vec<String> = labels
+        .into_iter()
+        .chain(ownership::label_words(context, &change.address))
+        .collect();
     if object == "network" {
         let inspect = Script::new(
             docker(&["network", "inspect", "--format", "{{json .Id}}"]).arg(name.to_owned()),
@@ -1738,25 +1753,15 @@ async fn registry_deploy(
         .unwrap_or(5000);
     let image = text_attribute(change, "image").unwrap_or_else(|| "registry:2".to_owned());
     let volume = text_attribute(change, "volume").unwrap_or_else(|| format!("{name}-data"));
-    let config = resource
-        .payload("config")
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default();
-    let config_name = format!("{name}-config-{}", &crate::hash::sha256_hex(&config)[..8]);
-    ensure_object(context, via, "config", &config_name, config).await?;
-    let mounts = vec![format!(
-        "source={config_name},target=/etc/docker/registry/config.yml"
-    )];
+    let mut mounts = Vec::new();
     let mut secrets = Vec::new();
-    for (attribute_name, target) in [
-        ("tls_cert", "registry_tls_cert"),
-        ("tls_key", "registry_tls_key"),
-        ("htpasswd", "registry_htpasswd"),
-    ] {
-        if let Some(content) = resource.payload(attribute_name) {
-            let secret_name = format!("{name}-{target}-{}", &crate::hash::sha256_hex(content)[..8]);
-            ensure_object(context, via, "secret", &secret_name, content.to_vec()).await?;
-            secrets.push(format!("source={secret_name},target={target}"));
+    for (object, object_name, content, target) in ownership::registry_objects(resource, &name) {
+        ensure_object(context, change, via, object, &object_name, content).await?;
+        let mount = format!("source={object_name},target={target}");
+        if object == "config" {
+            mounts.push(mount);
+        } else {
+            secrets.push(mount);
         }
     }
     // A registry's config sits at a fixed path in the container, and Docker cannot swap a
@@ -1779,6 +1784,9 @@ async fn registry_deploy(
         .arg(format!(
             "type=volume,source={volume},target=/var/lib/registry"
         ));
+    for label in ownership::label_words(context, &change.address) {
+        command = command.arg("--label").arg(label);
+    }
     for mount in &mounts {
         command = command.arg("--config").arg(mount.clone());
     }
@@ -1809,14 +1817,20 @@ async fn hostname_of(context: &Context, host: &str) -> Result<String, StepError>
     Ok(output.stdout_text().trim().trim_matches('"').to_owned())
 }
 
+/// A registry's secret or config, labelled as the registry's.
 async fn ensure_object(
     context: &Context,
+    change: &Change,
     via: &str,
     object: &str,
     name: &str,
     content: Vec<u8>,
 ) -> Result<(), StepError> {
-    let script = Script::new(docker(&[object, "create", name, "-"])).stdin(content);
+    let mut command = docker(&[object, "create"]);
+    for label in ownership::label_words(context, &change.address) {
+        command = command.arg("--label").arg(label);
+    }
+    let script = Script::new(command.arg(name.to_owned()).arg("-")).stdin(content);
     let output = context.run(via, &script).await?;
     if output.success() || output.stderr_text().contains("already exists") {
         Ok(())

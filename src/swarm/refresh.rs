@@ -21,6 +21,10 @@ pub struct Refreshed {
     pub unreachable: BTreeSet<String>,
     /// One line per difference found, for the user.
     pub drift: Vec<String>,
+    /// Objects of this lineage the state does not record, for the planner to remove.
+    pub strays: Vec<crate::plan::Stray>,
+    /// Services made before the ownership labels, for the planner to label.
+    pub unlabelled: Vec<crate::plan::Unlabelled>,
 }
 
 /// A host that cannot be reached at all, as opposed to one that refused us.
@@ -166,25 +170,28 @@ pub async fn refresh(
         recorded.host = Some(anchor.clone());
     }
     refresh_nodes(context, &anchor, facts, &mut refreshed).await?;
+    let mut listed = Vec::new();
     for (kind, object) in [
         (Kind::Network, "network"),
         (Kind::Secret, "secret"),
         (Kind::Config, "config"),
     ] {
-        let names = list_names(context, &anchor, &[object, "ls"], "Name").await?;
+        let objects = super::ownership::list(context, &anchor, object).await?;
+        let names = objects.iter().map(|live| live.name.clone()).collect();
         forget_missing(&mut refreshed, kind, &names, object);
+        listed.push((kind, object, objects));
     }
     let stacks = list_names(context, &anchor, &["stack", "ls"], "Name").await?;
     forget_missing(&mut refreshed, Kind::Stack, &stacks, "stack");
     let services = list_names(context, &anchor, &["service", "ls"], "Name").await?;
+    let inspected = super::stack::inspect_services(context, &anchor, &services).await?;
     super::stack::refresh_services(
         context,
-        &anchor,
-        &services,
+        &inspected,
         &mut refreshed.state,
         &mut refreshed.drift,
-    )
-    .await?;
+    );
+    super::ownership::reconcile(context, &mut refreshed, &listed, &inspected);
     let hosted_registries: Vec<Address> = refreshed
         .state
         .resources

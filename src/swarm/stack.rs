@@ -33,6 +33,19 @@ pub(super) async fn stack_deploy(
         .payload("compose")
         .map(<[u8]>::to_vec)
         .unwrap_or_default();
+    // The ownership labels go into what is sent, never into the desired attributes: the
+    // plan and the compose hash stay as the config makes them.
+    let compose = super::ownership::label_compose(
+        &compose,
+        &change.address,
+        &super::ownership::lineage(context),
+    )
+    .map_err(|error| {
+        StepError::Refused(format!(
+            "the compose file of `{}` could not be labelled: {error}",
+            change.address
+        ))
+    })?;
     let timeout = attribute(change, "converge_timeout")
         .and_then(Value::as_str)
         .and_then(crate::config::check::parse_duration)
@@ -624,16 +637,49 @@ pub fn live_service(inspected: &Value, sensitive: &[String]) -> Option<(String, 
     Some((stack, name, summary.normalised(sensitive).to_json()))
 }
 
-/// Refresh: the live summary of every recorded stack's services, from one `docker service
-/// inspect` of the services `docker service ls` listed, written into the state's `services`.
-/// A service scaled, re-imaged or removed by hand then plans as a change back to the config.
-pub(super) async fn refresh_services(
+/// Every listed service's `docker service inspect --format '{{json .}}'`, in one command; a
+/// service removed between the listing and now is simply not reported. Refresh reads the
+/// stacks' summaries and the ownership labels and references from it.
+pub(super) async fn inspect_services(
     context: &Context,
     anchor: &str,
     services: &BTreeSet<String>,
+) -> Result<Vec<Value>, StepError> {
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let script = Script::new(
+        docker(&["service", "inspect"])
+            .args(json_format())
+            .args(services.iter().cloned()),
+    );
+    // The specs hold environment values, possibly a secret since rotated that no scrubbing
+    // knows: `-v` shows the command, not its output.
+    context.reporter.command(anchor, &script.display());
+    let output = context.pool.run(anchor, &script).await?;
+    context.reporter.output(
+        anchor,
+        output.exit_status,
+        "(service specs, not shown: they hold environment values)",
+        &context.scrub(output.stderr_text().trim()),
+    );
+    Ok(output
+        .stdout_text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect())
+}
+
+/// Refresh: the live summary of every recorded stack's services, from the services' specs
+/// (`inspect_services`), written into the state's `services`. A service scaled, re-imaged or
+/// removed by hand then plans as a change back to the config. Labels are not part of a
+/// summary, so the ownership labels never show as drift.
+pub(super) fn refresh_services(
+    context: &Context,
+    inspected: &[Value],
     state: &mut State,
     drift: &mut Vec<String>,
-) -> Result<(), StepError> {
+) {
     let stacks: Vec<(Address, String)> = state
         .resources
         .iter()
@@ -649,38 +695,17 @@ pub(super) async fn refresh_services(
         })
         .collect();
     if stacks.is_empty() {
-        return Ok(());
+        return;
     }
     let mut live: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
-    if !services.is_empty() {
-        let script = Script::new(
-            docker(&["service", "inspect"])
-                .args(json_format())
-                .args(services.iter().cloned()),
-        );
-        // A service removed between the listing and now is simply not reported. The specs
-        // hold environment values, possibly a secret since rotated that no scrubbing knows:
-        // `-v` shows the command, not its output.
-        context.reporter.command(anchor, &script.display());
-        let output = context.pool.run(anchor, &script).await?;
-        context.reporter.output(
-            anchor,
-            output.exit_status,
-            "(service specs, not shown: they hold environment values)",
-            &context.scrub(output.stderr_text().trim()),
-        );
-        let sensitive = context
-            .sensitive
-            .lock()
-            .map(|values| values.clone())
-            .unwrap_or_default();
-        for line in output.stdout_text().lines() {
-            let Ok(inspected) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            if let Some((stack, name, summary)) = live_service(&inspected, &sensitive) {
-                live.entry(stack).or_default().insert(name, summary);
-            }
+    let sensitive = context
+        .sensitive
+        .lock()
+        .map(|values| values.clone())
+        .unwrap_or_default();
+    for inspected in inspected {
+        if let Some((stack, name, summary)) = live_service(inspected, &sensitive) {
+            live.entry(stack).or_default().insert(name, summary);
         }
     }
     for (address, name) in stacks {
@@ -731,7 +756,6 @@ pub(super) async fn refresh_services(
         }
         resource.attributes.insert("services".to_owned(), now);
     }
-    Ok(())
 }
 
 /// One sentence per service field that differs: `service web_web: replicas is 3 on the

@@ -180,6 +180,7 @@ fn step(step: &Step) -> Value {
             json!({ "check": check, "tries": tries, "interval": interval }),
         ),
         Step::Forget { why } => ("forget", json!({ "why": why })),
+        Step::LabelService { name, via } => ("label_service", json!({ "name": name, "via": via })),
     };
     let mut object = serde_json::Map::new();
     object.insert("step".to_owned(), Value::from(kind));
