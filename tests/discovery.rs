@@ -255,3 +255,57 @@ fn nodes_carry_ownership_labels() {
     );
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+// A file swarmform wrote is read back by the refresh: removed by hand, the plan writes it again;
+// changed by hand, the plan writes it back; a killed destroy that removed it converges too.
+#[test]
+fn files_are_read_back_from_their_hosts() {
+    let cluster = Cluster::new(
+        2,
+        1,
+        "[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed\\n\"\n",
+    );
+    cluster.apply();
+    let motd = |host: &str| {
+        cluster
+            .snapshot()
+            .host(host)
+            .and_then(|host| host.file("/etc/motd").map(|file| file.text()))
+    };
+    assert_eq!(motd("node2").as_deref(), Some("managed\n"));
+
+    cluster
+        .run(&["exec", "--hosts", "node2", "--", "rm", "-f", "/etc/motd"])
+        .expect(0);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stderr()
+            .contains("`file.motd[node2]`: /etc/motd is gone from `node2`"),
+        "{}",
+        plan.stderr()
+    );
+    cluster.apply();
+    assert_eq!(motd("node2").as_deref(), Some("managed\n"));
+
+    cluster
+        .run(&[
+            "exec",
+            "--hosts",
+            "node1",
+            "--",
+            "sh",
+            "-c",
+            "echo edited > /etc/motd",
+        ])
+        .expect(0);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stderr()
+            .contains("`file.motd[node1]`: /etc/motd was changed on `node1`"),
+        "{}",
+        plan.stderr()
+    );
+    cluster.apply();
+    assert_eq!(motd("node1").as_deref(), Some("managed\n"));
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}

@@ -158,7 +158,11 @@ impl Graph {
                 let dependency_is_cbd = changes
                     .get(dependency)
                     .is_some_and(|other| other.create_before_destroy);
-                if dependency_is_cbd || destroy.is_none() {
+                // A resource created by this plan never used the old version (a stack whose
+                // removal an interrupted run already made), so it does not wait for it to go:
+                // that would be a cycle with the dependency's own destroy -> create.
+                let used_the_old = change.action != Action::Create;
+                if dependency_is_cbd || destroy.is_none() && used_the_old {
                     // The old version goes once its users have moved to the new one.
                     self.edge(apply, dependency_destroy, Edge::Dependency);
                 }

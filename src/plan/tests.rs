@@ -679,3 +679,29 @@ fn strays_are_removed_where_their_users_let_them_go() {
     );
     Graph::build(&plan).expect("acyclic");
 }
+
+// A replaced network whose stack an interrupted run already took down: the stack is created
+// again after the new network, with no cycle through the old network's destroy.
+#[test]
+fn a_stack_already_gone_waits_only_for_the_new_network() {
+    let before = cluster(1, 0);
+    let mut state = applied(&before);
+    state.remove(&"stack.web".parse().expect("address"));
+    let after = test_desired(
+        &format!(
+            "{}{}",
+            hosts(1, 0),
+            WORKLOADS.replace("10.0.9.0/24", "10.0.10.0/24")
+        ),
+        &[("db.txt", "secret-one\n"), ("web.yml.hbs", WEB)],
+    );
+    let plan = offline(&after, Some(&state));
+    assert_eq!(change(&plan, "network.web").action, Action::Replace);
+    assert_eq!(change(&plan, "stack.web").action, Action::Create);
+    Graph::build(&plan).expect("no cycle");
+    assert!(has_edge(
+        &plan,
+        ("network.web", Phase::Apply),
+        ("stack.web", Phase::Apply)
+    ));
+}

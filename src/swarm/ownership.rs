@@ -161,7 +161,13 @@ pub(super) async fn list(
     anchor: &str,
     object: &str,
 ) -> Result<Vec<Listed>, StepError> {
-    let script = Script::new(docker(&[object, "ls", "--format", "{{json .}}"]));
+    // `docker network ls` cuts ids to 12 characters unless told not to (secrets and configs
+    // list theirs whole, and have no such flag).
+    let mut command = docker(&[object, "ls", "--format", "{{json .}}"]);
+    if object == "network" {
+        command = command.arg("--no-trunc");
+    }
+    let script = Script::new(command);
     let output = context.check(anchor, &script, None).await?;
     Ok(super::json_lines(&output.stdout_text())
         .iter()
