@@ -5,6 +5,7 @@ mod test;
 
 mod apply;
 mod cli;
+mod crash;
 mod examples;
 mod facts;
 mod image;
