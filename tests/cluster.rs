@@ -124,15 +124,16 @@ impl Cluster {
     }
 
     /// `swarmform ARGS` in the folder, SIGKILLed by the simulator at the `command`th command
-    /// line any host receives from its start (see [`Sim::kill_at`]), or after `timeout`. Whether
-    /// the simulator killed it (a run with fewer commands finishes), and how it ended.
+    /// line any host receives from its start (see [`Sim::kill_at`]), or after `timeout`. The
+    /// host and command line the simulator killed it at (none when a run with fewer commands
+    /// finished), and how it ended.
     pub fn run_killed_at(
         &self,
         args: &[&str],
         command: usize,
         moment: KillMoment,
         timeout: Duration,
-    ) -> (bool, Result<Ran, Ran>) {
+    ) -> (Option<(String, String)>, Result<Ran, Ran>) {
         let before = self.sim.command_count();
         let child = self
             .command(args)

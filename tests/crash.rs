@@ -7,7 +7,11 @@
 //!
 //! `SWARMFORM_CRASH_SEED` (default 1) and `SWARMFORM_CRASH_ITERATIONS` pick the iterations:
 //! iteration `i` uses seed `SEED + i`, so `SWARMFORM_CRASH_SEED=S SWARMFORM_CRASH_ITERATIONS=1`
-//! replays the iteration a report names. `benches/crash_loop.sh` runs the long loop.
+//! replays the kill points a report names. A seed fixes the kill point (the Nth command line
+//! the hosts receive, counted by the simulator, and before or after its effect); which command
+//! that is can differ between runs, since swarmform runs steps and host reads in parallel, so
+//! every report line names the command the kill came at. `benches/crash_loop.sh` runs the
+//! long loop.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -25,7 +29,7 @@ use crate::cluster::{Cluster, Ran};
 const HOSTS: usize = 5;
 const MANAGERS: usize = 3;
 
-/// The iterations `cargo test` runs: three kills each (one per phase).
+/// The iterations `cargo test` runs: four kills each (one per phase).
 const ITERATIONS: u64 = 8;
 /// The iterations of the long run (`crash_loop_long`, `benches/crash_loop.sh`).
 const LONG_ITERATIONS: u64 = 200;
@@ -139,37 +143,70 @@ vars = {{ replicas = {replicas} }}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// A first apply, killed, applied again.
     First,
+    /// An apply of the change, killed, applied again.
     Change,
+    /// A destroy, killed, then an apply: the cluster built again from what the kill left.
+    Rebuild,
+    /// A destroy, killed, destroyed again.
     Destroy,
 }
 
 impl Phase {
-    const ALL: [Phase; 3] = [Phase::First, Phase::Change, Phase::Destroy];
+    /// In the order one cluster goes through them: each starts where the one before ends.
+    const ALL: [Phase; 4] = [Phase::First, Phase::Change, Phase::Rebuild, Phase::Destroy];
 
     fn name(self) -> &'static str {
         match self {
             Phase::First => "first apply",
             Phase::Change => "change",
+            Phase::Rebuild => "destroy then apply",
             Phase::Destroy => "destroy",
         }
     }
 
-    fn args(self) -> [&'static str; 2] {
+    /// The command that is killed.
+    fn killed(self) -> [&'static str; 2] {
         match self {
-            Phase::First | Phase::Change => ["apply", "--auto-approve"],
-            Phase::Destroy => ["destroy", "--auto-approve"],
+            Phase::First | Phase::Change => APPLY,
+            Phase::Rebuild | Phase::Destroy => DESTROY,
         }
     }
 
-    /// The config this phase runs with (a destroy keeps the changed config).
+    /// The command run to its end after the kill.
+    fn rerun(self) -> [&'static str; 2] {
+        match self {
+            Phase::First | Phase::Change | Phase::Rebuild => APPLY,
+            Phase::Destroy => DESTROY,
+        }
+    }
+
+    /// Whether the phase ends with nothing deployed.
+    fn destroys(self) -> bool {
+        self == Phase::Destroy
+    }
+
+    /// The config this phase runs with (after the change, the changed config stays).
     fn version(self) -> &'static Version {
         match self {
             Phase::First => &FIRST,
-            Phase::Change | Phase::Destroy => &CHANGE,
+            Phase::Change | Phase::Rebuild | Phase::Destroy => &CHANGE,
+        }
+    }
+
+    /// The uninterrupted runs that bring a fresh cluster to this phase's start.
+    fn before(self) -> &'static [Phase] {
+        match self {
+            Phase::First => &[],
+            Phase::Change => &[Phase::First],
+            Phase::Rebuild | Phase::Destroy => &[Phase::First, Phase::Change],
         }
     }
 }
+
+const APPLY: [&str; 2] = ["apply", "--auto-approve"];
+const DESTROY: [&str; 2] = ["destroy", "--auto-approve"];
 
 /// A tiny xorshift64*: the kill points of a seed, with no crate for it.
 struct Rng(u64);
@@ -230,8 +267,9 @@ impl fmt::Display for KillPoint {
 /// What one killed run led to.
 struct Iteration {
     point: KillPoint,
-    /// Whether the simulator killed the run (a run shorter than the measured one ends first).
-    killed: bool,
+    /// The host and command line the simulator killed the run at (none when the run was
+    /// shorter than the measured one and ended first).
+    killed: Option<(String, String)>,
     leaks: Vec<String>,
 }
 
@@ -264,10 +302,13 @@ fn crash_loop_of(default_iterations: u64) {
 
     let (lengths, mut leaks) = measure();
     eprintln!(
-        "crash loop: uninterrupted runs take {} / {} / {} commands ({:.1}s)",
-        lengths[0],
-        lengths[1],
-        lengths[2],
+        "crash loop: uninterrupted, {} ({:.1}s)",
+        Phase::ALL
+            .iter()
+            .zip(lengths)
+            .map(|(phase, length)| format!("{} takes {length} commands", phase.name()))
+            .collect::<Vec<_>>()
+            .join(", "),
         started.elapsed().as_secs_f64()
     );
 
@@ -275,8 +316,8 @@ fn crash_loop_of(default_iterations: u64) {
     for iteration in 0..iterations {
         let seed = base_seed + iteration;
         let mut rng = Rng::new(seed);
-        // One cluster goes through the three phases while each converges; a phase after one
-        // that did not starts from a fresh cluster brought there without kills.
+        // One cluster goes through the phases while each converges; a phase after one that did
+        // not starts from a fresh cluster brought there without kills.
         let mut cluster: Option<Cluster> = None;
         for (index, phase) in Phase::ALL.into_iter().enumerate() {
             let point = KillPoint {
@@ -299,22 +340,23 @@ fn crash_loop_of(default_iterations: u64) {
                 Err(problem) => {
                     results.push(Iteration {
                         point,
-                        killed: false,
+                        killed: None,
                         leaks: vec![format!("setting up without kills failed: {problem}")],
                     });
                     continue;
                 }
             };
+            let began = Instant::now();
             let result = crash(&current, point);
             let converged = result.leaks.is_empty();
             eprintln!(
-                "crash loop: {point}: {}{}",
+                "crash loop: {point} ({}): {} ({:.1}s)",
+                match &result.killed {
+                    Some((host, line)) => format!("`{}` on {host}", shortened(line)),
+                    None => "the run ended before it".to_owned(),
+                },
                 if converged { "converged" } else { "LEAKED" },
-                if result.killed {
-                    ""
-                } else {
-                    " (the run ended before the kill point)"
-                }
+                began.elapsed().as_secs_f64()
             );
             for leak in &result.leaks {
                 eprintln!("    {leak}");
@@ -333,7 +375,11 @@ fn crash_loop_of(default_iterations: u64) {
         .count();
     for result in &results {
         for leak in &result.leaks {
-            leaks.push(format!("{}: {leak}", result.point));
+            let at = match &result.killed {
+                Some((host, line)) => format!(" (`{}` on {host})", shortened(line)),
+                None => String::new(),
+            };
+            leaks.push(format!("{}{at}: {leak}", result.point));
         }
     }
     let report = format!(
@@ -348,22 +394,17 @@ fn crash_loop_of(default_iterations: u64) {
     assert!(leaks.is_empty(), "{report}");
 }
 
-/// The commands an uninterrupted run of each phase sends, from a cluster going through all
-/// three; anything those runs leave wrong is a leak too.
-fn measure() -> ([usize; 3], Vec<String>) {
+/// The commands an uninterrupted run of each phase's killed command sends, from one cluster
+/// going through all of them; anything those runs leave wrong is a leak too.
+fn measure() -> ([usize; 4], Vec<String>) {
     let cluster = Cluster::new(HOSTS, MANAGERS, "");
-    let mut lengths = [1; 3];
+    let mut lengths = [1; 4];
     let mut leaks = Vec::new();
     for (index, phase) in Phase::ALL.into_iter().enumerate() {
-        phase.version().write(&cluster);
-        let before = cluster.sim.command_count();
-        let ran = cluster.run_within(&phase.args(), RUN_TIMEOUT);
-        lengths[index] = (cluster.sim.command_count() - before).max(1);
         let mut found = Vec::new();
-        match ran {
-            Ok(ran) if ran.code() == Some(0) => {}
-            Ok(ran) => found.push(failed(&phase.args().join(" "), &ran)),
-            Err(ran) => found.push(hung(&phase.args().join(" "), &ran)),
+        match complete(&cluster, phase) {
+            Ok(length) => lengths[index] = length.max(1),
+            Err(problem) => found.push(problem),
         }
         found.extend(check(&cluster, phase));
         leaks.extend(
@@ -375,43 +416,60 @@ fn measure() -> ([usize; 3], Vec<String>) {
     (lengths, leaks)
 }
 
+/// Runs `phase` without a kill: its killed command, then its re-run when that differs. The
+/// commands the first sent.
+fn complete(cluster: &Cluster, phase: Phase) -> Result<usize, String> {
+    phase.version().write(cluster);
+    let before = cluster.sim.command_count();
+    let mut length = 0;
+    let mut runs = vec![phase.killed()];
+    if phase.rerun() != phase.killed() {
+        runs.push(phase.rerun());
+    }
+    for (index, args) in runs.iter().enumerate() {
+        match cluster.run_within(args, RUN_TIMEOUT) {
+            Ok(ran) if ran.code() == Some(0) => {}
+            Ok(ran) => return Err(failed(&args.join(" "), &ran)),
+            Err(ran) => return Err(hung(&args.join(" "), &ran)),
+        }
+        if index == 0 {
+            length = cluster.sim.command_count() - before;
+        }
+    }
+    Ok(length)
+}
+
 /// A fresh cluster at the start of `phase`, brought there by uninterrupted runs.
 fn prepared(phase: Phase) -> Result<Cluster, String> {
     let cluster = Cluster::new(HOSTS, MANAGERS, "");
-    let before: &[Phase] = match phase {
-        Phase::First => &[],
-        Phase::Change => &[Phase::First],
-        Phase::Destroy => &[Phase::First, Phase::Change],
-    };
-    for earlier in before {
-        earlier.version().write(&cluster);
-        match cluster.run_within(&earlier.args(), RUN_TIMEOUT) {
-            Ok(ran) if ran.code() == Some(0) => {}
-            Ok(ran) => return Err(failed(earlier.name(), &ran)),
-            Err(ran) => return Err(hung(earlier.name(), &ran)),
-        }
+    for earlier in phase.before() {
+        complete(&cluster, *earlier).map_err(|problem| format!("{}: {problem}", earlier.name()))?;
     }
     Ok(cluster)
 }
 
-/// Kills the phase's run at `point`, runs it again to its end and checks what is left.
+/// Kills the phase's run at `point`, runs the phase's re-run to its end and checks what is
+/// left.
 fn crash(cluster: &Cluster, point: KillPoint) -> Iteration {
     let phase = point.phase;
     phase.version().write(cluster);
-    let args = phase.args();
     let mut leaks = Vec::new();
-    let (killed, first) = cluster.run_killed_at(&args, point.command, point.moment, RUN_TIMEOUT);
+    let killed_args = phase.killed();
+    let (killed, first) =
+        cluster.run_killed_at(&killed_args, point.command, point.moment, RUN_TIMEOUT);
     if let Err(ran) = &first {
-        leaks.push(hung(&format!("the killed {}", args.join(" ")), ran));
+        leaks.push(hung(&format!("the killed {}", killed_args.join(" ")), ran));
     }
-    match cluster.run_within(&args, RUN_TIMEOUT) {
+    let rerun = phase.rerun().join(" ");
+    match cluster.run_within(&phase.rerun(), RUN_TIMEOUT) {
         Ok(ran) if ran.code() == Some(0) => {}
-        Ok(ran) => leaks.push(failed(&format!("the re-run {}", args.join(" ")), &ran)),
-        Err(ran) => leaks.push(hung(&format!("the re-run {}", args.join(" ")), &ran)),
+        Ok(ran) => leaks.push(failed(&format!("the re-run {rerun}"), &ran)),
+        Err(ran) => leaks.push(hung(&format!("the re-run {rerun}"), &ran)),
     }
-    let plan: &[&str] = match phase {
-        Phase::First | Phase::Change => &["plan", "--detailed-exitcode"],
-        Phase::Destroy => &["plan", "--destroy", "--detailed-exitcode"],
+    let plan: &[&str] = if phase.destroys() {
+        &["plan", "--destroy", "--detailed-exitcode"]
+    } else {
+        &["plan", "--detailed-exitcode"]
     };
     match cluster.run_within(plan, RUN_TIMEOUT) {
         Ok(ran) if ran.code() == Some(0) => {}
@@ -428,6 +486,14 @@ fn crash(cluster: &Cluster, point: KillPoint) -> Iteration {
         point,
         killed,
         leaks,
+    }
+}
+
+/// A command line cut to what a report line can hold.
+fn shortened(line: &str) -> String {
+    match line.char_indices().nth(90) {
+        Some((end, _)) => format!("{}...", &line[..end]),
+        None => line.to_owned(),
     }
 }
 
@@ -510,9 +576,10 @@ fn check(cluster: &Cluster, phase: Phase) -> Vec<String> {
         .as_array()
         .map(|resources| resources.iter().collect())
         .unwrap_or_default();
-    match phase {
-        Phase::First | Phase::Change => check_applied(&snapshot, &desired(cluster), &recorded),
-        Phase::Destroy => check_destroyed(&snapshot, &recorded),
+    if phase.destroys() {
+        check_destroyed(&snapshot, &recorded)
+    } else {
+        check_applied(&snapshot, &desired(cluster), &recorded)
     }
 }
 

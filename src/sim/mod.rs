@@ -345,17 +345,14 @@ impl Sim {
             pid,
             remaining: command,
             moment,
-            fired: false,
+            fired: None,
         });
     }
 
-    /// Removes the hook of [`Sim::kill_at`]; whether it had killed.
-    pub fn disarm_kill(&self) -> bool {
-        self.shared
-            .world()
-            .kill
-            .take()
-            .is_some_and(|hook| hook.fired)
+    /// Removes the hook of [`Sim::kill_at`]; the host and command line it killed at, if it
+    /// did.
+    pub fn disarm_kill(&self) -> Option<(String, String)> {
+        self.shared.world().kill.take().and_then(|hook| hook.fired)
     }
 
     /// Refuses (or accepts again) the client key on `host`.

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::KillMoment;
 use super::exec::{self, Stdin};
-use super::world::{KillHook, World};
+use super::world::World;
 
 /// What every task of a simulation shares.
 pub(crate) struct Shared {
@@ -262,7 +262,8 @@ async fn run_channel(shared: Arc<Shared>, host: usize, channel: Channel<Msg>, se
     let (failure, drop_connection, delay, kill) = {
         let mut world = shared.world();
         world.total_commands += 1;
-        let kill = world.kill.as_mut().and_then(KillHook::tick);
+        let name = world.hosts[host].name.clone();
+        let kill = world.kill.as_mut().and_then(|hook| hook.tick(&name, &line));
         let host = &mut world.hosts[host];
         host.commands.push(line.clone());
         (

@@ -61,20 +61,21 @@ pub(crate) struct KillHook {
     pub pid: u32,
     pub remaining: usize,
     pub moment: super::KillMoment,
-    pub fired: bool,
+    /// The host and command line the kill came at, once it came.
+    pub fired: Option<(String, String)>,
 }
 
 impl KillHook {
-    /// Counts one arriving command; the moment to kill at when it is the one.
-    pub fn tick(&mut self) -> Option<(u32, super::KillMoment)> {
-        if self.fired || self.remaining == 0 {
+    /// Counts one command arriving at `host`; the moment to kill at when it is the one.
+    pub fn tick(&mut self, host: &str, line: &str) -> Option<(u32, super::KillMoment)> {
+        if self.fired.is_some() || self.remaining == 0 {
             return None;
         }
         self.remaining -= 1;
         if self.remaining > 0 {
             return None;
         }
-        self.fired = true;
+        self.fired = Some((host.to_owned(), line.to_owned()));
         Some((self.pid, self.moment))
     }
 }
