@@ -8,9 +8,9 @@ use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use swarmform::sim::{ClusterSnapshot, Sim, SimOptions};
+use swarmform::sim::{ClusterSnapshot, KillMoment, Sim, SimOptions};
 
 pub struct Cluster {
     runtime: tokio::runtime::Runtime,
@@ -111,6 +111,44 @@ impl Cluster {
         command
     }
 
+    /// `swarmform ARGS` in the folder, to its end (`Ok`) or SIGKILLed after `timeout` (`Err`,
+    /// with what it had printed).
+    pub fn run_within(&self, args: &[&str], timeout: Duration) -> Result<Ran, Ran> {
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn swarmform");
+        finish_within(child, timeout)
+    }
+
+    /// `swarmform ARGS` in the folder, SIGKILLed by the simulator at the `command`th command
+    /// line any host receives from its start (see [`Sim::kill_at`]), or after `timeout`. The
+    /// host and command line the simulator killed it at (none when a run with fewer commands
+    /// finished), and how it ended.
+    pub fn run_killed_at(
+        &self,
+        args: &[&str],
+        command: usize,
+        moment: KillMoment,
+        timeout: Duration,
+    ) -> (Option<(String, String)>, Result<Ran, Ran>) {
+        let before = self.sim.command_count();
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn swarmform");
+        // Lines that arrived between the spawn and the arming count towards the kill point.
+        let early = self.sim.command_count() - before;
+        self.sim
+            .kill_at(child.id(), command.saturating_sub(early).max(1), moment);
+        let ended = finish_within(child, timeout);
+        (self.sim.disarm_kill(), ended)
+    }
+
     /// `swarmform apply --auto-approve`, which must succeed.
     pub fn apply(&self) -> Ran {
         self.run(&["apply", "--auto-approve"]).expect(0)
@@ -170,6 +208,53 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let sim = self.sim.clone();
         self.runtime.block_on(sim.stop());
+    }
+}
+
+/// Waits for `child` at most `timeout`, reading its streams meanwhile; SIGKILLs it then
+/// (`Err`, with what it printed so far).
+fn finish_within(mut child: Child, timeout: Duration) -> Result<Ran, Ran> {
+    let read = |stream: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut stream) = stream {
+                let _ = stream.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|stream| Box::new(stream) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|stream| Box::new(stream) as Box<dyn std::io::Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let (status, timed_out) = loop {
+        if let Some(status) = child.try_wait().expect("wait for swarmform") {
+            break (status, false);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break (child.wait().expect("reap swarmform"), true);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = Output {
+        status,
+        stdout: stdout.join().expect("the stdout reader"),
+        stderr: stderr.join().expect("the stderr reader"),
+    };
+    if timed_out {
+        Err(Ran(output))
+    } else {
+        Ok(Ran(output))
     }
 }
 

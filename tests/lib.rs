@@ -5,6 +5,7 @@ mod test;
 
 mod apply;
 mod cli;
+mod crash;
 mod discovery;
 mod examples;
 mod facts;

@@ -149,6 +149,15 @@ impl SimHostSpec {
     }
 }
 
+/// When [`Sim::kill_at`] kills, relative to the command it counts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillMoment {
+    /// As the command arrives: it never runs (the client died sending it).
+    BeforeEffect,
+    /// Once the command has taken effect, before its answer is sent.
+    AfterEffect,
+}
+
 /// How to reach a simulated host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimHostInfo {
@@ -321,6 +330,29 @@ impl Sim {
             .host_index(host)
             .map(|index| world.hosts[index].commands.clone())
             .unwrap_or_default()
+    }
+
+    /// How many command lines every host together has received so far.
+    pub fn command_count(&self) -> usize {
+        self.shared.world().total_commands
+    }
+
+    /// SIGKILLs process `pid` at the `command`th command line (1 for the next) any host
+    /// receives from now on, at `moment`: a deterministic crash point for a client whose
+    /// commands arrive in a known order. Replaces an earlier hook.
+    pub fn kill_at(&self, pid: u32, command: usize, moment: KillMoment) {
+        self.shared.world().kill = Some(world::KillHook {
+            pid,
+            remaining: command,
+            moment,
+            fired: None,
+        });
+    }
+
+    /// Removes the hook of [`Sim::kill_at`]; the host and command line it killed at, if it
+    /// did.
+    pub fn disarm_kill(&self) -> Option<(String, String)> {
+        self.shared.world().kill.take().and_then(|hook| hook.fired)
     }
 
     /// Refuses (or accepts again) the client key on `host`.

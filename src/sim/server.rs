@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
+use super::KillMoment;
 use super::exec::{self, Stdin};
 use super::world::World;
 
@@ -258,17 +259,26 @@ async fn run_channel(shared: Arc<Shared>, host: usize, channel: Channel<Msg>, se
         }
     };
     let line = String::from_utf8_lossy(&command).into_owned();
-    let (failure, drop_connection, delay) = {
+    let (failure, drop_connection, delay, kill) = {
         let mut world = shared.world();
+        world.total_commands += 1;
+        let name = world.hosts[host].name.clone();
+        let kill = world.kill.as_mut().and_then(|hook| hook.tick(&name, &line));
         let host = &mut world.hosts[host];
         host.commands.push(line.clone());
         (
             host.failure_for(&line),
             host.take_drop(&line),
             host.faults.delay,
+            kill,
         )
     };
     shared.commands_changed.notify_waiters();
+    if let Some((pid, KillMoment::BeforeEffect)) = kill {
+        // The client died as it sent the line: nothing runs, nothing answers.
+        sigkill(pid).await;
+        return;
+    }
 
     let (stdin_sender, stdin_receiver) = oneshot::channel();
     let reader = async move {
@@ -304,6 +314,11 @@ async fn run_channel(shared: Arc<Shared>, host: usize, channel: Channel<Msg>, se
         }
     };
 
+    if let Some((pid, KillMoment::AfterEffect)) = kill {
+        // The line took effect; the client dies before it hears the answer.
+        sigkill(pid).await;
+        return;
+    }
     if drop_connection {
         disconnect(&session).await;
         return;
@@ -320,4 +335,15 @@ async fn run_channel(shared: Arc<Shared>, host: usize, channel: Channel<Msg>, se
     let _ = write.exit_status(output.status).await;
     let _ = write.eof().await;
     let _ = write.close().await;
+}
+
+/// SIGKILLs `pid` and returns once the signal is sent (`kill -KILL`: no unsafe code here).
+async fn sigkill(pid: u32) {
+    let _ = tokio::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await;
 }

@@ -25,6 +25,10 @@ pub(crate) struct World {
     /// Images (`name:tag`) no node has and no registry serves: their digest cannot be pinned
     /// and their tasks are rejected with `No such image: NAME`.
     pub missing_images: BTreeSet<String>,
+    /// Every command line any host received, in order of arrival.
+    pub total_commands: usize,
+    /// [`super::Sim::kill_at`]: the process to SIGKILL at a command still to come.
+    pub kill: Option<KillHook>,
 }
 
 impl World {
@@ -41,11 +45,38 @@ impl World {
             clusters: BTreeMap::new(),
             registries: BTreeMap::new(),
             missing_images: BTreeSet::new(),
+            total_commands: 0,
+            kill: None,
         }
     }
 
     pub fn host_index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
+    }
+}
+
+/// A process to SIGKILL when the `remaining`th command from now arrives, on any host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KillHook {
+    pub pid: u32,
+    pub remaining: usize,
+    pub moment: super::KillMoment,
+    /// The host and command line the kill came at, once it came.
+    pub fired: Option<(String, String)>,
+}
+
+impl KillHook {
+    /// Counts one command arriving at `host`; the moment to kill at when it is the one.
+    pub fn tick(&mut self, host: &str, line: &str) -> Option<(u32, super::KillMoment)> {
+        if self.fired.is_some() || self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        if self.remaining > 0 {
+            return None;
+        }
+        self.fired = Some((host.to_owned(), line.to_owned()));
+        Some((self.pid, self.moment))
     }
 }
 
