@@ -13,3 +13,4 @@ mod plan;
 mod stacks;
 mod state;
 mod validate;
+mod waits;

@@ -25,6 +25,19 @@ pub(crate) struct World {
     /// Images (`name:tag`) no node has and no registry serves: their digest cannot be pinned
     /// and their tasks are rejected with `No such image: NAME`.
     pub missing_images: BTreeSet<String>,
+    /// How long Docker takes to stop and start containers and to notice a node is gone; `None`
+    /// (the default) makes every change take effect at once.
+    pub timing: Option<super::SimTiming>,
+    /// When a task that is stopping or starting gets there, by task ID, and since when a node
+    /// no longer answers, by node ID (only with `timing`).
+    pub timers: Timers,
+}
+
+/// The clocks of [`World::timing`].
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    pub tasks: HashMap<String, std::time::SystemTime>,
+    pub nodes_down: HashMap<String, std::time::SystemTime>,
 }
 
 impl World {
@@ -41,6 +54,8 @@ impl World {
             clusters: BTreeMap::new(),
             registries: BTreeMap::new(),
             missing_images: BTreeSet::new(),
+            timing: None,
+            timers: Timers::default(),
         }
     }
 

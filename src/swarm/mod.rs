@@ -567,6 +567,12 @@ async fn run_step(
                 .await?;
             Ok(None)
         }
+        Step::SetAvailability { availability, via } if availability == "drain" => {
+            // Docker only flips the desired state: wait, as a decommission does, until the
+            // tasks have stopped there and run elsewhere.
+            drain(context, change, via).await?;
+            Ok(None)
+        }
         Step::SetAvailability { availability, via } => {
             let id = node_id(context, change).await?;
             context
