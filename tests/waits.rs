@@ -106,3 +106,49 @@ fn an_availability_drain_waits_for_the_tasks_to_run_elsewhere() {
     assert_eq!(web.running, 3, "{web:#?}\n{}", applied.stderr());
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+/// The seconds each vertex of a run took, from its `done (N.Ns)` lines.
+fn vertex_seconds(lines: &[(f64, String)]) -> Vec<(String, f64)> {
+    lines
+        .iter()
+        .filter_map(|(_, line)| {
+            let (vertex, rest) = line.split_once(": done (")?;
+            let seconds = rest.strip_suffix("s)")?.parse().ok()?;
+            Some((vertex.to_owned(), seconds))
+        })
+        .collect()
+}
+
+// A destroy after the stacks are gone: a node with nothing running is drained in two round
+// trips, and its entry goes as soon as it has left, without waiting for the managers to miss
+// its heartbeats.
+#[test]
+fn a_destroy_does_not_wait_for_empty_nodes() {
+    let cluster = start(5, 3, WORKLOADS);
+    cluster.apply();
+    cluster.sim.docker_timing(TIMING);
+    let (code, lines) = timed(&cluster, &["-v", "destroy", "--auto-approve"]);
+    let text: Vec<String> = lines
+        .iter()
+        .map(|(at, line)| format!("{at:6.2} {line}"))
+        .collect();
+    let text = text.join("\n");
+    assert_eq!(code, Some(0), "{text}");
+    let total = lines.last().map_or(0.0, |(at, _)| *at);
+    // The figures README quotes (`cargo test --test integration a_destroy_does_not_wait --
+    // --nocapture`).
+    eprintln!("destroy: {total:.2}s; {:?}", vertex_seconds(&lines));
+    for (vertex, seconds) in vertex_seconds(&lines) {
+        if vertex.starts_with("node.") {
+            assert!(seconds < 1.0, "{vertex} took {seconds}s\n{text}");
+        }
+    }
+    assert!(total < 5.0, "the destroy took {total}s\n{text}");
+    // One `docker node ps` and the drain itself, for a node with no task.
+    let commands = cluster.sim.commands("node1");
+    let node_ps = commands
+        .iter()
+        .filter(|line| line.contains("node ps"))
+        .count();
+    assert!(node_ps <= 4, "{commands:#?}");
+}
