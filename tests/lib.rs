@@ -16,3 +16,4 @@ mod plan;
 mod stacks;
 mod state;
 mod validate;
+mod waits;

@@ -50,6 +50,18 @@ SUPPORT_URL=\"https://www.debian.org/support\"
 BUG_REPORT_URL=\"https://bugs.debian.org/\"
 ";
 
+/// How long the simulated Docker takes (see [`Sim::docker_timing`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SimTiming {
+    /// A container told to stop stops after this (Docker waits `stop_grace_period` for a
+    /// process that ignores SIGTERM, 10 s by default).
+    pub stop: Duration,
+    /// A new task is Starting this long before it is Running.
+    pub start: Duration,
+    /// A node that stopped answering stays Ready this long (swarmkit: 3 heartbeats of 5 s).
+    pub heartbeat: Duration,
+}
+
 /// What to simulate.
 #[derive(Debug, Clone, Default)]
 pub struct SimOptions {
@@ -320,7 +332,11 @@ impl Sim {
 
     /// A consistent copy of every host and swarm.
     pub fn snapshot(&self) -> ClusterSnapshot {
-        snapshot::take(&self.shared.world())
+        let mut world = self.shared.world();
+        if world.timing.is_some() {
+            docker::swarm::refresh(&mut world);
+        }
+        snapshot::take(&world)
     }
 
     /// Every command line `host` received, as received.
@@ -410,6 +426,14 @@ impl Sim {
     pub fn missing_image(&self, image: &str) {
         let mut world = self.shared.world();
         world.missing_images.insert(image.to_owned());
+    }
+
+    /// Makes Docker take time, as a real one does: a task told to stop keeps running for
+    /// `timing.stop`, a new task is Starting for `timing.start`, and a node that left or whose
+    /// dockerd stopped stays Ready until `timing.heartbeat` has passed without a heartbeat.
+    pub fn docker_timing(&self, timing: SimTiming) {
+        let mut world = self.shared.world();
+        world.timing = Some(timing);
     }
 
     /// Removes every fault of `host` (refused auth, delay, failures, drops).

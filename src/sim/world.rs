@@ -29,6 +29,19 @@ pub(crate) struct World {
     pub total_commands: usize,
     /// [`super::Sim::kill_at`]: the process to SIGKILL at a command still to come.
     pub kill: Option<KillHook>,
+    /// How long Docker takes to stop and start containers and to notice a node is gone; `None`
+    /// (the default) makes every change take effect at once.
+    pub timing: Option<super::SimTiming>,
+    /// When a task that is stopping or starting gets there, by task ID, and since when a node
+    /// no longer answers, by node ID (only with `timing`).
+    pub timers: Timers,
+}
+
+/// The clocks of [`World::timing`].
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    pub tasks: HashMap<String, std::time::SystemTime>,
+    pub nodes_down: HashMap<String, std::time::SystemTime>,
 }
 
 impl World {
@@ -47,6 +60,8 @@ impl World {
             missing_images: BTreeSet::new(),
             total_commands: 0,
             kill: None,
+            timing: None,
+            timers: Timers::default(),
         }
     }
 

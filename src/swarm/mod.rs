@@ -619,6 +619,12 @@ async fn run_step(
                 .await?;
             Ok(None)
         }
+        Step::SetAvailability { availability, via } if availability == "drain" => {
+            // Docker only flips the desired state: wait, as a decommission does, until the
+            // tasks have stopped there and run elsewhere.
+            drain(context, change, via).await?;
+            Ok(None)
+        }
         Step::SetAvailability { availability, via } => {
             let id = node_id(context, change).await?;
             context
@@ -1402,18 +1408,26 @@ async fn drain_node(
     id: &str,
     name: &str,
 ) -> Result<Option<std::collections::BTreeSet<String>>, StepError> {
-    let tasks = Script::new(
+    // Every task Docker lists for the node: those meant to run say which services must run
+    // elsewhere, and a node with no live container needs no wait at all.
+    let all = Script::new(
         docker(&["node", "ps"])
             .arg(id.to_owned())
-            .args(["--filter", "desired-state=running"])
             .args(json_format()),
     );
-    let before = context.run(via, &tasks).await?;
-    let services: std::collections::BTreeSet<String> = json_lines(&before.stdout_text())
+    let before = json_lines(&context.run(via, &all).await?.stdout_text());
+    let services: std::collections::BTreeSet<String> = before
         .iter()
+        .filter(|task| {
+            matches!(
+                task.get("DesiredState").and_then(Value::as_str),
+                Some("Running" | "Ready")
+            )
+        })
         .filter_map(|task| task.get("Name").and_then(Value::as_str))
         .filter_map(|task| task.rsplit_once('.').map(|(service, _)| service.to_owned()))
         .collect();
+    let live_before = live_tasks(&before);
     let update =
         Script::new(docker(&["node", "update", "--availability", "drain"]).arg(id.to_owned()));
     let output = context.run(via, &update).await?;
@@ -1423,27 +1437,15 @@ async fn drain_node(
         }
         return Err(context.failure(via, &update, &output, None));
     }
+    if live_before == 0 {
+        // Nothing ran there, and a drained node is given nothing new.
+        return Ok(Some(services));
+    }
     // Desired state flips to shutdown at once; wait for the containers themselves to stop.
-    let all = Script::new(
-        docker(&["node", "ps"])
-            .arg(id.to_owned())
-            .args(json_format()),
-    );
     context
         .wait(&format!("the tasks on `{name}` to stop"), || async {
             let output = context.check(via, &all, None).await?;
-            let running = json_lines(&output.stdout_text())
-                .iter()
-                .filter(|task| {
-                    let state = task
-                        .get("CurrentState")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    ["Running", "Starting", "Preparing", "Assigned", "Accepted"]
-                        .iter()
-                        .any(|live| state.starts_with(live))
-                })
-                .count();
+            let running = live_tasks(&json_lines(&output.stdout_text()));
             Ok(if running == 0 {
                 Ok(())
             } else {
@@ -1452,6 +1454,22 @@ async fn drain_node(
         })
         .await?;
     Ok(Some(services))
+}
+
+/// How many of `docker node ps`'s tasks have a container that runs or is about to.
+fn live_tasks(tasks: &[Value]) -> usize {
+    tasks
+        .iter()
+        .filter(|task| {
+            let state = task
+                .get("CurrentState")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            ["Running", "Starting", "Preparing", "Assigned", "Accepted"]
+                .iter()
+                .any(|live| state.starts_with(live))
+        })
+        .count()
 }
 
 /// The errors of the tasks of `services` that are not running, for a message: `; web.2: no
@@ -1618,6 +1636,12 @@ async fn node_rm(
     let inspect = Script::new(
         docker(&["node", "inspect", "--format", "{{json .Status.State}}"]).arg(id.clone()),
     );
+    if !force && has_left(context, change, &id).await {
+        // Its host is out of the swarm (the Leave step before this one, or an earlier run):
+        // the entry goes at once. Managers would show it Down only once they miss its
+        // heartbeats (15 s with Docker's defaults), and `docker node rm` refuses it until then.
+        return remove_node_entry(context, via, &id, true).await;
+    }
     if !force {
         // A node that just left shows as down after a heartbeat or two.
         let gone = context
@@ -1641,16 +1665,38 @@ async fn node_rm(
             return Ok(());
         }
     }
+    remove_node_entry(context, via, &id, force).await
+}
+
+/// `docker node rm [--force] ID`; a node already gone is fine.
+async fn remove_node_entry(
+    context: &Context,
+    via: &str,
+    id: &str,
+    force: bool,
+) -> Result<(), StepError> {
     let mut command = docker(&["node", "rm"]);
     if force {
         command = command.arg("--force");
     }
-    let script = Script::new(command.arg(id));
+    let script = Script::new(command.arg(id.to_owned()));
     let output = context.run(via, &script).await?;
     if !output.success() && !is_not_found(&output.stderr_text()) {
         return Err(context.failure(via, &script, &output, None));
     }
     Ok(())
+}
+
+/// Whether the node change's host says it is no longer node `id` (out of any swarm, or in
+/// again as another node). A host that does not answer has not been seen to leave.
+async fn has_left(context: &Context, change: &Change, id: &str) -> bool {
+    let host = change
+        .host
+        .clone()
+        .unwrap_or_else(|| change.address.name.clone());
+    facts::swarm_info(context, &host)
+        .await
+        .is_ok_and(|info| info.node_id != id)
 }
 
 async fn docker_create(

@@ -189,6 +189,10 @@ pub(crate) fn run(world: &mut World, host: usize, args: &[&str], stdin: Vec<u8>)
     let Some((&command, rest)) = args.split_first() else {
         return Output::ok(USAGE);
     };
+    if world.timing.is_some() {
+        // Time passed since the last command: containers stopped or started, nodes went Down.
+        swarm::refresh(world);
+    }
     let mut ctx = Ctx { world, host, stdin };
     match command {
         "version" => system::version(&mut ctx, rest),

@@ -11,7 +11,7 @@ use super::flags::{Flags, usage_error};
 use super::{Ctx, NO_LEADER, NOT_IN_SWARM, NOT_MANAGER_INACTIVE, daemon_error};
 use crate::sim::exec::Output;
 use crate::sim::keys::Rng;
-use crate::sim::world::{Host, LocalNetwork, Membership, World};
+use crate::sim::world::{Host, LocalNetwork, Membership, Timers, World};
 
 pub(crate) const ENGINE_VERSION: &str = "20.10.24+dfsg1";
 pub(crate) const SWARM_PORT: u16 = 2377;
@@ -306,6 +306,8 @@ pub(crate) struct UpdateStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TaskState {
     Pending,
+    /// Placed, its container not running yet (only with `Sim::docker_timing`).
+    Starting,
     Running,
     /// The node could not start it (its image is nowhere to be found).
     Rejected,
@@ -316,6 +318,7 @@ impl TaskState {
     pub fn title(self) -> &'static str {
         match self {
             TaskState::Pending => "Pending",
+            TaskState::Starting => "Starting",
             TaskState::Running => "Running",
             TaskState::Rejected => "Rejected",
             TaskState::Shutdown => "Shutdown",
@@ -341,6 +344,38 @@ pub(crate) struct Task {
 }
 
 impl Task {
+    /// Desired state shutdown; with `timing`, a running container takes `timing.stop` to stop.
+    fn stop(
+        &mut self,
+        now: SystemTime,
+        timing: Option<&crate::sim::SimTiming>,
+        timers: &mut Timers,
+    ) {
+        match timing {
+            Some(timing) if matches!(self.state, TaskState::Running | TaskState::Starting) => {
+                self.desired_running = false;
+                timers.tasks.insert(self.id.clone(), now + timing.stop);
+            }
+            _ => self.shut_down(now),
+        }
+    }
+
+    /// Its container starts: at once, or Starting for `timing.start` with `timing`.
+    fn start(
+        &mut self,
+        now: SystemTime,
+        timing: Option<&crate::sim::SimTiming>,
+        timers: &mut Timers,
+    ) {
+        match timing {
+            Some(timing) => {
+                self.state = TaskState::Starting;
+                timers.tasks.insert(self.id.clone(), now + timing.start);
+            }
+            None => self.state = TaskState::Running,
+        }
+    }
+
     fn shut_down(&mut self, now: SystemTime) {
         self.desired_running = false;
         if self.state != TaskState::Shutdown {
@@ -545,7 +580,13 @@ impl Cluster {
     /// Brings tasks in line with services and nodes: replaces outdated tasks, moves tasks off
     /// drained, down and no longer matching nodes, scales, and places pending tasks by spread
     /// (fewest tasks of the service, then fewest tasks). Only a swarm with a leader schedules.
-    fn reconcile(&mut self, rng: &mut Rng, missing_images: &BTreeSet<String>) {
+    fn reconcile(
+        &mut self,
+        rng: &mut Rng,
+        missing_images: &BTreeSet<String>,
+        timing: Option<&crate::sim::SimTiming>,
+        timers: &mut Timers,
+    ) {
         if self.leader.is_none() {
             return;
         }
@@ -579,7 +620,7 @@ impl Cluster {
         for task in tasks.iter_mut().filter(|task| task.desired_running) {
             let service = &services[service_index[task.service.as_str()]];
             if task.template != service.template {
-                task.shut_down(now);
+                task.stop(now, timing, timers);
                 continue;
             }
             let Some(node) = task.node.as_deref().map(|id| &nodes[node_index[id]]) else {
@@ -591,7 +632,7 @@ impl Cluster {
             } else if node.availability == Availability::Drain
                 || !constraints_match(&service.spec.constraints, node)
             {
-                task.shut_down(now);
+                task.stop(now, timing, timers);
             }
         }
 
@@ -627,7 +668,7 @@ impl Cluster {
                             && !load.port_conflict(position, &service.spec)
                         {
                             let mut task = new_task(rng, service, 0, Some(node.id.clone()), now);
-                            task.state = TaskState::Running;
+                            task.start(now, timing, timers);
                             if let Some(error) = image_error(&service.spec.image, missing_images) {
                                 task.state = TaskState::Rejected;
                                 task.error = error;
@@ -657,7 +698,7 @@ impl Cluster {
                             task.error = error;
                         }
                         None => {
-                            task.state = TaskState::Running;
+                            task.start(now, timing, timers);
                             task.error.clear();
                             load.add(position, service_position, &service.spec);
                         }
@@ -1014,6 +1055,52 @@ fn find<T>(
     }
 }
 
+/// Whether managers see a node as Ready: at once when it answers, and with `timing` until a
+/// heartbeat period has passed since it stopped answering (a node that left included).
+fn heartbeat(
+    up: bool,
+    node: &str,
+    now: SystemTime,
+    timing: Option<&crate::sim::SimTiming>,
+    timers: &mut Timers,
+) -> bool {
+    let Some(timing) = timing else {
+        return up;
+    };
+    if up {
+        timers.nodes_down.remove(node);
+        return true;
+    }
+    let since = *timers.nodes_down.entry(node.to_owned()).or_insert(now);
+    now.duration_since(since)
+        .is_ok_and(|elapsed| elapsed < timing.heartbeat)
+}
+
+impl Cluster {
+    /// With `Sim::docker_timing`: tasks whose desired state changed get there once their time
+    /// has come. A task told to stop keeps running for `timing.stop`; a task placed on a node
+    /// is Starting for `timing.start`.
+    fn advance(&mut self, now: SystemTime, timing: &crate::sim::SimTiming, timers: &mut Timers) {
+        for task in &mut self.tasks {
+            let (wait, next) = match (task.desired_running, task.state) {
+                (false, TaskState::Running | TaskState::Starting) => {
+                    (timing.stop, TaskState::Shutdown)
+                }
+                (true, TaskState::Starting) => (timing.start, TaskState::Running),
+                _ => continue,
+            };
+            let at = *timers.tasks.entry(task.id.clone()).or_insert(now + wait);
+            if at <= now {
+                task.state = next;
+                task.since = at;
+                timers.tasks.remove(&task.id);
+            }
+        }
+        let live: HashSet<&str> = self.tasks.iter().map(|task| task.id.as_str()).collect();
+        timers.tasks.retain(|id, _| live.contains(id.as_str()));
+    }
+}
+
 /// Recomputes node readiness from the hosts, elects leaders, reschedules tasks, and forgets
 /// swarms no host belongs to any more.
 pub(crate) fn refresh(world: &mut World) {
@@ -1022,19 +1109,26 @@ pub(crate) fn refresh(world: &mut World) {
         clusters,
         rng,
         missing_images,
+        timing,
+        timers,
         ..
     } = world;
+    let now = SystemTime::now();
     for cluster in clusters.values_mut() {
         for node in &mut cluster.nodes {
             let host = &hosts[node.host];
-            node.ready = !node.left
+            let up = !node.left
                 && host.dockerd_running
                 && host.swarm.as_ref().is_some_and(|member| {
                     member.cluster == cluster.id && member.node == node.id && !member.locked
                 });
+            node.ready = heartbeat(up, &node.id, now, timing.as_ref(), timers);
         }
         cluster.elect();
-        cluster.reconcile(rng, missing_images);
+        if let Some(timing) = timing {
+            cluster.advance(now, timing, timers);
+        }
+        cluster.reconcile(rng, missing_images, timing.as_ref(), timers);
     }
     clusters.retain(|id, _| {
         hosts.iter().any(|host| {
