@@ -506,7 +506,22 @@ fn node_labels(via: &str, node: &str) -> Result<Value, String> {
             "{{json .Spec.Labels}}",
         ],
     )?;
-    serde_json::from_str(&text).map_err(|error| format!("{error}: {text}"))
+    let mut labels: Value =
+        serde_json::from_str(&text).map_err(|error| format!("{error}: {text}"))?;
+    // swarmform's ownership labels are on every node it manages; the callers check the rest.
+    let owner = labels["swarmform.address"].as_str().unwrap_or_default();
+    if owner != format!("node.{node}") {
+        return Err(format!(
+            "{node} does not carry swarmform.address=node.{node}: {text}"
+        ));
+    }
+    if !labels["swarmform.lineage"].is_string() {
+        return Err(format!("{node} does not carry swarmform.lineage: {text}"));
+    }
+    if let Some(object) = labels.as_object_mut() {
+        object.retain(|key, _| !key.starts_with("swarmform."));
+    }
+    Ok(labels)
 }
 
 /// The web service's running tasks: each one's node. Fails unless `replicas` tasks run and the
