@@ -279,6 +279,12 @@ fn a_service_that_cannot_start_fails_with_its_task_errors() {
         "the stack is not recorded as deployed\n{}",
         cluster.state_text()
     );
+    // Its services exist: the stack stays pending and the next plan deploys it again,
+    // without calling what the failed deploy left drift.
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let text = format!("{}{}", plan.stdout(), plan.stderr());
+    assert!(text.contains("+ stack.web"), "{text}");
+    assert!(!text.contains("by hand"), "{text}");
 }
 
 // A service short of replicas for a reason that may heal (here no worker for its placement

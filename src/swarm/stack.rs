@@ -965,7 +965,13 @@ pub(super) async fn refresh_services(
             }
         }
         let now = Value::Object(now);
-        if let Some(recorded) = resource.attributes.get("services") {
+        // A pending stack's record is what a failed deploy attempted, not what was seen: the
+        // plan deploys it again, and what it left is no drift.
+        if let Some(recorded) = resource
+            .attributes
+            .get("services")
+            .filter(|_| !resource.pending)
+        {
             for line in service_drift(recorded, &now) {
                 drift.push(format!("`{address}`: {line}"));
             }
