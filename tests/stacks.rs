@@ -251,35 +251,63 @@ fn services_changed_by_hand_are_planned_back() {
     cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
 
-// An image no node has: the deploy waits `converge_timeout`, then fails naming the service,
-// its replicas and the task's own error.
+// An image no node has: every task is rejected on every node that may run it, so the deploy
+// fails at once (not after the 5 minutes of `converge_timeout`), naming the service, its
+// replicas and Docker's own error.
 #[test]
 fn a_service_that_cannot_start_fails_with_its_task_errors() {
-    let cluster = start(&format!(
-        "{}converge_timeout = \"2s\"\n",
-        WORKLOADS.replace("local/busybox:1", "local/nope:1")
-    ));
+    let cluster = start(&WORKLOADS.replace("local/busybox:1", "local/nope:1"));
     cluster.sim.missing_image("local/nope:1");
     let started = std::time::Instant::now();
     let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
     let stderr = failed.stderr();
     for expected in [
-        "the services of stack `web` did not converge within 2s",
-        "service `web_web`: 0 of 2 replicas running; its tasks failed:",
+        "the deploy of stack `web` failed",
+        "service `web_web`: 0 of 2 replicas running; Docker rejected every task, on every node that may run it: No such image: local/nope:1; its tasks failed:",
         ": Rejected: No such image: local/nope:1",
-        "hint: fix what the task errors say, or raise `converge_timeout` in `[stacks.web]`",
+        "hint: fix what the task errors say and apply again; `docker service ps web_web --no-trunc` on node1 shows every task",
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
-        "the 2s timeout was honoured"
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "failed without waiting for `converge_timeout`"
     );
     assert!(
         !cluster.state_text().contains("\"stack.web\"")
             || cluster.state_text().contains("\"pending\": true"),
         "the stack is not recorded as deployed\n{}",
         cluster.state_text()
+    );
+    // Its services exist: the stack stays pending and the next plan deploys it again,
+    // without calling what the failed deploy left drift.
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let text = format!("{}{}", plan.stdout(), plan.stderr());
+    assert!(text.contains("+ stack.web"), "{text}");
+    assert!(!text.contains("by hand"), "{text}");
+}
+
+// A service short of replicas for a reason that may heal (here no worker for its placement
+// yet) still waits `converge_timeout`, then fails naming its tasks' errors.
+#[test]
+fn a_service_that_only_needs_longer_waits_converge_timeout() {
+    let cluster = Cluster::new(1, 1, &format!("{WORKLOADS}converge_timeout = \"2s\"\n"))
+        .file("db.txt", format!("{SECRET}\n"))
+        .file("web.yml.hbs", WEB);
+    let started = std::time::Instant::now();
+    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let stderr = failed.stderr();
+    for expected in [
+        "the services of stack `web` did not converge within 2s",
+        "service `web_web`: 0 of 2 replicas running; its tasks failed:",
+        ": Pending: no suitable node",
+        "hint: fix what the task errors say, or raise `converge_timeout` in `[stacks.web]`",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "waited the timeout"
     );
 }
 

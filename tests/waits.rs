@@ -152,3 +152,35 @@ fn a_destroy_does_not_wait_for_empty_nodes() {
         .count();
     assert!(node_ps <= 4, "{commands:#?}");
 }
+
+// A stack whose `docker stack deploy` failed (a secret it names does not exist) is not
+// recorded as existing: the next plan creates it, with no "removed by hand" drift, and once
+// the secret exists the apply deploys it.
+#[test]
+fn a_stack_whose_deploy_failed_is_planned_as_a_creation() {
+    let cluster = start(
+        3,
+        1,
+        &WORKLOADS.replace("[secrets.db]\nfile = \"db.txt\"\n", ""),
+    )
+    .file(
+        "web.yml.hbs",
+        WEB.replace("name: {{secrets.db}}", "name: db-missing"),
+    );
+    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    assert!(
+        failed.stderr().contains("secret not found: db-missing"),
+        "{}",
+        failed.stderr()
+    );
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let text = format!("{}{}", plan.stdout(), plan.stderr());
+    assert!(!text.contains("removed by hand"), "{text}");
+    assert!(text.contains("+ stack.web"), "{text}");
+    cluster.by_hand(
+        "node1",
+        &["secret", "create", "db-missing", "/etc/hostname"],
+    );
+    cluster.apply();
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}

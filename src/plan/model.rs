@@ -519,6 +519,11 @@ impl Step {
             ),
             Step::Promote { via } => format!("promote to manager (from {via})"),
             Step::Demote { via } => format!("demote to worker (from {via})"),
+            Step::SetAvailability { availability, via } if availability == "drain" => {
+                format!(
+                    "set availability to drain and wait until its tasks have moved (from {via})"
+                )
+            }
             Step::SetAvailability { availability, via } => {
                 format!("set availability to {availability} (from {via})")
             }

@@ -692,9 +692,17 @@ fn forget_missing(refreshed: &mut Refreshed, kind: Kind, live: &BTreeSet<String>
         .map(|resource| resource.address.clone())
         .collect();
     for address in gone {
-        refreshed
-            .drift
-            .push(format!("`{address}`: the {what} was removed by hand"));
+        // A pending entry records an attempt (a failed or killed create), not an object seen
+        // on the cluster: it goes quietly, and the plan creates the resource.
+        let attempted = refreshed
+            .state
+            .resource(&address)
+            .is_some_and(|resource| resource.pending);
+        if !attempted {
+            refreshed
+                .drift
+                .push(format!("`{address}`: the {what} was removed by hand"));
+        }
         refreshed.state.remove(&address);
     }
 }

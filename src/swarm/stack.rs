@@ -65,8 +65,12 @@ pub(super) async fn stack_deploy(
         if problems.is_empty() {
             return Ok(());
         }
-        let failed: Vec<&Problem> = problems.iter().filter(|problem| problem.failed).collect();
         let timed_out = started.elapsed() >= timeout;
+        let mut problems = problems;
+        if !timed_out && problems.iter().all(|problem| !problem.failed) {
+            rejected_for_good(context, via, &mut problems).await?;
+        }
+        let failed: Vec<&Problem> = problems.iter().filter(|problem| problem.failed).collect();
         if failed.is_empty() && !timed_out {
             tokio::time::sleep(context.poll).await;
             continue;
@@ -126,8 +130,243 @@ pub(super) async fn stack_deploy(
 struct Problem {
     service: String,
     what: String,
-    /// Docker gave up on it (rolled back, paused): waiting longer changes nothing.
+    /// Docker gave up on it (rolled back, paused), or every task was rejected for a reason
+    /// that does not heal: waiting longer changes nothing.
     failed: bool,
+    /// Short of replicas (no update in progress).
+    short: bool,
+}
+
+/// Marks as failed the services short of replicas whose every task Docker rejected for a
+/// reason waiting cannot heal (see [`permanent_rejection`]).
+async fn rejected_for_good(
+    context: &Context,
+    via: &str,
+    problems: &mut [Problem],
+) -> Result<(), StepError> {
+    let mut eligible: Option<Vec<Value>> = None;
+    for problem in problems.iter_mut().filter(|problem| problem.short) {
+        let script = Script::new(
+            docker(&["service", "ps", "--no-trunc"])
+                .args(json_format())
+                .arg(problem.service.clone()),
+        );
+        let output = context.run(via, &script).await?;
+        let tasks = super::json_lines(&output.stdout_text());
+        if newest_rejections(&tasks).is_none() {
+            continue;
+        }
+        // The nodes are read only once the tasks look rejected for good.
+        let error = match permanent_rejection(&tasks, None) {
+            Some(error) => Some(error),
+            None => {
+                let nodes = match &eligible {
+                    Some(nodes) => nodes.clone(),
+                    None => {
+                        let nodes = node_descriptions(context, via).await?;
+                        eligible = Some(nodes.clone());
+                        nodes
+                    }
+                };
+                let hostnames = may_run_on(context, via, &problem.service, &nodes).await?;
+                permanent_rejection(&tasks, Some(&hostnames))
+            }
+        };
+        if let Some(error) = error {
+            problem.what = format!(
+                "{}; Docker rejected every task, on every node that may run it: {error}",
+                problem.what
+            );
+            problem.failed = true;
+        }
+    }
+    Ok(())
+}
+
+/// The hostnames of `nodes` where Docker may place a task of `service`.
+async fn may_run_on(
+    context: &Context,
+    via: &str,
+    service: &str,
+    nodes: &[Value],
+) -> Result<BTreeSet<String>, StepError> {
+    let constraints = Script::new(
+        docker(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{json .Spec.TaskTemplate.Placement.Constraints}}",
+        ])
+        .arg(service.to_owned()),
+    );
+    let constraints: Vec<String> =
+        serde_json::from_str(context.run(via, &constraints).await?.stdout_text().trim())
+            .unwrap_or_default();
+    Ok(nodes
+        .iter()
+        .filter(|node| may_run(node, &constraints))
+        .filter_map(|node| node["Description"]["Hostname"].as_str())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// `docker node inspect` of every node, from a manager.
+async fn node_descriptions(context: &Context, via: &str) -> Result<Vec<Value>, StepError> {
+    let list = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
+    let ids: Vec<String> = context
+        .check(via, &list, None)
+        .await?
+        .stdout_text()
+        .lines()
+        .map(|line| line.trim().trim_matches('"').to_owned())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inspect = Script::new(docker(&["node", "inspect"]).args(json_format()).args(ids));
+    Ok(super::json_lines(
+        &context.check(via, &inspect, None).await?.stdout_text(),
+    ))
+}
+
+/// Whether Docker may place a task of a service with `constraints` on `node` (a `docker node
+/// inspect`): Ready, active, and every constraint it can tell holds. A constraint on
+/// something else counts as holding, so such a node is still waited for.
+fn may_run(node: &Value, constraints: &[String]) -> bool {
+    if node["Status"]["State"].as_str() != Some("ready")
+        || node["Spec"]["Availability"].as_str() != Some("active")
+    {
+        return false;
+    }
+    constraints.iter().all(|constraint| {
+        let (key, equal, value) = match (constraint.split_once("=="), constraint.split_once("!=")) {
+            (Some((key, value)), _) => (key, true, value),
+            (None, Some((key, value))) => (key, false, value),
+            (None, None) => return true,
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let actual = match key {
+            "node.id" => node["ID"].as_str(),
+            "node.hostname" => node["Description"]["Hostname"].as_str(),
+            "node.role" => node["Spec"]["Role"].as_str(),
+            "node.platform.os" => node["Description"]["Platform"]["OS"].as_str(),
+            _ => match key.strip_prefix("node.labels.") {
+                Some(label) => node["Spec"]["Labels"][label].as_str(),
+                None => return true,
+            },
+        };
+        actual.is_some_and(|actual| actual.eq_ignore_ascii_case(value)) == equal
+    })
+}
+
+/// Task errors no wait heals. Some hold for every node (a secret, config or network the
+/// service names does not exist); the others may be one node's (an image or a bind mount's
+/// source missing there), so they count only once every node that may run the task said so.
+const CLUSTER_WIDE_ERRORS: [&str; 3] = ["secret not found", "config not found", "network"];
+const NODE_ERRORS: [&str; 6] = [
+    "no such image",
+    "pull access denied",
+    "manifest unknown",
+    "bind source path does not exist",
+    "invalid mount config",
+    "executable file not found",
+];
+
+/// A task error without the quotes the CLI puts around it.
+fn task_error(task: &Value) -> String {
+    let error = task
+        .get("Error")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim();
+    error
+        .strip_prefix('"')
+        .and_then(|error| error.strip_suffix('"'))
+        .unwrap_or(error)
+        .to_owned()
+}
+
+fn is_cluster_wide(error: &str) -> bool {
+    let lower = error.to_ascii_lowercase();
+    CLUSTER_WIDE_ERRORS[..2]
+        .iter()
+        .any(|pattern| lower.contains(pattern))
+        || (lower.contains(CLUSTER_WIDE_ERRORS[2]) && lower.contains("not found"))
+}
+
+fn is_lasting(error: &str) -> bool {
+    let lower = error.to_ascii_lowercase();
+    is_cluster_wide(error) || NODE_ERRORS.iter().any(|pattern| lower.contains(pattern))
+}
+
+/// From `docker service ps` (slot by slot, newest first): the newest task of each slot, when
+/// every one was rejected (or failed) for a lasting reason and no task of the service runs
+/// or is on its way; `None` otherwise.
+fn newest_rejections(tasks: &[Value]) -> Option<Vec<&Value>> {
+    let state = |task: &Value| {
+        task.get("CurrentState")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let live = tasks.iter().any(|task| {
+        matches!(
+            state(task).as_str(),
+            "New"
+                | "Pending"
+                | "Assigned"
+                | "Accepted"
+                | "Preparing"
+                | "Ready"
+                | "Starting"
+                | "Running"
+        )
+    });
+    if live || tasks.is_empty() {
+        return None;
+    }
+    let mut seen = BTreeSet::new();
+    let newest: Vec<&Value> = tasks
+        .iter()
+        .filter(|task| {
+            let name = task.get("Name").and_then(Value::as_str).unwrap_or_default();
+            seen.insert(name.trim_start_matches(" \\_ ").trim().to_owned())
+        })
+        .collect();
+    newest
+        .iter()
+        .all(|task| {
+            matches!(state(task).as_str(), "Rejected" | "Failed") && is_lasting(&task_error(task))
+        })
+        .then_some(newest)
+}
+
+/// The error to quote when a service's tasks were rejected for good: every slot's newest task
+/// rejected for a lasting reason, none running or on its way, and, for an error a single node
+/// may cause (an image missing there), every node in `eligible` (the hostnames that may run
+/// the service; `None` while unknown) has rejected one.
+fn permanent_rejection(tasks: &[Value], eligible: Option<&BTreeSet<String>>) -> Option<String> {
+    let newest = newest_rejections(tasks)?;
+    if let Some(task) = newest
+        .iter()
+        .find(|task| is_cluster_wide(&task_error(task)))
+    {
+        return Some(task_error(task));
+    }
+    let eligible = eligible?;
+    let rejected_on: BTreeSet<String> = tasks
+        .iter()
+        .filter(|task| is_lasting(&task_error(task)))
+        .filter_map(|task| task.get("Node").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    (!eligible.is_empty() && eligible.is_subset(&rejected_on))
+        .then(|| newest.first().map(|task| task_error(task)))
+        .flatten()
 }
 
 /// The stack's services that are short of replicas or whose update did not complete.
@@ -165,6 +404,7 @@ async fn convergence(context: &Context, via: &str, stack: &str) -> Result<Vec<Pr
                     service: name.to_owned(),
                     what: format!("{running} of {wanted} replicas running"),
                     failed: false,
+                    short: true,
                 });
             }
         }
@@ -217,6 +457,7 @@ async fn convergence(context: &Context, via: &str, stack: &str) -> Result<Vec<Pr
             service: name.clone(),
             what,
             failed,
+            short: false,
         });
     }
     Ok(problems)
@@ -749,7 +990,13 @@ pub(super) fn refresh_services(
             }
         }
         let now = Value::Object(now);
-        if let Some(recorded) = resource.attributes.get("services") {
+        // A pending stack's record is what a failed deploy attempted, not what was seen: the
+        // plan deploys it again, and what it left is no drift.
+        if let Some(recorded) = resource
+            .attributes
+            .get("services")
+            .filter(|_| !resource.pending)
+        {
             for line in service_drift(recorded, &now) {
                 drift.push(format!("`{address}`: {line}"));
             }
@@ -1123,6 +1370,78 @@ mod tests {
                 "service a_web: replicas is 5 on the cluster, 2 in the state",
             ]
         );
+    }
+
+    fn task(name: &str, node: &str, state: &str, error: &str) -> Value {
+        json!({"Name": name, "Node": node, "CurrentState": format!("{state} 2 seconds ago"), "DesiredState": "Ready", "Error": if error.is_empty() { String::new() } else { format!("{error:?}") }})
+    }
+
+    #[test]
+    fn a_deploy_fails_fast_only_once_every_node_rejected_for_good() {
+        // "No such image" may be one node's: it counts once every node that may run the
+        // service said so, and never while a task runs, starts or a slot's newest attempt
+        // did not fail. A missing secret fails at once.
+        let image = "No such image: x:1";
+        let eligible: BTreeSet<String> = ["node2", "node3"].map(str::to_owned).into();
+        let one_node = [
+            task("a_web.1", "node2", "Rejected", image),
+            task("a_web.2", "node2", "Rejected", image),
+        ];
+        assert_eq!(permanent_rejection(&one_node, Some(&eligible)), None);
+        assert_eq!(permanent_rejection(&one_node, None), None);
+        let every_node = [
+            task("a_web.1", "node2", "Rejected", image),
+            task("a_web.1", "node3", "Rejected", image),
+            task("a_web.2", "node3", "Rejected", image),
+        ];
+        assert_eq!(
+            permanent_rejection(&every_node, Some(&eligible)).as_deref(),
+            Some(image)
+        );
+        let healed = [
+            task("a_web.1", "node3", "Running", ""),
+            task("a_web.1", "node2", "Rejected", image),
+            task("a_web.2", "node3", "Rejected", image),
+            task("a_web.2", "node2", "Rejected", image),
+        ];
+        assert_eq!(permanent_rejection(&healed, Some(&eligible)), None);
+        let passing = [
+            task("a_web.1", "node2", "Rejected", "task: non-zero exit (1)"),
+            task("a_web.1", "node3", "Rejected", image),
+        ];
+        assert_eq!(permanent_rejection(&passing, Some(&eligible)), None);
+        let secret = [task(
+            "a_web.1",
+            "node2",
+            "Rejected",
+            "secret not found: db-1",
+        )];
+        assert_eq!(
+            permanent_rejection(&secret, None).as_deref(),
+            Some("secret not found: db-1")
+        );
+    }
+
+    #[test]
+    fn placement_decides_which_nodes_are_waited_for() {
+        // Only Ready, active nodes that satisfy the constraints may run a task; a constraint
+        // that cannot be read holds, so that node is still waited for.
+        let node = |hostname: &str, role: &str, availability: &str| json!({"ID": format!("id-{hostname}"), "Spec": {"Role": role, "Availability": availability, "Labels": {"zone": "a"}}, "Description": {"Hostname": hostname, "Platform": {"OS": "linux"}}, "Status": {"State": "ready"}});
+        let worker = ["node.role == worker".to_owned()];
+        assert!(may_run(&node("n2", "worker", "active"), &worker));
+        assert!(!may_run(&node("n1", "manager", "active"), &worker));
+        assert!(!may_run(&node("n3", "worker", "drain"), &worker));
+        assert!(may_run(
+            &node("n2", "worker", "active"),
+            &[
+                "node.labels.zone == a".to_owned(),
+                "engine.labels.x == y".to_owned()
+            ]
+        ));
+        assert!(!may_run(
+            &node("n2", "worker", "active"),
+            &["node.labels.zone != a".to_owned()]
+        ));
     }
 
     #[test]

@@ -696,6 +696,8 @@ impl Cluster {
                         Some(error) => {
                             task.state = TaskState::Rejected;
                             task.error = error;
+                            // swarmkit tries a node where the service just failed last.
+                            load.add(position, service_position, &service.spec);
                         }
                         None => {
                             task.start(now, timing, timers);
