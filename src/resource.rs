@@ -125,6 +125,11 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// The name Docker knows the object by: its Docker name, else its address's name.
+    pub fn live_name(&self) -> &str {
+        self.docker_name.as_deref().unwrap_or(&self.address.name)
+    }
+
     pub fn new(address: Address) -> Resource {
         Resource {
             address,

@@ -640,8 +640,7 @@ fn anchor_manager(
         .resources
         .iter()
         .filter(|resource| {
-            resource.address.kind == Kind::Node
-                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
+            resource.is_manager()
                 && !resource.is_ghost()
                 && !unreachable.contains(&resource.address.name)
         })
@@ -1118,10 +1117,7 @@ fn check_quorum(
     let mut managers: BTreeSet<String> = state
         .resources
         .iter()
-        .filter(|resource| {
-            resource.address.kind == Kind::Node
-                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
-        })
+        .filter(|resource| resource.is_manager())
         .map(|resource| resource.address.name.clone())
         .collect();
     let ghosts: BTreeSet<String> = state
@@ -1130,9 +1126,7 @@ fn check_quorum(
         .filter(|resource| resource.is_ghost())
         .map(|resource| resource.address.name.clone())
         .collect();
-    let destroying_swarm = changes
-        .iter()
-        .any(|change| change.address.kind == Kind::Swarm && change.action == Action::Delete);
+    let destroying_swarm = destroys_swarm(changes);
     for change in changes
         .iter()
         .filter(|change| change.address.kind == Kind::Node)
@@ -1203,21 +1197,22 @@ fn check_quorum(
     }
 }
 
+/// Whether the plan deletes the swarm itself (the last manager's `swarm leave --force`).
+fn destroys_swarm(changes: &[Change]) -> bool {
+    changes
+        .iter()
+        .any(|change| change.address.kind == Kind::Swarm && change.action == Action::Delete)
+}
+
 /// The managers before and after the plan, ghost entries counted, when the plan changes their
 /// number.
 fn manager_count(changes: &[Change], state: &State) -> Option<ManagerCount> {
     let before = state
         .resources
         .iter()
-        .filter(|resource| {
-            resource.address.kind == Kind::Node
-                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
-        })
+        .filter(|resource| resource.is_manager())
         .count();
-    let destroying_swarm = changes
-        .iter()
-        .any(|change| change.address.kind == Kind::Swarm && change.action == Action::Delete);
-    let after = if destroying_swarm {
+    let after = if destroys_swarm(changes) {
         0
     } else {
         changes

@@ -127,6 +127,17 @@ pub const ADDRESS_LABEL: &str = "swarmform.address";
 pub const LINEAGE_LABEL: &str = "swarmform.lineage";
 
 impl ResourceState {
+    /// The name Docker knows the object by: its recorded Docker name, else its address's name.
+    pub fn live_name(&self) -> &str {
+        self.docker_name.as_deref().unwrap_or(&self.address.name)
+    }
+
+    /// Whether this records a node whose role is manager (ghost entries included).
+    pub fn is_manager(&self) -> bool {
+        self.address.kind == crate::address::Kind::Node
+            && self.attributes.get("role").and_then(Value::as_str) == Some("manager")
+    }
+
     /// Whether this is a ghost node entry (see [`GHOST`]).
     pub fn is_ghost(&self) -> bool {
         self.address.kind == crate::address::Kind::Node && self.attributes.contains_key(GHOST)

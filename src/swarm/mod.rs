@@ -520,7 +520,7 @@ async fn run_step(
                 .and_then(|state| {
                     state
                         .resource(&Address::new(Kind::Node, host.clone()))
-                        .map(|node| node.attributes.get("role") == Some(&Value::from("manager")))
+                        .map(crate::state::ResourceState::is_manager)
                 })
                 .unwrap_or(false);
             if manager {
@@ -1327,13 +1327,7 @@ async fn set_labels(context: &Context, change: &Change, via: &str) -> Result<(),
         })
         .unwrap_or_default();
     // swarmform's own: which resource the node is, and which state records it.
-    wanted.insert(
-        crate::state::ADDRESS_LABEL.to_owned(),
-        change.address.to_string(),
-    );
-    if let Some(lineage) = context.state.lock().ok().map(|state| state.lineage.clone()) {
-        wanted.insert(crate::state::LINEAGE_LABEL.to_owned(), lineage);
-    }
+    wanted.extend(ownership::labels(context, &change.address));
     if current == wanted {
         return Ok(());
     }
@@ -1606,10 +1600,7 @@ async fn answering_manager(context: &Context, except: &str) -> Result<Option<Str
             state
                 .resources
                 .iter()
-                .filter(|resource| resource.address.kind == Kind::Node)
-                .filter(|resource| {
-                    resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
-                })
+                .filter(|resource| resource.is_manager() && !resource.is_ghost())
                 .map(|resource| resource.address.name.clone())
                 .filter(|name| name != except)
                 .collect()

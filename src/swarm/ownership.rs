@@ -23,10 +23,15 @@ pub use crate::state::{ADDRESS_LABEL, LABEL_PREFIX as RESERVED_PREFIX, LINEAGE_L
 /// `swarmform.address=ADDRESS` and `swarmform.lineage=LINEAGE`, as `KEY=VALUE` words for
 /// `--label`.
 pub(super) fn label_words(context: &Context, address: &Address) -> Vec<String> {
-    ownership_labels(&lineage(context), address)
+    labels(context, address)
         .into_iter()
         .map(|(key, value)| format!("{key}={value}"))
         .collect()
+}
+
+/// `swarmform.address` and `swarmform.lineage` for what `address` names, as key and value.
+pub(super) fn labels(context: &Context, address: &Address) -> [(String, String); 2] {
+    ownership_labels(&lineage(context), address)
 }
 
 /// The lineage of the state this run records into.
@@ -284,11 +289,7 @@ pub(super) fn reconcile(
             resource.address.kind == Kind::Registry
                 && !resource.pending
                 && resource.attributes.contains_key("node")
-                && resource
-                    .docker_name
-                    .as_deref()
-                    .unwrap_or(&resource.address.name)
-                    == name
+                && resource.live_name() == name
         });
         if let Some(registry) = registry {
             refreshed.unlabelled.push(Unlabelled {
@@ -344,30 +345,14 @@ fn users(
         .resources
         .iter()
         .filter(|resource| matches!(resource.address.kind, Kind::Stack | Kind::Registry))
-        .map(|resource| {
-            (
-                resource
-                    .docker_name
-                    .clone()
-                    .unwrap_or_else(|| resource.address.name.clone()),
-                resource.address.clone(),
-            )
-        })
+        .map(|resource| (resource.live_name().to_owned(), resource.address.clone()))
         .chain(
             context
                 .desired
                 .resources
                 .iter()
                 .filter(|resource| matches!(resource.address.kind, Kind::Stack | Kind::Registry))
-                .map(|resource| {
-                    (
-                        resource
-                            .docker_name
-                            .clone()
-                            .unwrap_or_else(|| resource.address.name.clone()),
-                        resource.address.clone(),
-                    )
-                }),
+                .map(|resource| (resource.live_name().to_owned(), resource.address.clone())),
         )
         .collect();
     // Network references name the network by id.

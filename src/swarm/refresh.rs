@@ -46,12 +46,17 @@ pub async fn refresh(
         state: state.clone(),
         ..Refreshed::default()
     };
+    // A host the facts found unreachable is not tried again.
+    for facts in facts.iter().filter(|facts| facts.unreachable.is_some()) {
+        refreshed.unreachable.insert(facts.host.clone());
+    }
     // daemon.json is read where the state records a daemon configuration.
     let hosts: BTreeSet<String> = state
         .resources
         .iter()
         .filter(|resource| resource.address.kind == Kind::Daemon)
         .filter_map(|resource| resource.host.clone())
+        .filter(|host| !refreshed.unreachable.contains(host))
         .collect();
 
     // Per host, in parallel: is it reachable, and what does its daemon.json say?
@@ -65,7 +70,6 @@ pub async fn refresh(
         });
     }
     let mut daemon_json: BTreeMap<String, Option<String>> = BTreeMap::new();
-    let mut errors: BTreeMap<String, String> = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         let Ok((host, result)) = joined else { continue };
         match result {
@@ -76,7 +80,6 @@ pub async fn refresh(
                 daemon_json.insert(host, None);
             }
             Err(error) if unreachable(&error) => {
-                errors.insert(host.clone(), error.to_string());
                 refreshed.unreachable.insert(host);
             }
             Err(error) => return Err(error.into()),
@@ -126,9 +129,6 @@ pub async fn refresh(
     let Some(swarm) = state.resource(&Address::swarm()) else {
         return Ok(refreshed);
     };
-    for facts in facts.iter().filter(|facts| facts.unreachable.is_some()) {
-        refreshed.unreachable.insert(facts.host.clone());
-    }
     let Some(anchor) = find_anchor(state, swarm, facts, &refreshed.unreachable) else {
         if swarm.pending {
             // An init an interrupted apply may or may not have made: the plan initializes it
@@ -201,14 +201,7 @@ pub async fn refresh(
         .filter(|resource| {
             resource.address.kind == Kind::Registry && resource.attributes.contains_key("node")
         })
-        .filter(|resource| {
-            !services.contains(
-                resource
-                    .docker_name
-                    .as_deref()
-                    .unwrap_or(&resource.address.name),
-            )
-        })
+        .filter(|resource| !services.contains(resource.live_name()))
         .map(|resource| resource.address.clone())
         .collect();
     for address in hosted_registries {
@@ -319,11 +312,7 @@ fn managers_in(state: &State) -> Vec<String> {
     state
         .resources
         .iter()
-        .filter(|resource| {
-            resource.address.kind == Kind::Node
-                && resource.attributes.get("role").and_then(Value::as_str) == Some("manager")
-                && !resource.is_ghost()
-        })
+        .filter(|resource| resource.is_manager() && !resource.is_ghost())
         .map(|resource| resource.address.name.clone())
         .collect()
 }
@@ -681,14 +670,7 @@ fn forget_missing(refreshed: &mut Refreshed, kind: Kind, live: &BTreeSet<String>
         .resources
         .iter()
         .filter(|resource| resource.address.kind == kind)
-        .filter(|resource| {
-            !live.contains(
-                resource
-                    .docker_name
-                    .as_deref()
-                    .unwrap_or(&resource.address.name),
-            )
-        })
+        .filter(|resource| !live.contains(resource.live_name()))
         .map(|resource| resource.address.clone())
         .collect();
     for address in gone {

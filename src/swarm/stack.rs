@@ -925,15 +925,7 @@ pub(super) fn refresh_services(
         .resources
         .iter()
         .filter(|resource| resource.address.kind == Kind::Stack)
-        .map(|resource| {
-            (
-                resource.address.clone(),
-                resource
-                    .docker_name
-                    .clone()
-                    .unwrap_or_else(|| resource.address.name.clone()),
-            )
-        })
+        .map(|resource| (resource.address.clone(), resource.live_name().to_owned()))
         .collect();
     if stacks.is_empty() {
         return;
