@@ -393,3 +393,28 @@ fn a_reserved_label_key_is_refused_by_validate() {
     error: the config has 1 error; nothing was changed
     "#);
 }
+
+// A hosted registry removed from the config goes with its own config (and secrets): nothing of
+// it is left in the swarm, and the plan after the apply is empty.
+#[test]
+fn a_removed_registry_takes_its_config_along() {
+    let cluster =
+        start("[registries.hub]\nnode = \"node1\"\nport = 5000\nimage = \"local/registry:2\"\n");
+    cluster.apply();
+    assert!(
+        !cluster
+            .snapshot()
+            .swarm()
+            .expect("a swarm")
+            .configs
+            .is_empty()
+    );
+    cluster.workloads("");
+    cluster.apply();
+    let snapshot = cluster.snapshot();
+    let swarm = snapshot.swarm().expect("a swarm");
+    assert!(swarm.service("hub").is_none(), "{swarm:?}");
+    assert!(swarm.configs.is_empty(), "{:?}", swarm.configs);
+    assert!(swarm.secrets.is_empty(), "{:?}", swarm.secrets);
+    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+}

@@ -692,17 +692,7 @@ async fn run_step(
                 .map(Some)
         }
         Step::DockerRemove { object, name, via } => {
-            let script = Script::new(docker(&[object.as_str(), "rm"]).arg(name.clone()));
-            let output = context.run(via, &script).await?;
-            let stderr = output.stderr_text();
-            if !output.success() && !is_not_found(&stderr) {
-                return Err(context.failure(
-                    via,
-                    &script,
-                    &output,
-                    Some("something still uses it: remove what uses it first"),
-                ));
-            }
+            docker_rm(context, via, object, name).await?;
             Ok(None)
         }
         Step::DeployRegistry { via } => registry_deploy(context, change, via).await.map(Some),
@@ -716,6 +706,18 @@ async fn run_step(
             let output = context.run(via, &script).await?;
             if !output.success() && !is_not_found(&output.stderr_text()) {
                 return Err(context.failure(via, &script, &output, None));
+            }
+            // Its config and secrets, found by their labels: their names hash contents that
+            // the config no longer holds.
+            for object in ["config", "secret"] {
+                let mut list = docker(&[object, "ls", "--format", "{{.Name}}"]);
+                for label in ownership::label_words(context, &change.address) {
+                    list = list.arg("--filter").arg(format!("label={label}"));
+                }
+                let listed = context.check(via, &Script::new(list), None).await?;
+                for name in listed.stdout_text().lines().filter(|name| !name.is_empty()) {
+                    docker_rm(context, via, object, name).await?;
+                }
             }
             Ok(None)
         }
@@ -780,6 +782,26 @@ async fn run_step(
             Ok(None)
         }
     }
+}
+
+/// `docker OBJECT rm NAME` (a network, secret or config); one already gone is fine.
+async fn docker_rm(
+    context: &Context,
+    via: &str,
+    object: &str,
+    name: &str,
+) -> Result<(), StepError> {
+    let script = Script::new(docker(&[object, "rm"]).arg(name.to_owned()));
+    let output = context.run(via, &script).await?;
+    if !output.success() && !is_not_found(&output.stderr_text()) {
+        return Err(context.failure(
+            via,
+            &script,
+            &output,
+            Some("something still uses it: remove what uses it first"),
+        ));
+    }
+    Ok(())
 }
 
 async fn wait_for_docker(context: &Context, host: &str) -> Result<(), StepError> {
