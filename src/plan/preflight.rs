@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::model::{Action, Change, HostFacts, Mode, Step, Warning};
+use super::model::{Action, Change, HostFacts, Mode, Step, SwarmState, Warning};
 use crate::address::{Address, Kind};
 use crate::config::desired::Desired;
 use crate::state::State;
@@ -280,8 +280,18 @@ fn foreign_swarms(
     adopted: Option<&str>,
 ) -> Vec<Problem> {
     let ours = recorded_swarm(desired, state, hosts).or_else(|| adopted.map(str::to_owned));
+    // The host that ran the init an interrupted apply left pending.
+    let initializing = state
+        .resource(&Address::swarm())
+        .filter(|swarm| swarm.pending)
+        .and_then(|swarm| swarm.host.as_deref());
     let mut problems = Vec::new();
     for facts in hosts.iter().filter(|facts| facts.in_swarm()) {
+        // That init is still settling there (Docker says `pending`): the init step waits for it
+        // and adopts it.
+        if facts.swarm == Some(SwarmState::Pending) && initializing == Some(facts.host.as_str()) {
+            continue;
+        }
         let recorded = state.resource(&Address::new(Kind::Node, facts.host.clone()));
         if recorded.is_some_and(|node| node.remote_id.is_some() && node.remote_id == facts.node_id)
         {
@@ -538,6 +548,32 @@ address = "192.0.2.11"
         assert_eq!(
             problems[0].what,
             "`w1` is already in swarm c9, which the state does not record"
+        );
+    }
+
+    // The host that ran the init an interrupted apply left pending may still be settling into
+    // that swarm (Docker's `pending`): not a foreign swarm. Any other pending host is one.
+    #[test]
+    fn a_settling_init_of_an_interrupted_apply_is_not_foreign() {
+        let desired = test_desired(CONFIG, &[]);
+        let mut state = State::new();
+        let mut swarm = ResourceState::from_resource(
+            desired.resource(&Address::swarm()).expect("the swarm"),
+            None,
+        );
+        swarm.pending = true;
+        state.upsert(swarm);
+        let mut facts = all();
+        facts[0].swarm = Some(SwarmState::Pending);
+        let mut changes = Vec::new();
+        assert!(check(&desired, &state, &facts, &mut changes, Mode::Normal).is_ok());
+
+        facts[1].swarm = Some(SwarmState::Pending);
+        let problems =
+            check(&desired, &state, &facts, &mut changes, Mode::Normal).expect_err("refused");
+        assert!(
+            problems[0].what.starts_with("`m2` is already in"),
+            "{problems:?}"
         );
     }
 

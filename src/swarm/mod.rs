@@ -921,7 +921,17 @@ async fn swarm_init(
     on: &str,
     adopt: Option<&str>,
 ) -> Result<String, StepError> {
-    let info = facts::swarm_info(context, on).await?;
+    // An init an interrupted run started may still be settling (`pending`): wait for it.
+    let info = context
+        .wait(&format!("the swarm on `{on}` to settle"), || async {
+            let info = facts::swarm_info(context, on).await?;
+            Ok(if info.local_node_state == "pending" {
+                Err("pending".to_owned())
+            } else {
+                Ok(info)
+            })
+        })
+        .await?;
     if info.local_node_state == "active" {
         let recorded = context
             .state
