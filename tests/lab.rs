@@ -2133,7 +2133,11 @@ fn kills_in_every_phase_converge_on_the_lab() {
         "swarmform.toml",
         &crash_config(&[m1, m2, m3, w1], "10m", false),
     );
-    killed_then_converged(&lab, &["apply", "--auto-approve"], "$ docker swarm join");
+    killed_then_converged(
+        &lab,
+        &["apply", "--auto-approve"],
+        "$ docker swarm join --token",
+    );
     check_nodes(
         "lab-manager1",
         &["lab-manager1", "lab-manager2", "lab-manager3"],
