@@ -7,6 +7,7 @@
 pub mod address;
 pub mod apply;
 pub mod builtin;
+pub mod change;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod image;
 pub mod lab;
 pub mod operate;
 pub mod plan;
+pub mod report;
 pub mod resource;
 pub mod run;
 pub mod sim;

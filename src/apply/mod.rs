@@ -4,7 +4,7 @@
 //! pending on disk before they start); Ctrl-C stops scheduling, lets running vertices finish
 //! and saves.
 
-pub mod report;
+pub use crate::report;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

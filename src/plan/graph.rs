@@ -6,7 +6,6 @@
 //! (create first for create-before-destroy resources such as versioned secrets).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -14,29 +13,7 @@ use petgraph::visit::EdgeRef;
 
 use super::model::{Action, Change, Plan, Step};
 use crate::address::{Address, Kind};
-
-/// Which half of a change a vertex stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Phase {
-    /// Create, update, or nothing (a no-op keeps the order it implies).
-    Apply,
-    Destroy,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Vertex {
-    pub address: Address,
-    pub phase: Phase,
-}
-
-impl fmt::Display for Vertex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.phase {
-            Phase::Apply => write!(f, "{}", self.address),
-            Phase::Destroy => write!(f, "{} (destroy)", self.address),
-        }
-    }
-}
+pub use crate::change::{Phase, Vertex};
 
 /// Why an edge exists; shown by `swarmform graph`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

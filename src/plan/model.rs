@@ -5,38 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::address::Address;
-
-/// Normal plans converge the cluster on the config; destroy plans take everything apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Normal,
-    Destroy,
-}
-
-/// What happens to one resource. The symbols are Terraform's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    NoOp,
-    Create,
-    Update,
-    /// Delete then create, or create then delete when the resource is create-before-destroy.
-    Replace,
-    Delete,
-}
-
-impl Action {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Action::NoOp => " ",
-            Action::Create => "+",
-            Action::Update => "~",
-            Action::Replace => "-/+",
-            Action::Delete => "-",
-        }
-    }
-}
+pub use crate::change::{Action, AttributeChange, Mode};
+pub use crate::swarm::facts::{HostAddress, HostFacts, SwarmState};
+pub use crate::swarm::ownership::{Stray, Unlabelled};
 
 /// The whole plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,141 +170,6 @@ impl Change {
             .iter()
             .filter(|attribute| attribute.is_changed())
     }
-}
-
-/// One attribute's before and after. `before` is `None` when the resource is created,
-/// `after` is `None` when it is deleted. A value `"(known after apply)"` is never stored here:
-/// see `unknown_after`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttributeChange {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<Value>,
-    /// The after value is known only once the change is applied (a node id, a network id).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unknown_after: bool,
-    /// Values are hashes of secret content; renderers print `(sensitive)`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sensitive: bool,
-    /// Multi-line text: renderers print a unified diff.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub text: bool,
-    /// This attribute's change is why the resource is replaced.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub forces_replacement: bool,
-}
-
-impl AttributeChange {
-    pub fn is_changed(&self) -> bool {
-        self.unknown_after || self.before != self.after
-    }
-}
-
-/// One host's facts, read by one remote script when the plan refreshes: OS, architecture,
-/// Docker, swarm membership and addresses. Plain data: the preflight checks read it and the
-/// renderers show it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostFacts {
-    /// The host's name in the config (or in the state, for a host only the state remembers).
-    pub host: String,
-    /// Why the host could not be reached over SSH; `None` when it answered. An unreachable
-    /// host has no other facts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unreachable: Option<String>,
-    /// `PRETTY_NAME` of `/etc/os-release` (what Docker reports as `OperatingSystem`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os: Option<String>,
-    /// The machine architecture, `uname -m` (Docker's `Architecture`): `x86_64`, `aarch64`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arch: Option<String>,
-    /// The host's own name: Docker's `Name`, else `hostname`. A swarm node carries it as
-    /// `node.hostname`, which placement constraints use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    /// Whether the `docker` command exists on the host.
-    #[serde(default)]
-    pub docker_installed: bool,
-    /// dockerd's `ServerVersion`; `None` when Docker is not installed or dockerd did not answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_version: Option<String>,
-    /// Why an installed Docker gave no version (dockerd not running, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_error: Option<String>,
-    /// Docker's `Swarm.LocalNodeState`; `None` when dockerd did not answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub swarm: Option<SwarmState>,
-    /// `Swarm.ControlAvailable`: the node is a manager (false for workers and outside a swarm).
-    #[serde(default)]
-    pub manager: bool,
-    /// `Swarm.NodeID`, when the host is in a swarm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    /// The swarm's cluster id: a manager's `Swarm.Cluster.ID`; for a worker (whose own `docker
-    /// info` has none), the id of a manager read in the same plan that lists its node.
-    /// `None` outside a swarm or when no such manager was read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_id: Option<String>,
-    /// The host's addresses (`ip -j addr show`), loopback excluded.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<HostAddress>,
-}
-
-impl HostFacts {
-    /// In a swarm in any way (active, locked, joining or failing), as opposed to outside one.
-    pub fn in_swarm(&self) -> bool {
-        self.swarm
-            .is_some_and(|state| state != SwarmState::Inactive)
-    }
-}
-
-/// Docker's `LocalNodeState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SwarmState {
-    Inactive,
-    Pending,
-    Active,
-    Error,
-    Locked,
-}
-
-impl SwarmState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SwarmState::Inactive => "inactive",
-            SwarmState::Pending => "pending",
-            SwarmState::Active => "active",
-            SwarmState::Error => "error",
-            SwarmState::Locked => "locked",
-        }
-    }
-
-    /// Docker's word; `None` for anything else (an empty state means no daemon answered).
-    pub fn parse(text: &str) -> Option<SwarmState> {
-        Some(match text {
-            "inactive" => SwarmState::Inactive,
-            "pending" => SwarmState::Pending,
-            "active" => SwarmState::Active,
-            "error" => SwarmState::Error,
-            "locked" => SwarmState::Locked,
-            _ => return None,
-        })
-    }
-}
-
-/// One address of a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostAddress {
-    /// The IP address, without its prefix length.
-    pub address: String,
-    pub prefix_length: u8,
-    /// The interface that holds it (`eth0`).
-    pub interface: String,
-    /// A DHCP lease (iproute2's `"dynamic": true`): the address may change.
-    #[serde(default)]
-    pub dynamic: bool,
 }
 
 /// A warning shown above the plan.
@@ -573,30 +409,4 @@ impl Step {
             }
         }
     }
-}
-
-/// A swarm object of this state's lineage that the state does not record: a version left
-/// behind by a change killed between creating the new one and removing the old one, or an
-/// object of a resource since removed from the config. Found by the refresh through the
-/// ownership labels; the planner removes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stray {
-    /// The resource its `swarmform.address` label names.
-    pub address: Address,
-    /// `network`, `secret` or `config`.
-    pub object: String,
-    /// Its Docker name.
-    pub name: String,
-    /// Our resources whose services still use it (a stack, a registry): it can go once the
-    /// one of them that deploys in the plan has deployed. Empty when nothing uses it.
-    pub used_by: Vec<Address>,
-}
-
-/// A service swarmform made before it labelled what it creates (a hosted registry's): the
-/// next apply adds the labels in place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unlabelled {
-    pub address: Address,
-    /// The service's Docker name.
-    pub name: String,
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Context, StepError, docker};
-use crate::plan::{HostAddress, HostFacts, SwarmState};
 use crate::ssh::{Pool, RemoteCommand, Script};
+use serde::{Deserialize, Serialize};
 
 /// `docker info --format '{{json .Swarm}}'`, the fields swarmform reads.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -518,4 +518,109 @@ mod tests {
         );
         assert!(line.ends_with("&& ip -j addr show || true"), "{line}");
     }
+}
+
+/// One host's facts, read by one remote script when the plan refreshes: OS, architecture,
+/// Docker, swarm membership and addresses. Plain data: the preflight checks read it and the
+/// renderers show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// The host's name in the config (or in the state, for a host only the state remembers).
+    pub host: String,
+    /// Why the host could not be reached over SSH; `None` when it answered. An unreachable
+    /// host has no other facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
+    /// `PRETTY_NAME` of `/etc/os-release` (what Docker reports as `OperatingSystem`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// The machine architecture, `uname -m` (Docker's `Architecture`): `x86_64`, `aarch64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// The host's own name: Docker's `Name`, else `hostname`. A swarm node carries it as
+    /// `node.hostname`, which placement constraints use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Whether the `docker` command exists on the host.
+    #[serde(default)]
+    pub docker_installed: bool,
+    /// dockerd's `ServerVersion`; `None` when Docker is not installed or dockerd did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_version: Option<String>,
+    /// Why an installed Docker gave no version (dockerd not running, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_error: Option<String>,
+    /// Docker's `Swarm.LocalNodeState`; `None` when dockerd did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmState>,
+    /// `Swarm.ControlAvailable`: the node is a manager (false for workers and outside a swarm).
+    #[serde(default)]
+    pub manager: bool,
+    /// `Swarm.NodeID`, when the host is in a swarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// The swarm's cluster id: a manager's `Swarm.Cluster.ID`; for a worker (whose own `docker
+    /// info` has none), the id of a manager read in the same plan that lists its node.
+    /// `None` outside a swarm or when no such manager was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// The host's addresses (`ip -j addr show`), loopback excluded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<HostAddress>,
+}
+
+impl HostFacts {
+    /// In a swarm in any way (active, locked, joining or failing), as opposed to outside one.
+    pub fn in_swarm(&self) -> bool {
+        self.swarm
+            .is_some_and(|state| state != SwarmState::Inactive)
+    }
+}
+
+/// Docker's `LocalNodeState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwarmState {
+    Inactive,
+    Pending,
+    Active,
+    Error,
+    Locked,
+}
+
+impl SwarmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwarmState::Inactive => "inactive",
+            SwarmState::Pending => "pending",
+            SwarmState::Active => "active",
+            SwarmState::Error => "error",
+            SwarmState::Locked => "locked",
+        }
+    }
+
+    /// Docker's word; `None` for anything else (an empty state means no daemon answered).
+    pub fn parse(text: &str) -> Option<SwarmState> {
+        Some(match text {
+            "inactive" => SwarmState::Inactive,
+            "pending" => SwarmState::Pending,
+            "active" => SwarmState::Active,
+            "error" => SwarmState::Error,
+            "locked" => SwarmState::Locked,
+            _ => return None,
+        })
+    }
+}
+
+/// One address of a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostAddress {
+    /// The IP address, without its prefix length.
+    pub address: String,
+    pub prefix_length: u8,
+    /// The interface that holds it (`eth0`).
+    pub interface: String,
+    /// A DHCP lease (iproute2's `"dynamic": true`): the address may change.
+    #[serde(default)]
+    pub dynamic: bool,
 }

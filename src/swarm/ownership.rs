@@ -12,7 +12,6 @@ use serde_json::Value;
 use super::refresh::Refreshed;
 use super::{Context, StepError, docker};
 use crate::address::{Address, Kind};
-use crate::plan::{Stray, Unlabelled};
 use crate::resource::Resource;
 use crate::ssh::Script;
 use crate::state::ResourceState;
@@ -505,4 +504,30 @@ mod tests {
         assert_eq!(a["deploy"]["replicas"].as_u64(), Some(3));
         assert_eq!(a["deploy"]["labels"][LINEAGE_LABEL].as_str(), Some("L1"));
     }
+}
+
+/// A swarm object of this state's lineage that the state does not record: a version left
+/// behind by a change killed between creating the new one and removing the old one, or an
+/// object of a resource since removed from the config. Found by the refresh through the
+/// ownership labels; the planner removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    /// The resource its `swarmform.address` label names.
+    pub address: Address,
+    /// `network`, `secret` or `config`.
+    pub object: String,
+    /// Its Docker name.
+    pub name: String,
+    /// Our resources whose services still use it (a stack, a registry): it can go once the
+    /// one of them that deploys in the plan has deployed. Empty when nothing uses it.
+    pub used_by: Vec<Address>,
+}
+
+/// A service swarmform made before it labelled what it creates (a hosted registry's): the
+/// next apply adds the labels in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlabelled {
+    pub address: Address,
+    /// The service's Docker name.
+    pub name: String,
 }

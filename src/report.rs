@@ -1,6 +1,6 @@
 //! Progress flows from the engine to the user through [`Reporter`]; the engine never prints.
 
-use crate::plan::graph::Vertex;
+use crate::change::Vertex;
 
 /// What the executor reports. Implementations live in `ui::progress`.
 pub trait Reporter: Send + Sync {

@@ -1,0 +1,147 @@
+//! The swarm itself: `docker swarm init` (or adoption of an existing swarm) and `docker swarm
+//! update` with the configured settings.
+
+use serde_json::Value;
+
+use super::context::*;
+use super::unlock::keep_unlock_key;
+use super::{StepError, facts};
+use crate::address::Address;
+use crate::plan::Change;
+use crate::ssh::{RemoteCommand, Script};
+
+/// `docker swarm init`; or adoption of the swarm an interrupted apply initialized, or of the
+/// swarm `on` already manages when the config says `[swarm] adopt = true` (`adopt`: the cluster
+/// the plan showed, which must still be the one). An adopted swarm gets the configured settings
+/// with `docker swarm update`.
+pub(super) async fn swarm_init(
+    context: &Context,
+    change: &Change,
+    on: &str,
+    adopt: Option<&str>,
+) -> Result<String, StepError> {
+    // An init an interrupted run started may still be settling (`pending`): wait for it.
+    let info = context
+        .wait(&format!("the swarm on `{on}` to settle"), || async {
+            let info = facts::swarm_info(context, on).await?;
+            Ok(if info.local_node_state == "pending" {
+                Err("pending".to_owned())
+            } else {
+                Ok(info)
+            })
+        })
+        .await?;
+    if info.local_node_state == "active" {
+        let recorded = context
+            .state
+            .lock()
+            .ok()
+            .and_then(|state| state.resource(&Address::swarm()).map(|swarm| swarm.pending));
+        if info.control_available && recorded == Some(true) {
+            // The run that initialized it may have died (or stopped) before the key was kept
+            // or shown.
+            if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+                keep_unlock_key(context, on, true).await?;
+            }
+            return Ok(info.cluster_id);
+        }
+        let planned = adopt.is_none_or(|cluster| cluster == info.cluster_id);
+        if info.control_available && context.desired.adopt && planned {
+            swarm_update(context, change).await?;
+            return Ok(info.cluster_id);
+        }
+        if let Some(cluster) = adopt {
+            return Err(StepError::Refused(format!(
+                "`{on}` manages swarm {} now, not the swarm {cluster} this plan adopts; plan again",
+                info.cluster_id
+            )));
+        }
+        return Err(StepError::Refused(format!(
+            "`{on}` is already part of a swarm (cluster {}) that this state did not create; leave it first (`docker swarm leave --force` on {on}), set `adopt = true` under `[swarm]` to take it over, or remove `{on}` from the config",
+            info.cluster_id
+        )));
+    }
+    if let Some(cluster) = adopt {
+        return Err(StepError::Refused(format!(
+            "`{on}` is no longer in the swarm {cluster} this plan adopts; plan again"
+        )));
+    }
+    let advertise = node_setting(context, on, "advertise_addr").unwrap_or_default();
+    let mut command = docker(&["swarm", "init", "--advertise-addr"]).arg(advertise);
+    if let Some(listen) = text_attribute(change, "listen_addr") {
+        command = command.arg("--listen-addr").arg(listen);
+    }
+    if let Some(data_path) = node_setting(context, on, "data_path_addr") {
+        command = command.arg("--data-path-addr").arg(data_path);
+    }
+    if let Some(port) = attribute(change, "data_path_port").and_then(Value::as_u64) {
+        command = command.arg("--data-path-port").arg(port.to_string());
+    }
+    let pools: Vec<String> = attribute(change, "default_addr_pool")
+        .and_then(Value::as_array)
+        .map(|pools| {
+            pools
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !pools.is_empty() {
+        for pool in &pools {
+            command = command.arg("--default-addr-pool").arg(pool.clone());
+        }
+        if let Some(mask) =
+            attribute(change, "default_addr_pool_mask_length").and_then(Value::as_u64)
+        {
+            command = command
+                .arg("--default-addr-pool-mask-length")
+                .arg(mask.to_string());
+        }
+    }
+    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+        command = command.arg("--autolock");
+    }
+    command = swarm_settings(command, change);
+    context
+        .check(on, &Script::new(command), Some("check the advertise address: it must be an address of this host that the other nodes reach"))
+        .await?;
+    let info = facts::swarm_info(context, on).await?;
+    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+        keep_unlock_key(context, on, true).await?;
+    }
+    Ok(info.cluster_id)
+}
+
+pub(super) fn swarm_settings(mut command: RemoteCommand, change: &Change) -> RemoteCommand {
+    for (attribute_name, flag) in [
+        ("cert_expiry", "--cert-expiry"),
+        ("dispatcher_heartbeat", "--dispatcher-heartbeat"),
+        ("max_snapshots", "--max-snapshots"),
+        ("snapshot_interval", "--snapshot-interval"),
+        ("task_history_limit", "--task-history-limit"),
+    ] {
+        if let Some(value) = attribute(change, attribute_name) {
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            command = command.arg(flag).arg(text);
+        }
+    }
+    command
+}
+
+pub(super) async fn swarm_update(context: &Context, change: &Change) -> Result<(), StepError> {
+    let host = change.host.clone().unwrap_or_default();
+    let mut command = docker(&["swarm", "update"]);
+    if let Some(autolock) = attribute(change, "autolock").and_then(Value::as_bool) {
+        command = command.arg(format!("--autolock={autolock}"));
+    }
+    command = swarm_settings(command, change);
+    context.check(&host, &Script::new(command), None).await?;
+    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+        let turned_on = change.before("autolock").and_then(Value::as_bool) != Some(true);
+        keep_unlock_key(context, &host, turned_on).await?;
+    }
+    Ok(())
+}

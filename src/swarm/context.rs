@@ -1,0 +1,341 @@
+//! What every step runs with: the run's [`Context`] (the pool, the desired config, the state
+//! being written, the reporter, the values scrubbed from output and what this run read once),
+//! and the small helpers the kinds share (docker command lines, Docker's ways of refusing).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{StepError, SwarmInfo};
+use crate::address::{Address, Kind};
+use crate::apply::report::Reporter;
+use crate::config::desired::{Desired, redact};
+use crate::plan::Change;
+use crate::resource::Resource;
+use crate::ssh::{Output, Pool, RemoteCommand, Script};
+use crate::state::State;
+
+/// How long cluster convergence may take before a step gives up.
+pub(super) const CONVERGE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How often a wait polls, unless the run says otherwise (the simulator's tests poll faster).
+pub(super) const POLL: Duration = Duration::from_millis(500);
+
+/// Everything a step needs. Shared by all running vertices.
+pub struct Context {
+    pub pool: Arc<Pool>,
+    pub desired: Arc<Desired>,
+    pub state: Arc<Mutex<State>>,
+    pub reporter: Arc<dyn Reporter>,
+    /// Values scrubbed from every message (sensitive variables, join tokens once read).
+    pub sensitive: Mutex<Vec<String>>,
+    /// How often to poll while waiting (shorter in tests against the simulator).
+    pub poll: Duration,
+    /// Join tokens read during this run, per (manager, role): read once, never stored.
+    pub(super) tokens: Mutex<BTreeMap<(String, String), String>>,
+    /// What managers said about their swarm during this run.
+    pub(super) managers: Mutex<BTreeMap<String, SwarmInfo>>,
+    /// The swarm's unlock key once read during this run; never stored in the state.
+    pub(super) unlock_key: Mutex<Option<String>>,
+    /// Set when this run locked the swarm (autolock turned on): the key, shown once.
+    pub(super) new_unlock_key: Mutex<Option<NewUnlockKey>>,
+    /// Where a new unlock key goes when `unlock_key_file` cannot be written and the key cannot
+    /// be shown on a terminal (beside the state); `None` when it will be shown.
+    pub(super) unlock_key_fallback: Option<std::path::PathBuf>,
+    /// Set by a step after which nothing else may start (an unlock key kept elsewhere).
+    halted: std::sync::atomic::AtomicBool,
+}
+
+/// The unlock key of a swarm this run autolocked, for the command to show once.
+#[derive(Debug, Clone)]
+pub struct NewUnlockKey {
+    pub key: String,
+    /// The file it was written to: `unlock_key_file`, or the fallback when that failed.
+    pub written_to: Option<std::path::PathBuf>,
+    /// The `unlock_key_file` that could not be written.
+    pub not_written_to: Option<std::path::PathBuf>,
+}
+
+/// What a vertex left behind, for the state.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The resource exists as desired; its Docker id when it has one.
+    Created { remote_id: Option<String> },
+    /// The resource is gone.
+    Removed,
+    /// Nothing to record (the old half of a create-before-destroy replacement).
+    Unchanged,
+}
+impl Context {
+    pub fn new(
+        pool: Arc<Pool>,
+        desired: Arc<Desired>,
+        state: Arc<Mutex<State>>,
+        reporter: Arc<dyn Reporter>,
+    ) -> Context {
+        let sensitive = desired.sensitive_values.clone();
+        Context {
+            pool,
+            desired,
+            state,
+            reporter,
+            sensitive: Mutex::new(sensitive),
+            poll: POLL,
+            tokens: Mutex::new(BTreeMap::new()),
+            managers: Mutex::new(BTreeMap::new()),
+            unlock_key: Mutex::new(None),
+            new_unlock_key: Mutex::new(None),
+            unlock_key_fallback: None,
+            halted: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Where to keep a new unlock key that `unlock_key_file` cannot take, when it cannot be
+    /// shown on a terminal.
+    pub fn with_unlock_key_fallback(mut self, path: Option<std::path::PathBuf>) -> Context {
+        self.unlock_key_fallback = path;
+        self
+    }
+
+    /// Whether a step asked that nothing more starts: the executor then stops scheduling.
+    pub fn halted(&self) -> bool {
+        self.halted.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(super) fn halt(&self) {
+        self.halted
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The unlock key of a swarm this run autolocked; taken once.
+    pub fn take_new_unlock_key(&self) -> Option<NewUnlockKey> {
+        self.new_unlock_key
+            .lock()
+            .ok()
+            .and_then(|mut key| key.take())
+    }
+
+    pub(super) fn scrub(&self, text: &str) -> String {
+        let sensitive = self
+            .sensitive
+            .lock()
+            .map(|values| values.clone())
+            .unwrap_or_default();
+        scrub_swarm_secrets(&redact(text, &sensitive))
+    }
+
+    pub(super) fn remember_secret(&self, value: &str) {
+        if let Ok(mut values) = self.sensitive.lock() {
+            values.push(value.to_owned());
+        }
+    }
+
+    /// Runs a script; a non-zero exit is returned, not an error.
+    ///
+    /// Docker refuses a request it did not process: an update whose object changed meanwhile
+    /// ("update out of sequence": a node re-registering after a dockerd restart does that), or
+    /// any request while the managers elect a leader. Such a refusal had no effect, so the
+    /// command is sent again, for up to about 20 seconds.
+    pub async fn run(&self, host: &str, script: &Script) -> Result<Output, StepError> {
+        let mut attempt = 0;
+        loop {
+            self.reporter.command(host, &script.display());
+            let output = self.pool.run(host, script).await?;
+            self.reporter.output(
+                host,
+                output.exit_status,
+                &self.scrub(&output.stdout_text()),
+                &self.scrub(&output.stderr_text()),
+            );
+            attempt += 1;
+            if output.success() || attempt >= 12 || !unprocessed(&output.stderr_text()) {
+                return Ok(output);
+            }
+            // Leader elections (a manager's dockerd restarting) take a few seconds.
+            tokio::time::sleep(self.poll.min(Duration::from_millis(250)) * attempt.min(8)).await;
+        }
+    }
+
+    /// Runs a script that must succeed.
+    pub async fn check(
+        &self,
+        host: &str,
+        script: &Script,
+        hint: Option<&str>,
+    ) -> Result<Output, StepError> {
+        let output = self.run(host, script).await?;
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(self.failure(host, script, &output, hint))
+        }
+    }
+
+    pub(super) fn failure(
+        &self,
+        host: &str,
+        script: &Script,
+        output: &Output,
+        hint: Option<&str>,
+    ) -> StepError {
+        let stderr = output.stderr_text();
+        let locked_hint = format!(
+            "`{host}` is a manager of an autolocked swarm that restarted: unlock it with `docker swarm unlock` and the unlock key (in `unlock_key_file` if the config names one), then apply again"
+        );
+        let hint = if stderr.contains("needs to be unlocked") {
+            Some(locked_hint.as_str())
+        } else {
+            hint
+        };
+        let stderr = if stderr.trim().is_empty() {
+            output.stdout_text()
+        } else {
+            stderr
+        };
+        StepError::Command {
+            host: host.to_owned(),
+            command: script.display(),
+            status: output.exit_status,
+            stderr: self.scrub(stderr.trim()),
+            hint: hint.map(str::to_owned),
+        }
+    }
+
+    pub(super) fn resource(&self, address: &Address) -> Option<&Resource> {
+        self.desired.resource(address)
+    }
+
+    /// The desired resource a step works from; gone from the config since the plan was made,
+    /// the step is refused.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the steps' own error type, which every step returns; only built on refusal"
+    )]
+    pub(super) fn configured(&self, address: &Address) -> Result<&Resource, StepError> {
+        self.resource(address).ok_or_else(|| {
+            StepError::Refused(format!(
+                "`{address}` is no longer in the config; plan again"
+            ))
+        })
+    }
+
+    /// Where `[swarm] unlock_key_file` points on this machine, when the config names one.
+    pub(super) fn unlock_key_path(&self) -> Option<std::path::PathBuf> {
+        self.resource(&Address::swarm())
+            .and_then(|swarm| swarm.payload("unlock_key_file"))
+            .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned()))
+    }
+
+    pub(super) fn recorded_id(&self, address: &Address) -> Option<String> {
+        self.state.lock().ok().and_then(|state| {
+            state
+                .resource(address)
+                .and_then(|resource| resource.remote_id.clone())
+        })
+    }
+
+    pub(super) async fn wait<T, F, Fut>(&self, what: &str, mut probe: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Result<T, String>, StepError>>,
+    {
+        let started = std::time::Instant::now();
+        loop {
+            let last = match probe().await? {
+                Ok(value) => return Ok(value),
+                Err(seen) => Some(seen),
+            };
+            if started.elapsed() > CONVERGE_TIMEOUT {
+                return Err(StepError::Timeout {
+                    what: what.to_owned(),
+                    seconds: CONVERGE_TIMEOUT.as_secs(),
+                    last,
+                });
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+/// Join tokens (`SWMTKN-1-…`) and unlock keys (`SWMKEY-1-…`) in anything Docker prints, for
+/// example `docker swarm init`'s own instructions, become `(sensitive)`.
+pub fn scrub_swarm_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["SWMTKN-1-", "SWMKEY-1-"]
+        .iter()
+        .filter_map(|prefix| rest.find(prefix))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || c == '-' || c == '+' || c == '/' || c == '=')
+            })
+            .map_or(rest.len(), |offset| start + offset);
+        out.push_str("(sensitive)");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+pub(super) fn docker(args: &[&str]) -> RemoteCommand {
+    RemoteCommand::new("docker").args(args.iter().copied())
+}
+
+/// Refusals that mean the request was not processed, so sending it again is safe: a stale
+/// object version, or no Raft leader for the moment.
+pub(super) fn unprocessed(stderr: &str) -> bool {
+    stderr.contains("update out of sequence")
+        || stderr.contains("node lost leader status")
+        || stderr.contains("does not have a leader")
+}
+
+/// Docker's ways of saying an object does not exist: `Error: No such service: X`,
+/// `no such service: X`, `... not found`.
+pub(super) fn is_not_found(stderr: &str) -> bool {
+    let lower = stderr.to_ascii_lowercase();
+    lower.contains("no such ") || lower.contains("not found")
+}
+
+pub(super) fn json_format() -> [&'static str; 2] {
+    ["--format", "{{json .}}"]
+}
+
+/// The value a step works with: the new one, or the recorded one for a deletion.
+pub(super) fn attribute<'a>(change: &'a Change, name: &str) -> Option<&'a Value> {
+    change.after(name).or_else(|| change.before(name))
+}
+
+pub(super) fn text_attribute(change: &Change, name: &str) -> Option<String> {
+    attribute(change, name)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+pub(super) fn listen_port(context: &Context) -> String {
+    context
+        .resource(&Address::swarm())
+        .and_then(|swarm| swarm.attributes.get("listen_addr"))
+        .and_then(|attribute| attribute.value.as_str())
+        .and_then(|listen| listen.rsplit_once(':').map(|(_, port)| port.to_owned()))
+        .unwrap_or_else(|| "2377".to_owned())
+}
+
+pub(super) fn node_setting(context: &Context, host: &str, name: &str) -> Option<String> {
+    context
+        .resource(&Address::new(Kind::Node, host))
+        .and_then(|node| node.attributes.get(name))
+        .and_then(|attribute| attribute.value.as_str())
+        .map(str::to_owned)
+}
+
+pub(super) fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}

@@ -1,0 +1,111 @@
+//! Swarm networks, secrets and configs: created with swarmform's labels, removed by name.
+
+use serde_json::Value;
+
+use super::StepError;
+use super::context::*;
+use super::ownership;
+use crate::plan::Change;
+use crate::ssh::Script;
+
+/// `docker OBJECT rm NAME` (a network, secret or config); one already gone is fine.
+pub(super) async fn docker_rm(
+    context: &Context,
+    via: &str,
+    object: &str,
+    name: &str,
+) -> Result<(), StepError> {
+    let script = Script::new(docker(&[object, "rm"]).arg(name.to_owned()));
+    let output = context.run(via, &script).await?;
+    if !output.success() && !is_not_found(&output.stderr_text()) {
+        return Err(context.failure(
+            via,
+            &script,
+            &output,
+            Some("something still uses it: remove what uses it first"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn docker_create(
+    context: &Context,
+    change: &Change,
+    object: &str,
+    name: &str,
+    via: &str,
+) -> Result<String, StepError> {
+    let labels: Vec<String> = attribute(change, "labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let labels: Vec<String> = labels
+        .into_iter()
+        .chain(ownership::label_words(context, &change.address))
+        .collect();
+    if object == "network" {
+        let inspect = Script::new(
+            docker(&["network", "inspect", "--format", "{{json .Id}}"]).arg(name.to_owned()),
+        );
+        let existing = context.run(via, &inspect).await?;
+        if existing.success() {
+            return Ok(existing.stdout_text().trim().trim_matches('"').to_owned());
+        }
+        let mut command = docker(&["network", "create", "--driver", "overlay"]);
+        for (attribute_name, flag) in [
+            ("subnet", "--subnet"),
+            ("gateway", "--gateway"),
+            ("ip_range", "--ip-range"),
+        ] {
+            if let Some(value) = text_attribute(change, attribute_name) {
+                command = command.arg(flag).arg(value);
+            }
+        }
+        if attribute(change, "attachable").and_then(Value::as_bool) == Some(true) {
+            command = command.arg("--attachable");
+        }
+        if attribute(change, "encrypted").and_then(Value::as_bool) == Some(true) {
+            command = command.args(["--opt", "encrypted"]);
+        }
+        for label in labels {
+            command = command.arg("--label").arg(label);
+        }
+        let output = context
+            .check(via, &Script::new(command.arg(name.to_owned())), None)
+            .await?;
+        return Ok(output.stdout_text().trim().to_owned());
+    }
+    let content = context
+        .resource(&change.address)
+        .and_then(|resource| resource.payload("content"))
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| StepError::Refused(format!("`{}` has no content", change.address)))?;
+    let mut command = docker(&[object, "create"]);
+    for label in labels {
+        command = command.arg("--label").arg(label);
+    }
+    let script = Script::new(command.arg(name.to_owned()).arg("-")).stdin(content);
+    let output = context.run(via, &script).await?;
+    if output.success() {
+        return Ok(output.stdout_text().trim().to_owned());
+    }
+    if output.stderr_text().contains("already exists") {
+        // The name carries the content hash: the existing object has this content.
+        let inspect = context
+            .check(
+                via,
+                &Script::new(
+                    docker(&[object, "inspect", "--format", "{{json .ID}}"]).arg(name.to_owned()),
+                ),
+                None,
+            )
+            .await?;
+        return Ok(inspect.stdout_text().trim().trim_matches('"').to_owned());
+    }
+    Err(context.failure(via, &script, &output, None))
+}
