@@ -19,6 +19,7 @@ pub mod plan;
 pub mod report;
 pub mod resource;
 pub mod run;
+pub mod service;
 pub mod sim;
 pub mod ssh;
 pub mod state;
