@@ -94,3 +94,18 @@ impl fmt::Display for Vertex {
         }
     }
 }
+
+/// An attribute of a change by name.
+pub fn attribute<'a>(attributes: &'a [AttributeChange], name: &str) -> Option<&'a AttributeChange> {
+    attributes.iter().find(|attribute| attribute.name == name)
+}
+
+/// An attribute's value before the change.
+pub fn before<'a>(attributes: &'a [AttributeChange], name: &str) -> Option<&'a Value> {
+    attribute(attributes, name).and_then(|attribute| attribute.before.as_ref())
+}
+
+/// An attribute's value after the change.
+pub fn after<'a>(attributes: &'a [AttributeChange], name: &str) -> Option<&'a Value> {
+    attribute(attributes, name).and_then(|attribute| attribute.after.as_ref())
+}

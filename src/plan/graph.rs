@@ -14,6 +14,7 @@ use petgraph::visit::EdgeRef;
 use super::model::{Action, Change, Plan, Step};
 use crate::address::{Address, Kind};
 pub use crate::change::{Phase, Vertex};
+use crate::swarm::{NodeStep, PrimitiveStep, SwarmStep};
 
 /// Why an edge exists; shown by `swarmform graph`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +187,10 @@ impl Graph {
                 Action::Delete if manager_before => {
                     // The manager that leaves with the swarm (its only step is to be forgotten)
                     // drives the others' removal: it goes last.
-                    if matches!(change.steps.as_slice(), [Step::Forget { .. }]) {
+                    if matches!(
+                        change.steps.as_slice(),
+                        [Step::Primitive(PrimitiveStep::Forget { .. })]
+                    ) {
                         last_manager = self.vertex(&change.address, Phase::Destroy);
                     } else {
                         losses.push(self.vertex(&change.address, Phase::Destroy));
@@ -295,7 +299,7 @@ impl Graph {
             change
                 .steps
                 .iter()
-                .any(|step| matches!(step, Step::RotateJoinTokens { .. }))
+                .any(|step| matches!(step, Step::Swarm(SwarmStep::RotateJoinTokens { .. })))
         }) else {
             return;
         };
@@ -308,7 +312,7 @@ impl Graph {
                 change
                     .steps
                     .iter()
-                    .any(|step| matches!(step, Step::Join { .. }))
+                    .any(|step| matches!(step, Step::Node(NodeStep::Join { .. })))
             })
             .map(|change| self.vertex(&change.address, Phase::Apply))
             .collect();

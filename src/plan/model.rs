@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::address::Address;
 pub use crate::change::{Action, AttributeChange, Mode};
+pub use crate::swarm::Step;
 pub use crate::swarm::facts::{HostAddress, HostFacts, SwarmState};
 pub use crate::swarm::ownership::{Stray, Unlabelled};
 
@@ -148,20 +149,16 @@ pub struct Change {
 impl Change {
     /// An attribute's value before the change.
     pub fn before(&self, name: &str) -> Option<&Value> {
-        self.attribute(name)
-            .and_then(|attribute| attribute.before.as_ref())
+        crate::change::before(&self.attributes, name)
     }
 
     /// An attribute's value after the change.
     pub fn after(&self, name: &str) -> Option<&Value> {
-        self.attribute(name)
-            .and_then(|attribute| attribute.after.as_ref())
+        crate::change::after(&self.attributes, name)
     }
 
     pub fn attribute(&self, name: &str) -> Option<&AttributeChange> {
-        self.attributes
-            .iter()
-            .find(|attribute| attribute.name == name)
+        crate::change::attribute(&self.attributes, name)
     }
 
     /// The attributes whose value changes.
@@ -178,235 +175,4 @@ pub struct Warning {
     pub summary: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
-}
-
-/// One operation of a change. The executor maps each to remote commands; the plan prints them
-/// in words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
-pub enum Step {
-    /// Install the distribution's Docker packages, enable and start dockerd.
-    InstallEngine {
-        packages: Vec<String>,
-    },
-    /// Check that Docker is installed and answering; fail with a hint when it is not.
-    RequireEngine,
-    /// Write a file (atomically: temporary file, then rename).
-    WriteFile {
-        path: String,
-        mode: String,
-        owner: String,
-    },
-    /// Ensure one line is present in a file.
-    EnsureLine {
-        path: String,
-    },
-    RemoveFile {
-        path: String,
-    },
-    /// `systemctl daemon-reload` then `systemctl restart docker`.
-    RestartDocker,
-    /// `docker swarm init` on the bootstrap manager.
-    SwarmInit {
-        on: String,
-    },
-    /// Take over the swarm `on` already manages (`[swarm] adopt = true`) instead of
-    /// `docker swarm init`, then `docker swarm update` with the configured settings.
-    AdoptSwarm {
-        on: String,
-        cluster_id: String,
-    },
-    /// `docker swarm update` with the changed settings.
-    SwarmUpdate,
-    /// `docker swarm join-token --rotate` for both roles, on a manager, once every other join of
-    /// the plan is done (`[swarm] rotate_join_tokens`).
-    RotateJoinTokens {
-        via: String,
-    },
-    /// `docker swarm join` with a token read live from `via`.
-    Join {
-        role: String,
-        via: String,
-    },
-    /// Take over a node already in the adopted swarm instead of joining it; `current` is its
-    /// role there, changed to `role` from `via` when they differ.
-    AdoptNode {
-        role: String,
-        current: String,
-        via: String,
-    },
-    Promote {
-        via: String,
-    },
-    Demote {
-        via: String,
-    },
-    SetAvailability {
-        availability: String,
-        via: String,
-    },
-    SetLabels {
-        via: String,
-    },
-    /// `docker node update --availability drain`, then wait until its tasks have moved.
-    Drain {
-        via: String,
-    },
-    /// `docker swarm leave`; `force` only for the last manager of a destroyed swarm.
-    Leave {
-        force: bool,
-    },
-    /// `docker node rm` from a surviving manager; `force` for a node that cannot leave itself.
-    NodeRm {
-        via: String,
-        force: bool,
-    },
-    /// `docker <kind> create` for a network, secret or config, run on a manager.
-    DockerCreate {
-        object: String,
-        name: String,
-        via: String,
-    },
-    /// `docker <kind> rm`.
-    DockerRemove {
-        object: String,
-        name: String,
-        via: String,
-    },
-    /// The registry's swarm config and service.
-    DeployRegistry {
-        via: String,
-    },
-    RemoveRegistry {
-        via: String,
-    },
-    /// `docker login` on each listed host.
-    Login {
-        hosts: Vec<String>,
-    },
-    Logout {
-        hosts: Vec<String>,
-    },
-    /// `docker stack deploy`, then wait until every service has converged.
-    StackDeploy {
-        via: String,
-    },
-    StackRemove {
-        via: String,
-    },
-    /// After a deploy: the stack's health check (an HTTP request from this machine, or a
-    /// command on a host), tried up to `tries` times `interval` apart.
-    HealthCheck {
-        check: String,
-        tries: u32,
-        interval: String,
-    },
-    /// Drop the resource from the state without touching the host.
-    Forget {
-        why: String,
-    },
-    /// `docker service update --label-add` of the ownership labels, for a service made by an
-    /// earlier swarmform that did not label what it created.
-    LabelService {
-        name: String,
-        via: String,
-    },
-}
-
-impl Step {
-    /// The step in words, for plan text.
-    pub fn describe(&self) -> String {
-        match self {
-            Step::InstallEngine { packages } => {
-                format!(
-                    "install {} from the distribution's packages, enable and start dockerd (a login user other than root joins the docker group)",
-                    packages.join(", ")
-                )
-            }
-            Step::RequireEngine => "check that dockerd is installed and answering".to_owned(),
-            Step::WriteFile { path, mode, owner } => {
-                format!("write {path} (mode {mode}, owner {owner})")
-            }
-            Step::EnsureLine { path } => format!("ensure the line is present in {path}"),
-            Step::RemoveFile { path } => format!("remove {path}"),
-            Step::RestartDocker => {
-                "systemctl daemon-reload and restart dockerd (the node drained meanwhile)"
-                    .to_owned()
-            }
-            Step::SwarmInit { on } => format!("docker swarm init on {on}"),
-            Step::AdoptSwarm { on, cluster_id } => format!(
-                "adopt the existing swarm {cluster_id} on {on} (instead of docker swarm init), then docker swarm update with the configured settings"
-            ),
-            Step::SwarmUpdate => "docker swarm update".to_owned(),
-            Step::RotateJoinTokens { via } => format!(
-                "rotate the worker and manager join tokens once every node of this apply has joined (on {via})"
-            ),
-            Step::Join { role, via } => format!("join as {role} with a token read from {via}"),
-            Step::AdoptNode { role, current, via } if role == current => {
-                format!("adopt the node, already a {current} of the swarm (checked from {via})")
-            }
-            Step::AdoptNode { role, current, via } => format!(
-                "adopt the node, a {current} of the swarm, and {} it to {role} (from {via})",
-                if role == "manager" {
-                    "promote"
-                } else {
-                    "demote"
-                }
-            ),
-            Step::Promote { via } => format!("promote to manager (from {via})"),
-            Step::Demote { via } => format!("demote to worker (from {via})"),
-            Step::SetAvailability { availability, via } if availability == "drain" => {
-                format!(
-                    "set availability to drain and wait until its tasks have moved (from {via})"
-                )
-            }
-            Step::SetAvailability { availability, via } => {
-                format!("set availability to {availability} (from {via})")
-            }
-            Step::SetLabels { via } => format!("set node labels (from {via})"),
-            Step::Drain { via } => {
-                format!("drain and wait until its tasks have moved (from {via})")
-            }
-            Step::Leave { force: false } => "docker swarm leave".to_owned(),
-            Step::Leave { force: true } => "docker swarm leave --force".to_owned(),
-            Step::NodeRm { via, force: false } => format!("docker node rm (from {via})"),
-            Step::NodeRm { via, force: true } => format!("docker node rm --force (from {via})"),
-            Step::DockerCreate { object, name, via } => {
-                format!("docker {object} create {name} (on {via})")
-            }
-            Step::DockerRemove { object, name, via } => {
-                format!("docker {object} rm {name} (on {via})")
-            }
-            Step::DeployRegistry { via } => {
-                format!("deploy the registry service and its config (on {via})")
-            }
-            Step::RemoveRegistry { via } => {
-                format!("remove the registry service and its config (on {via}); its volume is kept")
-            }
-            Step::Login { hosts } => format!("docker login on {}", hosts.join(", ")),
-            Step::Logout { hosts } => format!("docker logout on {}", hosts.join(", ")),
-            Step::StackDeploy { via } => {
-                format!("docker stack deploy and wait for its services to converge (on {via})")
-            }
-            Step::StackRemove { via } => {
-                format!("docker stack rm and wait for its tasks to stop (on {via})")
-            }
-            Step::HealthCheck {
-                check,
-                tries,
-                interval,
-            } => {
-                let tries = if *tries == 1 {
-                    "1 try".to_owned()
-                } else {
-                    format!("{tries} tries, {interval} apart")
-                };
-                format!("check {check} ({tries})")
-            }
-            Step::Forget { why } => format!("forget it in the state: {why}"),
-            Step::LabelService { name, via } => {
-                format!("add the ownership labels to service {name} (on {via})")
-            }
-        }
-    }
 }

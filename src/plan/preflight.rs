@@ -14,7 +14,9 @@ use serde_json::Value;
 use super::model::{Action, Change, HostFacts, Mode, Step, SwarmState, Warning};
 use crate::address::{Address, Kind};
 use crate::config::desired::Desired;
+use crate::config::model::{Availability, Role};
 use crate::state::State;
+use crate::swarm::{EngineStep, NodeStep, SwarmStep};
 
 /// A problem that refuses the plan, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +143,9 @@ fn docker_missing(hosts: &[&HostFacts], changes: &[Change], warnings: &mut Vec<W
         .filter(|facts| {
             changes.iter().any(|change| {
                 change.address == Address::new(Kind::Engine, facts.host.clone())
-                    && change.steps.contains(&Step::RequireEngine)
+                    && change
+                        .steps
+                        .contains(&Step::Engine(EngineStep::RequireEngine))
             })
         })
         .map(|facts| facts.host.as_str())
@@ -348,11 +352,11 @@ fn adopt(desired: &Desired, hosts: &[&HostFacts], cluster: &str, changes: &mut [
         match change.address.kind {
             Kind::Swarm => {
                 for step in &mut change.steps {
-                    if let Step::SwarmInit { on } = step {
-                        *step = Step::AdoptSwarm {
+                    if let Step::Swarm(SwarmStep::SwarmInit { on }) = step {
+                        *step = Step::Swarm(SwarmStep::AdoptSwarm {
                             on: on.clone(),
                             cluster_id: cluster.to_owned(),
-                        };
+                        });
                     }
                 }
                 change.reasons.push(format!(
@@ -364,42 +368,47 @@ fn adopt(desired: &Desired, hosts: &[&HostFacts], cluster: &str, changes: &mut [
                 let Some(facts) = members.get(change.address.name.as_str()) else {
                     continue;
                 };
-                let current = if facts.manager { "manager" } else { "worker" };
+                let current = if facts.manager {
+                    Role::Manager
+                } else {
+                    Role::Worker
+                };
                 let mut via = desired.bootstrap.clone();
                 for step in &mut change.steps {
-                    if let Step::Join { role, via: from } = step {
+                    if let Step::Node(NodeStep::Join { role, via: from }) = step {
                         via = from.clone();
-                        *step = Step::AdoptNode {
-                            role: role.clone(),
-                            current: current.to_owned(),
+                        *step = Step::Node(NodeStep::AdoptNode {
+                            role: *role,
+                            current,
                             via: from.clone(),
-                        };
+                        });
                     }
                 }
                 if !change
                     .steps
                     .iter()
-                    .any(|step| matches!(step, Step::SetAvailability { .. }))
+                    .any(|step| matches!(step, Step::Node(NodeStep::SetAvailability { .. })))
                 {
-                    let availability = change
-                        .after("availability")
-                        .and_then(Value::as_str)
-                        .unwrap_or("active")
-                        .to_owned();
-                    change.steps.push(Step::SetAvailability {
+                    let availability = match change.after("availability").and_then(Value::as_str) {
+                        Some("pause") => Availability::Pause,
+                        Some("drain") => Availability::Drain,
+                        _ => Availability::Active,
+                    };
+                    change.steps.push(Step::Node(NodeStep::SetAvailability {
                         availability,
                         via: via.clone(),
-                    });
+                    }));
                 }
                 if !change
                     .steps
                     .iter()
-                    .any(|step| matches!(step, Step::SetLabels { .. }))
+                    .any(|step| matches!(step, Step::Node(NodeStep::SetLabels { .. })))
                 {
-                    change.steps.push(Step::SetLabels { via });
+                    change.steps.push(Step::Node(NodeStep::SetLabels { via }));
                 }
                 change.reasons.push(format!(
-                    "already a {current} of the adopted swarm {cluster}"
+                    "already a {} of the adopted swarm {cluster}",
+                    current.as_str()
                 ));
             }
             _ => {}

@@ -7,8 +7,10 @@ use super::planner::{Options, PlanError, plan};
 use super::{Action, Plan, Step};
 use crate::address::Address;
 use crate::config::desired::Desired;
+use crate::config::model::Role;
 use crate::config::test_desired;
 use crate::state::{ResourceState, State};
+use crate::swarm::{NodeStep, ObjectKind, ObjectStep, StackStep, SwarmStep};
 
 fn hosts(managers: usize, workers: usize) -> String {
     let mut text = String::new();
@@ -142,20 +144,20 @@ fn a_new_cluster_is_ordered_by_the_swarm_rules() {
     assert!(before(&order, "node.w2", "stack.web"));
     assert_eq!(
         change(&plan, "swarm").steps,
-        vec![Step::SwarmInit {
+        vec![Step::Swarm(SwarmStep::SwarmInit {
             on: "m1".to_owned()
-        }]
+        })]
     );
     assert_eq!(
         change(&plan, "node.m2").steps,
         vec![
-            Step::Join {
-                role: "manager".to_owned(),
+            Step::Node(NodeStep::Join {
+                role: Role::Manager,
                 via: "m1".to_owned()
-            },
-            Step::SetLabels {
+            }),
+            Step::Node(NodeStep::SetLabels {
                 via: "m1".to_owned()
-            }
+            })
         ]
     );
 }
@@ -232,35 +234,35 @@ fn destroy_follows_the_decommission_order() {
     assert_eq!(
         change(&plan, "node.w1").steps,
         vec![
-            Step::Drain {
+            Step::Node(NodeStep::Drain {
                 via: "m1".to_owned()
-            },
-            Step::Leave { force: false },
-            Step::NodeRm {
+            }),
+            Step::Node(NodeStep::Leave { force: false }),
+            Step::Node(NodeStep::NodeRm {
                 via: "m1".to_owned(),
                 force: false
-            },
+            }),
         ]
     );
     assert_eq!(
         change(&plan, "node.m2").steps,
         vec![
-            Step::Drain {
+            Step::Node(NodeStep::Drain {
                 via: "m1".to_owned()
-            },
-            Step::Demote {
+            }),
+            Step::Node(NodeStep::Demote {
                 via: "m1".to_owned()
-            },
-            Step::Leave { force: false },
-            Step::NodeRm {
+            }),
+            Step::Node(NodeStep::Leave { force: false }),
+            Step::Node(NodeStep::NodeRm {
                 via: "m1".to_owned(),
                 force: false
-            },
+            }),
         ]
     );
     assert_eq!(
         change(&plan, "swarm").steps,
-        vec![Step::Leave { force: true }]
+        vec![Step::Node(NodeStep::Leave { force: true })]
     );
     assert!(
         plan.warnings
@@ -293,14 +295,14 @@ fn removing_a_worker_decommissions_only_that_host() {
     assert_eq!(
         change(&plan, "node.w2").steps,
         vec![
-            Step::Drain {
+            Step::Node(NodeStep::Drain {
                 via: "m1".to_owned()
-            },
-            Step::Leave { force: false },
-            Step::NodeRm {
+            }),
+            Step::Node(NodeStep::Leave { force: false }),
+            Step::Node(NodeStep::NodeRm {
                 via: "m1".to_owned(),
                 force: false
-            },
+            }),
         ]
     );
     let order = positions(&plan);
@@ -315,17 +317,17 @@ fn removing_a_manager_demotes_it_first() {
     assert_eq!(
         change(&plan, "node.m3").steps,
         vec![
-            Step::Drain {
+            Step::Node(NodeStep::Drain {
                 via: "m1".to_owned()
-            },
-            Step::Demote {
+            }),
+            Step::Node(NodeStep::Demote {
                 via: "m1".to_owned()
-            },
-            Step::Leave { force: false },
-            Step::NodeRm {
+            }),
+            Step::Node(NodeStep::Leave { force: false }),
+            Step::Node(NodeStep::NodeRm {
                 via: "m1".to_owned(),
                 force: false
-            },
+            }),
         ]
     );
 }
@@ -348,15 +350,15 @@ fn promotions_come_before_demotions() {
     let plan = offline(&new, Some(&state));
     assert_eq!(
         change(&plan, "node.w1").steps,
-        vec![Step::Promote {
+        vec![Step::Node(NodeStep::Promote {
             via: "m1".to_owned()
-        }]
+        })]
     );
     assert_eq!(
         change(&plan, "node.m3").steps,
-        vec![Step::Demote {
+        vec![Step::Node(NodeStep::Demote {
             via: "m1".to_owned()
-        }]
+        })]
     );
     assert!(has_edge(
         &plan,
@@ -642,10 +644,16 @@ fn strays_are_removed_where_their_users_let_them_go() {
         ..Options::default()
     };
     let plan = plan(&desired, Some(&state), &options).expect("plan");
-    let remove = |name: &str| Step::DockerRemove {
-        object: if name == "old" { "network" } else { "secret" }.to_owned(),
-        name: name.to_owned(),
-        via: "m1".to_owned(),
+    let remove = |name: &str| {
+        Step::Object(ObjectStep::DockerRemove {
+            object: if name == "old" {
+                ObjectKind::Network
+            } else {
+                ObjectKind::Secret
+            },
+            name: name.to_owned(),
+            via: "m1".to_owned(),
+        })
     };
     let secret = change(&plan, "secret.db");
     assert_eq!(secret.action, Action::Update);
@@ -658,7 +666,7 @@ fn strays_are_removed_where_their_users_let_them_go() {
     let deploy = web
         .steps
         .iter()
-        .position(|step| matches!(step, Step::StackDeploy { .. }))
+        .position(|step| matches!(step, Step::Stack(StackStep::StackDeploy { .. })))
         .expect("a deploy");
     assert_eq!(web.steps[deploy + 1], remove("db-bbbb2222"));
     let old = change(&plan, "network.old");

@@ -5,10 +5,13 @@ use serde_json::Value;
 
 use super::context::*;
 use super::unlock::keep_unlock_key;
+use super::{KindStep, NodeStep, Proposal, Step};
 use super::{StepError, facts};
 use crate::address::Address;
+use crate::change::Action;
 use crate::plan::Change;
 use crate::ssh::{RemoteCommand, Script};
+use serde::{Deserialize, Serialize};
 
 /// `docker swarm init`; or adoption of the swarm an interrupted apply initialized, or of the
 /// swarm `on` already manages when the config says `[swarm] adopt = true` (`adopt`: the cluster
@@ -144,4 +147,95 @@ pub(super) async fn swarm_update(context: &Context, change: &Change) -> Result<(
         keep_unlock_key(context, &host, turned_on).await?;
     }
     Ok(())
+}
+
+/// The swarm's own steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum SwarmStep {
+    /// `docker swarm init` on the bootstrap manager.
+    SwarmInit { on: String },
+    /// Take over the swarm `on` already manages (`[swarm] adopt = true`) instead of
+    /// `docker swarm init`, then `docker swarm update` with the configured settings.
+    AdoptSwarm { on: String, cluster_id: String },
+    /// `docker swarm update` with the changed settings.
+    SwarmUpdate,
+    /// `docker swarm join-token --rotate` for both roles, on a manager, once every other join of
+    /// the plan is done (`[swarm] rotate_join_tokens`).
+    RotateJoinTokens { via: String },
+}
+
+impl KindStep for SwarmStep {
+    const TAGS: &'static [&'static str] = &[
+        "swarm_init",
+        "adopt_swarm",
+        "swarm_update",
+        "rotate_join_tokens",
+    ];
+
+    fn describe(&self) -> String {
+        match self {
+            SwarmStep::SwarmInit { on } => format!("docker swarm init on {on}"),
+            SwarmStep::AdoptSwarm { on, cluster_id } => format!(
+                "adopt the existing swarm {cluster_id} on {on} (instead of docker swarm init), then docker swarm update with the configured settings"
+            ),
+            SwarmStep::SwarmUpdate => "docker swarm update".to_owned(),
+            SwarmStep::RotateJoinTokens { via } => format!(
+                "rotate the worker and manager join tokens once every node of this apply has joined (on {via})"
+            ),
+        }
+    }
+}
+
+impl SwarmStep {
+    pub(super) async fn run(
+        &self,
+        context: &Context,
+        change: &Change,
+    ) -> Result<Option<String>, StepError> {
+        match self {
+            SwarmStep::SwarmInit { on } => swarm_init(context, change, on, None).await.map(Some),
+            SwarmStep::AdoptSwarm { on, cluster_id } => {
+                swarm_init(context, change, on, Some(cluster_id))
+                    .await
+                    .map(Some)
+            }
+            SwarmStep::SwarmUpdate => {
+                swarm_update(context, change).await?;
+                Ok(None)
+            }
+            SwarmStep::RotateJoinTokens { via } => {
+                for role in ["worker", "manager"] {
+                    context
+                        .check(
+                            via,
+                            &Script::new(docker(&["swarm", "join-token", "--rotate", "-q", role])),
+                            None,
+                        )
+                        .await?;
+                }
+                if let Ok(mut tokens) = context.tokens.lock() {
+                    tokens.clear();
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// What a change of the swarm takes: `docker swarm init` on the bootstrap manager, `docker
+/// swarm update` for settings, and the last manager's `docker swarm leave --force` when the
+/// swarm goes.
+pub fn steps(change: &Proposal) -> Vec<Step> {
+    match change.action {
+        Action::Create => vec![
+            SwarmStep::SwarmInit {
+                on: change.host.unwrap_or_default().to_owned(),
+            }
+            .into(),
+        ],
+        Action::Update => vec![SwarmStep::SwarmUpdate.into()],
+        Action::Delete | Action::Replace => vec![NodeStep::Leave { force: true }.into()],
+        Action::NoOp => Vec::new(),
+    }
 }

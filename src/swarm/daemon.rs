@@ -3,10 +3,16 @@
 use serde_json::Value;
 
 use super::context::*;
+use super::engine::wait_for_docker;
 use super::node::{answering_manager, drain_node};
+use super::unlock::{autolocked, unlock_key, unlock_key_elsewhere};
+use super::{PrimitiveStep, Proposal, Step};
 use super::{StepError, facts};
 use crate::address::{Address, Kind};
-use crate::ssh::Script;
+use crate::change::Action;
+use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, TLS_DIR};
+use crate::config::model::OnDestroy;
+use crate::ssh::{RemoteCommand, Script};
 
 /// Before a dockerd restart: a node in the swarm is drained (through itself when it is a
 /// manager, else through a manager that answers) so its tasks stop cleanly instead of being
@@ -89,4 +95,153 @@ pub(super) async fn after_restart(
         )
         .await?;
     Ok(())
+}
+
+/// What a daemon change takes: the files whose content changed written (the TLS files
+/// together), those no longer configured removed, then one dockerd restart; on destroy the
+/// files go (or stay, `on_destroy = "keep"`).
+pub fn steps(change: &Proposal) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let file = |path: String, mode: &str| -> Step {
+        PrimitiveStep::WriteFile {
+            path,
+            mode: mode.to_owned(),
+            owner: "root:root".to_owned(),
+        }
+        .into()
+    };
+    let remove = |path: String| -> Step { PrimitiveStep::RemoveFile { path }.into() };
+    match change.action {
+        Action::Create | Action::Update => {
+            let touched = |name: &str| {
+                crate::change::attribute(change.attributes, name).is_some_and(|attribute| {
+                    attribute.after.is_some()
+                        && (change.action == Action::Create || attribute.is_changed())
+                })
+            };
+            let removed = |name: &str| {
+                crate::change::attribute(change.attributes, name)
+                    .is_some_and(|attribute| attribute.after.is_none())
+            };
+            if touched("tls_ca") || touched("tls_cert") || touched("tls_key") {
+                steps.push(file(format!("{TLS_DIR}/ca.pem"), "0644"));
+                steps.push(file(format!("{TLS_DIR}/cert.pem"), "0644"));
+                steps.push(file(format!("{TLS_DIR}/key.pem"), "0600"));
+            }
+            if touched("daemon_json") {
+                steps.push(file(DAEMON_JSON_PATH.to_owned(), "0644"));
+            }
+            if removed("daemon_json") {
+                steps.push(remove(DAEMON_JSON_PATH.to_owned()));
+            }
+            if touched("systemd_drop_in") {
+                steps.push(file(DROP_IN_PATH.to_owned(), "0644"));
+            }
+            if removed("systemd_drop_in") {
+                steps.push(remove(DROP_IN_PATH.to_owned()));
+            }
+            if touched("registry_cas") {
+                steps.push(file(REGISTRY_CAS_PATH.to_owned(), "0644"));
+            }
+            let restarts = change.attributes.iter().any(|attribute| {
+                matches!(
+                    attribute.name.as_str(),
+                    "daemon_json" | "systemd_drop_in" | "tls_ca" | "tls_cert" | "tls_key"
+                ) && (change.action == Action::Create && attribute.after.is_some()
+                    || change.action == Action::Update && attribute.is_changed())
+            });
+            if restarts {
+                steps.push(PrimitiveStep::RestartDocker.into());
+            }
+        }
+        Action::Delete => match change.on_destroy {
+            OnDestroy::Revert => {
+                steps.push(remove(DAEMON_JSON_PATH.to_owned()));
+                steps.push(remove(DROP_IN_PATH.to_owned()));
+                if change.before("tls_ca").is_some() {
+                    for file in ["ca.pem", "cert.pem", "key.pem"] {
+                        steps.push(remove(format!("{TLS_DIR}/{file}")));
+                    }
+                }
+                steps.push(PrimitiveStep::RestartDocker.into());
+            }
+            OnDestroy::Keep => steps.push(
+                PrimitiveStep::Forget {
+                    why: "daemon configuration is kept (`[daemon] on_destroy = \"keep\"`)"
+                        .to_owned(),
+                }
+                .into(),
+            ),
+        },
+        _ => {}
+    }
+    steps
+}
+
+/// The path a registry CA step shows: one `ca.crt` per registry address is written under it.
+pub const REGISTRY_CAS_PATH: &str = "/etc/docker/certs.d/ADDRESS:PORT/ca.crt";
+
+/// `systemctl daemon-reload` and `systemctl restart docker` on `host`: the node drained
+/// first and put back after; a manager of an autolocked swarm unlocked with the key read from
+/// it before; the next manager restarts only once this one is back in a swarm with a leader.
+pub(super) async fn restart_docker(
+    context: &Context,
+    host: &str,
+) -> Result<Option<String>, StepError> {
+    let host = host.to_owned();
+    // A manager of an autolocked swarm comes back locked: read the key from it first.
+    let before = facts::swarm_info(context, &host).await;
+    let unlock_key = match before {
+        Ok(info) if info.control_available && autolocked(context, &host).await? => {
+            Some(unlock_key(context, &host).await?)
+        }
+        _ => None,
+    };
+    let drained = before_restart(context, &host).await?;
+    let script = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
+        .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
+    context
+            .check(&host, &script, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting"))
+            .await?;
+    wait_for_docker(context, &host).await?;
+    if facts::swarm_info(context, &host).await?.local_node_state == "locked" {
+        let key = match unlock_key {
+            Some(key) => key,
+            None => unlock_key_elsewhere(context, &host).await?,
+        };
+        let unlock =
+            Script::new(docker(&["swarm", "unlock"])).stdin(format!("{key}\n").into_bytes());
+        context.check(&host, &unlock, None).await?;
+    }
+    let manager = context
+        .state
+        .lock()
+        .ok()
+        .and_then(|state| {
+            state
+                .resource(&Address::new(Kind::Node, host.clone()))
+                .map(crate::state::ResourceState::is_manager)
+        })
+        .unwrap_or(false);
+    if manager {
+        // The next manager restarts only once this one is back in a swarm with a leader.
+        let nodes = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
+        context
+            .wait(
+                &format!("`{host}` to rejoin a swarm with a leader"),
+                || async {
+                    let output = context.pool.run(&host, &nodes).await?;
+                    Ok(if output.success() {
+                        Ok(())
+                    } else {
+                        Err(output.stderr_text().trim().to_owned())
+                    })
+                },
+            )
+            .await?;
+    }
+    if let Some(drained) = drained {
+        after_restart(context, &host, drained).await?;
+    }
+    Ok(None)
 }

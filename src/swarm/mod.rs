@@ -10,35 +10,153 @@ mod daemon;
 mod engine;
 mod error;
 pub mod facts;
+mod file;
 mod node;
 mod object;
 pub mod ownership;
 mod primitive;
+mod proposal;
 pub mod refresh;
 mod registry;
 pub mod stack;
 mod unlock;
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use context::{Context, NewUnlockKey, Outcome, scrub_swarm_secrets};
 pub use error::StepError;
 pub use facts::SwarmInfo;
+pub use proposal::Proposal;
 
-use cluster::*;
 use context::*;
-use daemon::*;
-use engine::*;
 use node::*;
-use object::*;
-use primitive::*;
-use registry::*;
-use unlock::*;
 
-use crate::address::{Address, Kind};
+use crate::address::Kind;
 use crate::plan::graph::{Phase, Vertex};
-use crate::plan::{Action, Change, Step};
-use crate::ssh::{RemoteCommand, Script};
+use crate::plan::{Action, Change};
+
+pub use cluster::SwarmStep;
+pub use engine::EngineStep;
+pub use node::NodeStep;
+pub use object::{ObjectKind, ObjectStep};
+pub use primitive::PrimitiveStep;
+pub use registry::RegistryStep;
+pub use stack::StackStep;
+pub use stack::health::HealthStep;
+
+/// What every kind's step type says about itself; the table below dispatches to it.
+pub trait KindStep: Serialize + DeserializeOwned + Into<Step> {
+    /// The `"step"` tags of its variants, as the plan JSON and saved plans spell them.
+    const TAGS: &'static [&'static str];
+    /// The step in words, for plan text and progress.
+    fn describe(&self) -> String;
+    /// Whether the step belongs to the destroy half of a replacement (`Phase::Destroy`).
+    fn destroys(&self) -> bool {
+        false
+    }
+}
+
+/// The table of kinds: one line per provider and its step type. It generates [`Step`] (one
+/// operation of a change, serialized as the kind's own `{"step": TAG, ...}`), its dispatch to
+/// the kind's `describe`, phase and `run`, and its conversions.
+macro_rules! kinds {
+    ($($variant:ident($($path:ident)::+)),* $(,)?) => {
+        /// One operation of a change, owned by the kind that emits it. The executor runs it
+        /// through its kind; the plan prints it in words.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        #[serde(untagged)]
+        pub enum Step {
+            $($variant($($path)::+),)*
+        }
+
+        $(impl From<$($path)::+> for Step {
+            fn from(step: $($path)::+) -> Step {
+                Step::$variant(step)
+            }
+        })*
+
+        impl Step {
+            /// The step in words, for plan text.
+            pub fn describe(&self) -> String {
+                match self {
+                    $(Step::$variant(step) => step.describe(),)*
+                }
+            }
+
+            /// The half of a replacement the step belongs to.
+            pub fn phase(&self) -> Phase {
+                let destroys = match self {
+                    $(Step::$variant(step) => step.destroys(),)*
+                };
+                if destroys { Phase::Destroy } else { Phase::Apply }
+            }
+
+            /// Runs the step through its kind; returns a Docker id when it created an object.
+            async fn run(&self, context: &Context, change: &Change) -> Result<Option<String>, StepError> {
+                match self {
+                    $(Step::$variant(step) => step.run(context, change).await,)*
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Step {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Step, D::Error> {
+                use serde::de::Error;
+                let value = Value::deserialize(deserializer)?;
+                let tag = value
+                    .get("step")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| D::Error::missing_field("step"))?
+                    .to_owned();
+                $(if <$($path)::+ as KindStep>::TAGS.contains(&tag.as_str()) {
+                    return <$($path)::+>::deserialize(value).map(Step::$variant).map_err(D::Error::custom);
+                })*
+                Err(D::Error::custom(format!("unknown step `{tag}`")))
+            }
+        }
+    };
+}
+
+kinds! {
+    Primitive(primitive::PrimitiveStep),
+    Engine(engine::EngineStep),
+    Swarm(cluster::SwarmStep),
+    Node(node::NodeStep),
+    Object(object::ObjectStep),
+    Registry(registry::RegistryStep),
+    Stack(stack::StackStep),
+    Health(stack::health::HealthStep),
+}
+
+/// What a change takes, asked of its kind (pure: the planner calls it).
+pub fn steps(change: &Proposal) -> Vec<Step> {
+    match change.address.kind {
+        Kind::Engine => engine::steps(change),
+        Kind::File => file::steps(change),
+        Kind::Daemon => daemon::steps(change),
+        Kind::Swarm => cluster::steps(change),
+        Kind::Node => node::steps(change),
+        Kind::Network | Kind::Secret | Kind::Config => object::steps(change),
+        Kind::Registry => registry::steps(change),
+        Kind::Stack => stack::steps(change),
+    }
+}
+
+/// What removing a resource of a host that cannot be reached takes: a node is removed from a
+/// surviving manager; anything else is only forgotten.
+pub fn unreachable_steps(change: &Proposal) -> Vec<Step> {
+    match change.address.kind {
+        Kind::Node => node::unreachable_steps(change),
+        _ => vec![
+            PrimitiveStep::Forget {
+                why: format!("`{}` cannot be reached", change.host.unwrap_or_default()),
+            }
+            .into(),
+        ],
+    }
+}
 
 /// Carries out one vertex: the steps of its change that belong to `phase`.
 pub async fn carry_out(
@@ -52,7 +170,9 @@ pub async fn carry_out(
         && steps.iter().any(|step| {
             matches!(
                 step,
-                Step::Drain { .. } | Step::Demote { .. } | Step::NodeRm { .. }
+                Step::Node(
+                    NodeStep::Drain { .. } | NodeStep::Demote { .. } | NodeStep::NodeRm { .. }
+                )
             )
         })
     {
@@ -62,7 +182,7 @@ pub async fn carry_out(
     }
     for step in &steps {
         context.reporter.step(vertex, &step.describe());
-        if let Some(id) = run_step(context, change, step).await? {
+        if let Some(id) = step.run(context, change).await? {
             remote_id = Some(id);
         }
     }
@@ -94,406 +214,10 @@ pub fn phase_steps(change: &Change, phase: Phase) -> Vec<Step> {
     if change.action != Action::Replace {
         return change.steps.clone();
     }
-    let is_destroy = |step: &Step| {
-        matches!(
-            step,
-            Step::Drain { .. }
-                | Step::Leave { .. }
-                | Step::NodeRm { .. }
-                | Step::RemoveFile { .. }
-                | Step::DockerRemove { .. }
-                | Step::RemoveRegistry { .. }
-                | Step::Logout { .. }
-                | Step::StackRemove { .. }
-        ) || (matches!(step, Step::Demote { .. }) && change.address.kind == Kind::Node)
-    };
     change
         .steps
         .iter()
-        .filter(|step| is_destroy(step) == (phase == Phase::Destroy))
+        .filter(|step| step.phase() == phase)
         .cloned()
         .collect()
-}
-
-/// Runs one step; returns a Docker id when the step created an object.
-async fn run_step(
-    context: &Context,
-    change: &Change,
-    step: &Step,
-) -> Result<Option<String>, StepError> {
-    let host = change.host.clone().unwrap_or_default();
-    match step {
-        Step::RequireEngine => {
-            let script = Script::new(docker(&["version", "--format", "{{json .Server.Version}}"]));
-            context
-                .check(&host, &script, Some("install Docker on the host, or set `[engine] install = \"if-missing\"` to let swarmform install the distribution's packages"))
-                .await?;
-            Ok(None)
-        }
-        Step::InstallEngine { packages } => {
-            let present = context
-                .run(
-                    &host,
-                    &Script::new(RemoteCommand::new("command").args(["-v", "docker"])),
-                )
-                .await?;
-            if !present.success() {
-                let install = Script::new(RemoteCommand::new("apt-get").args(["update", "-q"]))
-                    .and(
-                        RemoteCommand::new("env")
-                            .args([
-                                "DEBIAN_FRONTEND=noninteractive",
-                                "apt-get",
-                                "install",
-                                "-y",
-                                "-q",
-                                "--no-install-recommends",
-                            ])
-                            .args(packages.iter().cloned()),
-                    )
-                    .and(RemoteCommand::new("systemctl").args(["enable", "--now", "docker"]));
-                context
-                    .check(&host, &install, Some("the host needs apt and its package mirror; install Docker by hand and use `[engine] install = \"require\"` otherwise"))
-                    .await?;
-            }
-            wait_for_docker(context, &host).await?;
-            // A login user other than root may then run `docker` by hand (from its next login).
-            if let Some(user) = context.pool.user(&host).filter(|user| *user != "root") {
-                let group = Script::new(
-                    RemoteCommand::new("usermod")
-                        .args(["-aG", "docker"])
-                        .arg(user.to_owned()),
-                );
-                context.check(&host, &group, None).await?;
-            }
-            Ok(None)
-        }
-        Step::WriteFile { path, mode, owner } => {
-            write_file(context, change, &host, path, mode, owner).await?;
-            Ok(None)
-        }
-        Step::EnsureLine { path } => {
-            let resource = context.resource(&change.address);
-            let line = resource
-                .and_then(|resource| resource.payload("line"))
-                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-                .unwrap_or_default();
-            let script = Script::new(RemoteCommand::new("touch").arg(path.clone()))
-                .and(
-                    RemoteCommand::new("grep")
-                        .args(["-qxF", "--"])
-                        .arg(line.clone())
-                        .arg(path.clone()),
-                )
-                .or(RemoteCommand::new("printf")
-                    .args(["%s\\n"])
-                    .arg(line)
-                    .append_to(path.clone()));
-            context.check(&host, &script, None).await?;
-            Ok(None)
-        }
-        Step::RemoveFile { path } => {
-            context
-                .check(
-                    &host,
-                    &Script::new(RemoteCommand::new("rm").args(["-f"]).arg(path.clone())),
-                    None,
-                )
-                .await?;
-            Ok(None)
-        }
-        Step::RestartDocker => {
-            // A manager of an autolocked swarm comes back locked: read the key from it first.
-            let before = facts::swarm_info(context, &host).await;
-            let unlock_key = match before {
-                Ok(info) if info.control_available && autolocked(context, &host).await? => {
-                    Some(unlock_key(context, &host).await?)
-                }
-                _ => None,
-            };
-            let drained = before_restart(context, &host).await?;
-            let script = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
-                .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
-            context
-                .check(&host, &script, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting"))
-                .await?;
-            wait_for_docker(context, &host).await?;
-            if facts::swarm_info(context, &host).await?.local_node_state == "locked" {
-                let key = match unlock_key {
-                    Some(key) => key,
-                    None => unlock_key_elsewhere(context, &host).await?,
-                };
-                let unlock = Script::new(docker(&["swarm", "unlock"]))
-                    .stdin(format!("{key}\n").into_bytes());
-                context.check(&host, &unlock, None).await?;
-            }
-            let manager = context
-                .state
-                .lock()
-                .ok()
-                .and_then(|state| {
-                    state
-                        .resource(&Address::new(Kind::Node, host.clone()))
-                        .map(crate::state::ResourceState::is_manager)
-                })
-                .unwrap_or(false);
-            if manager {
-                // The next manager restarts only once this one is back in a swarm with a leader.
-                let nodes = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
-                context
-                    .wait(
-                        &format!("`{host}` to rejoin a swarm with a leader"),
-                        || async {
-                            let output = context.pool.run(&host, &nodes).await?;
-                            Ok(if output.success() {
-                                Ok(())
-                            } else {
-                                Err(output.stderr_text().trim().to_owned())
-                            })
-                        },
-                    )
-                    .await?;
-            }
-            if let Some(drained) = drained {
-                after_restart(context, &host, drained).await?;
-            }
-            Ok(None)
-        }
-        Step::SwarmInit { on } => swarm_init(context, change, on, None).await.map(Some),
-        Step::AdoptSwarm { on, cluster_id } => swarm_init(context, change, on, Some(cluster_id))
-            .await
-            .map(Some),
-        Step::SwarmUpdate => {
-            swarm_update(context, change).await?;
-            Ok(None)
-        }
-        Step::RotateJoinTokens { via } => {
-            for role in ["worker", "manager"] {
-                context
-                    .check(
-                        via,
-                        &Script::new(docker(&["swarm", "join-token", "--rotate", "-q", role])),
-                        None,
-                    )
-                    .await?;
-            }
-            if let Ok(mut tokens) = context.tokens.lock() {
-                tokens.clear();
-            }
-            Ok(None)
-        }
-        Step::Join { role, via } | Step::AdoptNode { role, via, .. } => {
-            join(context, change, role, via).await.map(Some)
-        }
-        Step::Promote { via } => {
-            let id = node_id(context, change).await?;
-            context
-                .check(
-                    via,
-                    &Script::new(docker(&["node", "promote"]).arg(id.clone())),
-                    None,
-                )
-                .await?;
-            // `promote` returns before the node takes part in Raft: a demotion planned after
-            // it must not start until the new manager is Ready and reachable, or quorum rests
-            // on a manager that is not there yet.
-            let inspect =
-                Script::new(docker(&["node", "inspect", "--format", "{{json .}}"]).arg(id.clone()));
-            let name = change.address.name.clone();
-            context
-                .wait(&format!("`{name}` to be a reachable manager"), || async {
-                    let output = context.check(via, &inspect, None).await?;
-                    let node: Value =
-                        serde_json::from_str(output.stdout_text().trim()).unwrap_or(Value::Null);
-                    let state = node["Status"]["State"].as_str().unwrap_or_default();
-                    let reachability = node["ManagerStatus"]["Reachability"]
-                        .as_str()
-                        .unwrap_or_default();
-                    Ok(if state == "ready" && reachability == "reachable" {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "state {state}, manager reachability {reachability:?}"
-                        ))
-                    })
-                })
-                .await?;
-            Ok(None)
-        }
-        Step::Demote { via } => {
-            let id = node_id(context, change).await?;
-            let info = facts::swarm_info(context, via).await?;
-            if info.node_id == id {
-                return Err(StepError::Refused(format!(
-                    "`{via}` cannot demote itself in this plan; plan again so another manager drives the change"
-                )));
-            }
-            context
-                .check(via, &Script::new(docker(&["node", "demote"]).arg(id)), None)
-                .await?;
-            Ok(None)
-        }
-        Step::SetAvailability { availability, via } if availability == "drain" => {
-            // Docker only flips the desired state: wait, as a decommission does, until the
-            // tasks have stopped there and run elsewhere.
-            drain(context, change, via).await?;
-            Ok(None)
-        }
-        Step::SetAvailability { availability, via } => {
-            let id = node_id(context, change).await?;
-            context
-                .check(
-                    via,
-                    &Script::new(
-                        docker(&["node", "update", "--availability"])
-                            .arg(availability.clone())
-                            .arg(id),
-                    ),
-                    None,
-                )
-                .await?;
-            Ok(None)
-        }
-        Step::SetLabels { via } => {
-            set_labels(context, change, via).await?;
-            Ok(None)
-        }
-        Step::Drain { via } => {
-            drain(context, change, via).await?;
-            Ok(None)
-        }
-        Step::Leave { force } => {
-            let target = if change.address.kind == Kind::Swarm {
-                change.host.clone().unwrap_or_default()
-            } else {
-                host.clone()
-            };
-            if !*force
-                && change.address.kind == Kind::Node
-                && change.before("role").and_then(Value::as_str) == Some("manager")
-            {
-                // The demotion was made through another manager: this node learns of it a
-                // moment later, and leaving before then is refused as a manager's leave.
-                context
-                    .wait(&format!("`{target}` to see its demotion"), || async {
-                        let info = facts::swarm_info(context, &target).await?;
-                        Ok(if info.control_available {
-                            Err("still a manager".to_owned())
-                        } else {
-                            Ok(())
-                        })
-                    })
-                    .await?;
-            }
-            let mut command = docker(&["swarm", "leave"]);
-            if *force {
-                command = command.arg("--force");
-            }
-            let script = Script::new(command);
-            let output = context.run(&target, &script).await?;
-            if !output.success() && !output.stderr_text().contains("not part of a swarm") {
-                return Err(context.failure(&target, &script, &output, None));
-            }
-            Ok(None)
-        }
-        Step::NodeRm { via, force } => {
-            node_rm(context, change, via, *force).await?;
-            Ok(None)
-        }
-        Step::DockerCreate { object, name, via } => {
-            docker_create(context, change, object, name, via)
-                .await
-                .map(Some)
-        }
-        Step::DockerRemove { object, name, via } => {
-            docker_rm(context, via, object, name).await?;
-            Ok(None)
-        }
-        Step::DeployRegistry { via } => registry_deploy(context, change, via).await.map(Some),
-        Step::RemoveRegistry { via } => {
-            let name = change.address.name.clone();
-            let docker_name = context
-                .resource(&change.address)
-                .and_then(|resource| resource.docker_name.clone())
-                .unwrap_or(name);
-            let script = Script::new(docker(&["service", "rm"]).arg(docker_name));
-            let output = context.run(via, &script).await?;
-            if !output.success() && !is_not_found(&output.stderr_text()) {
-                return Err(context.failure(via, &script, &output, None));
-            }
-            // Its config and secrets, found by their labels: their names hash contents that
-            // the config no longer holds.
-            for object in ["config", "secret"] {
-                let mut list = docker(&[object, "ls", "--format", "{{.Name}}"]);
-                for label in ownership::label_words(context, &change.address) {
-                    list = list.arg("--filter").arg(format!("label={label}"));
-                }
-                let listed = context.check(via, &Script::new(list), None).await?;
-                for name in listed.stdout_text().lines().filter(|name| !name.is_empty()) {
-                    docker_rm(context, via, object, name).await?;
-                }
-            }
-            Ok(None)
-        }
-        Step::Login { hosts } => {
-            let resource = context.resource(&change.address);
-            let url = text_attribute(change, "url").unwrap_or_default();
-            if let (Some(username), Some(password)) = (
-                text_attribute(change, "username"),
-                resource
-                    .and_then(|resource| resource.payload("password"))
-                    .map(<[u8]>::to_vec),
-            ) {
-                for target in hosts {
-                    let script = Script::new(
-                        docker(&["login", "--username"])
-                            .arg(username.clone())
-                            .arg("--password-stdin")
-                            .arg(url.clone()),
-                    )
-                    .stdin(password.clone());
-                    context
-                        .check(
-                            target,
-                            &script,
-                            Some("check the registry's username and password"),
-                        )
-                        .await?;
-                }
-            }
-            Ok(None)
-        }
-        Step::Logout { hosts } => {
-            let url = text_attribute(change, "url").unwrap_or_default();
-            for target in hosts {
-                context
-                    .run(target, &Script::new(docker(&["logout"]).arg(url.clone())))
-                    .await?;
-            }
-            Ok(None)
-        }
-        Step::StackDeploy { via } => {
-            stack::stack_deploy(context, change, via).await?;
-            Ok(None)
-        }
-        Step::StackRemove { via } => {
-            stack::stack_remove(context, change, via).await?;
-            Ok(None)
-        }
-        Step::HealthCheck { .. } => {
-            stack::health_check(context, change).await?;
-            Ok(None)
-        }
-        Step::Forget { .. } => Ok(None),
-        Step::LabelService { name, via } => {
-            let mut command = docker(&["service", "update", "--detach"]);
-            for label in ownership::label_words(context, &change.address) {
-                command = command.arg("--label-add").arg(label);
-            }
-            context
-                .check(via, &Script::new(command.arg(name.clone())), None)
-                .await?;
-            Ok(None)
-        }
-    }
 }

@@ -6,10 +6,16 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::context::*;
+use super::{KindStep, PrimitiveStep, Proposal, Step};
 use super::{StepError, facts};
 use super::{SwarmInfo, ownership};
+use crate::address::Kind;
+use crate::change::{Action, Mode};
+use crate::config::model::{Availability, Role};
 use crate::plan::Change;
 use crate::ssh::Script;
+use crate::state::UNLABELLED;
+use serde::{Deserialize, Serialize};
 
 /// Records the node id of a node change's host in the run's state, when it was not yet.
 pub(super) async fn remember_node_id(context: &Context, change: &Change) -> Result<(), StepError> {
@@ -47,7 +53,7 @@ pub(super) async fn node_id(context: &Context, change: &Change) -> Result<String
 pub(super) async fn join(
     context: &Context,
     change: &Change,
-    role: &str,
+    role: Role,
     via: &str,
 ) -> Result<String, StepError> {
     let host = change.host.clone().unwrap_or_default();
@@ -65,8 +71,8 @@ pub(super) async fn join(
         };
         if same_swarm {
             // Joined by an interrupted run: adopt, then fix the role below if needed.
-            if (role == "manager") != mine.control_available {
-                let verb = if role == "manager" {
+            if (role == Role::Manager) != mine.control_available {
+                let verb = if role == Role::Manager {
                     "promote"
                 } else {
                     "demote"
@@ -90,7 +96,7 @@ pub(super) async fn join(
             }
         )));
     }
-    let token = join_token(context, via, role).await?;
+    let token = join_token(context, via, role.as_str()).await?;
     let manager_address = node_setting(context, via, "advertise_addr").unwrap_or_default();
     let manager_address = if manager_address.contains(':') {
         manager_address
@@ -463,4 +469,350 @@ pub(super) async fn has_left(context: &Context, change: &Change, id: &str) -> bo
     facts::swarm_info(context, &host)
         .await
         .is_ok_and(|info| info.node_id != id)
+}
+
+/// A node's steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum NodeStep {
+    /// `docker swarm join` with a token read live from `via`.
+    Join {
+        role: Role,
+        via: String,
+    },
+    /// Take over a node already in the adopted swarm instead of joining it; `current` is its
+    /// role there, changed to `role` from `via` when they differ.
+    AdoptNode {
+        role: Role,
+        current: Role,
+        via: String,
+    },
+    Promote {
+        via: String,
+    },
+    Demote {
+        via: String,
+    },
+    SetAvailability {
+        availability: Availability,
+        via: String,
+    },
+    SetLabels {
+        via: String,
+    },
+    /// `docker node update --availability drain`, then wait until its tasks have moved.
+    Drain {
+        via: String,
+    },
+    /// `docker swarm leave`; `force` only for the last manager of a destroyed swarm.
+    Leave {
+        force: bool,
+    },
+    /// `docker node rm` from a surviving manager; `force` for a node that cannot leave itself.
+    NodeRm {
+        via: String,
+        force: bool,
+    },
+}
+
+impl KindStep for NodeStep {
+    const TAGS: &'static [&'static str] = &[
+        "join",
+        "adopt_node",
+        "promote",
+        "demote",
+        "set_availability",
+        "set_labels",
+        "drain",
+        "leave",
+        "node_rm",
+    ];
+
+    fn describe(&self) -> String {
+        match self {
+            NodeStep::Join { role, via } => {
+                format!("join as {} with a token read from {via}", role.as_str())
+            }
+            NodeStep::AdoptNode { role, current, via } if role == current => format!(
+                "adopt the node, already a {} of the swarm (checked from {via})",
+                current.as_str()
+            ),
+            NodeStep::AdoptNode { role, current, via } => format!(
+                "adopt the node, a {} of the swarm, and {} it to {} (from {via})",
+                current.as_str(),
+                if *role == Role::Manager {
+                    "promote"
+                } else {
+                    "demote"
+                },
+                role.as_str()
+            ),
+            NodeStep::Promote { via } => format!("promote to manager (from {via})"),
+            NodeStep::Demote { via } => format!("demote to worker (from {via})"),
+            NodeStep::SetAvailability {
+                availability: Availability::Drain,
+                via,
+            } => format!(
+                "set availability to drain and wait until its tasks have moved (from {via})"
+            ),
+            NodeStep::SetAvailability { availability, via } => {
+                format!("set availability to {} (from {via})", availability.as_str())
+            }
+            NodeStep::SetLabels { via } => format!("set node labels (from {via})"),
+            NodeStep::Drain { via } => {
+                format!("drain and wait until its tasks have moved (from {via})")
+            }
+            NodeStep::Leave { force: false } => "docker swarm leave".to_owned(),
+            NodeStep::Leave { force: true } => "docker swarm leave --force".to_owned(),
+            NodeStep::NodeRm { via, force: false } => format!("docker node rm (from {via})"),
+            NodeStep::NodeRm { via, force: true } => {
+                format!("docker node rm --force (from {via})")
+            }
+        }
+    }
+
+    fn destroys(&self) -> bool {
+        matches!(
+            self,
+            NodeStep::Drain { .. }
+                | NodeStep::Demote { .. }
+                | NodeStep::Leave { .. }
+                | NodeStep::NodeRm { .. }
+        )
+    }
+}
+
+impl NodeStep {
+    pub(super) async fn run(
+        &self,
+        context: &Context,
+        change: &Change,
+    ) -> Result<Option<String>, StepError> {
+        let host = change.host.clone().unwrap_or_default();
+        match self {
+            NodeStep::Join { role, via } | NodeStep::AdoptNode { role, via, .. } => {
+                join(context, change, *role, via).await.map(Some)
+            }
+            NodeStep::Promote { via } => {
+                let id = node_id(context, change).await?;
+                context
+                    .check(
+                        via,
+                        &Script::new(docker(&["node", "promote"]).arg(id.clone())),
+                        None,
+                    )
+                    .await?;
+                // `promote` returns before the node takes part in Raft: a demotion planned after
+                // it must not start until the new manager is Ready and reachable, or quorum rests
+                // on a manager that is not there yet.
+                let inspect = Script::new(
+                    docker(&["node", "inspect", "--format", "{{json .}}"]).arg(id.clone()),
+                );
+                let name = change.address.name.clone();
+                context
+                    .wait(&format!("`{name}` to be a reachable manager"), || async {
+                        let output = context.check(via, &inspect, None).await?;
+                        let node: Value = serde_json::from_str(output.stdout_text().trim())
+                            .unwrap_or(Value::Null);
+                        let state = node["Status"]["State"].as_str().unwrap_or_default();
+                        let reachability = node["ManagerStatus"]["Reachability"]
+                            .as_str()
+                            .unwrap_or_default();
+                        Ok(if state == "ready" && reachability == "reachable" {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "state {state}, manager reachability {reachability:?}"
+                            ))
+                        })
+                    })
+                    .await?;
+                Ok(None)
+            }
+            NodeStep::Demote { via } => {
+                let id = node_id(context, change).await?;
+                let info = facts::swarm_info(context, via).await?;
+                if info.node_id == id {
+                    return Err(StepError::Refused(format!(
+                        "`{via}` cannot demote itself in this plan; plan again so another manager drives the change"
+                    )));
+                }
+                context
+                    .check(via, &Script::new(docker(&["node", "demote"]).arg(id)), None)
+                    .await?;
+                Ok(None)
+            }
+            NodeStep::SetAvailability {
+                availability: Availability::Drain,
+                via,
+            } => {
+                // Docker only flips the desired state: wait, as a decommission does, until the
+                // tasks have stopped there and run elsewhere.
+                drain(context, change, via).await?;
+                Ok(None)
+            }
+            NodeStep::SetAvailability { availability, via } => {
+                let id = node_id(context, change).await?;
+                context
+                    .check(
+                        via,
+                        &Script::new(
+                            docker(&["node", "update", "--availability"])
+                                .arg(availability.as_str())
+                                .arg(id),
+                        ),
+                        None,
+                    )
+                    .await?;
+                Ok(None)
+            }
+            NodeStep::SetLabels { via } => {
+                set_labels(context, change, via).await?;
+                Ok(None)
+            }
+            NodeStep::Drain { via } => {
+                drain(context, change, via).await?;
+                Ok(None)
+            }
+            NodeStep::Leave { force } => {
+                let target = if change.address.kind == Kind::Swarm {
+                    change.host.clone().unwrap_or_default()
+                } else {
+                    host.clone()
+                };
+                if !*force
+                    && change.address.kind == Kind::Node
+                    && change.before("role").and_then(Value::as_str) == Some("manager")
+                {
+                    // The demotion was made through another manager: this node learns of it a
+                    // moment later, and leaving before then is refused as a manager's leave.
+                    context
+                        .wait(&format!("`{target}` to see its demotion"), || async {
+                            let info = facts::swarm_info(context, &target).await?;
+                            Ok(if info.control_available {
+                                Err("still a manager".to_owned())
+                            } else {
+                                Ok(())
+                            })
+                        })
+                        .await?;
+                }
+                let mut command = docker(&["swarm", "leave"]);
+                if *force {
+                    command = command.arg("--force");
+                }
+                let script = Script::new(command);
+                let output = context.run(&target, &script).await?;
+                if !output.success() && !output.stderr_text().contains("not part of a swarm") {
+                    return Err(context.failure(&target, &script, &output, None));
+                }
+                Ok(None)
+            }
+            NodeStep::NodeRm { via, force } => {
+                node_rm(context, change, via, *force).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// What a node change takes. A node that goes is drained, demoted (a manager), leaves, and its
+/// entry is removed from a surviving manager; the last manager of a destroyed swarm leaves with
+/// the swarm instead. A new node joins (the bootstrap manager has run `swarm init`), gets its
+/// availability, and always its labels (swarmform's ownership labels with the config's).
+pub fn steps(change: &Proposal) -> Vec<Step> {
+    let via = change.anchor.to_owned();
+    let name = &change.address.name;
+    let mut steps: Vec<Step> = Vec::new();
+    if change.deletes() {
+        if change.mode == Mode::Destroy && name == change.anchor {
+            steps.push(
+                PrimitiveStep::Forget {
+                    why: "the last manager leaves when `swarm` is destroyed".to_owned(),
+                }
+                .into(),
+            );
+        } else {
+            steps.push(NodeStep::Drain { via: via.clone() }.into());
+            if change.role(true) == Some(Role::Manager) {
+                steps.push(NodeStep::Demote { via: via.clone() }.into());
+            }
+            steps.push(NodeStep::Leave { force: false }.into());
+            steps.push(
+                NodeStep::NodeRm {
+                    via: via.clone(),
+                    force: false,
+                }
+                .into(),
+            );
+        }
+    }
+    let availability = availability_of(change.after("availability"));
+    if change.creates() {
+        if name != change.bootstrap || change.swarm_recorded {
+            steps.push(
+                NodeStep::Join {
+                    role: change.role(false).unwrap_or(Role::Worker),
+                    via: via.clone(),
+                }
+                .into(),
+            );
+        }
+        if let Some(availability) = availability.filter(|value| *value != Availability::Active) {
+            steps.push(
+                NodeStep::SetAvailability {
+                    availability,
+                    via: via.clone(),
+                }
+                .into(),
+            );
+        }
+        steps.push(NodeStep::SetLabels { via: via.clone() }.into());
+    }
+    if change.action == Action::Update {
+        if change.changed("role") {
+            steps.push(if change.role(false) == Some(Role::Manager) {
+                NodeStep::Promote { via: via.clone() }.into()
+            } else {
+                NodeStep::Demote { via: via.clone() }.into()
+            });
+        }
+        if change.changed("availability")
+            && let Some(availability) = availability
+        {
+            steps.push(
+                NodeStep::SetAvailability {
+                    availability,
+                    via: via.clone(),
+                }
+                .into(),
+            );
+        }
+        if change.changed("labels") || change.before(UNLABELLED).is_some() {
+            steps.push(NodeStep::SetLabels { via }.into());
+        }
+    }
+    steps
+}
+
+/// Removing a node whose host cannot be reached (or a ghost entry): demoted when it was a
+/// manager, then removed by force from the plan's manager.
+pub fn unreachable_steps(change: &Proposal) -> Vec<Step> {
+    let via = change.anchor.to_owned();
+    let mut steps: Vec<Step> = Vec::new();
+    if change.role(true) == Some(Role::Manager) {
+        steps.push(NodeStep::Demote { via: via.clone() }.into());
+    }
+    steps.push(NodeStep::NodeRm { via, force: true }.into());
+    steps
+}
+
+/// Docker's availability word as the type.
+fn availability_of(value: Option<&Value>) -> Option<Availability> {
+    match value.and_then(Value::as_str)? {
+        "active" => Some(Availability::Active),
+        "pause" => Some(Availability::Pause),
+        "drain" => Some(Availability::Drain),
+        _ => None,
+    }
 }

@@ -5,8 +5,11 @@ use serde_json::Value;
 use super::StepError;
 use super::context::*;
 use super::ownership;
+use super::{KindStep, Proposal, Step};
+use crate::address::Kind;
 use crate::plan::Change;
 use crate::ssh::Script;
+use serde::{Deserialize, Serialize};
 
 /// `docker OBJECT rm NAME` (a network, secret or config); one already gone is fine.
 pub(super) async fn docker_rm(
@@ -108,4 +111,136 @@ pub(super) async fn docker_create(
         return Ok(inspect.stdout_text().trim().trim_matches('"').to_owned());
     }
     Err(context.failure(via, &script, &output, None))
+}
+
+/// Which swarm object a step creates or removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Network,
+    Secret,
+    Config,
+}
+
+impl ObjectKind {
+    /// Docker's word: `docker network`, `docker secret`, `docker config`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Network => "network",
+            ObjectKind::Secret => "secret",
+            ObjectKind::Config => "config",
+        }
+    }
+
+    /// Docker's word back as the type.
+    pub fn parse(word: &str) -> Option<ObjectKind> {
+        match word {
+            "network" => Some(ObjectKind::Network),
+            "secret" => Some(ObjectKind::Secret),
+            "config" => Some(ObjectKind::Config),
+            _ => None,
+        }
+    }
+
+    /// The object kind a resource kind stands for.
+    pub fn of(kind: Kind) -> Option<ObjectKind> {
+        match kind {
+            Kind::Network => Some(ObjectKind::Network),
+            Kind::Secret => Some(ObjectKind::Secret),
+            Kind::Config => Some(ObjectKind::Config),
+            _ => None,
+        }
+    }
+}
+
+/// Networks', secrets' and configs' steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum ObjectStep {
+    /// `docker <kind> create` for a network, secret or config, run on a manager.
+    DockerCreate {
+        object: ObjectKind,
+        name: String,
+        via: String,
+    },
+    /// `docker <kind> rm`.
+    DockerRemove {
+        object: ObjectKind,
+        name: String,
+        via: String,
+    },
+}
+
+impl KindStep for ObjectStep {
+    const TAGS: &'static [&'static str] = &["docker_create", "docker_remove"];
+
+    fn describe(&self) -> String {
+        match self {
+            ObjectStep::DockerCreate { object, name, via } => {
+                format!("docker {} create {name} (on {via})", object.as_str())
+            }
+            ObjectStep::DockerRemove { object, name, via } => {
+                format!("docker {} rm {name} (on {via})", object.as_str())
+            }
+        }
+    }
+
+    fn destroys(&self) -> bool {
+        matches!(self, ObjectStep::DockerRemove { .. })
+    }
+}
+
+impl ObjectStep {
+    pub(super) async fn run(
+        &self,
+        context: &Context,
+        change: &Change,
+    ) -> Result<Option<String>, StepError> {
+        match self {
+            ObjectStep::DockerCreate { object, name, via } => {
+                docker_create(context, change, object.as_str(), name, via)
+                    .await
+                    .map(Some)
+            }
+            ObjectStep::DockerRemove { object, name, via } => {
+                docker_rm(context, via, object.as_str(), name).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// What a network's, secret's or config's change takes: `docker create` and `docker rm`, the
+/// new version first when it is created before the old one goes (a versioned secret).
+pub fn steps(change: &Proposal) -> Vec<Step> {
+    let Some(object) = ObjectKind::of(change.address.kind) else {
+        return Vec::new();
+    };
+    let via = change.anchor.to_owned();
+    let create = || -> Step {
+        ObjectStep::DockerCreate {
+            object,
+            name: change.docker_name.clone(),
+            via: via.clone(),
+        }
+        .into()
+    };
+    let mut steps = Vec::new();
+    if change.creates() && change.create_before_destroy {
+        steps.push(create());
+    }
+    if change.deletes() {
+        steps.push(
+            ObjectStep::DockerRemove {
+                object,
+                name: change.old_docker_name.clone(),
+                via: via.clone(),
+            }
+            .into(),
+        );
+    }
+    if change.creates() && !change.create_before_destroy {
+        steps.push(create());
+    }
+    steps
 }

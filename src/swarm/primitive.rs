@@ -2,11 +2,14 @@
 
 use serde_json::Value;
 
-use super::StepError;
 use super::context::*;
+use super::daemon::restart_docker;
+use super::{KindStep, StepError};
 use crate::address::Kind;
 use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, TLS_DIR};
 use crate::plan::Change;
+use crate::ssh::{RemoteCommand, Script};
+use serde::{Deserialize, Serialize};
 
 /// The content a WriteFile step writes, by resource kind and path.
 pub(super) async fn write_file(
@@ -82,4 +85,106 @@ pub(super) async fn write_file(
         });
     }
     Ok(())
+}
+
+/// Steps several kinds emit: files on a host and dockerd's restart, or nothing at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum PrimitiveStep {
+    /// Write a file (atomically: temporary file, then rename).
+    WriteFile {
+        path: String,
+        mode: String,
+        owner: String,
+    },
+    /// Ensure one line is present in a file.
+    EnsureLine {
+        path: String,
+    },
+    RemoveFile {
+        path: String,
+    },
+    /// `systemctl daemon-reload` then `systemctl restart docker`.
+    RestartDocker,
+    /// Drop the resource from the state without touching the host.
+    Forget {
+        why: String,
+    },
+}
+
+impl KindStep for PrimitiveStep {
+    const TAGS: &'static [&'static str] = &[
+        "write_file",
+        "ensure_line",
+        "remove_file",
+        "restart_docker",
+        "forget",
+    ];
+
+    fn describe(&self) -> String {
+        match self {
+            PrimitiveStep::WriteFile { path, mode, owner } => {
+                format!("write {path} (mode {mode}, owner {owner})")
+            }
+            PrimitiveStep::EnsureLine { path } => format!("ensure the line is present in {path}"),
+            PrimitiveStep::RemoveFile { path } => format!("remove {path}"),
+            PrimitiveStep::RestartDocker => {
+                "systemctl daemon-reload and restart dockerd (the node drained meanwhile)"
+                    .to_owned()
+            }
+            PrimitiveStep::Forget { why } => format!("forget it in the state: {why}"),
+        }
+    }
+
+    fn destroys(&self) -> bool {
+        matches!(self, PrimitiveStep::RemoveFile { .. })
+    }
+}
+
+impl PrimitiveStep {
+    pub(super) async fn run(
+        &self,
+        context: &Context,
+        change: &Change,
+    ) -> Result<Option<String>, StepError> {
+        let host = change.host.clone().unwrap_or_default();
+        match self {
+            PrimitiveStep::WriteFile { path, mode, owner } => {
+                write_file(context, change, &host, path, mode, owner).await?;
+                Ok(None)
+            }
+            PrimitiveStep::EnsureLine { path } => {
+                let resource = context.resource(&change.address);
+                let line = resource
+                    .and_then(|resource| resource.payload("line"))
+                    .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+                    .unwrap_or_default();
+                let script = Script::new(RemoteCommand::new("touch").arg(path.clone()))
+                    .and(
+                        RemoteCommand::new("grep")
+                            .args(["-qxF", "--"])
+                            .arg(line.clone())
+                            .arg(path.clone()),
+                    )
+                    .or(RemoteCommand::new("printf")
+                        .args(["%s\\n"])
+                        .arg(line)
+                        .append_to(path.clone()));
+                context.check(&host, &script, None).await?;
+                Ok(None)
+            }
+            PrimitiveStep::RemoveFile { path } => {
+                context
+                    .check(
+                        &host,
+                        &Script::new(RemoteCommand::new("rm").args(["-f"]).arg(path.clone())),
+                        None,
+                    )
+                    .await?;
+                Ok(None)
+            }
+            PrimitiveStep::RestartDocker => restart_docker(context, &host).await,
+            PrimitiveStep::Forget { .. } => Ok(None),
+        }
+    }
 }

@@ -5,9 +5,13 @@ use serde_json::Value;
 
 use super::StepError;
 use super::context::*;
+use super::object::docker_rm;
 use super::ownership;
+use super::{KindStep, Proposal, Step};
+use crate::change::Action;
 use crate::plan::Change;
 use crate::ssh::Script;
+use serde::{Deserialize, Serialize};
 
 /// The registry: its config and secrets as swarm objects (versioned by hash), then the
 /// service, created or updated.
@@ -111,4 +115,178 @@ pub(super) async fn ensure_object(
     } else {
         Err(context.failure(via, &script, &output, None))
     }
+}
+
+/// A registry's steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum RegistryStep {
+    /// The registry's swarm config and service.
+    DeployRegistry {
+        via: String,
+    },
+    RemoveRegistry {
+        via: String,
+    },
+    /// `docker login` on each listed host.
+    Login {
+        hosts: Vec<String>,
+    },
+    Logout {
+        hosts: Vec<String>,
+    },
+    /// `docker service update --label-add` of the ownership labels, for a service made by an
+    /// earlier swarmform that did not label what it created.
+    LabelService {
+        name: String,
+        via: String,
+    },
+}
+
+impl KindStep for RegistryStep {
+    const TAGS: &'static [&'static str] = &[
+        "deploy_registry",
+        "remove_registry",
+        "login",
+        "logout",
+        "label_service",
+    ];
+
+    fn describe(&self) -> String {
+        match self {
+            RegistryStep::DeployRegistry { via } => {
+                format!("deploy the registry service and its config (on {via})")
+            }
+            RegistryStep::RemoveRegistry { via } => {
+                format!("remove the registry service and its config (on {via}); its volume is kept")
+            }
+            RegistryStep::Login { hosts } => format!("docker login on {}", hosts.join(", ")),
+            RegistryStep::Logout { hosts } => format!("docker logout on {}", hosts.join(", ")),
+            RegistryStep::LabelService { name, via } => {
+                format!("add the ownership labels to service {name} (on {via})")
+            }
+        }
+    }
+
+    fn destroys(&self) -> bool {
+        matches!(
+            self,
+            RegistryStep::RemoveRegistry { .. } | RegistryStep::Logout { .. }
+        )
+    }
+}
+
+impl RegistryStep {
+    pub(super) async fn run(
+        &self,
+        context: &Context,
+        change: &Change,
+    ) -> Result<Option<String>, StepError> {
+        match self {
+            RegistryStep::DeployRegistry { via } => {
+                registry_deploy(context, change, via).await.map(Some)
+            }
+            RegistryStep::RemoveRegistry { via } => {
+                let name = change.address.name.clone();
+                let docker_name = context
+                    .resource(&change.address)
+                    .and_then(|resource| resource.docker_name.clone())
+                    .unwrap_or(name);
+                let script = Script::new(docker(&["service", "rm"]).arg(docker_name));
+                let output = context.run(via, &script).await?;
+                if !output.success() && !is_not_found(&output.stderr_text()) {
+                    return Err(context.failure(via, &script, &output, None));
+                }
+                // Its config and secrets, found by their labels: their names hash contents that
+                // the config no longer holds.
+                for object in ["config", "secret"] {
+                    let mut list = docker(&[object, "ls", "--format", "{{.Name}}"]);
+                    for label in ownership::label_words(context, &change.address) {
+                        list = list.arg("--filter").arg(format!("label={label}"));
+                    }
+                    let listed = context.check(via, &Script::new(list), None).await?;
+                    for name in listed.stdout_text().lines().filter(|name| !name.is_empty()) {
+                        docker_rm(context, via, object, name).await?;
+                    }
+                }
+                Ok(None)
+            }
+            RegistryStep::Login { hosts } => {
+                let resource = context.resource(&change.address);
+                let url = text_attribute(change, "url").unwrap_or_default();
+                if let (Some(username), Some(password)) = (
+                    text_attribute(change, "username"),
+                    resource
+                        .and_then(|resource| resource.payload("password"))
+                        .map(<[u8]>::to_vec),
+                ) {
+                    for target in hosts {
+                        let script = Script::new(
+                            docker(&["login", "--username"])
+                                .arg(username.clone())
+                                .arg("--password-stdin")
+                                .arg(url.clone()),
+                        )
+                        .stdin(password.clone());
+                        context
+                            .check(
+                                target,
+                                &script,
+                                Some("check the registry's username and password"),
+                            )
+                            .await?;
+                    }
+                }
+                Ok(None)
+            }
+            RegistryStep::Logout { hosts } => {
+                let url = text_attribute(change, "url").unwrap_or_default();
+                for target in hosts {
+                    context
+                        .run(target, &Script::new(docker(&["logout"]).arg(url.clone())))
+                        .await?;
+                }
+                Ok(None)
+            }
+            RegistryStep::LabelService { name, via } => {
+                let mut command = docker(&["service", "update", "--detach"]);
+                for label in ownership::label_words(context, &change.address) {
+                    command = command.arg("--label-add").arg(label);
+                }
+                context
+                    .check(via, &Script::new(command.arg(name.clone())), None)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// What a registry change takes: a hosted registry's service deployed or removed; a remote
+/// one's `docker login` or `docker logout` on the hosts that pull from it.
+pub fn steps(change: &Proposal) -> Vec<Step> {
+    let via = change.anchor.to_owned();
+    let hosted = change.has("node");
+    let mut steps: Vec<Step> = Vec::new();
+    if change.deletes() {
+        steps.push(if hosted {
+            RegistryStep::RemoveRegistry { via: via.clone() }.into()
+        } else {
+            RegistryStep::Logout {
+                hosts: change.list("login_on", true),
+            }
+            .into()
+        });
+    }
+    if change.creates() || change.action == Action::Update {
+        steps.push(if hosted {
+            RegistryStep::DeployRegistry { via }.into()
+        } else {
+            RegistryStep::Login {
+                hosts: change.list("login_on", false),
+            }
+            .into()
+        });
+    }
+    steps
 }

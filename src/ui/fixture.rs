@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::address::{Address, Kind};
 use crate::plan::{Action, AttributeChange, Change, Mode, Plan, StateRef, Step, Warning};
+use crate::swarm::{NodeStep, ObjectKind, ObjectStep, PrimitiveStep};
 
 /// The hashes of the secret's old and new content: no renderer may print either.
 pub const SECRET_HASH_BEFORE: &str =
@@ -74,12 +75,12 @@ pub fn plan() -> Plan {
             ),
         ],
         steps: vec![
-            Step::WriteFile {
+            Step::Primitive(PrimitiveStep::WriteFile {
                 path: "/etc/docker/daemon.json".to_owned(),
                 mode: "0644".to_owned(),
                 owner: "root".to_owned(),
-            },
-            Step::RestartDocker,
+            }),
+            Step::Primitive(PrimitiveStep::RestartDocker),
         ],
         depends_on: vec![Address::new(Kind::Engine, "node1")],
         ..blank_change(Address::new(Kind::Daemon, "node1"), Action::Update)
@@ -92,14 +93,14 @@ pub fn plan() -> Plan {
             attribute("role", Some(json!("worker")), None),
         ],
         steps: vec![
-            Step::Drain {
+            Step::Node(NodeStep::Drain {
                 via: "node1".to_owned(),
-            },
-            Step::Leave { force: false },
-            Step::NodeRm {
+            }),
+            Step::Node(NodeStep::Leave { force: false }),
+            Step::Node(NodeStep::NodeRm {
                 via: "node1".to_owned(),
                 force: false,
-            },
+            }),
         ],
         depends_on: vec![Address::swarm()],
         ..blank_change(Address::new(Kind::Node, "node3"), Action::Delete)
@@ -114,11 +115,11 @@ pub fn plan() -> Plan {
             },
             attribute("subnet", None, Some(json!("10.0.9.0/24"))),
         ],
-        steps: vec![Step::DockerCreate {
-            object: "network".to_owned(),
+        steps: vec![Step::Object(ObjectStep::DockerCreate {
+            object: ObjectKind::Network,
             name: "maiev".to_owned(),
             via: "node1".to_owned(),
-        }],
+        })],
         depends_on: vec![Address::swarm()],
         ..blank_change(Address::new(Kind::Network, "maiev"), Action::Create)
     };
@@ -138,16 +139,16 @@ pub fn plan() -> Plan {
             attribute("version", Some(json!(1)), Some(json!(2))),
         ],
         steps: vec![
-            Step::DockerCreate {
-                object: "secret".to_owned(),
+            Step::Object(ObjectStep::DockerCreate {
+                object: ObjectKind::Secret,
                 name: "db_v2".to_owned(),
                 via: "node1".to_owned(),
-            },
-            Step::DockerRemove {
-                object: "secret".to_owned(),
+            }),
+            Step::Object(ObjectStep::DockerRemove {
+                object: ObjectKind::Secret,
                 name: "db_v1".to_owned(),
                 via: "node1".to_owned(),
-            },
+            }),
         ],
         depends_on: vec![Address::swarm()],
         create_before_destroy: true,

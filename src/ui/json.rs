@@ -123,70 +123,14 @@ fn attribute(attribute: &AttributeChange) -> Value {
     })
 }
 
-/// A step as `{"step": KIND, ...its fields, "description": ...}`. Spelled out per variant so a
-/// renamed field in the plan model cannot silently change this schema.
+/// A step as `{"step": KIND, ...its fields, "description": ...}`: the fields as the kind's step
+/// type serializes them (the saved plan's own form, which the format snapshots pin), then the
+/// step in words.
 fn step(step: &Step) -> Value {
-    let (kind, mut fields) = match step {
-        Step::InstallEngine { packages } => ("install_engine", json!({ "packages": packages })),
-        Step::RequireEngine => ("require_engine", json!({})),
-        Step::WriteFile { path, mode, owner } => (
-            "write_file",
-            json!({ "path": path, "mode": mode, "owner": owner }),
-        ),
-        Step::EnsureLine { path } => ("ensure_line", json!({ "path": path })),
-        Step::RemoveFile { path } => ("remove_file", json!({ "path": path })),
-        Step::RestartDocker => ("restart_docker", json!({})),
-        Step::SwarmInit { on } => ("swarm_init", json!({ "on": on })),
-        Step::AdoptSwarm { on, cluster_id } => {
-            ("adopt_swarm", json!({ "on": on, "cluster_id": cluster_id }))
-        }
-        Step::SwarmUpdate => ("swarm_update", json!({})),
-        Step::RotateJoinTokens { via } => ("rotate_join_tokens", json!({ "via": via })),
-        Step::Join { role, via } => ("join", json!({ "role": role, "via": via })),
-        Step::AdoptNode { role, current, via } => (
-            "adopt_node",
-            json!({ "role": role, "current": current, "via": via }),
-        ),
-        Step::Promote { via } => ("promote", json!({ "via": via })),
-        Step::Demote { via } => ("demote", json!({ "via": via })),
-        Step::SetAvailability { availability, via } => (
-            "set_availability",
-            json!({ "availability": availability, "via": via }),
-        ),
-        Step::SetLabels { via } => ("set_labels", json!({ "via": via })),
-        Step::Drain { via } => ("drain", json!({ "via": via })),
-        Step::Leave { force } => ("leave", json!({ "force": force })),
-        Step::NodeRm { via, force } => ("node_rm", json!({ "via": via, "force": force })),
-        Step::DockerCreate { object, name, via } => (
-            "docker_create",
-            json!({ "object": object, "name": name, "via": via }),
-        ),
-        Step::DockerRemove { object, name, via } => (
-            "docker_remove",
-            json!({ "object": object, "name": name, "via": via }),
-        ),
-        Step::DeployRegistry { via } => ("deploy_registry", json!({ "via": via })),
-        Step::RemoveRegistry { via } => ("remove_registry", json!({ "via": via })),
-        Step::Login { hosts } => ("login", json!({ "hosts": hosts })),
-        Step::Logout { hosts } => ("logout", json!({ "hosts": hosts })),
-        Step::StackDeploy { via } => ("stack_deploy", json!({ "via": via })),
-        Step::StackRemove { via } => ("stack_remove", json!({ "via": via })),
-        Step::HealthCheck {
-            check,
-            tries,
-            interval,
-        } => (
-            "health_check",
-            json!({ "check": check, "tries": tries, "interval": interval }),
-        ),
-        Step::Forget { why } => ("forget", json!({ "why": why })),
-        Step::LabelService { name, via } => ("label_service", json!({ "name": name, "via": via })),
+    let mut object = match serde_json::to_value(step) {
+        Ok(Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
     };
-    let mut object = serde_json::Map::new();
-    object.insert("step".to_owned(), Value::from(kind));
-    if let Value::Object(fields) = &mut fields {
-        object.append(fields);
-    }
     object.insert("description".to_owned(), Value::from(step.describe()));
     Value::Object(object)
 }

@@ -4,6 +4,7 @@ use super::attributes::{self, Layout};
 use super::color::{Color, paint};
 use crate::address::{Address, Kind};
 use crate::plan::{Action, Change, HostFacts, Mode, Plan, Step, Summary, SwarmState};
+use crate::swarm::EngineStep;
 
 /// The plan as a person reads it in a terminal. `color` adds ANSI colours (green `+`, yellow
 /// `~`, red `-`); without it the text says exactly the same. Ends with a newline.
@@ -206,7 +207,7 @@ pub fn docker_cell(plan: &Plan, facts: &HostFacts) -> String {
             change
                 .steps
                 .iter()
-                .any(|step| matches!(step, Step::InstallEngine { .. }))
+                .any(|step| matches!(step, Step::Engine(EngineStep::InstallEngine { .. })))
         });
     if installs {
         "Docker: not installed (will be installed)".to_owned()
@@ -471,9 +472,9 @@ Plan: 2 to add, 1 to change, 2 to destroy.
                 ..debian("node10")
             },
         ];
-        plan.changes[0].steps = vec![Step::InstallEngine {
+        plan.changes[0].steps = vec![Step::Engine(EngineStep::InstallEngine {
             packages: vec!["docker.io".to_owned()],
-        }];
+        })];
         plan.changes[0].address = "engine.node10".parse().expect("address");
         let text = plan_text(&plan, false);
         let expected = "  Use 1, 3 or 5 managers.

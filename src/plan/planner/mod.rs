@@ -122,11 +122,7 @@ pub fn plan(
             .as_ref()
             .is_some_and(|host| options.unreachable.contains(host))
             && matches!(change.action, Action::Delete | Action::Replace);
-        change.steps = if cut_off || ghost {
-            steps::unreachable_steps(change, &anchor)
-        } else {
-            steps::steps(change, desired, state, &anchor, mode)
-        };
+        change.steps = steps::steps(change, desired, state, &anchor, mode, cut_off || ghost);
         if ghost {
             let what = change
                 .before(GHOST)

@@ -4,6 +4,7 @@
 use super::Options;
 use crate::address::Address;
 use crate::plan::model::{Action, Change, Step};
+use crate::swarm::{ObjectKind, ObjectStep, RegistryStep, StackStep};
 
 /// The objects of ours the state does not record (`Options::strays`) are removed, each by a
 /// `docker KIND rm` on the change that owns it, which says so: after the deploy of the one
@@ -13,17 +14,24 @@ use crate::plan::model::{Action, Change, Step};
 /// change does not deploy it anyway.
 pub(super) fn remove_strays(changes: &mut Vec<Change>, options: &Options, anchor: &str) {
     for stray in &options.strays {
-        let remove = Step::DockerRemove {
-            object: stray.object.clone(),
+        let Some(object) = ObjectKind::parse(&stray.object) else {
+            continue;
+        };
+        let remove = Step::Object(ObjectStep::DockerRemove {
+            object,
             name: stray.name.clone(),
             via: anchor.to_owned(),
-        };
+        });
         if let [user] = stray.used_by.as_slice() {
             let Some(change) = changes.iter_mut().find(|change| &change.address == user) else {
                 continue;
             };
             let Some(deploy) = change.steps.iter().position(|step| {
-                matches!(step, Step::StackDeploy { .. } | Step::DeployRegistry { .. })
+                matches!(
+                    step,
+                    Step::Stack(StackStep::StackDeploy { .. })
+                        | Step::Registry(RegistryStep::DeployRegistry { .. })
+                )
             }) else {
                 continue;
             };
@@ -83,7 +91,8 @@ pub(super) fn remove_strays(changes: &mut Vec<Change>, options: &Options, anchor
         if change.steps.iter().any(|step| {
             matches!(
                 step,
-                Step::DeployRegistry { .. } | Step::RemoveRegistry { .. }
+                Step::Registry(RegistryStep::DeployRegistry { .. })
+                    | Step::Registry(RegistryStep::RemoveRegistry { .. })
             )
         }) {
             continue;
@@ -91,10 +100,12 @@ pub(super) fn remove_strays(changes: &mut Vec<Change>, options: &Options, anchor
         if change.action == Action::NoOp {
             change.action = Action::Update;
         }
-        change.steps.push(Step::LabelService {
-            name: unlabelled.name.clone(),
-            via: anchor.to_owned(),
-        });
+        change
+            .steps
+            .push(Step::Registry(RegistryStep::LabelService {
+                name: unlabelled.name.clone(),
+                via: anchor.to_owned(),
+            }));
         change.reasons.push(
             "its service was made by an earlier swarmform without the ownership labels: they are added in place"
                 .to_owned(),

@@ -6,12 +6,14 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::duration_text;
-use crate::plan::{Change, Step};
+use crate::plan::Change;
 use crate::ssh::{RemoteCommand, Script};
 use crate::swarm::{Context, StepError};
+use crate::swarm::{KindStep, Proposal};
+use serde::{Deserialize, Serialize};
 
 /// The plan's health check step of a stack change, from its `health` attribute.
-pub fn health_step(change: &Change) -> Option<Step> {
+pub fn health_step(change: &Proposal) -> Option<HealthStep> {
     let health = change.after("health")?;
     let text = |key: &str| health.get(key).and_then(Value::as_str).map(str::to_owned);
     let check = match (
@@ -29,7 +31,7 @@ pub fn health_step(change: &Change) -> Option<Step> {
         }
         (None, None) => return None,
     };
-    Some(Step::HealthCheck {
+    Some(HealthStep::HealthCheck {
         check,
         tries: health
             .get("retries")
@@ -240,4 +242,52 @@ async fn command_attempt(
             format!(": {text}")
         }
     )))
+}
+
+/// After a deploy: the stack's health check (an HTTP request from this machine, or a command
+/// on a host), tried up to `tries` times `interval` apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum HealthStep {
+    HealthCheck {
+        check: String,
+        tries: u32,
+        interval: String,
+    },
+}
+
+impl KindStep for HealthStep {
+    const TAGS: &'static [&'static str] = &["health_check"];
+
+    fn describe(&self) -> String {
+        match self {
+            HealthStep::HealthCheck {
+                check,
+                tries,
+                interval,
+            } => {
+                let tries = if *tries == 1 {
+                    "1 try".to_owned()
+                } else {
+                    format!("{tries} tries, {interval} apart")
+                };
+                format!("check {check} ({tries})")
+            }
+        }
+    }
+}
+
+impl HealthStep {
+    pub(in crate::swarm) async fn run(
+        &self,
+        context: &Context,
+        change: &Change,
+    ) -> Result<Option<String>, StepError> {
+        match self {
+            HealthStep::HealthCheck { .. } => {
+                health_check(context, change).await?;
+                Ok(None)
+            }
+        }
+    }
 }

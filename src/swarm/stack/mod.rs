@@ -4,25 +4,25 @@
 //! [`crate::service`]'s).
 
 mod deploy;
-mod health;
+pub mod health;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Context, StepError, docker, json_format};
+use super::{Context, KindStep, Proposal, Step, StepError, docker, json_format};
 use crate::address::{Address, Kind};
+use crate::change::Action;
 use crate::plan::Change;
 use crate::service::{SENSITIVE, live_service, sensitive_keys, service_drift};
 use crate::ssh::Script;
 use crate::state::State;
+use serde::{Deserialize, Serialize};
 
 /// The evaluation of a stack's `services` attribute still reaches the summaries by this path.
 pub use crate::service::desired_services;
 pub use deploy::DEFAULT_CONVERGE_TIMEOUT;
-pub(super) use deploy::stack_deploy;
-pub(super) use health::health_check;
 pub use health::health_step;
 
 /// `300s` → `5m`, `90s` → `1m30s`, as the config writes durations.
@@ -229,4 +229,80 @@ mod tests {
         }
         assert_eq!(duration_text(Duration::from_millis(100)), "100ms");
     }
+}
+
+/// A stack's steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum StackStep {
+    /// `docker stack deploy`, then wait until every service has converged.
+    StackDeploy {
+        via: String,
+    },
+    StackRemove {
+        via: String,
+    },
+}
+
+impl KindStep for StackStep {
+    const TAGS: &'static [&'static str] = &["stack_deploy", "stack_remove"];
+
+    fn describe(&self) -> String {
+        match self {
+            StackStep::StackDeploy { via } => {
+                format!("docker stack deploy and wait for its services to converge (on {via})")
+            }
+            StackStep::StackRemove { via } => {
+                format!("docker stack rm and wait for its tasks to stop (on {via})")
+            }
+        }
+    }
+
+    fn destroys(&self) -> bool {
+        matches!(self, StackStep::StackRemove { .. })
+    }
+}
+
+impl StackStep {
+    pub(in crate::swarm) async fn run(
+        &self,
+        context: &Context,
+        change: &Change,
+    ) -> Result<Option<String>, StepError> {
+        match self {
+            StackStep::StackDeploy { via } => {
+                deploy::stack_deploy(context, change, via).await?;
+                Ok(None)
+            }
+            StackStep::StackRemove { via } => {
+                stack_remove(context, change, via).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// What a stack change takes: `docker stack rm` of the old, `docker stack deploy` when
+/// anything but the health check or the wait's length changed, then the health check.
+pub fn steps(change: &Proposal) -> Vec<Step> {
+    let via = change.anchor.to_owned();
+    let mut steps: Vec<Step> = Vec::new();
+    if change.deletes() {
+        steps.push(StackStep::StackRemove { via: via.clone() }.into());
+    }
+    let deploy = change.creates()
+        || change.action == Action::Update
+            && change.attributes.iter().any(|attribute| {
+                attribute.is_changed()
+                    && !matches!(attribute.name.as_str(), "health" | "converge_timeout")
+            });
+    if deploy {
+        steps.push(StackStep::StackDeploy { via }.into());
+    }
+    if (deploy || change.changed("health"))
+        && let Some(step) = health::health_step(change)
+    {
+        steps.push(step.into());
+    }
+    steps
 }
