@@ -14,10 +14,11 @@ use petgraph::graph::NodeIndex;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::address::{Address, Kind};
 use crate::plan::graph::{Graph, Phase, Vertex};
 use crate::plan::{Action, Change, Plan};
 use crate::state::{ResourceState, State, StateError};
-use crate::swarm::{Context, Outcome, carry_out};
+use crate::swarm::{Context, Outcome, Work, carry_out, phase_steps};
 
 /// What an apply did.
 #[derive(Debug, Default)]
@@ -42,6 +43,38 @@ impl Summary {
 /// Saves the state; called after every batch of finished vertices and before creations.
 pub trait Persist: Send {
     fn save(&mut self, state: &mut State) -> Result<(), StateError>;
+}
+
+/// The one value a vertex's kind works from: its change, the steps of its phase, the desired
+/// resource with its payloads, and what the run's state records for it and for its host's node,
+/// as the vertex starts.
+fn work(context: &Context, change: &Change, phase: Phase) -> Work {
+    let (recorded, node) = context
+        .state
+        .lock()
+        .map(|state| {
+            (
+                state.resource(&change.address).cloned(),
+                change.host.as_ref().and_then(|host| {
+                    state
+                        .resource(&Address::new(Kind::Node, host.clone()))
+                        .cloned()
+                }),
+            )
+        })
+        .unwrap_or_default();
+    Work::new(
+        change.address.clone(),
+        change.action,
+        phase,
+        change.host.clone(),
+        change.attributes.clone(),
+        change.create_before_destroy,
+        phase_steps(change.action, &change.steps, phase),
+        context.desired.resource(&change.address).cloned(),
+        recorded,
+        node,
+    )
 }
 
 enum Status {
@@ -147,13 +180,15 @@ pub async fn execute(
                 persist.save(&mut lock(&context))?;
             }
             for (vertex, index, change) in starting {
-                let description = crate::swarm::phase_steps(&change, vertex.phase)
+                let work = work(&context, &change, vertex.phase);
+                let description = work
+                    .steps
                     .first()
                     .map_or_else(|| "record the change".to_owned(), |step| step.describe());
                 context.reporter.started(&vertex, &description);
                 let task_context = Arc::clone(&context);
                 running.spawn(async move {
-                    let result = carry_out(&task_context, &vertex, &change)
+                    let result = carry_out(&task_context, &vertex, &work)
                         .await
                         .map_err(|error| error.to_string());
                     (index, result)

@@ -33,6 +33,16 @@ pub struct State {
 }
 
 impl State {
+    /// The hosts of the managers this state records, ghost entries left out: who may drive the
+    /// swarm or tell about it.
+    pub fn manager_hosts(&self) -> Vec<String> {
+        self.resources
+            .iter()
+            .filter(|resource| resource.is_manager() && !resource.is_ghost())
+            .map(|resource| resource.address.name.clone())
+            .collect()
+    }
+
     /// An empty state with a fresh lineage, serial 0.
     pub fn new() -> State {
         State {

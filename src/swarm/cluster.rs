@@ -1,15 +1,14 @@
 //! The swarm itself: `docker swarm init` (or adoption of an existing swarm) and `docker swarm
 //! update` with the configured settings.
 
+use super::Work;
 use serde_json::Value;
 
 use super::context::*;
 use super::unlock::keep_unlock_key;
 use super::{KindStep, NodeStep, Proposal, Step};
 use super::{StepError, facts};
-use crate::address::Address;
 use crate::change::Action;
-use crate::plan::Change;
 use crate::ssh::{RemoteCommand, Script};
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// with `docker swarm update`.
 pub(super) async fn swarm_init(
     context: &Context,
-    change: &Change,
+    work: &Work,
     on: &str,
     adopt: Option<&str>,
 ) -> Result<String, StepError> {
@@ -35,22 +34,18 @@ pub(super) async fn swarm_init(
         })
         .await?;
     if info.local_node_state == "active" {
-        let recorded = context
-            .state
-            .lock()
-            .ok()
-            .and_then(|state| state.resource(&Address::swarm()).map(|swarm| swarm.pending));
+        let recorded = work.recorded.as_ref().map(|swarm| swarm.pending);
         if info.control_available && recorded == Some(true) {
             // The run that initialized it may have died (or stopped) before the key was kept
             // or shown.
-            if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+            if work.value("autolock").and_then(Value::as_bool) == Some(true) {
                 keep_unlock_key(context, on, true).await?;
             }
             return Ok(info.cluster_id);
         }
         let planned = adopt.is_none_or(|cluster| cluster == info.cluster_id);
-        if info.control_available && context.desired.adopt && planned {
-            swarm_update(context, change).await?;
+        if info.control_available && context.settings.adopt && planned {
+            swarm_update(context, work).await?;
             return Ok(info.cluster_id);
         }
         if let Some(cluster) = adopt {
@@ -69,18 +64,24 @@ pub(super) async fn swarm_init(
             "`{on}` is no longer in the swarm {cluster} this plan adopts; plan again"
         )));
     }
-    let advertise = node_setting(context, on, "advertise_addr").unwrap_or_default();
+    let advertise = context
+        .settings
+        .advertise
+        .get(on)
+        .cloned()
+        .unwrap_or_default();
     let mut command = docker(&["swarm", "init", "--advertise-addr"]).arg(advertise);
-    if let Some(listen) = text_attribute(change, "listen_addr") {
+    if let Some(listen) = work.text("listen_addr") {
         command = command.arg("--listen-addr").arg(listen);
     }
-    if let Some(data_path) = node_setting(context, on, "data_path_addr") {
+    if let Some(data_path) = context.settings.data_path.get(on).cloned() {
         command = command.arg("--data-path-addr").arg(data_path);
     }
-    if let Some(port) = attribute(change, "data_path_port").and_then(Value::as_u64) {
+    if let Some(port) = work.value("data_path_port").and_then(Value::as_u64) {
         command = command.arg("--data-path-port").arg(port.to_string());
     }
-    let pools: Vec<String> = attribute(change, "default_addr_pool")
+    let pools: Vec<String> = work
+        .value("default_addr_pool")
         .and_then(Value::as_array)
         .map(|pools| {
             pools
@@ -94,29 +95,30 @@ pub(super) async fn swarm_init(
         for pool in &pools {
             command = command.arg("--default-addr-pool").arg(pool.clone());
         }
-        if let Some(mask) =
-            attribute(change, "default_addr_pool_mask_length").and_then(Value::as_u64)
+        if let Some(mask) = work
+            .value("default_addr_pool_mask_length")
+            .and_then(Value::as_u64)
         {
             command = command
                 .arg("--default-addr-pool-mask-length")
                 .arg(mask.to_string());
         }
     }
-    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+    if work.value("autolock").and_then(Value::as_bool) == Some(true) {
         command = command.arg("--autolock");
     }
-    command = swarm_settings(command, change);
+    command = swarm_settings(command, work);
     context
         .check(on, &Script::new(command), Some("check the advertise address: it must be an address of this host that the other nodes reach"))
         .await?;
     let info = facts::swarm_info(context, on).await?;
-    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
+    if work.value("autolock").and_then(Value::as_bool) == Some(true) {
         keep_unlock_key(context, on, true).await?;
     }
     Ok(info.cluster_id)
 }
 
-pub(super) fn swarm_settings(mut command: RemoteCommand, change: &Change) -> RemoteCommand {
+pub(super) fn swarm_settings(mut command: RemoteCommand, work: &Work) -> RemoteCommand {
     for (attribute_name, flag) in [
         ("cert_expiry", "--cert-expiry"),
         ("dispatcher_heartbeat", "--dispatcher-heartbeat"),
@@ -124,7 +126,7 @@ pub(super) fn swarm_settings(mut command: RemoteCommand, change: &Change) -> Rem
         ("snapshot_interval", "--snapshot-interval"),
         ("task_history_limit", "--task-history-limit"),
     ] {
-        if let Some(value) = attribute(change, attribute_name) {
+        if let Some(value) = work.value(attribute_name) {
             let text = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_owned);
@@ -134,16 +136,16 @@ pub(super) fn swarm_settings(mut command: RemoteCommand, change: &Change) -> Rem
     command
 }
 
-pub(super) async fn swarm_update(context: &Context, change: &Change) -> Result<(), StepError> {
-    let host = change.host.clone().unwrap_or_default();
+pub(super) async fn swarm_update(context: &Context, work: &Work) -> Result<(), StepError> {
+    let host = work.host.clone().unwrap_or_default();
     let mut command = docker(&["swarm", "update"]);
-    if let Some(autolock) = attribute(change, "autolock").and_then(Value::as_bool) {
+    if let Some(autolock) = work.value("autolock").and_then(Value::as_bool) {
         command = command.arg(format!("--autolock={autolock}"));
     }
-    command = swarm_settings(command, change);
+    command = swarm_settings(command, work);
     context.check(&host, &Script::new(command), None).await?;
-    if attribute(change, "autolock").and_then(Value::as_bool) == Some(true) {
-        let turned_on = change.before("autolock").and_then(Value::as_bool) != Some(true);
+    if work.value("autolock").and_then(Value::as_bool) == Some(true) {
+        let turned_on = work.before("autolock").and_then(Value::as_bool) != Some(true);
         keep_unlock_key(context, &host, turned_on).await?;
     }
     Ok(())
@@ -191,17 +193,17 @@ impl SwarmStep {
     pub(super) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
         match self {
-            SwarmStep::SwarmInit { on } => swarm_init(context, change, on, None).await.map(Some),
+            SwarmStep::SwarmInit { on } => swarm_init(context, work, on, None).await.map(Some),
             SwarmStep::AdoptSwarm { on, cluster_id } => {
-                swarm_init(context, change, on, Some(cluster_id))
+                swarm_init(context, work, on, Some(cluster_id))
                     .await
                     .map(Some)
             }
             SwarmStep::SwarmUpdate => {
-                swarm_update(context, change).await?;
+                swarm_update(context, work).await?;
                 Ok(None)
             }
             SwarmStep::RotateJoinTokens { via } => {

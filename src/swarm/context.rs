@@ -12,7 +12,6 @@ use super::{StepError, SwarmInfo};
 use crate::address::{Address, Kind};
 use crate::apply::report::Reporter;
 use crate::config::desired::{Desired, redact};
-use crate::plan::Change;
 use crate::resource::Resource;
 use crate::ssh::{Output, Pool, RemoteCommand, Script};
 use crate::state::State;
@@ -26,6 +25,8 @@ pub(super) const POLL: Duration = Duration::from_millis(500);
 /// Everything a step needs. Shared by all running vertices.
 pub struct Context {
     pub pool: Arc<Pool>,
+    /// What the steps share of the config, read once.
+    pub settings: Settings,
     pub desired: Arc<Desired>,
     pub state: Arc<Mutex<State>>,
     pub reporter: Arc<dyn Reporter>,
@@ -68,6 +69,58 @@ pub enum Outcome {
     /// Nothing to record (the old half of a create-before-destroy replacement).
     Unchanged,
 }
+/// The run-wide settings the swarm's steps share, read once from the config when the run
+/// starts: what a step needs of other resources (the manager a node joins through, the swarm's
+/// port) without looking them up by address.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `[swarm] adopt`.
+    pub adopt: bool,
+    /// Where `[swarm] unlock_key_file` points on this machine, when the config names one.
+    pub unlock_key_file: Option<std::path::PathBuf>,
+    /// The swarm's management port (`listen_addr`'s, else Docker's 2377).
+    pub listen_port: String,
+    /// Each configured host's `advertise_addr` and `data_path_addr`.
+    pub advertise: BTreeMap<String, String>,
+    pub data_path: BTreeMap<String, String>,
+}
+
+impl Settings {
+    fn of(desired: &Desired) -> Settings {
+        let swarm = desired.resource(&Address::swarm());
+        let text = |resource: &Resource, name: &str| {
+            resource
+                .attributes
+                .get(name)
+                .and_then(|attribute| attribute.value.as_str())
+                .map(str::to_owned)
+        };
+        let nodes = || {
+            desired
+                .resources
+                .iter()
+                .filter(|resource| resource.address.kind == Kind::Node)
+        };
+        let per_node = |name: &str| {
+            nodes()
+                .filter_map(|node| Some((node.address.name.clone(), text(node, name)?)))
+                .collect()
+        };
+        Settings {
+            adopt: desired.adopt,
+            unlock_key_file: swarm
+                .and_then(|swarm| swarm.payload("unlock_key_file"))
+                .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned())),
+            listen_port: swarm
+                .and_then(|swarm| text(swarm, "listen_addr"))
+                .and_then(|listen| listen.rsplit_once(':').map(|(_, port)| port.to_owned()))
+                .unwrap_or_else(|| "2377".to_owned()),
+            advertise: per_node("advertise_addr"),
+            data_path: per_node("data_path_addr"),
+        }
+    }
+}
+
 impl Context {
     pub fn new(
         pool: Arc<Pool>,
@@ -77,6 +130,7 @@ impl Context {
     ) -> Context {
         let sensitive = desired.sensitive_values.clone();
         Context {
+            settings: Settings::of(&desired),
             pool,
             desired,
             state,
@@ -203,39 +257,6 @@ impl Context {
         }
     }
 
-    pub(super) fn resource(&self, address: &Address) -> Option<&Resource> {
-        self.desired.resource(address)
-    }
-
-    /// The desired resource a step works from; gone from the config since the plan was made,
-    /// the step is refused.
-    #[expect(
-        clippy::result_large_err,
-        reason = "the steps' own error type, which every step returns; only built on refusal"
-    )]
-    pub(super) fn configured(&self, address: &Address) -> Result<&Resource, StepError> {
-        self.resource(address).ok_or_else(|| {
-            StepError::Refused(format!(
-                "`{address}` is no longer in the config; plan again"
-            ))
-        })
-    }
-
-    /// Where `[swarm] unlock_key_file` points on this machine, when the config names one.
-    pub(super) fn unlock_key_path(&self) -> Option<std::path::PathBuf> {
-        self.resource(&Address::swarm())
-            .and_then(|swarm| swarm.payload("unlock_key_file"))
-            .map(|bytes| std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned()))
-    }
-
-    pub(super) fn recorded_id(&self, address: &Address) -> Option<String> {
-        self.state.lock().ok().and_then(|state| {
-            state
-                .resource(address)
-                .and_then(|resource| resource.remote_id.clone())
-        })
-    }
-
     pub(super) async fn wait<T, F, Fut>(&self, what: &str, mut probe: F) -> Result<T, StepError>
     where
         F: FnMut() -> Fut,
@@ -303,34 +324,6 @@ pub(super) fn is_not_found(stderr: &str) -> bool {
 
 pub(super) fn json_format() -> [&'static str; 2] {
     ["--format", "{{json .}}"]
-}
-
-/// The value a step works with: the new one, or the recorded one for a deletion.
-pub(super) fn attribute<'a>(change: &'a Change, name: &str) -> Option<&'a Value> {
-    change.after(name).or_else(|| change.before(name))
-}
-
-pub(super) fn text_attribute(change: &Change, name: &str) -> Option<String> {
-    attribute(change, name)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
-pub(super) fn listen_port(context: &Context) -> String {
-    context
-        .resource(&Address::swarm())
-        .and_then(|swarm| swarm.attributes.get("listen_addr"))
-        .and_then(|attribute| attribute.value.as_str())
-        .and_then(|listen| listen.rsplit_once(':').map(|(_, port)| port.to_owned()))
-        .unwrap_or_else(|| "2377".to_owned())
-}
-
-pub(super) fn node_setting(context: &Context, host: &str, name: &str) -> Option<String> {
-    context
-        .resource(&Address::new(Kind::Node, host))
-        .and_then(|node| node.attributes.get(name))
-        .and_then(|attribute| attribute.value.as_str())
-        .map(str::to_owned)
 }
 
 pub(super) fn json_lines(text: &str) -> Vec<Value> {

@@ -2,17 +2,18 @@
 
 use serde_json::Value;
 
+use super::Work;
 use super::context::*;
 use super::engine::wait_for_docker;
 use super::node::{answering_manager, drain_node};
 use super::unlock::{autolocked, unlock_key, unlock_key_elsewhere};
 use super::{PrimitiveStep, Proposal, Step};
 use super::{StepError, facts};
-use crate::address::{Address, Kind};
 use crate::change::Action;
 use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, TLS_DIR};
 use crate::config::model::OnDestroy;
 use crate::ssh::{RemoteCommand, Script};
+use crate::state::ResourceState;
 
 /// Before a dockerd restart: a node in the swarm is drained (through itself when it is a
 /// manager, else through a manager that answers) so its tasks stop cleanly instead of being
@@ -20,19 +21,17 @@ use crate::ssh::{RemoteCommand, Script};
 pub(super) async fn before_restart(
     context: &Context,
     host: &str,
+    node: Option<&ResourceState>,
 ) -> Result<Option<(String, String, String)>, StepError> {
-    let address = Address::new(Kind::Node, host);
-    let Some((id, role, availability)) = context.state.lock().ok().and_then(|state| {
-        state.resource(&address).map(|node| {
-            let text = |name: &str| {
-                node.attributes
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            (node.remote_id.clone(), text("role"), text("availability"))
-        })
+    let Some((id, role, availability)) = node.map(|node| {
+        let text = |name: &str| {
+            node.attributes
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        (node.remote_id.clone(), text("role"), text("availability"))
     }) else {
         return Ok(None);
     };
@@ -186,9 +185,9 @@ pub const REGISTRY_CAS_PATH: &str = "/etc/docker/certs.d/ADDRESS:PORT/ca.crt";
 /// it before; the next manager restarts only once this one is back in a swarm with a leader.
 pub(super) async fn restart_docker(
     context: &Context,
-    host: &str,
+    work: &Work,
 ) -> Result<Option<String>, StepError> {
-    let host = host.to_owned();
+    let host = work.host_name();
     // A manager of an autolocked swarm comes back locked: read the key from it first.
     let before = facts::swarm_info(context, &host).await;
     let unlock_key = match before {
@@ -197,7 +196,7 @@ pub(super) async fn restart_docker(
         }
         _ => None,
     };
-    let drained = before_restart(context, &host).await?;
+    let drained = before_restart(context, &host, work.node.as_ref()).await?;
     let script = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
         .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
     context
@@ -213,16 +212,7 @@ pub(super) async fn restart_docker(
             Script::new(docker(&["swarm", "unlock"])).stdin(format!("{key}\n").into_bytes());
         context.check(&host, &unlock, None).await?;
     }
-    let manager = context
-        .state
-        .lock()
-        .ok()
-        .and_then(|state| {
-            state
-                .resource(&Address::new(Kind::Node, host.clone()))
-                .map(crate::state::ResourceState::is_manager)
-        })
-        .unwrap_or(false);
+    let manager = work.node.as_ref().is_some_and(ResourceState::is_manager);
     if manager {
         // The next manager restarts only once this one is back in a swarm with a leader.
         let nodes = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
@@ -244,4 +234,54 @@ pub(super) async fn restart_docker(
         after_restart(context, &host, drained).await?;
     }
     Ok(None)
+}
+
+/// The payload that holds the content of one of dockerd's files.
+pub(super) fn daemon_payload(path: &str) -> Option<&'static str> {
+    match path {
+        DAEMON_JSON_PATH => Some("daemon_json"),
+        DROP_IN_PATH => Some("systemd_drop_in"),
+        tls if tls == format!("{TLS_DIR}/ca.pem") => Some("tls_ca"),
+        tls if tls == format!("{TLS_DIR}/cert.pem") => Some("tls_cert"),
+        tls if tls == format!("{TLS_DIR}/key.pem") => Some("tls_key"),
+        _ => None,
+    }
+}
+
+/// Each trusted registry's CA as `/etc/docker/certs.d/ADDRESS/ca.crt`, from the daemon's
+/// `registry_cas` payload (address → PEM).
+pub(super) async fn write_registry_cas(
+    context: &Context,
+    work: &Work,
+    host: &str,
+) -> Result<(), StepError> {
+    let resource = work.configured()?;
+    let contents: serde_json::Map<String, Value> = resource
+        .payload("registry_cas")
+        .and_then(|bytes| serde_json::from_slice(bytes).ok())
+        .unwrap_or_default();
+    for (address, content) in contents {
+        let target = format!("/etc/docker/certs.d/{address}/ca.crt");
+        let output = context
+            .pool
+            .upload(
+                host,
+                &target,
+                content.as_str().unwrap_or_default().as_bytes(),
+                0o644,
+                "root",
+                "root",
+            )
+            .await?;
+        if !output.success() {
+            return Err(StepError::Command {
+                host: host.to_owned(),
+                command: format!("upload {target}"),
+                status: output.exit_status,
+                stderr: context.scrub(output.stderr_text().trim()),
+                hint: None,
+            });
+        }
+    }
+    Ok(())
 }

@@ -1,9 +1,9 @@
 //! The Docker engine on a host: installed from the distribution's packages, or required.
 
+use super::Work;
 use super::context::*;
 use super::{KindStep, PrimitiveStep, Proposal, Step, StepError};
 use crate::change::Action;
-use crate::plan::Change;
 use crate::ssh::{RemoteCommand, Script};
 use serde::{Deserialize, Serialize};
 
@@ -49,9 +49,9 @@ impl EngineStep {
     pub(super) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
-        let host = change.host.clone().unwrap_or_default();
+        let host = work.host.clone().unwrap_or_default();
         match self {
             EngineStep::RequireEngine => {
                 let script =

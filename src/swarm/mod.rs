@@ -20,6 +20,7 @@ pub mod refresh;
 mod registry;
 pub mod stack;
 mod unlock;
+mod work;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -29,13 +30,14 @@ pub use context::{Context, NewUnlockKey, Outcome, scrub_swarm_secrets};
 pub use error::StepError;
 pub use facts::SwarmInfo;
 pub use proposal::Proposal;
+pub use work::Work;
 
 use context::*;
 use node::*;
 
 use crate::address::Kind;
+use crate::change::Action;
 use crate::plan::graph::{Phase, Vertex};
-use crate::plan::{Action, Change};
 
 pub use cluster::SwarmStep;
 pub use engine::EngineStep;
@@ -94,9 +96,9 @@ macro_rules! kinds {
             }
 
             /// Runs the step through its kind; returns a Docker id when it created an object.
-            async fn run(&self, context: &Context, change: &Change) -> Result<Option<String>, StepError> {
+            async fn run(&self, context: &Context, work: &Work) -> Result<Option<String>, StepError> {
                 match self {
-                    $(Step::$variant(step) => step.run(context, change).await,)*
+                    $(Step::$variant(step) => step.run(context, work).await,)*
                 }
             }
         }
@@ -158,15 +160,15 @@ pub fn unreachable_steps(change: &Proposal) -> Vec<Step> {
     }
 }
 
-/// Carries out one vertex: the steps of its change that belong to `phase`.
+/// Carries out one vertex: its work's steps, each through its kind.
 pub async fn carry_out(
     context: &Context,
     vertex: &Vertex,
-    change: &Change,
+    work: &Work,
 ) -> Result<Outcome, StepError> {
-    let steps = phase_steps(change, vertex.phase);
+    let steps = &work.steps;
     let mut remote_id = None;
-    if change.address.kind == Kind::Node
+    if work.address.kind == Kind::Node
         && steps.iter().any(|step| {
             matches!(
                 step,
@@ -178,20 +180,20 @@ pub async fn carry_out(
     {
         // The node's id, read while its host is still in the swarm: `node rm` runs after it
         // left, when the host can no longer say which node it was.
-        remember_node_id(context, change).await?;
+        remember_node_id(context, work).await?;
     }
-    for step in &steps {
+    for step in steps {
         context.reporter.step(vertex, &step.describe());
-        if let Some(id) = step.run(context, change).await? {
+        if let Some(id) = step.run(context, work).await? {
             remote_id = Some(id);
         }
     }
-    if change.address.kind == Kind::Node
+    if work.address.kind == Kind::Node
         && remote_id.is_none()
-        && context.recorded_id(&change.address).is_none()
-        && matches!(change.action, Action::Create | Action::Replace)
+        && work.remote_id().is_none()
+        && matches!(work.action, Action::Create | Action::Replace)
         && vertex.phase != Phase::Destroy
-        && let Some(host) = &change.host
+        && let Some(host) = &work.host
     {
         // The bootstrap manager has no join to tell its id: ask the host itself.
         let info = facts::swarm_info(context, host).await?;
@@ -199,23 +201,23 @@ pub async fn carry_out(
             remote_id = Some(info.node_id);
         }
     }
-    Ok(match (change.action, vertex.phase) {
+    Ok(match (work.action, vertex.phase) {
         (Action::Delete, _) => Outcome::Removed,
-        (Action::Replace, Phase::Destroy) if change.create_before_destroy => Outcome::Unchanged,
+        (Action::Replace, Phase::Destroy) if work.create_before_destroy => Outcome::Unchanged,
         (Action::Replace, Phase::Destroy) => Outcome::Removed,
         _ => Outcome::Created {
-            remote_id: remote_id.or_else(|| context.recorded_id(&change.address)),
+            remote_id: remote_id.or_else(|| work.remote_id()),
         },
     })
 }
 
-/// A replacement's steps split into the destroy half and the create half.
-pub fn phase_steps(change: &Change, phase: Phase) -> Vec<Step> {
-    if change.action != Action::Replace {
-        return change.steps.clone();
+/// The steps of a change that belong to `phase`: a replacement's split into its destroy half
+/// and its create half, every other change's all.
+pub fn phase_steps(action: Action, steps: &[Step], phase: Phase) -> Vec<Step> {
+    if action != Action::Replace {
+        return steps.to_vec();
     }
-    change
-        .steps
+    steps
         .iter()
         .filter(|step| step.phase() == phase)
         .cloned()

@@ -1,6 +1,7 @@
 //! Swarm nodes: joins (with tokens read live once per run), role and availability changes,
 //! labels, drains and decommissions.
 
+use super::Work;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -12,19 +13,19 @@ use super::{SwarmInfo, ownership};
 use crate::address::Kind;
 use crate::change::{Action, Mode};
 use crate::config::model::{Availability, Role};
-use crate::plan::Change;
 use crate::ssh::Script;
 use crate::state::UNLABELLED;
 use serde::{Deserialize, Serialize};
 
 /// Records the node id of a node change's host in the run's state, when it was not yet.
-pub(super) async fn remember_node_id(context: &Context, change: &Change) -> Result<(), StepError> {
-    if context.recorded_id(&change.address).is_some() {
+pub(super) async fn remember_node_id(context: &Context, work: &Work) -> Result<(), StepError> {
+    if work.remote_id().is_some() {
         return Ok(());
     }
-    let id = node_id(context, change).await?;
+    let id = node_id(context, work).await?;
+    work.keep_remote_id(&id);
     if let Ok(mut state) = context.state.lock()
-        && let Some(resource) = state.resource_mut(&change.address)
+        && let Some(resource) = state.resource_mut(&work.address)
     {
         resource.remote_id = Some(id);
     }
@@ -32,14 +33,14 @@ pub(super) async fn remember_node_id(context: &Context, change: &Change) -> Resu
 }
 
 /// The node id of a node change's host: recorded, or asked of the host itself.
-pub(super) async fn node_id(context: &Context, change: &Change) -> Result<String, StepError> {
-    if let Some(id) = context.recorded_id(&change.address) {
+pub(super) async fn node_id(context: &Context, work: &Work) -> Result<String, StepError> {
+    if let Some(id) = work.remote_id() {
         return Ok(id);
     }
-    let host = change
+    let host = work
         .host
         .clone()
-        .unwrap_or_else(|| change.address.name.clone());
+        .unwrap_or_else(|| work.address.name.clone());
     let info = facts::swarm_info(context, &host).await?;
     if info.node_id.is_empty() {
         return Err(StepError::Refused(format!(
@@ -52,11 +53,11 @@ pub(super) async fn node_id(context: &Context, change: &Change) -> Result<String
 /// `docker swarm join` with a token read live from a manager and never stored or printed.
 pub(super) async fn join(
     context: &Context,
-    change: &Change,
+    work: &Work,
     role: Role,
     via: &str,
 ) -> Result<String, StepError> {
-    let host = change.host.clone().unwrap_or_default();
+    let host = work.host.clone().unwrap_or_default();
     let manager = manager_info(context, via).await?;
     let mine = facts::swarm_info(context, &host).await?;
     if mine.local_node_state == "active" {
@@ -97,17 +98,22 @@ pub(super) async fn join(
         )));
     }
     let token = join_token(context, via, role.as_str()).await?;
-    let manager_address = node_setting(context, via, "advertise_addr").unwrap_or_default();
+    let manager_address = context
+        .settings
+        .advertise
+        .get(via)
+        .cloned()
+        .unwrap_or_default();
     let manager_address = if manager_address.contains(':') {
         manager_address
     } else {
-        format!("{manager_address}:{}", listen_port(context))
+        format!("{manager_address}:{}", context.settings.listen_port)
     };
     let mut command = docker(&["swarm", "join", "--token"]).secret_arg(token);
-    if let Some(advertise) = node_setting(context, &host, "advertise_addr") {
+    if let Some(advertise) = context.settings.advertise.get(&host).cloned() {
         command = command.arg("--advertise-addr").arg(advertise);
     }
-    if let Some(data_path) = node_setting(context, &host, "data_path_addr") {
+    if let Some(data_path) = context.settings.data_path.get(&host).cloned() {
         command = command.arg("--data-path-addr").arg(data_path);
     }
     command = command.arg(manager_address);
@@ -168,12 +174,8 @@ pub(super) async fn join_token(
 }
 
 /// Labels with replace semantics: keys not in the config are removed.
-pub(super) async fn set_labels(
-    context: &Context,
-    change: &Change,
-    via: &str,
-) -> Result<(), StepError> {
-    let id = node_id(context, change).await?;
+pub(super) async fn set_labels(context: &Context, work: &Work, via: &str) -> Result<(), StepError> {
+    let id = node_id(context, work).await?;
     let inspect = context
         .check(
             via,
@@ -185,7 +187,8 @@ pub(super) async fn set_labels(
         .await?;
     let current: BTreeMap<String, String> =
         serde_json::from_str(inspect.stdout_text().trim()).unwrap_or_default();
-    let mut wanted: BTreeMap<String, String> = attribute(change, "labels")
+    let mut wanted: BTreeMap<String, String> = work
+        .value("labels")
         .and_then(Value::as_object)
         .map(|labels| {
             labels
@@ -195,7 +198,7 @@ pub(super) async fn set_labels(
         })
         .unwrap_or_default();
     // swarmform's own: which resource the node is, and which state records it.
-    wanted.extend(ownership::labels(context, &change.address));
+    wanted.extend(ownership::labels(context, &work.address));
     if current == wanted {
         return Ok(());
     }
@@ -216,9 +219,9 @@ pub(super) async fn set_labels(
 
 /// Decommission: drain the node, wait until nothing runs on it any more, then until the
 /// services that ran there have their replicas running elsewhere (or say why they cannot).
-pub(super) async fn drain(context: &Context, change: &Change, via: &str) -> Result<(), StepError> {
-    let id = node_id(context, change).await?;
-    let name = change.address.name.clone();
+pub(super) async fn drain(context: &Context, work: &Work, via: &str) -> Result<(), StepError> {
+    let id = node_id(context, work).await?;
+    let name = work.address.name.clone();
     let Some(moved) = drain_node(context, via, &id, &name).await? else {
         return Ok(());
     };
@@ -377,16 +380,11 @@ pub(super) async fn answering_manager(
     let managers: Vec<String> = context
         .state
         .lock()
-        .map(|state| {
-            state
-                .resources
-                .iter()
-                .filter(|resource| resource.is_manager() && !resource.is_ghost())
-                .map(|resource| resource.address.name.clone())
-                .filter(|name| name != except)
-                .collect()
-        })
-        .unwrap_or_default();
+        .map(|state| state.manager_hosts())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|name| name != except)
+        .collect();
     let nodes = Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"]));
     for manager in managers {
         if let Ok(output) = context.run(&manager, &nodes).await
@@ -400,15 +398,15 @@ pub(super) async fn answering_manager(
 
 pub(super) async fn node_rm(
     context: &Context,
-    change: &Change,
+    work: &Work,
     via: &str,
     force: bool,
 ) -> Result<(), StepError> {
-    let id = node_id(context, change).await?;
+    let id = node_id(context, work).await?;
     let inspect = Script::new(
         docker(&["node", "inspect", "--format", "{{json .Status.State}}"]).arg(id.clone()),
     );
-    if !force && has_left(context, change, &id).await {
+    if !force && has_left(context, work, &id).await {
         // Its host is out of the swarm (the Leave step before this one, or an earlier run):
         // the entry goes at once. Managers would show it Down only once they miss its
         // heartbeats (15 s with Docker's defaults), and `docker node rm` refuses it until then.
@@ -418,7 +416,7 @@ pub(super) async fn node_rm(
         // A node that just left shows as down after a heartbeat or two.
         let gone = context
             .wait(
-                &format!("`{}` to show as down", change.address.name),
+                &format!("`{}` to show as down", work.address.name),
                 || async {
                     let output = context.run(via, &inspect).await?;
                     if !output.success() {
@@ -461,11 +459,11 @@ pub(super) async fn remove_node_entry(
 
 /// Whether the node change's host says it is no longer node `id` (out of any swarm, or in
 /// again as another node). A host that does not answer has not been seen to leave.
-pub(super) async fn has_left(context: &Context, change: &Change, id: &str) -> bool {
-    let host = change
+pub(super) async fn has_left(context: &Context, work: &Work, id: &str) -> bool {
+    let host = work
         .host
         .clone()
-        .unwrap_or_else(|| change.address.name.clone());
+        .unwrap_or_else(|| work.address.name.clone());
     facts::swarm_info(context, &host)
         .await
         .is_ok_and(|info| info.node_id != id)
@@ -586,15 +584,15 @@ impl NodeStep {
     pub(super) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
-        let host = change.host.clone().unwrap_or_default();
+        let host = work.host.clone().unwrap_or_default();
         match self {
             NodeStep::Join { role, via } | NodeStep::AdoptNode { role, via, .. } => {
-                join(context, change, *role, via).await.map(Some)
+                join(context, work, *role, via).await.map(Some)
             }
             NodeStep::Promote { via } => {
-                let id = node_id(context, change).await?;
+                let id = node_id(context, work).await?;
                 context
                     .check(
                         via,
@@ -608,7 +606,7 @@ impl NodeStep {
                 let inspect = Script::new(
                     docker(&["node", "inspect", "--format", "{{json .}}"]).arg(id.clone()),
                 );
-                let name = change.address.name.clone();
+                let name = work.address.name.clone();
                 context
                     .wait(&format!("`{name}` to be a reachable manager"), || async {
                         let output = context.check(via, &inspect, None).await?;
@@ -630,7 +628,7 @@ impl NodeStep {
                 Ok(None)
             }
             NodeStep::Demote { via } => {
-                let id = node_id(context, change).await?;
+                let id = node_id(context, work).await?;
                 let info = facts::swarm_info(context, via).await?;
                 if info.node_id == id {
                     return Err(StepError::Refused(format!(
@@ -648,11 +646,11 @@ impl NodeStep {
             } => {
                 // Docker only flips the desired state: wait, as a decommission does, until the
                 // tasks have stopped there and run elsewhere.
-                drain(context, change, via).await?;
+                drain(context, work, via).await?;
                 Ok(None)
             }
             NodeStep::SetAvailability { availability, via } => {
-                let id = node_id(context, change).await?;
+                let id = node_id(context, work).await?;
                 context
                     .check(
                         via,
@@ -667,22 +665,22 @@ impl NodeStep {
                 Ok(None)
             }
             NodeStep::SetLabels { via } => {
-                set_labels(context, change, via).await?;
+                set_labels(context, work, via).await?;
                 Ok(None)
             }
             NodeStep::Drain { via } => {
-                drain(context, change, via).await?;
+                drain(context, work, via).await?;
                 Ok(None)
             }
             NodeStep::Leave { force } => {
-                let target = if change.address.kind == Kind::Swarm {
-                    change.host.clone().unwrap_or_default()
+                let target = if work.address.kind == Kind::Swarm {
+                    work.host.clone().unwrap_or_default()
                 } else {
                     host.clone()
                 };
                 if !*force
-                    && change.address.kind == Kind::Node
-                    && change.before("role").and_then(Value::as_str) == Some("manager")
+                    && work.address.kind == Kind::Node
+                    && work.before("role").and_then(Value::as_str) == Some("manager")
                 {
                     // The demotion was made through another manager: this node learns of it a
                     // moment later, and leaving before then is refused as a manager's leave.
@@ -709,7 +707,7 @@ impl NodeStep {
                 Ok(None)
             }
             NodeStep::NodeRm { via, force } => {
-                node_rm(context, change, via, *force).await?;
+                node_rm(context, work, via, *force).await?;
                 Ok(None)
             }
         }

@@ -1,5 +1,6 @@
 //! Swarm networks, secrets and configs: created with swarmform's labels, removed by name.
 
+use super::Work;
 use serde_json::Value;
 
 use super::StepError;
@@ -7,7 +8,6 @@ use super::context::*;
 use super::ownership;
 use super::{KindStep, Proposal, Step};
 use crate::address::Kind;
-use crate::plan::Change;
 use crate::ssh::Script;
 use serde::{Deserialize, Serialize};
 
@@ -33,12 +33,13 @@ pub(super) async fn docker_rm(
 
 pub(super) async fn docker_create(
     context: &Context,
-    change: &Change,
+    work: &Work,
     object: &str,
     name: &str,
     via: &str,
 ) -> Result<String, StepError> {
-    let labels: Vec<String> = attribute(change, "labels")
+    let labels: Vec<String> = work
+        .value("labels")
         .and_then(Value::as_object)
         .map(|labels| {
             labels
@@ -49,7 +50,7 @@ pub(super) async fn docker_create(
         .unwrap_or_default();
     let labels: Vec<String> = labels
         .into_iter()
-        .chain(ownership::label_words(context, &change.address))
+        .chain(ownership::label_words(context, &work.address))
         .collect();
     if object == "network" {
         let inspect = Script::new(
@@ -65,14 +66,14 @@ pub(super) async fn docker_create(
             ("gateway", "--gateway"),
             ("ip_range", "--ip-range"),
         ] {
-            if let Some(value) = text_attribute(change, attribute_name) {
+            if let Some(value) = work.text(attribute_name) {
                 command = command.arg(flag).arg(value);
             }
         }
-        if attribute(change, "attachable").and_then(Value::as_bool) == Some(true) {
+        if work.value("attachable").and_then(Value::as_bool) == Some(true) {
             command = command.arg("--attachable");
         }
-        if attribute(change, "encrypted").and_then(Value::as_bool) == Some(true) {
+        if work.value("encrypted").and_then(Value::as_bool) == Some(true) {
             command = command.args(["--opt", "encrypted"]);
         }
         for label in labels {
@@ -83,11 +84,10 @@ pub(super) async fn docker_create(
             .await?;
         return Ok(output.stdout_text().trim().to_owned());
     }
-    let content = context
-        .resource(&change.address)
-        .and_then(|resource| resource.payload("content"))
+    let content = work
+        .payload("content")
         .map(<[u8]>::to_vec)
-        .ok_or_else(|| StepError::Refused(format!("`{}` has no content", change.address)))?;
+        .ok_or_else(|| StepError::Refused(format!("`{}` has no content", work.address)))?;
     let mut command = docker(&[object, "create"]);
     for label in labels {
         command = command.arg("--label").arg(label);
@@ -194,11 +194,11 @@ impl ObjectStep {
     pub(super) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
         match self {
             ObjectStep::DockerCreate { object, name, via } => {
-                docker_create(context, change, object.as_str(), name, via)
+                docker_create(context, work, object.as_str(), name, via)
                     .await
                     .map(Some)
             }

@@ -1,68 +1,37 @@
-//! Steps several kinds emit: writing a file on a host (atomically, by upload).
+//! Steps several kinds emit: writing a file on a host (atomically, by upload), ensuring a line
+//! in one, removing one, restarting dockerd, or only forgetting a resource.
 
-use serde_json::Value;
+use super::Work;
 
 use super::context::*;
-use super::daemon::restart_docker;
+use super::daemon::{REGISTRY_CAS_PATH, daemon_payload, restart_docker, write_registry_cas};
 use super::{KindStep, StepError};
 use crate::address::Kind;
-use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, TLS_DIR};
-use crate::plan::Change;
 use crate::ssh::{RemoteCommand, Script};
 use serde::{Deserialize, Serialize};
 
 /// The content a WriteFile step writes, by resource kind and path.
 pub(super) async fn write_file(
     context: &Context,
-    change: &Change,
+    work: &Work,
     host: &str,
     path: &str,
     mode: &str,
     owner: &str,
 ) -> Result<(), StepError> {
-    let resource = context.configured(&change.address)?;
+    let resource = work.configured()?;
     let (user, group) = owner.split_once(':').unwrap_or((owner, owner));
     let mode = u32::from_str_radix(mode, 8).unwrap_or(0o644);
-    if path.starts_with("/etc/docker/certs.d/") {
-        let contents: serde_json::Map<String, Value> = resource
-            .payload("registry_cas")
-            .and_then(|bytes| serde_json::from_slice(bytes).ok())
-            .unwrap_or_default();
-        for (address, content) in contents {
-            let target = format!("/etc/docker/certs.d/{address}/ca.crt");
-            let output = context
-                .pool
-                .upload(
-                    host,
-                    &target,
-                    content.as_str().unwrap_or_default().as_bytes(),
-                    0o644,
-                    "root",
-                    "root",
-                )
-                .await?;
-            if !output.success() {
-                return Err(StepError::Command {
-                    host: host.to_owned(),
-                    command: format!("upload {target}"),
-                    status: output.exit_status,
-                    stderr: context.scrub(output.stderr_text().trim()),
-                    hint: None,
-                });
-            }
-        }
-        return Ok(());
+    if work.address.kind == Kind::Daemon && path == REGISTRY_CAS_PATH {
+        return write_registry_cas(context, work, host).await;
     }
-    let name = match (change.address.kind, path) {
-        (Kind::Daemon, DAEMON_JSON_PATH) => "daemon_json",
-        (Kind::Daemon, DROP_IN_PATH) => "systemd_drop_in",
-        (Kind::Daemon, tls) if tls == format!("{TLS_DIR}/ca.pem") => "tls_ca",
-        (Kind::Daemon, tls) if tls == format!("{TLS_DIR}/cert.pem") => "tls_cert",
-        (Kind::Daemon, tls) if tls == format!("{TLS_DIR}/key.pem") => "tls_key",
+    // A daemon's files each have their own payload; any other kind's file is its content.
+    let name = match work.address.kind {
+        Kind::Daemon => daemon_payload(path).unwrap_or("content"),
         _ => "content",
     };
     let content = resource.payload(name).ok_or_else(|| {
-        StepError::Refused(format!("`{}` has no content for {path}", change.address))
+        StepError::Refused(format!("`{}` has no content for {path}", work.address))
     })?;
     context.reporter.command(
         host,
@@ -145,18 +114,17 @@ impl PrimitiveStep {
     pub(super) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
-        let host = change.host.clone().unwrap_or_default();
+        let host = work.host.clone().unwrap_or_default();
         match self {
             PrimitiveStep::WriteFile { path, mode, owner } => {
-                write_file(context, change, &host, path, mode, owner).await?;
+                write_file(context, work, &host, path, mode, owner).await?;
                 Ok(None)
             }
             PrimitiveStep::EnsureLine { path } => {
-                let resource = context.resource(&change.address);
-                let line = resource
-                    .and_then(|resource| resource.payload("line"))
+                let line = work
+                    .payload("line")
                     .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
                     .unwrap_or_default();
                 let script = Script::new(RemoteCommand::new("touch").arg(path.clone()))
@@ -183,7 +151,7 @@ impl PrimitiveStep {
                     .await?;
                 Ok(None)
             }
-            PrimitiveStep::RestartDocker => restart_docker(context, &host).await,
+            PrimitiveStep::RestartDocker => restart_docker(context, work).await,
             PrimitiveStep::Forget { .. } => Ok(None),
         }
     }

@@ -309,12 +309,7 @@ async fn refresh_files(context: &Context, refreshed: &mut Refreshed) -> Result<(
 
 /// The node addresses the state records as managers (ghost entries excluded).
 fn managers_in(state: &State) -> Vec<String> {
-    state
-        .resources
-        .iter()
-        .filter(|resource| resource.is_manager() && !resource.is_ghost())
-        .map(|resource| resource.address.name.clone())
-        .collect()
+    state.manager_hosts()
 }
 
 /// The host that drives the cluster-wide reads: one that manages the swarm the state records

@@ -1,6 +1,7 @@
 //! A hosted registry: its config and secrets as swarm objects, its service, and `docker login`
 //! on the hosts that pull from it.
 
+use super::Work;
 use serde_json::Value;
 
 use super::StepError;
@@ -9,7 +10,6 @@ use super::object::docker_rm;
 use super::ownership;
 use super::{KindStep, Proposal, Step};
 use crate::change::Action;
-use crate::plan::Change;
 use crate::ssh::Script;
 use serde::{Deserialize, Serialize};
 
@@ -17,24 +17,26 @@ use serde::{Deserialize, Serialize};
 /// service, created or updated.
 pub(super) async fn registry_deploy(
     context: &Context,
-    change: &Change,
+    work: &Work,
     via: &str,
 ) -> Result<String, StepError> {
-    let resource = context.configured(&change.address)?;
+    let resource = work.configured()?;
     let name = resource
         .docker_name
         .clone()
-        .unwrap_or_else(|| change.address.name.clone());
-    let node = text_attribute(change, "node").unwrap_or_default();
-    let port = attribute(change, "port")
-        .and_then(Value::as_u64)
-        .unwrap_or(5000);
-    let image = text_attribute(change, "image").unwrap_or_else(|| "registry:2".to_owned());
-    let volume = text_attribute(change, "volume").unwrap_or_else(|| format!("{name}-data"));
+        .unwrap_or_else(|| work.address.name.clone());
+    let node = work.text("node").unwrap_or_default();
+    let port = work.value("port").and_then(Value::as_u64).unwrap_or(5000);
+    let image = work
+        .text("image")
+        .unwrap_or_else(|| "registry:2".to_owned());
+    let volume = work
+        .text("volume")
+        .unwrap_or_else(|| format!("{name}-data"));
     let mut mounts = Vec::new();
     let mut secrets = Vec::new();
     for (object, object_name, content, target) in ownership::registry_objects(resource, &name) {
-        ensure_object(context, change, via, object, &object_name, content).await?;
+        ensure_object(context, work, via, object, &object_name, content).await?;
         let mount = format!("source={object_name},target={target}");
         if object == "config" {
             mounts.push(mount);
@@ -62,7 +64,7 @@ pub(super) async fn registry_deploy(
         .arg(format!(
             "type=volume,source={volume},target=/var/lib/registry"
         ));
-    for label in ownership::label_words(context, &change.address) {
+    for label in ownership::label_words(context, &work.address) {
         command = command.arg("--label").arg(label);
     }
     for mount in &mounts {
@@ -98,14 +100,14 @@ pub(super) async fn hostname_of(context: &Context, host: &str) -> Result<String,
 /// A registry's secret or config, labelled as the registry's.
 pub(super) async fn ensure_object(
     context: &Context,
-    change: &Change,
+    work: &Work,
     via: &str,
     object: &str,
     name: &str,
     content: Vec<u8>,
 ) -> Result<(), StepError> {
     let mut command = docker(&[object, "create"]);
-    for label in ownership::label_words(context, &change.address) {
+    for label in ownership::label_words(context, &work.address) {
         command = command.arg("--label").arg(label);
     }
     let script = Script::new(command.arg(name.to_owned()).arg("-")).stdin(content);
@@ -180,18 +182,14 @@ impl RegistryStep {
     pub(super) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
         match self {
             RegistryStep::DeployRegistry { via } => {
-                registry_deploy(context, change, via).await.map(Some)
+                registry_deploy(context, work, via).await.map(Some)
             }
             RegistryStep::RemoveRegistry { via } => {
-                let name = change.address.name.clone();
-                let docker_name = context
-                    .resource(&change.address)
-                    .and_then(|resource| resource.docker_name.clone())
-                    .unwrap_or(name);
+                let docker_name = work.docker_name();
                 let script = Script::new(docker(&["service", "rm"]).arg(docker_name));
                 let output = context.run(via, &script).await?;
                 if !output.success() && !is_not_found(&output.stderr_text()) {
@@ -201,7 +199,7 @@ impl RegistryStep {
                 // the config no longer holds.
                 for object in ["config", "secret"] {
                     let mut list = docker(&[object, "ls", "--format", "{{.Name}}"]);
-                    for label in ownership::label_words(context, &change.address) {
+                    for label in ownership::label_words(context, &work.address) {
                         list = list.arg("--filter").arg(format!("label={label}"));
                     }
                     let listed = context.check(via, &Script::new(list), None).await?;
@@ -212,13 +210,10 @@ impl RegistryStep {
                 Ok(None)
             }
             RegistryStep::Login { hosts } => {
-                let resource = context.resource(&change.address);
-                let url = text_attribute(change, "url").unwrap_or_default();
+                let url = work.text("url").unwrap_or_default();
                 if let (Some(username), Some(password)) = (
-                    text_attribute(change, "username"),
-                    resource
-                        .and_then(|resource| resource.payload("password"))
-                        .map(<[u8]>::to_vec),
+                    work.text("username"),
+                    work.payload("password").map(<[u8]>::to_vec),
                 ) {
                     for target in hosts {
                         let script = Script::new(
@@ -240,7 +235,7 @@ impl RegistryStep {
                 Ok(None)
             }
             RegistryStep::Logout { hosts } => {
-                let url = text_attribute(change, "url").unwrap_or_default();
+                let url = work.text("url").unwrap_or_default();
                 for target in hosts {
                     context
                         .run(target, &Script::new(docker(&["logout"]).arg(url.clone())))
@@ -250,7 +245,7 @@ impl RegistryStep {
             }
             RegistryStep::LabelService { name, via } => {
                 let mut command = docker(&["service", "update", "--detach"]);
-                for label in ownership::label_words(context, &change.address) {
+                for label in ownership::label_words(context, &work.address) {
                     command = command.arg("--label-add").arg(label);
                 }
                 context

@@ -49,7 +49,9 @@ pub(super) async fn unlock_key_elsewhere(
         return Ok(key);
     }
     let from_file = context
-        .unlock_key_path()
+        .settings
+        .unlock_key_file
+        .as_ref()
         .and_then(|path| std::fs::read_to_string(path).ok())
         .map(|text| text.trim().to_owned())
         .filter(|key| !key.is_empty());
@@ -73,7 +75,7 @@ pub(super) async fn keep_unlock_key(
     new: bool,
 ) -> Result<(), StepError> {
     let key = unlock_key(context, manager).await?;
-    let path = context.unlock_key_path();
+    let path = context.settings.unlock_key_file.clone();
     let mut written_to = None;
     if let Some(path) = &path {
         let current = std::fs::read_to_string(path).unwrap_or_default();

@@ -1,15 +1,15 @@
 //! `docker stack deploy` of the rendered compose file, and the wait until every service has
 //! converged, failing fast on tasks Docker rejected for good.
 
+use crate::swarm::Work;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::duration_text;
-use crate::plan::Change;
 use crate::ssh::Script;
-use crate::swarm::{Context, StepError, attribute, docker, json_format, json_lines};
+use crate::swarm::{Context, StepError, docker, json_format, json_lines};
 
 /// How long a deploy waits for its services when the stack sets no `converge_timeout`.
 pub const DEFAULT_CONVERGE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -19,14 +19,14 @@ pub const DEFAULT_CONVERGE_TIMEOUT: Duration = Duration::from_secs(300);
 /// `converge_timeout`, fails the step with its tasks' own errors.
 pub(in crate::swarm) async fn stack_deploy(
     context: &Context,
-    change: &Change,
+    work: &Work,
     via: &str,
 ) -> Result<(), StepError> {
-    let resource = context.configured(&change.address)?;
+    let resource = work.configured()?;
     let name = resource
         .docker_name
         .clone()
-        .unwrap_or_else(|| change.address.name.clone());
+        .unwrap_or_else(|| work.address.name.clone());
     let compose = resource
         .payload("compose")
         .map(<[u8]>::to_vec)
@@ -35,24 +35,25 @@ pub(in crate::swarm) async fn stack_deploy(
     // plan and the compose hash stay as the config makes them.
     let compose = crate::swarm::ownership::label_compose(
         &compose,
-        &change.address,
+        &work.address,
         &crate::swarm::ownership::lineage(context),
     )
     .map_err(|error| {
         StepError::Refused(format!(
             "the compose file of `{}` could not be labelled: {error}",
-            change.address
+            work.address
         ))
     })?;
-    let timeout = attribute(change, "converge_timeout")
+    let timeout = work
+        .value("converge_timeout")
         .and_then(Value::as_str)
         .and_then(crate::config::check::parse_duration)
         .unwrap_or(DEFAULT_CONVERGE_TIMEOUT);
     let mut command = docker(&["stack", "deploy", "--compose-file", "-"]);
-    if attribute(change, "prune").and_then(Value::as_bool) == Some(true) {
+    if work.value("prune").and_then(Value::as_bool) == Some(true) {
         command = command.arg("--prune");
     }
-    if attribute(change, "with_registry_auth").and_then(Value::as_bool) == Some(true) {
+    if work.value("with_registry_auth").and_then(Value::as_bool) == Some(true) {
         command = command.arg("--with-registry-auth");
     }
     let script = Script::new(command.arg(name.clone())).stdin(compose);
@@ -115,7 +116,7 @@ pub(in crate::swarm) async fn stack_deploy(
         } else {
             format!(
                 "fix what the task errors say, or raise `converge_timeout` in `[stacks.{}]` if the services only need longer",
-                change.address.name
+                work.address.name
             )
         };
         message.push_str(&format!("\nhint: {hint}"));

@@ -1,12 +1,12 @@
 //! A stack's health check: the plan's step from the `health` attribute, and the HTTP or
 //! command attempts that run it once the stack has converged.
 
+use crate::swarm::Work;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::duration_text;
-use crate::plan::Change;
 use crate::ssh::{RemoteCommand, Script};
 use crate::swarm::{Context, StepError};
 use crate::swarm::{KindStep, Proposal};
@@ -99,17 +99,16 @@ impl Health {
 /// the check and the last attempt's status or output.
 pub(in crate::swarm) async fn health_check(
     context: &Context,
-    change: &Change,
+    work: &Work,
 ) -> Result<(), StepError> {
-    let health = context
-        .resource(&change.address)
-        .and_then(|resource| resource.payload("health"))
+    let health = work
+        .payload("health")
         .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
         .map(|value| Health::from_json(&value))
         .ok_or_else(|| {
             StepError::Refused(format!(
                 "`{}` has no health check in the config; plan again",
-                change.address
+                work.address
             ))
         })?;
     let mut last = String::new();
@@ -141,7 +140,7 @@ pub(in crate::swarm) async fn health_check(
     };
     Err(StepError::Refused(context.scrub(&format!(
         "the health check of `{}` failed ({tries}): {check}\n  last attempt: {last}\nhint: the stack is deployed and its services converged, but the check does not pass: look at the services' logs (`docker service logs SERVICE` on a manager)",
-        change.address
+        work.address
     ))))
 }
 
@@ -281,11 +280,11 @@ impl HealthStep {
     pub(in crate::swarm) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
         match self {
             HealthStep::HealthCheck { .. } => {
-                health_check(context, change).await?;
+                health_check(context, work).await?;
                 Ok(None)
             }
         }

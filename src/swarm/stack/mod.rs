@@ -6,6 +6,7 @@
 mod deploy;
 pub mod health;
 
+use crate::swarm::Work;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -14,7 +15,6 @@ use serde_json::Value;
 use super::{Context, KindStep, Proposal, Step, StepError, docker, json_format};
 use crate::address::{Address, Kind};
 use crate::change::Action;
-use crate::plan::Change;
 use crate::service::{SENSITIVE, live_service, sensitive_keys, service_drift};
 use crate::ssh::Script;
 use crate::state::State;
@@ -47,24 +47,14 @@ fn duration_text(duration: Duration) -> String {
 
 pub(super) async fn stack_remove(
     context: &Context,
-    change: &Change,
+    work: &Work,
     via: &str,
 ) -> Result<(), StepError> {
-    let name = context
-        .state
-        .lock()
-        .ok()
-        .and_then(|state| {
-            state
-                .resource(&change.address)
-                .and_then(|resource| resource.docker_name.clone())
-        })
-        .or_else(|| {
-            context
-                .resource(&change.address)
-                .and_then(|resource| resource.docker_name.clone())
-        })
-        .unwrap_or_else(|| change.address.name.clone());
+    let name = work
+        .recorded
+        .as_ref()
+        .and_then(|resource| resource.docker_name.clone())
+        .unwrap_or_else(|| work.docker_name());
     context
         .check(
             via,
@@ -173,6 +163,7 @@ pub(super) fn refresh_services(
         // A variable sensitive in the config or the state is redacted whole, even when the
         // cluster holds a value this run does not know (a secret since rotated).
         let desired = context
+            .desired
             .resource(&address)
             .and_then(|resource| resource.attributes.get("services"))
             .map(|attribute| attribute.value.clone());
@@ -267,15 +258,15 @@ impl StackStep {
     pub(in crate::swarm) async fn run(
         &self,
         context: &Context,
-        change: &Change,
+        work: &Work,
     ) -> Result<Option<String>, StepError> {
         match self {
             StackStep::StackDeploy { via } => {
-                deploy::stack_deploy(context, change, via).await?;
+                deploy::stack_deploy(context, work, via).await?;
                 Ok(None)
             }
             StackStep::StackRemove { via } => {
-                stack_remove(context, change, via).await?;
+                stack_remove(context, work, via).await?;
                 Ok(None)
             }
         }
