@@ -17,7 +17,6 @@ pub mod operate;
 pub mod plan;
 pub mod resource;
 pub mod run;
-pub mod sim;
 pub mod ssh;
 pub mod state;
 pub mod swarm;

@@ -12,6 +12,7 @@
 mod docker;
 mod exec;
 mod fs;
+mod hash;
 mod keys;
 mod programs;
 mod server;
