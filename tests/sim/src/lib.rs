@@ -18,6 +18,7 @@ mod programs;
 mod server;
 mod shell;
 mod snapshot;
+pub mod test_server;
 mod world;
 
 #[cfg(test)]
