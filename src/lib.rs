@@ -17,6 +17,7 @@ pub mod operate;
 pub mod plan;
 pub mod resource;
 pub mod run;
+pub mod service;
 pub mod ssh;
 pub mod state;
 pub mod swarm;

@@ -377,7 +377,7 @@ fn users(
             None
         }
         .or_else(|| {
-            labels[super::stack::NAMESPACE_LABEL]
+            labels[crate::service::NAMESPACE_LABEL]
                 .as_str()
                 .and_then(|stack| owner_by_name.get(stack))
                 .filter(|address| address.kind == Kind::Stack)

@@ -1,0 +1,78 @@
+//! `-target`: a plan restricted to some addresses, what they need and what needs them.
+
+use std::collections::BTreeSet;
+
+use super::PlanError;
+use crate::address::{Address, Target};
+use crate::plan::model::{Action, Change};
+
+pub(super) fn target_text(target: &Target) -> String {
+    let mut text = String::new();
+    if let Some(module) = &target.module {
+        text.push_str(&format!("module.{module}"));
+    }
+    if let Some((kind, name, host)) = &target.resource {
+        if !text.is_empty() {
+            text.push('.');
+        }
+        text.push_str(kind.keyword());
+        if !name.is_empty() {
+            text.push_str(&format!(".{name}"));
+        }
+        if let Some(host) = host {
+            text.push_str(&format!("[{host}]"));
+        }
+    }
+    text
+}
+
+/// Keeps the targeted changes, what they depend on (for creates and updates) and what depends
+/// on them (for deletions), as Terraform does.
+pub(super) fn restrict(changes: Vec<Change>, targets: &[Target]) -> Result<Vec<Change>, PlanError> {
+    for target in targets {
+        if !changes
+            .iter()
+            .any(|change| change.address.is_within(target))
+        {
+            return Err(PlanError::UnknownTarget {
+                target: target_text(target),
+            });
+        }
+    }
+    let mut keep: BTreeSet<Address> = changes
+        .iter()
+        .filter(|change| {
+            targets
+                .iter()
+                .any(|target| change.address.is_within(target))
+        })
+        .map(|change| change.address.clone())
+        .collect();
+    loop {
+        let before = keep.len();
+        for change in &changes {
+            if keep.contains(&change.address) && change.action != Action::Delete {
+                keep.extend(change.depends_on.iter().cloned());
+            }
+            if change
+                .depends_on
+                .iter()
+                .any(|dependency| keep.contains(dependency))
+                && changes.iter().any(|other| {
+                    keep.contains(&other.address)
+                        && other.action == Action::Delete
+                        && change.depends_on.contains(&other.address)
+                })
+            {
+                keep.insert(change.address.clone());
+            }
+        }
+        if keep.len() == before {
+            break;
+        }
+    }
+    Ok(changes
+        .into_iter()
+        .filter(|change| keep.contains(&change.address))
+        .collect())
+}
