@@ -84,10 +84,22 @@ impl LockGuard {
         operation: &str,
         timeout: Duration,
     ) -> Result<LockGuard, StateError> {
+        LockGuard::acquire_watched(state_path, operation, timeout, |_| {})
+    }
+
+    /// [`acquire`](Self::acquire), calling `found_held` with the holder's information (when it
+    /// can be read) every time the lock is found held: how a test sees a waiter wait.
+    fn acquire_watched(
+        state_path: &Path,
+        operation: &str,
+        timeout: Duration,
+        mut found_held: impl FnMut(Option<&LockInfo>),
+    ) -> Result<LockGuard, StateError> {
         let path = lock_path(state_path);
         let start = Instant::now();
         let acquired = SystemTime::now();
         let mut holder = None;
+        let mut waiting = false;
         loop {
             let file = OpenOptions::new()
                 .read(true)
@@ -108,6 +120,15 @@ impl LockGuard {
                 Err(TryLockError::WouldBlock) => {
                     if let Ok(info) = read_info(&path) {
                         holder = Some(info);
+                    }
+                    found_held(holder.as_ref());
+                    if !waiting && !timeout.is_zero() {
+                        waiting = true;
+                        tracing::trace!(
+                            lock = %path.display(),
+                            holder = holder.as_ref().map_or("", |info| info.id.as_str()),
+                            "the state lock is held: waiting for it"
+                        );
                     }
                 }
                 Err(TryLockError::Error(source)) => {

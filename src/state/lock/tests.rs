@@ -1,5 +1,6 @@
 //! The state lock's unit tests: where the lock file is and what it records, contention and
-//! waiting, stale files, `force-unlock`.
+//! waiting (each waiting test proves by its events that the waiter waited), stale files,
+//! `force-unlock`.
 
 use super::*;
 use crate::state::StateFile;
@@ -29,15 +30,30 @@ fn lock_file_sits_next_to_the_state_and_records_the_holder() {
 
 #[test]
 fn second_lock_fails_naming_the_holder() {
-    // A second lock through its own file handle times out with the first holder's id and operation.
+    // A second lock through its own file handle finds the first holder's lock held, tries
+    // again (it waited) and still finds it held, then times out with the first holder's id and
+    // operation.
     let directory = tempfile::tempdir().expect("temporary directory");
     let state = StateFile::new(state_path(&directory));
     let first = state.lock("apply", NO_WAIT).expect("first lock");
+    let mut found_held = Vec::new();
     let start = Instant::now();
-    let error = state
-        .lock("plan", Duration::from_millis(200))
+    let error =
+        LockGuard::acquire_watched(state.path(), "plan", Duration::from_millis(200), |holder| {
+            found_held.push(holder.map(|info| info.id.clone()))
+        })
         .expect_err("second lock must fail");
     assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(
+        found_held.len() >= 2,
+        "the lock was tried again after waiting: {found_held:?}"
+    );
+    assert!(
+        found_held
+            .iter()
+            .all(|holder| holder.as_deref() == Some(first.info().id.as_str())),
+        "found held by the first holder every time: {found_held:?}"
+    );
     match &error {
         StateError::Locked { path, info, waited } => {
             assert_eq!(path, state.path());
@@ -52,6 +68,11 @@ fn second_lock_fails_naming_the_holder() {
     assert!(
         message.contains(&format!("swarmform force-unlock {}", first.info().id)),
         "{message}"
+    );
+    // The first holder held it throughout: its information is still in the lock file.
+    assert_eq!(
+        read_info(first.path()).expect("lock information"),
+        *first.info()
     );
 }
 
@@ -68,20 +89,75 @@ fn lock_is_free_again_once_the_guard_drops() {
     assert_eq!(second.info().operation, "plan");
 }
 
+/// What a waiting lock and its holder did, in the order they did it.
+#[derive(Debug, PartialEq, Eq)]
+enum Event {
+    /// The waiter found the lock held by the holder with this id.
+    FoundHeld(Option<String>),
+    /// The holder is about to release the lock.
+    Released,
+    /// The waiter has the lock.
+    Acquired,
+}
+
+/// How long a test waits for an event before it fails instead of hanging.
+const HANG: Duration = Duration::from_secs(60);
+
 #[test]
 fn waiting_lock_succeeds_when_the_holder_releases() {
-    // A lock with a timeout waits for a holder that releases within it.
+    // A lock with a timeout waits for a holder that releases within it: the waiter finds the
+    // lock held by the holder (and tries again) before it is released, and takes it only
+    // after the holder released it.
     let directory = tempfile::tempdir().expect("temporary directory");
-    let state = StateFile::new(state_path(&directory));
-    let first = state.lock("apply", NO_WAIT).expect("first lock");
-    let releaser = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(150));
-        drop(first);
+    let path = state_path(&directory);
+    let first = StateFile::new(&path)
+        .lock("apply", NO_WAIT)
+        .expect("first lock");
+    let holder = first.info().id.clone();
+    let (events, received) = std::sync::mpsc::channel();
+    let waiter = thread::spawn({
+        let events = events.clone();
+        move || {
+            let second = LockGuard::acquire_watched(&path, "plan", HANG, |holder| {
+                let _ = events.send(Event::FoundHeld(holder.map(|info| info.id.clone())));
+            });
+            let _ = events.send(Event::Acquired);
+            second
+        }
     });
-    let second = state
-        .lock("plan", Duration::from_secs(5))
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        seen.push(
+            received
+                .recv_timeout(HANG)
+                .expect("the waiter finds the lock held"),
+        );
+    }
+    assert!(!waiter.is_finished(), "the waiter is still waiting");
+    events.send(Event::Released).expect("record the release");
+    drop(first);
+    let second = waiter
+        .join()
+        .expect("the waiting thread")
         .expect("lock after the holder releases");
-    releaser.join().expect("releasing thread");
+    drop(events);
+    seen.extend(received.iter());
+    let released = seen
+        .iter()
+        .position(|event| *event == Event::Released)
+        .expect("released");
+    assert_eq!(
+        seen.last(),
+        Some(&Event::Acquired),
+        "acquired last: {seen:?}"
+    );
+    assert!(released >= 2, "found held before the release: {seen:?}");
+    for event in &seen[..seen.len() - 1] {
+        assert!(
+            matches!(event, Event::Released) || *event == Event::FoundHeld(Some(holder.clone())),
+            "until it has the lock, the waiter only finds it held by the holder: {seen:?}"
+        );
+    }
     assert_eq!(
         read_info(second.path()).expect("lock information"),
         *second.info()
