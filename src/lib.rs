@@ -15,6 +15,7 @@ pub mod image;
 pub mod lab;
 pub mod operate;
 pub mod plan;
+pub mod redact;
 pub mod resource;
 pub mod run;
 pub mod service;

@@ -796,7 +796,7 @@ impl Evaluation<'_> {
 
     /// Text with every sensitive value replaced by `(sensitive)`.
     fn redact(&self, text: &str) -> String {
-        redact(text, &self.sensitive_values)
+        crate::redact::redact(text, &self.sensitive_values)
     }
 
     /// A hosted or an external registry. Returns the address images use.
@@ -2245,18 +2245,6 @@ fn forbidden_daemon_key(key: &str) -> Option<&'static str> {
         ),
         _ => None,
     }
-}
-
-/// Replaces every sensitive value in `text` with `(sensitive)`, longest first so a value that
-/// contains another is scrubbed whole.
-pub fn redact(text: &str, sensitive: &[String]) -> String {
-    let mut values: Vec<&String> = sensitive.iter().filter(|value| !value.is_empty()).collect();
-    values.sort_by_key(|value| std::cmp::Reverse(value.len()));
-    let mut text = text.to_owned();
-    for value in values {
-        text = text.replace(value.as_str(), "(sensitive)");
-    }
-    text
 }
 
 impl HostKeyPolicy {

@@ -21,9 +21,10 @@ pub use facts::SwarmInfo;
 
 use crate::address::{Address, Kind};
 use crate::apply::report::Reporter;
-use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR, redact};
+use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, Desired, TLS_DIR};
 use crate::plan::graph::{Phase, Vertex};
 use crate::plan::{Action, Change, Step};
+use crate::redact::redact;
 use crate::resource::Resource;
 use crate::ssh::{Output, Pool, RemoteCommand, Script};
 use crate::state::State;
