@@ -80,7 +80,7 @@ impl Evaluation<'_> {
                         );
                     }
                     self.compose_references(&compose, &docker, &mut depends_on);
-                    crate::swarm::stack::desired_services(&compose, &docker, &self.sensitive_values)
+                    crate::service::desired_services(&compose, &docker, &self.sensitive_values)
                 }
                 Err(error) => {
                     let span = error.location().map_or(0..0, |location| {
