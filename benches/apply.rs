@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use swarmform::sim::{Sim, SimOptions};
+use swarmform_sim::{Sim, SimOptions};
 
 /// What one measured command cost.
 struct Cost {

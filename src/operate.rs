@@ -601,15 +601,11 @@ pub(crate) fn exec(workspace: &Workspace, args: &ExecArgs) -> Result<ExitCode, E
                 let _ = write!(
                     stdout,
                     "{}",
-                    crate::config::desired::redact(&output.stdout_text(), sensitive)
+                    crate::redact::redact(&output.stdout_text(), sensitive)
                 );
                 let stderr = output.stderr_text();
                 if !stderr.is_empty() {
-                    let _ = write!(
-                        stdout,
-                        "{}",
-                        crate::config::desired::redact(&stderr, sensitive)
-                    );
+                    let _ = write!(stdout, "{}", crate::redact::redact(&stderr, sensitive));
                 }
             }
             Err(error) => {

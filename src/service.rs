@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::config::desired::redact;
+use crate::redact::redact;
 
 /// The label `docker stack deploy` puts on every object of a stack.
 pub const NAMESPACE_LABEL: &str = "com.docker.stack.namespace";

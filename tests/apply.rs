@@ -1,11 +1,11 @@
 //! `apply`, `destroy`, `refresh` and `exec` through the real binary, against simulated Docker
-//! hosts behind real SSH servers in this test process (`swarmform::sim`).
+//! hosts behind real SSH servers in this test process (`swarmform_sim`).
 
 use std::process::Command;
 use std::time::Duration;
 
-use swarmform::sim::{ClusterSnapshot, SimHostSpec, SimOptions};
 use swarmform::state::StateFile;
+use swarmform_sim::{ClusterSnapshot, SimHostSpec, SimOptions};
 
 use crate::cluster::Cluster;
 

@@ -1,5 +1,5 @@
 //! A simulated cluster to run the real binary against: Docker hosts behind real SSH servers in
-//! this test process (`swarmform::sim`), a `swarmform.toml` naming them, and a folder to run
+//! this test process (`swarmform_sim`), a `swarmform.toml` naming them, and a folder to run
 //! swarmform in. `Cluster::new(3, 1, WORKLOADS).file("db.txt", SECRET).run(&["apply",
 //! "--auto-approve"]).expect(0)`; `swarmform(..)` sets an environment variable or standard
 //! input first.
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use swarmform::sim::{ClusterSnapshot, KillMoment, Sim, SimOptions};
+use swarmform_sim::{ClusterSnapshot, KillMoment, Sim, SimOptions};
 
 pub struct Cluster {
     runtime: tokio::runtime::Runtime,

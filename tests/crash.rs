@@ -22,7 +22,7 @@ use swarmform::address::Kind;
 use swarmform::config::desired::{Desired, evaluate};
 use swarmform::config::load::{Options, load};
 use swarmform::config::source::Sources;
-use swarmform::sim::{ClusterSnapshot, KillMoment};
+use swarmform_sim::{ClusterSnapshot, KillMoment};
 
 use crate::cluster::{Cluster, Ran};
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use swarmform::sim::ClusterSnapshot;
+use swarmform_sim::ClusterSnapshot;
 
 use crate::cluster::Cluster;
 

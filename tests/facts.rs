@@ -2,7 +2,7 @@
 //! refreshing plan reads from every host (one script each), what it shows, what it warns
 //! about, what it refuses, and `[swarm] adopt = true`.
 
-use swarmform::sim::{SimHostSpec, SimOptions, SimRole};
+use swarmform_sim::{SimHostSpec, SimOptions, SimRole};
 
 use crate::cluster::Cluster;
 

@@ -1,5 +1,5 @@
 //! `image load` and `image push` through the real binary, against simulated Docker hosts behind
-//! real SSH servers in this test process (`swarmform::sim`).
+//! real SSH servers in this test process (`swarmform_sim`).
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,5 @@
-//! The integration suite: every test runs the real `swarmform` binary.
+//! The integration suite: every test runs the real `swarmform` binary, except `ssh`, which drives
+//! the transport through the library against an in-process SSH server.
 
 mod cluster;
 mod test;
@@ -13,6 +14,7 @@ mod image;
 mod init;
 mod ownership;
 mod plan;
+mod ssh;
 mod stacks;
 mod state;
 mod validate;

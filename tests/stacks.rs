@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use swarmform::sim::ClusterSnapshot;
+use swarmform_sim::ClusterSnapshot;
 
 use crate::cluster::Cluster;
 use crate::test::Test;
@@ -87,7 +87,7 @@ fn squeeze(text: &str) -> String {
 }
 
 /// The one stack service of the snapshot named `name`.
-fn service<'a>(snapshot: &'a ClusterSnapshot, name: &str) -> &'a swarmform::sim::ServiceSnapshot {
+fn service<'a>(snapshot: &'a ClusterSnapshot, name: &str) -> &'a swarmform_sim::ServiceSnapshot {
     snapshot
         .swarm()
         .expect("one swarm")

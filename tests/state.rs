@@ -2,7 +2,9 @@
 //! permissions), refusing corrupt and newer files without touching them, and the state lock
 //! (contention, `--lock-timeout`, `force-unlock`).
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use swarmform::state::StateFile;
@@ -291,15 +293,33 @@ fn a_locked_state_refuses_a_plan() {
     drop(guard);
 }
 
-// `--lock-timeout 1s` waits a second for the lock, then fails saying how long it waited.
+/// `RUST_LOG` for a run whose waiting for the state lock shows on stderr, the rest of its log as
+/// without `-v`.
+const LOCK_TRACE: &str = "warn,swarmform::state::lock=trace";
+
+/// The trace line of a run that found the state lock held and waits for it.
+const WAITING: &str = "the state lock is held: waiting for it";
+
+/// The id of the lock in the state's lock file: whose lock it is now.
+fn lock_holder(test: &Test) -> String {
+    let path = StateFile::new(test.state_path()).lock_path();
+    let text = std::fs::read_to_string(&path).expect("the lock file");
+    let info: serde_json::Value = serde_json::from_str(&text).expect("the lock file's JSON");
+    info["id"].as_str().expect("the lock id").to_owned()
+}
+
+// `--lock-timeout 1s` waits a second for the lock, then fails saying how long it waited: it found
+// the lock held by this test's holder, waited, and gave up while that holder still held it.
 #[test]
 fn a_lock_timeout_waits_then_fails() {
     let test = applied();
     let guard = StateFile::new(test.state_path())
         .lock("apply", Duration::ZERO)
         .expect("lock");
+    let id = guard.info().id.clone();
     let start = Instant::now();
     let run = test
+        .env("RUST_LOG", LOCK_TRACE)
         .args(["plan", "--refresh=false", "--lock-timeout", "1s"])
         .run()
         .failure();
@@ -308,32 +328,90 @@ fn a_lock_timeout_waits_then_fails() {
         waited >= Duration::from_secs(1),
         "returned after {waited:?}"
     );
-    assert!(waited < Duration::from_secs(5), "returned after {waited:?}");
+    let stderr = run.stderr();
+    let waiting = stderr
+        .lines()
+        .position(|line| line.contains(WAITING) && line.contains(&id))
+        .unwrap_or_else(|| panic!("the plan found this test's lock held and waited:\n{stderr}"));
+    let failed = stderr
+        .lines()
+        .position(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("the plan failed:\n{stderr}"));
+    assert!(waiting < failed, "it waited, then failed:\n{stderr}");
     assert!(
-        run.stderr().contains(" and still held after waiting 1."),
-        "{}",
-        run.stderr()
+        stderr.contains(&format!("lock id `{id}`")),
+        "the failure names this test's lock:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(" and still held after waiting 1."),
+        "{stderr}"
+    );
+    assert_eq!(
+        lock_holder(&run.test),
+        id,
+        "the holder held the lock throughout"
     );
     drop(guard);
 }
 
-// A lock released while a plan waits for it lets the plan go ahead.
+// A lock released while a plan waits for it lets the plan go ahead: the plan is seen waiting for
+// this test's lock, is still running and has not taken the lock when the holder releases it, and
+// plans once it is released.
 #[test]
 fn a_lock_released_in_time_lets_the_plan_run() {
     let test = applied();
     let guard = StateFile::new(test.state_path())
         .lock("apply", Duration::ZERO)
         .expect("lock");
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        drop(guard);
+    let id = guard.info().id.clone();
+    // Started the way `Test::run` starts it, with its stderr read while it runs.
+    let mut plan = Command::new(env!("CARGO_BIN_EXE_swarmform"))
+        .current_dir(test.path())
+        .args(["plan", "--refresh=false", "--lock-timeout", "60s"])
+        .env_remove("SWARMFORM_CONFIG")
+        .env_remove("SWARMFORM_STATE")
+        .env("RUST_LOG", LOCK_TRACE)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn swarmform");
+    let stderr = plan.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines.send(line);
+        }
+        all
     });
-    let run = test
-        .args(["plan", "--refresh=false", "--lock-timeout", "10s"])
-        .run()
-        .success();
-    releaser.join().expect("release the lock");
-    assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
+    // A bound on the wait, so a plan that never waits fails the test instead of hanging it.
+    let waiting = loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the plan says it waits for the lock before it ends");
+        if line.contains(WAITING) {
+            break line;
+        }
+    };
+    assert!(
+        waiting.contains(&id),
+        "it waits for this test's lock: {waiting}"
+    );
+    assert!(
+        plan.try_wait().expect("the plan's status").is_none(),
+        "the plan is still waiting"
+    );
+    assert_eq!(lock_holder(&test), id, "the plan has not taken the lock");
+    drop(guard);
+    let output = plan.wait_with_output().expect("wait for swarmform");
+    let stderr = reader.join().expect("read stderr");
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("No changes."), "{stdout}");
 }
 
 // `state rm` takes the lock too.

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use swarmform::sim::SimTiming;
+use swarmform_sim::SimTiming;
 
 use crate::cluster::Cluster;
 

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod desired;
+pub mod evaluate;
 pub mod load;
 pub mod model;
 pub mod source;
@@ -10,7 +11,7 @@ pub mod template;
 /// Evaluates a config written to a temporary folder with the given extra files; for unit tests
 /// of the stages after the config.
 #[cfg(test)]
-pub fn test_desired(config: &str, files: &[(&str, &str)]) -> desired::Desired {
+pub fn test_desired(config: &str, files: &[(&str, &str)]) -> evaluate::Desired {
     let dir = tempfile::tempdir().expect("temporary folder");
     for (path, text) in files {
         let full = dir.path().join(path);
@@ -34,7 +35,7 @@ pub fn test_desired(config: &str, files: &[(&str, &str)]) -> desired::Desired {
                 .join("\n")
         )
     });
-    desired::evaluate(&loaded.config, &mut sources).unwrap_or_else(|errors| {
+    evaluate::evaluate(&loaded.config, &mut sources).unwrap_or_else(|errors| {
         panic!(
             "{}",
             errors

@@ -78,6 +78,15 @@ pub enum HostKeyPolicy {
     AcceptNew,
 }
 
+impl HostKeyPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostKeyPolicy::Strict => "strict",
+            HostKeyPolicy::AcceptNew => "accept-new",
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineSettings {

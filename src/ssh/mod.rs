@@ -14,14 +14,12 @@ mod pool;
 mod session;
 mod target;
 
-#[cfg(test)]
-mod test_server;
-#[cfg(test)]
-mod tests;
-
 pub use algorithms::DEFAULT_KEY_EXCHANGE;
 pub use command::{RemoteCommand, Script, quote};
 pub use error::{RecordedIn, SshError};
-pub use identity::PASSPHRASE_VARIABLE;
+// `fingerprint`, `host_key` and `Environment` are public for the transport's integration tests
+// (`tests/ssh.rs`), which check fingerprints and log in without the process environment.
+pub use host_key::{fingerprint, host_key};
+pub use identity::{Environment, PASSPHRASE_VARIABLE};
 pub use pool::{Output, Pool, StreamError, upload_script};
 pub use target::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, HostTarget, JumpHost, targets};

@@ -105,7 +105,9 @@ impl Pool {
         Pool::with_environment(targets, known, Environment::from_process())
     }
 
-    pub(crate) fn with_environment(
+    /// [`Pool::new`] with the passphrase, terminal and ssh-agent given instead of read from the
+    /// process (public for the transport's integration tests, `tests/ssh.rs`).
+    pub fn with_environment(
         targets: Vec<HostTarget>,
         known: BTreeMap<String, Vec<HostKey>>,
         environment: Environment,

@@ -6,6 +6,9 @@
 //! content that a lock is stale: while its holder lives, the OS lock keeps everyone else out.
 //! Only `force-unlock` breaks a lock, and it refuses while the holder runs on this host.
 
+#[cfg(test)]
+mod tests;
+
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
@@ -81,10 +84,22 @@ impl LockGuard {
         operation: &str,
         timeout: Duration,
     ) -> Result<LockGuard, StateError> {
+        LockGuard::acquire_watched(state_path, operation, timeout, |_| {})
+    }
+
+    /// [`acquire`](Self::acquire), calling `found_held` with the holder's information (when it
+    /// can be read) every time the lock is found held: how a test sees a waiter wait.
+    fn acquire_watched(
+        state_path: &Path,
+        operation: &str,
+        timeout: Duration,
+        mut found_held: impl FnMut(Option<&LockInfo>),
+    ) -> Result<LockGuard, StateError> {
         let path = lock_path(state_path);
         let start = Instant::now();
         let acquired = SystemTime::now();
         let mut holder = None;
+        let mut waiting = false;
         loop {
             let file = OpenOptions::new()
                 .read(true)
@@ -105,6 +120,15 @@ impl LockGuard {
                 Err(TryLockError::WouldBlock) => {
                     if let Ok(info) = read_info(&path) {
                         holder = Some(info);
+                    }
+                    found_held(holder.as_ref());
+                    if !waiting && !timeout.is_zero() {
+                        waiting = true;
+                        tracing::trace!(
+                            lock = %path.display(),
+                            holder = holder.as_ref().map_or("", |info| info.id.as_str()),
+                            "the state lock is held: waiting for it"
+                        );
                     }
                 }
                 Err(TryLockError::Error(source)) => {
@@ -395,272 +419,4 @@ fn format_utc(seconds: u64) -> String {
         time % 3_600 / 60,
         time % 60
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::StateFile;
-
-    const NO_WAIT: Duration = Duration::ZERO;
-
-    fn state_path(directory: &tempfile::TempDir) -> PathBuf {
-        directory.path().join("swarmform.state.json")
-    }
-
-    #[test]
-    fn lock_file_sits_next_to_the_state_and_records_the_holder() {
-        // The lock is `<state>.lock` and holds the holder's information as JSON.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let guard = state.lock("apply", NO_WAIT).expect("lock");
-        assert_eq!(
-            guard.path(),
-            directory.path().join("swarmform.state.json.lock")
-        );
-        let written = read_info(guard.path()).expect("lock information");
-        assert_eq!(&written, guard.info());
-        assert_eq!(written.operation, "apply");
-        assert_eq!(written.pid, std::process::id());
-        assert!(written.who.contains('@'));
-    }
-
-    #[test]
-    fn second_lock_fails_naming_the_holder() {
-        // A second lock through its own file handle times out with the first holder's id and operation.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let first = state.lock("apply", NO_WAIT).expect("first lock");
-        let start = Instant::now();
-        let error = state
-            .lock("plan", Duration::from_millis(200))
-            .expect_err("second lock must fail");
-        assert!(start.elapsed() >= Duration::from_millis(200));
-        match &error {
-            StateError::Locked { path, info, waited } => {
-                assert_eq!(path, state.path());
-                assert_eq!(**info, *first.info());
-                assert!(*waited >= Duration::from_millis(200));
-            }
-            other => panic!("expected Locked, got {other:?}"),
-        }
-        let message = error.to_string();
-        assert!(message.contains(&first.info().id), "{message}");
-        assert!(message.contains("`apply`"), "{message}");
-        assert!(
-            message.contains(&format!("swarmform force-unlock {}", first.info().id)),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn lock_is_free_again_once_the_guard_drops() {
-        // Dropping the guard removes the lock file and lets the next lock succeed.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let first = state.lock("apply", NO_WAIT).expect("first lock");
-        let lock_file = first.path().to_owned();
-        drop(first);
-        assert!(!lock_file.exists());
-        let second = state.lock("plan", NO_WAIT).expect("lock after release");
-        assert_eq!(second.info().operation, "plan");
-    }
-
-    #[test]
-    fn waiting_lock_succeeds_when_the_holder_releases() {
-        // A lock with a timeout waits for a holder that releases within it.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let first = state.lock("apply", NO_WAIT).expect("first lock");
-        let releaser = thread::spawn(move || {
-            thread::sleep(Duration::from_millis(150));
-            drop(first);
-        });
-        let second = state
-            .lock("plan", Duration::from_secs(5))
-            .expect("lock after the holder releases");
-        releaser.join().expect("releasing thread");
-        assert_eq!(
-            read_info(second.path()).expect("lock information"),
-            *second.info()
-        );
-    }
-
-    #[test]
-    fn stale_lock_file_does_not_block() {
-        // A lock file left by a killed process (no OS lock held) is taken over and overwritten.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let stale = LockInfo::new("apply");
-        let padded = format!(
-            "{}\n{}",
-            serde_json::to_string(&stale).expect("json"),
-            " ".repeat(200)
-        );
-        fs::write(lock_path(state.path()), padded).expect("write stale lock");
-        let guard = state.lock("plan", NO_WAIT).expect("lock over a stale file");
-        assert_eq!(
-            read_info(guard.path()).expect("lock information"),
-            *guard.info()
-        );
-    }
-
-    #[test]
-    fn force_unlock_with_the_right_id_breaks_the_lock() {
-        // force_unlock with the holder's id removes the lock, so a new lock succeeds.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let first = state.lock("apply", NO_WAIT).expect("first lock");
-        let broken = force_unlock(state.path(), &first.info().id, true).expect("force unlock");
-        assert_eq!(&broken, first.info());
-        let second = state
-            .lock("plan", NO_WAIT)
-            .expect("lock after force unlock");
-        // The old holder's guard must not remove the new holder's lock file.
-        drop(first);
-        assert!(second.path().exists());
-        assert!(matches!(
-            state.lock("destroy", NO_WAIT),
-            Err(StateError::Locked { .. })
-        ));
-    }
-
-    #[test]
-    fn force_unlock_with_a_wrong_id_is_refused() {
-        // force_unlock with another id fails with UnlockMismatch and leaves the lock in place.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let first = state.lock("apply", NO_WAIT).expect("first lock");
-        match force_unlock(state.path(), "not-the-id", false) {
-            Err(StateError::UnlockMismatch {
-                expected, given, ..
-            }) => {
-                assert_eq!(expected, first.info().id);
-                assert_eq!(given, "not-the-id");
-            }
-            other => panic!("expected UnlockMismatch, got {other:?}"),
-        }
-        assert!(first.path().exists());
-        assert!(matches!(
-            state.lock("plan", NO_WAIT),
-            Err(StateError::Locked { .. })
-        ));
-    }
-
-    #[test]
-    fn force_unlock_without_a_lock_says_so() {
-        // force_unlock when there is no lock file fails with NotLocked.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        assert!(matches!(
-            force_unlock(state.path(), "any", false),
-            Err(StateError::NotLocked { .. })
-        ));
-    }
-
-    /// The pid of a process that has exited (and been reaped).
-    fn dead_pid() -> u32 {
-        let mut child = std::process::Command::new("true")
-            .spawn()
-            .expect("spawn true");
-        let pid = child.id();
-        child.wait().expect("wait for true");
-        pid
-    }
-
-    /// Replaces what the lock file says, keeping the holder's OS lock on it.
-    fn rewrite_info(guard: &LockGuard, info: &LockInfo) {
-        fs::write(guard.path(), serde_json::to_vec(info).expect("json")).expect("rewrite");
-    }
-
-    #[test]
-    fn force_unlock_refuses_a_holder_running_on_this_host() {
-        // Without `force`, a lock whose holder is on this host and alive stays, and the error names its pid.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let first = state.lock("apply", NO_WAIT).expect("first lock");
-        let error = force_unlock(state.path(), &first.info().id, false)
-            .expect_err("a running holder must be refused");
-        match &error {
-            StateError::HolderRunning { info, .. } => assert_eq!(**info, *first.info()),
-            other => panic!("expected HolderRunning, got {other:?}"),
-        }
-        let message = error.to_string();
-        assert!(
-            message.contains(&format!("held by pid {} on this host", std::process::id())),
-            "{message}"
-        );
-        assert!(
-            message.contains(&format!(
-                "swarmform force-unlock --force {}",
-                first.info().id
-            )),
-            "{message}"
-        );
-        assert!(first.path().exists());
-        assert!(matches!(
-            state.lock("plan", NO_WAIT),
-            Err(StateError::Locked { .. })
-        ));
-    }
-
-    #[test]
-    fn force_unlock_breaks_a_lock_whose_holder_is_gone_or_elsewhere() {
-        // Without `force`, a lock recorded by a dead pid of this host, or by another host, is broken.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let mut dead = LockInfo::new("apply");
-        dead.pid = dead_pid();
-        let mut elsewhere = LockInfo::new("apply");
-        elsewhere.who = "ops@another-host.example".to_owned();
-        for recorded in [dead, elsewhere] {
-            // The OS lock stays held by this process: only what the file says differs.
-            let guard = state.lock("apply", NO_WAIT).expect("lock");
-            let recorded = LockInfo {
-                id: guard.info().id.clone(),
-                ..recorded
-            };
-            rewrite_info(&guard, &recorded);
-            let broken = force_unlock(state.path(), &recorded.id, false).expect("force unlock");
-            assert_eq!(broken, recorded);
-            assert!(!guard.path().exists());
-            drop(guard);
-        }
-    }
-
-    #[test]
-    fn a_live_holders_lock_is_never_taken_for_stale() {
-        // While its holder lives, a lock blocks others whatever the lock file says: a dead pid, an old time, nothing at all.
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let state = StateFile::new(state_path(&directory));
-        let holder = state.lock("apply", NO_WAIT).expect("lock");
-        let mut stale_looking = holder.info().clone();
-        stale_looking.pid = dead_pid();
-        stale_looking.created = 0;
-        rewrite_info(&holder, &stale_looking);
-        assert!(matches!(
-            state.lock("plan", Duration::from_millis(200)),
-            Err(StateError::Locked { info, .. }) if *info == stale_looking
-        ));
-        fs::write(holder.path(), "").expect("empty the lock file");
-        assert!(matches!(
-            state.lock("plan", NO_WAIT),
-            Err(StateError::LockUnreadable { .. })
-        ));
-    }
-
-    #[test]
-    fn liveness_of_a_process() {
-        // This process is alive; one that exited is not.
-        assert!(process_alive(std::process::id()));
-        assert!(!process_alive(dead_pid()));
-    }
-
-    #[test]
-    fn creation_time_renders_as_utc() {
-        // Lock times are shown as calendar dates in UTC.
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
-    }
 }

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::{Context, StepError, docker};
 use crate::address::{Address, Kind};
-use crate::config::desired::{DAEMON_JSON_PATH, redact};
+use crate::config::desired::DAEMON_JSON_PATH;
 use crate::plan::{HostFacts, SwarmState};
+use crate::redact::redact;
 use crate::ssh::{RemoteCommand, Script};
 use crate::state::{ADDRESS_LABEL, GHOST, LABEL_PREFIX, State, UNLABELLED};
 

@@ -12,10 +12,10 @@ use super::format::{ago, go_time_string, print_list_with_headers, rfc3339, sorte
 use super::service::print_inspect;
 use super::swarm::{PublishMode, TaskState};
 use super::{Ctx, daemon_error};
+use crate::Sim;
+use crate::exec::Output;
 use crate::hash::sha256_tagged;
-use crate::sim::Sim;
-use crate::sim::exec::Output;
-use crate::sim::world::{Image, World};
+use crate::world::{Image, World};
 
 const IMAGE_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
@@ -781,9 +781,9 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::keys::{Rng, ed25519_key};
-    use crate::sim::world::Host;
-    use crate::sim::{SimHostSpec, docker};
+    use crate::keys::{Rng, ed25519_key};
+    use crate::world::Host;
+    use crate::{SimHostSpec, docker};
 
     /// A `docker save` tarball of one image with one layer, tagged `tags`.
     fn saved(tags: &[&str], layer: &[u8]) -> Vec<u8> {

@@ -9,7 +9,7 @@ use super::format::{print_list, rfc3339, sorted_object, string_map};
 use super::service::{print_inspect, print_tasks};
 use super::swarm::{Availability, Cluster, ENGINE_VERSION, LookupError, Node, Role, refresh};
 use super::{Ctx, daemon_error, natural_cmp};
-use crate::sim::exec::Output;
+use crate::exec::Output;
 
 const NODE_TABLE: &str = "table {{.ID}} {{if .Self}}*{{else}} {{ end }}\t{{.Hostname}}\t{{.Status}}\t{{.Availability}}\t{{.ManagerStatus}}\t{{.EngineVersion}}";
 

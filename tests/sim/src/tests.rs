@@ -16,7 +16,11 @@ use russh::keys::{
 use serde_json::Value;
 
 use super::{Sim, SimHostSpec, SimOptions};
-use crate::ssh::command::quote;
+
+/// One word quoted for a POSIX shell, as swarmform quotes every word it sends.
+fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    shell_escape::unix::escape(std::borrow::Cow::Borrowed(word))
+}
 
 #[derive(Debug)]
 struct Execution {

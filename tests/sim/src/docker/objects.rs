@@ -14,8 +14,8 @@ use super::format::{
 use super::service::print_inspect;
 use super::swarm::{Cluster, LookupError, Network, Role, StoredObject, gateway_of, refresh};
 use super::{Ctx, NO_LEADER, NOT_MANAGER_WORKER, daemon_error, natural_cmp, truncate_id};
-use crate::sim::exec::Output;
-use crate::sim::world::LocalNetwork;
+use crate::exec::Output;
+use crate::world::LocalNetwork;
 
 const NETWORK_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
 const SECRET_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.CreatedAt}}\t{{.UpdatedAt}}";

@@ -1,4 +1,5 @@
-//! The transport against the in-process test server (`test_server`).
+//! The transport (`swarmform::ssh`) against the in-process test server
+//! (`swarmform_sim::test_server`), through the library's public API.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,11 +11,12 @@ use russh::keys::ssh_key::{Cipher, Kdf, LineEnding};
 use russh::keys::{PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
-use super::host_key::{fingerprint, host_key};
-use super::identity::Environment;
-use super::test_server::{Options, TestServer, random_key};
-use super::*;
-use crate::config::model::HostKeyPolicy;
+use swarmform::config::model::HostKeyPolicy;
+use swarmform::ssh::{
+    Environment, HostTarget, JumpHost, Pool, RecordedIn, RemoteCommand, Script, SshError,
+    StreamError, fingerprint, host_key,
+};
+use swarmform_sim::test_server::{Options, TestServer, random_key};
 
 /// A temporary folder with a client key, a known_hosts file, and the environment of a process
 /// without agent, terminal or passphrase.
@@ -274,7 +276,7 @@ async fn sudo_wraps_the_line_and_a_password_prompt_is_an_error() {
     let mut target = lab.target("node2", &strict_sudo);
     target.sudo = true;
     target.user = "deploy".to_owned();
-    let pool = super::tests::pool(vec![target]);
+    let pool = self::pool(vec![target]);
     let error = pool
         .run("node2", &echo(&["docker", "ps"]))
         .await

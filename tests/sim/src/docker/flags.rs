@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::sim::exec::Output;
+use crate::exec::Output;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

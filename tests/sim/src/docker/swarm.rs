@@ -9,9 +9,9 @@ use ipnet::Ipv4Net;
 
 use super::flags::{Flags, usage_error};
 use super::{Ctx, NO_LEADER, NOT_IN_SWARM, NOT_MANAGER_INACTIVE, daemon_error};
-use crate::sim::exec::Output;
-use crate::sim::keys::Rng;
-use crate::sim::world::{Host, LocalNetwork, Membership, Timers, World};
+use crate::exec::Output;
+use crate::keys::Rng;
+use crate::world::{Host, LocalNetwork, Membership, Timers, World};
 
 pub(crate) const ENGINE_VERSION: &str = "20.10.24+dfsg1";
 pub(crate) const SWARM_PORT: u16 = 2377;
@@ -345,12 +345,7 @@ pub(crate) struct Task {
 
 impl Task {
     /// Desired state shutdown; with `timing`, a running container takes `timing.stop` to stop.
-    fn stop(
-        &mut self,
-        now: SystemTime,
-        timing: Option<&crate::sim::SimTiming>,
-        timers: &mut Timers,
-    ) {
+    fn stop(&mut self, now: SystemTime, timing: Option<&crate::SimTiming>, timers: &mut Timers) {
         match timing {
             Some(timing) if matches!(self.state, TaskState::Running | TaskState::Starting) => {
                 self.desired_running = false;
@@ -361,12 +356,7 @@ impl Task {
     }
 
     /// Its container starts: at once, or Starting for `timing.start` with `timing`.
-    fn start(
-        &mut self,
-        now: SystemTime,
-        timing: Option<&crate::sim::SimTiming>,
-        timers: &mut Timers,
-    ) {
+    fn start(&mut self, now: SystemTime, timing: Option<&crate::SimTiming>, timers: &mut Timers) {
         match timing {
             Some(timing) => {
                 self.state = TaskState::Starting;
@@ -584,7 +574,7 @@ impl Cluster {
         &mut self,
         rng: &mut Rng,
         missing_images: &BTreeSet<String>,
-        timing: Option<&crate::sim::SimTiming>,
+        timing: Option<&crate::SimTiming>,
         timers: &mut Timers,
     ) {
         if self.leader.is_none() {
@@ -1063,7 +1053,7 @@ fn heartbeat(
     up: bool,
     node: &str,
     now: SystemTime,
-    timing: Option<&crate::sim::SimTiming>,
+    timing: Option<&crate::SimTiming>,
     timers: &mut Timers,
 ) -> bool {
     let Some(timing) = timing else {
@@ -1082,7 +1072,7 @@ impl Cluster {
     /// With `Sim::docker_timing`: tasks whose desired state changed get there once their time
     /// has come. A task told to stop keeps running for `timing.stop`; a task placed on a node
     /// is Starting for `timing.start`.
-    fn advance(&mut self, now: SystemTime, timing: &crate::sim::SimTiming, timers: &mut Timers) {
+    fn advance(&mut self, now: SystemTime, timing: &crate::SimTiming, timers: &mut Timers) {
         for task in &mut self.tasks {
             let (wait, next) = match (task.desired_running, task.state) {
                 (false, TaskState::Running | TaskState::Starting) => {

@@ -12,9 +12,9 @@ use super::node::tls_info;
 use super::objects::base64;
 use super::swarm::{Role, TaskState, go_duration_string};
 use super::{Ctx, DAEMON_DOWN, NO_LEADER};
-use crate::sim::exec::Output;
-use crate::sim::fs::Fs;
-use crate::sim::world::{Host, World};
+use crate::exec::Output;
+use crate::fs::Fs;
+use crate::world::{Host, World};
 
 const API_VERSION: &str = "1.41";
 const DEFAULT_REGISTRY: &str = "https://index.docker.io/v1/";

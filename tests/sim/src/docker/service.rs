@@ -14,8 +14,8 @@ use super::swarm::{
     TaskState, UpdateStatus, parse_constraint, refresh, strip_digest,
 };
 use super::{Ctx, daemon_error, natural_cmp, normalize_image, truncate_id};
-use crate::sim::exec::Output;
-use crate::sim::world::World;
+use crate::exec::Output;
+use crate::world::World;
 
 pub(crate) const SERVICE_TABLE: &str =
     "table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}";

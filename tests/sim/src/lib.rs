@@ -12,11 +12,13 @@
 mod docker;
 mod exec;
 mod fs;
+mod hash;
 mod keys;
 mod programs;
 mod server;
 mod shell;
 mod snapshot;
+pub mod test_server;
 mod world;
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use super::swarm::{
     refresh,
 };
 use super::{Ctx, natural_cmp, normalize_image};
-use crate::sim::exec::Output;
-use crate::sim::fs::Fs;
-use crate::sim::world::World;
+use crate::exec::Output;
+use crate::fs::Fs;
+use crate::world::World;
 
 const NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
 

@@ -1,0 +1,205 @@
+//! Variables: their values from defaults, `SWARMFORM_VAR_NAME`, `--var-file` and `--var`,
+//! typed like their defaults; and the value helpers loading and evaluation share (TOML to
+//! JSON, strings rendered as templates, sensitive strings collected).
+
+use std::ops::Range;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::{Options, Variable, display_path, name_error, toml_error};
+use crate::address::is_name;
+use crate::config::model::{Name, Table, VariableDecl};
+use crate::config::source::{Diagnostic, FileId, Location, Sources};
+use crate::config::template;
+
+/// Precedence, lowest first: default, `SWARMFORM_VAR_NAME`, `--var-file`, `--var`.
+pub(super) fn resolve_variables(
+    options: &Options,
+    sources: &mut Sources,
+    root: FileId,
+    declared: &Table<VariableDecl>,
+    errors: &mut Vec<Diagnostic>,
+) -> (IndexMap<String, Variable>, Vec<String>) {
+    let mut values: IndexMap<String, Option<Value>> = IndexMap::new();
+    for (name, declaration) in declared {
+        if !is_name(name.get_ref()) {
+            errors.push(name_error("variable", name, root));
+            continue;
+        }
+        values.insert(
+            name.get_ref().clone(),
+            declaration.default.as_ref().map(toml_to_json),
+        );
+    }
+    let find = |name: &str| declared.iter().find(|(key, _)| key.get_ref() == name);
+    for (key, text) in &options.env {
+        if let Some(name) = key.strip_prefix("SWARMFORM_VAR_")
+            && let Some((_, declaration)) = find(name)
+        {
+            values.insert(name.to_owned(), Some(typed(declaration, text)));
+        }
+    }
+    for path in &options.var_files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                errors.push(Diagnostic::error(format!(
+                    "cannot read the variable file `{}`: {error}",
+                    path.display()
+                )));
+                continue;
+            }
+        };
+        let file = sources.add(display_path(path), text);
+        match toml::from_str::<IndexMap<Name, toml::Value>>(sources.text(file)) {
+            Ok(table) => {
+                for (name, value) in table {
+                    if find(name.get_ref()).is_none() {
+                        errors.push(
+                            undeclared(name.get_ref())
+                                .at(Location::new(file, name.span()), "not declared"),
+                        );
+                    } else {
+                        values.insert(name.into_inner(), Some(toml_to_json(&value)));
+                    }
+                }
+            }
+            Err(error) => errors.push(toml_error(file, &error)),
+        }
+    }
+    for assignment in &options.vars {
+        let Some((name, text)) = assignment.split_once('=') else {
+            errors.push(
+                Diagnostic::error(format!("`--var {assignment}` is not NAME=VALUE"))
+                    .help("write `--var name=value`"),
+            );
+            continue;
+        };
+        match find(name) {
+            Some((_, declaration)) => {
+                values.insert(name.to_owned(), Some(typed(declaration, text)));
+            }
+            None => errors.push(undeclared(name)),
+        }
+    }
+    let mut variables = IndexMap::new();
+    let mut sensitive_values = Vec::new();
+    for (name, declaration) in declared {
+        let Some(value) = values.get(name.get_ref()) else {
+            continue;
+        };
+        match value {
+            Some(value) => {
+                if declaration.sensitive {
+                    collect_strings(value, &mut sensitive_values);
+                }
+                variables.insert(
+                    name.get_ref().clone(),
+                    Variable { value: value.clone(), sensitive: declaration.sensitive },
+                );
+            }
+            None => errors.push(
+                Diagnostic::error(format!("variable `{}` has no value", name.get_ref()))
+                    .at(Location::new(root, name.span()), "declared here without a default")
+                    .help(format!(
+                        "pass `--var {0}=VALUE`, set `SWARMFORM_VAR_{0}`, put it in a `--var-file`, or give it a `default`",
+                        name.get_ref()
+                    )),
+            ),
+        }
+    }
+    (variables, sensitive_values)
+}
+
+fn undeclared(name: &str) -> Diagnostic {
+    Diagnostic::error(format!("variable `{name}` is not declared"))
+        .help(format!("declare it in the config as `[variables.{name}]`"))
+}
+
+/// A value from the command line or environment takes the type of the declared default.
+fn typed(declaration: &VariableDecl, text: &str) -> Value {
+    let parsed = match &declaration.default {
+        Some(toml::Value::Integer(_)) => text.parse::<i64>().ok().map(Value::from),
+        Some(toml::Value::Float(_)) => text.parse::<f64>().ok().map(Value::from),
+        Some(toml::Value::Boolean(_)) => text.parse::<bool>().ok().map(Value::from),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+pub fn collect_strings(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::String(text) if !text.is_empty() => into.push(text.clone()),
+        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, into)),
+        Value::Object(map) => map.values().for_each(|item| collect_strings(item, into)),
+        Value::Number(number) => into.push(number.to_string()),
+        _ => {}
+    }
+}
+
+pub fn toml_to_json(value: &toml::Value) -> Value {
+    match value {
+        toml::Value::String(text) => Value::String(text.clone()),
+        toml::Value::Integer(number) => Value::from(*number),
+        toml::Value::Float(number) => Value::from(*number),
+        toml::Value::Boolean(flag) => Value::Bool(*flag),
+        toml::Value::Datetime(datetime) => Value::String(datetime.to_string()),
+        toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => Value::Object(
+            table
+                .iter()
+                .map(|(key, value)| (key.clone(), toml_to_json(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// Renders every string inside `value` as a template against `context` (so module inputs and
+/// stack vars can say `"{{var.tag}}"`).
+pub fn render_strings(
+    value: &toml::Value,
+    context: &Value,
+    sources: &mut Sources,
+    file: FileId,
+    span: Range<usize>,
+) -> Result<Value, Diagnostic> {
+    let json = toml_to_json(value);
+    render_json_strings(json, context, sources, file, &span)
+}
+
+fn render_json_strings(
+    value: Value,
+    context: &Value,
+    sources: &mut Sources,
+    file: FileId,
+    span: &Range<usize>,
+) -> Result<Value, Diagnostic> {
+    Ok(match value {
+        Value::String(text) if text.contains("{{") => {
+            let snippet = sources.add(sources.path(file).to_path_buf(), text);
+            let rendered = template::render(sources, snippet, context).map_err(|mut error| {
+                error.location = Some(Location::new(file, span.clone()));
+                error
+            })?;
+            Value::String(rendered)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| render_json_strings(item, context, sources, file, span))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, item)| {
+                    Ok((
+                        key,
+                        render_json_strings(item, context, sources, file, span)?,
+                    ))
+                })
+                .collect::<Result<_, Diagnostic>>()?,
+        ),
+        other => other,
+    })
+}
