@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{StepError, SwarmInfo};
 use crate::address::{Address, Kind};
-use crate::apply::report::Reporter;
+use crate::report::Reporter;
 use crate::config::desired::Desired;
 use crate::redact::redact;
 use crate::resource::Resource;

@@ -37,7 +37,7 @@ use node::*;
 
 use crate::address::Kind;
 use crate::change::Action;
-use crate::plan::graph::{Phase, Vertex};
+use crate::change::{Phase, Vertex};
 
 pub use cluster::SwarmStep;
 pub use engine::EngineStep;

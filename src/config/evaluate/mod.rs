@@ -195,7 +195,7 @@ fn labels_value(
             );
         } else if key
             .get_ref()
-            .starts_with(crate::swarm::ownership::RESERVED_PREFIX)
+            .starts_with(crate::state::LABEL_PREFIX)
         {
             errors.push(
                 Diagnostic::error(format!("`{}` is a reserved label key", key.get_ref()))
