@@ -1,16 +1,23 @@
-//! The swarm itself: `docker swarm init` (or adoption of an existing swarm) and `docker swarm
-//! update` with the configured settings.
+//! The swarm kind: `docker swarm init` (or adoption of an existing swarm) and `docker swarm
+//! update` with the configured settings; for the refresh, the manager that drives the reads
+//! (found through the hosts' facts) and whether a swarm no host answers for may still live.
 
-use super::Work;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::context::*;
-use super::unlock::keep_unlock_key;
-use super::{KindStep, NodeStep, Proposal, Step};
-use super::{StepError, facts};
 use crate::change::Action;
 use crate::ssh::{RemoteCommand, Script};
-use serde::{Deserialize, Serialize};
+use crate::state::State;
+use crate::swarm::context::*;
+use crate::swarm::facts::{HostFacts, SwarmState};
+use crate::swarm::{Context, StepError};
+
+use super::Work;
+use super::facts;
+use super::unlock::keep_unlock_key;
+use super::{KindStep, NodeStep, Proposal, Step};
 
 /// `docker swarm init`; or adoption of the swarm an interrupted apply initialized, or of the
 /// swarm `on` already manages when the config says `[swarm] adopt = true` (`adopt`: the cluster
@@ -240,4 +247,92 @@ pub fn steps(change: &Proposal) -> Vec<Step> {
         Action::Delete | Action::Replace => vec![NodeStep::Leave { force: true }.into()],
         Action::NoOp => Vec::new(),
     }
+}
+
+/// The node addresses the state records as managers (ghost entries excluded).
+pub(super) fn managers_in(state: &State) -> Vec<String> {
+    state.manager_hosts()
+}
+
+/// The host that drives the cluster-wide reads: one that manages the swarm the state records
+/// (its cluster id; for an init an interrupted apply left pending, the host that ran it),
+/// found among every host whose facts were read, the recorded managers first.
+pub(super) fn find_anchor(
+    state: &State,
+    swarm: &crate::state::ResourceState,
+    facts: &[HostFacts],
+    unreachable: &BTreeSet<String>,
+) -> Option<String> {
+    let recorded_cluster = swarm.remote_id.clone().filter(|_| !swarm.pending);
+    let ours = |facts: &HostFacts| {
+        facts.manager
+            && facts.swarm == Some(SwarmState::Active)
+            && !unreachable.contains(&facts.host)
+            && match &recorded_cluster {
+                Some(cluster) => facts.cluster_id.as_ref() == Some(cluster),
+                None => Some(&facts.host) == swarm.host.as_ref(),
+            }
+    };
+    let recorded = managers_in(state);
+    recorded
+        .iter()
+        .filter_map(|manager| facts.iter().find(|facts| &facts.host == manager))
+        .chain(facts.iter())
+        .find(|facts| ours(facts))
+        .map(|facts| facts.host.clone())
+}
+
+/// Why the swarm the state records may still exist although no host answered as its manager:
+/// a recorded manager (or, with none recorded, the host that ran the init) did not answer, is
+/// locked, or is in a swarm whose id was not read. `None` when every one of them answered
+/// outside that swarm, so the swarm is gone.
+pub(super) fn swarm_may_live(
+    state: &State,
+    swarm: &crate::state::ResourceState,
+    facts: &[HostFacts],
+) -> Option<String> {
+    let mut candidates = managers_in(state);
+    if let Some(host) = &swarm.host
+        && !candidates.contains(host)
+    {
+        candidates.push(host.clone());
+    }
+    if candidates.is_empty() {
+        return Some("the state records no manager".to_owned());
+    }
+    let recorded_cluster = swarm.remote_id.as_deref();
+    for candidate in &candidates {
+        let Some(facts) = facts.iter().find(|facts| &facts.host == candidate) else {
+            return Some(format!("`{candidate}` was not read"));
+        };
+        if let Some(why) = &facts.unreachable {
+            return Some(format!("`{candidate}`: {why}"));
+        }
+        match facts.swarm {
+            None => {
+                return Some(format!(
+                    "dockerd on `{candidate}` did not answer{}",
+                    facts
+                        .docker_error
+                        .as_ref()
+                        .map_or(String::new(), |error| format!(": {error}"))
+                ));
+            }
+            Some(SwarmState::Inactive) => {}
+            Some(SwarmState::Locked) => {
+                return Some(format!(
+                    "`{candidate}` is locked: unlock it with `docker swarm unlock` and the unlock key"
+                ));
+            }
+            Some(other) => {
+                let elsewhere = facts.manager
+                    && facts.cluster_id.is_some()
+                    && facts.cluster_id.as_deref() != recorded_cluster;
+                if !elsewhere {
+                    return Some(format!("`{candidate}` is {} in a swarm", other.as_str()));
+                }
+            }
+        }
+    }
+    None
 }

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{StepError, SwarmInfo};
 use crate::address::{Address, Kind};
-use crate::report::Reporter;
 use crate::config::desired::Desired;
 use crate::redact::redact;
+use crate::report::Reporter;
 use crate::resource::Resource;
 use crate::ssh::{Output, Pool, RemoteCommand, Script};
 use crate::state::State;
+
+use super::{StepError, SwarmInfo};
 
 /// How long cluster convergence may take before a step gives up.
 pub(super) const CONVERGE_TIMEOUT: Duration = Duration::from_secs(300);

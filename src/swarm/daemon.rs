@@ -1,19 +1,32 @@
-//! dockerd's configuration: a restart drains the node first and puts it back after.
+//! The daemon kind: dockerd's configuration on a host. What a change takes (daemon.json, the
+//! systemd drop-in, the TCP API's TLS files, registry CAs, then one restart), where each file's
+//! content comes from, the restart itself (the node drained first and put back after, an
+//! autolocked manager unlocked), and the refresh that reads daemon.json back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::address::Kind;
+use crate::change::Action;
+use crate::config::desired::DAEMON_JSON_PATH;
+use crate::config::desired::{DROP_IN_PATH, TLS_DIR};
+use crate::config::model::OnDestroy;
+use crate::redact::redact;
+use crate::ssh::{RemoteCommand, Script};
+use crate::state::ResourceState;
+use crate::state::State;
+use crate::swarm::context::*;
+use crate::swarm::refresh::{Refreshed, unreachable};
+use crate::swarm::{Context, StepError};
+
 use super::Work;
-use super::context::*;
 use super::engine::wait_for_docker;
+use super::facts;
 use super::node::{answering_manager, drain_node};
 use super::unlock::{autolocked, unlock_key, unlock_key_elsewhere};
 use super::{PrimitiveStep, Proposal, Step};
-use super::{StepError, facts};
-use crate::change::Action;
-use crate::config::desired::{DAEMON_JSON_PATH, DROP_IN_PATH, TLS_DIR};
-use crate::config::model::OnDestroy;
-use crate::ssh::{RemoteCommand, Script};
-use crate::state::ResourceState;
 
 /// Before a dockerd restart: a node in the swarm is drained (through itself when it is a
 /// manager, else through a manager that answers) so its tasks stop cleanly instead of being
@@ -281,6 +294,89 @@ pub(super) async fn write_registry_cas(
                 stderr: context.scrub(output.stderr_text().trim()),
                 hint: None,
             });
+        }
+    }
+    Ok(())
+}
+
+/// Refresh: daemon.json read back from every host the state records a daemon configuration
+/// for, in parallel; a file changed or removed by hand is planned back.
+pub(super) async fn refresh(
+    context: &Arc<Context>,
+    state: &State,
+    refreshed: &mut Refreshed,
+) -> Result<(), StepError> {
+    // daemon.json is read where the state records a daemon configuration.
+    let hosts: BTreeSet<String> = state
+        .resources
+        .iter()
+        .filter(|resource| resource.address.kind == Kind::Daemon)
+        .filter_map(|resource| resource.host.clone())
+        .filter(|host| !refreshed.unreachable.contains(host))
+        .collect();
+
+    // Per host, in parallel: is it reachable, and what does its daemon.json say?
+    let mut tasks = tokio::task::JoinSet::new();
+    for host in hosts {
+        let context = Arc::clone(context);
+        tasks.spawn(async move {
+            let script = Script::new(RemoteCommand::new("cat").arg(DAEMON_JSON_PATH));
+            let result = context.pool.run(&host, &script).await;
+            (host, result)
+        });
+    }
+    let mut daemon_json: BTreeMap<String, Option<String>> = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((host, result)) = joined else { continue };
+        match result {
+            Ok(output) if output.success() => {
+                daemon_json.insert(host, Some(output.stdout_text()));
+            }
+            Ok(_) => {
+                daemon_json.insert(host, None);
+            }
+            Err(error) if unreachable(&error) => {
+                refreshed.unreachable.insert(host);
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let sensitive = context
+        .sensitive
+        .lock()
+        .map(|values| values.clone())
+        .unwrap_or_default();
+    for resource in refreshed
+        .state
+        .resources
+        .iter_mut()
+        .filter(|resource| resource.address.kind == Kind::Daemon)
+    {
+        let Some(host) = &resource.host else { continue };
+        let Some(live) = daemon_json.get(host) else {
+            continue;
+        };
+        let recorded = resource
+            .attributes
+            .get("daemon_json")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let live = live.as_ref().map(|text| redact(text, &sensitive));
+        if recorded != live {
+            refreshed.drift.push(format!(
+                "`{}`: {DAEMON_JSON_PATH} was changed on the host",
+                resource.address
+            ));
+            match live {
+                Some(text) => {
+                    resource
+                        .attributes
+                        .insert("daemon_json".to_owned(), Value::String(text));
+                }
+                None => {
+                    resource.attributes.remove("daemon_json");
+                }
+            }
         }
     }
     Ok(())

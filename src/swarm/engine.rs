@@ -1,11 +1,13 @@
-//! The Docker engine on a host: installed from the distribution's packages, or required.
+//! The engine kind: Docker installed from the distribution's packages, or required.
+
+use serde::{Deserialize, Serialize};
+
+use crate::change::Action;
+use crate::ssh::{RemoteCommand, Script};
 
 use super::Work;
 use super::context::*;
 use super::{KindStep, PrimitiveStep, Proposal, Step, StepError};
-use crate::change::Action;
-use crate::ssh::{RemoteCommand, Script};
-use serde::{Deserialize, Serialize};
 
 pub(super) async fn wait_for_docker(context: &Context, host: &str) -> Result<(), StepError> {
     let script = Script::new(docker(&["info", "--format", "{{json .ServerVersion}}"]));

@@ -1,15 +1,17 @@
-//! Swarm networks, secrets and configs: created with swarmform's labels, removed by name.
+//! The network, secret and config kinds: created with swarmform's labels, removed by name; the
+//! refresh lists them with their labels and forgets what the swarm no longer holds.
 
-use super::Work;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::StepError;
-use super::context::*;
-use super::ownership;
-use super::{KindStep, Proposal, Step};
 use crate::address::Kind;
 use crate::ssh::Script;
-use serde::{Deserialize, Serialize};
+use crate::swarm::context::*;
+use crate::swarm::refresh::{Refreshed, forget_missing};
+use crate::swarm::{Context, StepError, ownership};
+
+use super::Work;
+use super::{KindStep, Proposal, Step};
 
 /// `docker OBJECT rm NAME` (a network, secret or config); one already gone is fine.
 pub(super) async fn docker_rm(
@@ -243,4 +245,26 @@ pub fn steps(change: &Proposal) -> Vec<Step> {
         steps.push(create());
     }
     steps
+}
+
+/// Refresh: the networks, secrets and configs the swarm holds (with their ownership labels);
+/// a recorded object gone from the swarm is forgotten. Returns the listings, for the ownership
+/// reconciliation.
+pub(super) async fn refresh(
+    context: &Context,
+    anchor: &str,
+    refreshed: &mut Refreshed,
+) -> Result<Vec<(Kind, &'static str, Vec<ownership::Listed>)>, StepError> {
+    let mut listed = Vec::new();
+    for (kind, object) in [
+        (Kind::Network, "network"),
+        (Kind::Secret, "secret"),
+        (Kind::Config, "config"),
+    ] {
+        let objects = super::ownership::list(context, anchor, object).await?;
+        let names = objects.iter().map(|live| live.name.clone()).collect();
+        forget_missing(refreshed, kind, &names, object);
+        listed.push((kind, object, objects));
+    }
+    Ok(listed)
 }

@@ -1,14 +1,15 @@
 //! Steps several kinds emit: writing a file on a host (atomically, by upload), ensuring a line
 //! in one, removing one, restarting dockerd, or only forgetting a resource.
 
-use super::Work;
+use serde::{Deserialize, Serialize};
 
+use crate::address::Kind;
+use crate::ssh::{RemoteCommand, Script};
+
+use super::Work;
 use super::context::*;
 use super::daemon::{REGISTRY_CAS_PATH, daemon_payload, restart_docker, write_registry_cas};
 use super::{KindStep, StepError};
-use crate::address::Kind;
-use crate::ssh::{RemoteCommand, Script};
-use serde::{Deserialize, Serialize};
 
 /// The content a WriteFile step writes, by resource kind and path.
 pub(super) async fn write_file(

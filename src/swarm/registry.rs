@@ -1,17 +1,22 @@
-//! A hosted registry: its config and secrets as swarm objects, its service, and `docker login`
-//! on the hosts that pull from it.
+//! The registry kind: a hosted registry's config and secrets as swarm objects, its service, and
+//! `docker login` on the hosts that pull from a remote one; the refresh notices a hosted
+//! registry's service removed by hand.
 
-use super::Work;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::StepError;
-use super::context::*;
-use super::object::docker_rm;
-use super::ownership;
-use super::{KindStep, Proposal, Step};
+use crate::address::{Address, Kind};
 use crate::change::Action;
 use crate::ssh::Script;
-use serde::{Deserialize, Serialize};
+use crate::swarm::context::*;
+use crate::swarm::refresh::Refreshed;
+use crate::swarm::{Context, StepError, ownership};
+
+use super::Work;
+use super::object::docker_rm;
+use super::{KindStep, Proposal, Step};
 
 /// The registry: its config and secrets as swarm objects (versioned by hash), then the
 /// service, created or updated.
@@ -284,4 +289,24 @@ pub fn steps(change: &Proposal) -> Vec<Step> {
         });
     }
     steps
+}
+
+/// Refresh: a hosted registry whose service is gone from the swarm was removed by hand.
+pub(super) fn refresh(refreshed: &mut Refreshed, services: &BTreeSet<String>) {
+    let hosted_registries: Vec<Address> = refreshed
+        .state
+        .resources
+        .iter()
+        .filter(|resource| {
+            resource.address.kind == Kind::Registry && resource.attributes.contains_key("node")
+        })
+        .filter(|resource| !services.contains(resource.live_name()))
+        .map(|resource| resource.address.clone())
+        .collect();
+    for address in hosted_registries {
+        refreshed
+            .drift
+            .push(format!("`{address}`: its service was removed by hand"));
+        refreshed.state.remove(&address);
+    }
 }

@@ -1,10 +1,11 @@
 //! The unlock key of an autolocked swarm: read live once per run, kept in `unlock_key_file`
 //! or shown once, never stored in the state.
 
+use crate::ssh::Script;
+
 use super::StepError;
 use super::context::*;
 use super::node::answering_manager;
-use crate::ssh::Script;
 
 /// Whether the swarm `manager` belongs to locks its managers when they restart.
 pub(super) async fn autolocked(context: &Context, manager: &str) -> Result<bool, StepError> {

@@ -6,11 +6,12 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::{Step, StepError};
 use crate::address::Address;
 use crate::change::{self, Action, AttributeChange, Phase};
 use crate::resource::Resource;
 use crate::state::ResourceState;
+
+use super::{Step, StepError};
 
 #[derive(Debug)]
 pub struct Work {

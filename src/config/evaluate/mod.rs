@@ -193,10 +193,7 @@ fn labels_value(
                     .at(Location::new(file, key.span()), "this key")
                     .help("label keys may not be empty or contain whitespace or `=`"),
             );
-        } else if key
-            .get_ref()
-            .starts_with(crate::state::LABEL_PREFIX)
-        {
+        } else if key.get_ref().starts_with(crate::state::LABEL_PREFIX) {
             errors.push(
                 Diagnostic::error(format!("`{}` is a reserved label key", key.get_ref()))
                     .at(Location::new(file, key.span()), "this key")

@@ -6,19 +6,22 @@
 mod deploy;
 pub mod health;
 
-use crate::swarm::Work;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Context, KindStep, Proposal, Step, StepError, docker, json_format};
 use crate::address::{Address, Kind};
 use crate::change::Action;
 use crate::service::{SENSITIVE, live_service, sensitive_keys, service_drift};
 use crate::ssh::Script;
 use crate::state::State;
-use serde::{Deserialize, Serialize};
+use crate::swarm::Work;
+use crate::swarm::refresh::{Refreshed, forget_missing, list_names};
+use crate::swarm::{Context, StepError};
+
+use super::{KindStep, Proposal, Step, docker, json_format};
 
 /// The evaluation of a stack's `services` attribute still reaches the summaries by this path.
 pub use crate::service::desired_services;
@@ -296,4 +299,26 @@ pub fn steps(change: &Proposal) -> Vec<Step> {
         steps.push(step.into());
     }
     steps
+}
+
+/// Refresh: the stacks and services the swarm runs; a recorded stack gone from the swarm is
+/// forgotten and each service's live summary recorded (drift for what was changed by hand).
+/// Returns the service names and what `docker service inspect` said, for the registries and
+/// the ownership reconciliation.
+pub(in crate::swarm) async fn refresh(
+    context: &Context,
+    anchor: &str,
+    refreshed: &mut Refreshed,
+) -> Result<(BTreeSet<String>, Vec<Value>), StepError> {
+    let stacks = list_names(context, anchor, &["stack", "ls"], "Name").await?;
+    forget_missing(refreshed, Kind::Stack, &stacks, "stack");
+    let services = list_names(context, anchor, &["service", "ls"], "Name").await?;
+    let inspected = inspect_services(context, anchor, &services).await?;
+    refresh_services(
+        context,
+        &inspected,
+        &mut refreshed.state,
+        &mut refreshed.drift,
+    );
+    Ok((services, inspected))
 }
