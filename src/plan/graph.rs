@@ -321,41 +321,32 @@ impl Graph {
         }
     }
 
-    /// When the swarm itself is destroyed: stacks, then registries, then networks, secrets and
-    /// configs, all before any node leaves; every node before the last manager's
-    /// `swarm leave --force`.
+    /// When the swarm itself is destroyed, the kinds go in the order of `swarm::TEARDOWN`
+    /// (stacks, then registries, then networks, secrets and configs, then nodes), every node
+    /// before the last manager's `swarm leave --force`.
     fn add_teardown_edges(&mut self, plan: &Plan) {
         let Some(swarm) = self.vertex(&Address::swarm(), Phase::Destroy) else {
             return;
         };
-        let destroys = |kinds: &[Kind]| -> Vec<NodeIndex> {
-            plan.changes
-                .iter()
-                .filter(|change| kinds.contains(&change.address.kind))
-                .filter_map(|change| self.vertex(&change.address, Phase::Destroy))
-                .collect()
-        };
-        let stacks = destroys(&[Kind::Stack]);
-        let registries = destroys(&[Kind::Registry]);
-        let objects = destroys(&[Kind::Network, Kind::Secret, Kind::Config]);
-        let nodes = destroys(&[Kind::Node]);
-        for stack in &stacks {
-            for later in registries.iter().chain(&objects).chain(&nodes) {
-                self.edge(Some(*stack), Some(*later), Edge::SwarmTeardown);
+        let groups: Vec<Vec<NodeIndex>> = crate::swarm::TEARDOWN
+            .iter()
+            .map(|kinds| {
+                plan.changes
+                    .iter()
+                    .filter(|change| kinds.contains(&change.address.kind))
+                    .filter_map(|change| self.vertex(&change.address, Phase::Destroy))
+                    .collect()
+            })
+            .collect();
+        for (rank, group) in groups.iter().enumerate() {
+            for earlier in group {
+                for later in groups[rank + 1..].iter().flatten() {
+                    self.edge(Some(*earlier), Some(*later), Edge::SwarmTeardown);
+                }
             }
         }
-        for registry in &registries {
-            for later in objects.iter().chain(&nodes) {
-                self.edge(Some(*registry), Some(*later), Edge::SwarmTeardown);
-            }
-        }
-        for object in &objects {
-            for node in &nodes {
-                self.edge(Some(*object), Some(*node), Edge::SwarmTeardown);
-            }
-        }
-        for node in &nodes {
-            self.edge(Some(*node), Some(swarm), Edge::SwarmTeardown);
+        for last in groups.last().into_iter().flatten() {
+            self.edge(Some(*last), Some(swarm), Edge::SwarmTeardown);
         }
     }
 

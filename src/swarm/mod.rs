@@ -132,6 +132,15 @@ kinds! {
     Health(stack::health::HealthStep),
 }
 
+/// The order in which the kinds go when the swarm itself is destroyed: each group before the
+/// next, the last (the nodes) before the last manager's `swarm leave --force`.
+pub const TEARDOWN: &[&[Kind]] = &[
+    &[Kind::Stack],
+    &[Kind::Registry],
+    &[Kind::Network, Kind::Secret, Kind::Config],
+    &[Kind::Node],
+];
+
 /// What a change takes, asked of its kind (pure: the planner calls it).
 pub fn steps(change: &Proposal) -> Vec<Step> {
     match change.address.kind {
