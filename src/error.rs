@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::plan::graph::CycleError;
 use crate::plan::planner::PlanError;
+use crate::plan::saved::SavedPlanError;
 use crate::state::StateError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +31,8 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("`{}` is not a swarmform plan file: {detail}\nhint: make one with `swarmform plan -out {}`", path.display(), path.display())]
-    PlanFile { path: PathBuf, detail: String },
+    #[error(transparent)]
+    SavedPlan(#[from] SavedPlanError),
 
     #[error("`{path}` already exists; nothing was written\nhint: pass `--force` to overwrite it", path = path.display())]
     ConfigExists { path: PathBuf },
@@ -101,26 +102,7 @@ impl Error {
     }
 }
 
-/// `error: MESSAGE`, then `Caused by:` lines for the chain, then any `hint:` lines the message
-/// carries, uv-style.
-pub fn render(error: &(dyn std::error::Error + 'static)) -> String {
-    let text = error.to_string();
-    let (message, hints) = split_hints(&text);
-    let mut out = format!("error: {message}\n");
-    let mut source = error.source();
-    if source.is_some() {
-        out.push_str("  Caused by:\n");
-    }
-    while let Some(cause) = source {
-        out.push_str(&format!("    {cause}\n"));
-        source = cause.source();
-    }
-    if let Some(hints) = hints {
-        out.push_str(hints);
-        out.push('\n');
-    }
-    out
-}
+pub use crate::ui::render;
 
 /// A message that carries its own `hint:` lines, rendered like an error without causes.
 pub fn render_message(text: &str) -> String {

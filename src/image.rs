@@ -12,24 +12,12 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::address::Kind;
+use crate::apply::report::TransferReporter;
 use crate::cli::{ImageCommand, ImageLoadArgs, ImagePushArgs};
 use crate::error::{Error, OperateError};
 use crate::operate::{pool, runtime, selected_hosts};
 use crate::run::{LoadedConfig, Workspace};
 use crate::ssh::{Output, Pool, RemoteCommand, Script, SshError, StreamError};
-
-/// Progress of transfers, per host. The command layer picks a terminal or a plain-lines
-/// implementation (`ui::progress`); nothing here prints.
-pub trait TransferReporter: Send + Sync {
-    /// Sending to `host` starts; `total` is the size when it is known (a file, not a pipe).
-    fn started(&self, host: &str, what: &str, total: Option<u64>);
-    /// `bytes` sent to `host` so far.
-    fn sent(&self, host: &str, bytes: u64);
-    /// A line about `host`: what Docker said, or the next step.
-    fn message(&self, host: &str, text: &str);
-    /// `host` is done; `error` when it failed (its first line is shown).
-    fn finished(&self, host: &str, error: Option<&str>);
-}
 
 /// What `image load` and `image push` can fail with. Wording lives here; Docker's own message
 /// is quoted as it came.
