@@ -42,12 +42,6 @@ pub enum Error {
     )]
     NotInState { address: String },
 
-    #[error(transparent)]
-    Address(#[from] crate::address::AddressError),
-
-    #[error("`{text}` is not a duration\nhint: write durations like `30s`, `2m` or `1h`")]
-    Duration { text: String },
-
     /// Boxed: these carry SSH and step errors, and every `Result<_, Error>` stays small.
     #[error(transparent)]
     Operate(Box<OperateError>),

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::address::Kind;
 use crate::apply::report::TransferReporter;
-use crate::cli::{ImageCommand, ImageLoadArgs, ImagePushArgs};
+use crate::cli::{ImageCommand, ImageLoadArgs, ImagePushArgs, Tarball};
 use crate::error::{Error, OperateError};
 use crate::operate::{pool, runtime, selected_hosts};
 use crate::run::{LoadedConfig, Workspace};
@@ -182,22 +182,6 @@ fn loaded_references(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// Where the tarball comes from.
-enum Source {
-    File(PathBuf),
-    Stdin,
-}
-
-impl Source {
-    fn parse(text: &str) -> Source {
-        if text == "-" {
-            Source::Stdin
-        } else {
-            Source::File(PathBuf::from(text))
-        }
-    }
-}
-
 fn open_error(path: &Path) -> impl FnOnce(std::io::Error) -> ImageError + '_ {
     move |source| ImageError::Open {
         path: path.to_path_buf(),
@@ -214,31 +198,31 @@ fn load(
 ) -> Result<(), ImageError> {
     let loaded = workspace.load(&args.vars)?;
     check_host_names(&loaded, &args.hosts)?;
-    let hosts = selected_hosts(&loaded, &args.hosts, args.role.as_deref());
+    let hosts = selected_hosts(&loaded, &args.hosts, args.role);
     if hosts.is_empty() {
         return Err(Error::from(OperateError::NoHosts).into());
     }
-    let source = Source::parse(&args.tarball);
-    let total = match &source {
-        Source::File(path) => Some(std::fs::metadata(path).map_err(open_error(path))?.len()),
-        Source::Stdin => None,
+    let source = &args.tarball;
+    let total = match source {
+        Tarball::File(path) => Some(std::fs::metadata(path).map_err(open_error(path))?.len()),
+        Tarball::Stdin => None,
     };
-    if let Source::File(path) = &source {
+    if let Tarball::File(path) = source {
         // Fail once here rather than once per host.
         std::fs::File::open(path).map_err(open_error(path))?;
     }
     let state = workspace.state.load().map_err(Error::from)?;
     let pool = pool(&loaded, state.as_ref())?;
     let runtime = runtime()?;
-    let what = match &source {
-        Source::File(path) => format!("`{}`", path.display()),
-        Source::Stdin => "standard input".to_owned(),
+    let what = match source {
+        Tarball::File(path) => format!("`{}`", path.display()),
+        Tarball::Stdin => "standard input".to_owned(),
     };
     let results = runtime.block_on(async {
         // Standard input can be read once: it is copied to one pipe per host, all at once.
-        let (parallelism, mut pipes, feeder) = match &source {
-            Source::File(_) => (args.parallelism.max(1), Vec::new(), None),
-            Source::Stdin => {
+        let (parallelism, mut pipes, feeder) = match source {
+            Tarball::File(_) => (args.parallelism.max(1), Vec::new(), None),
+            Tarball::Stdin => {
                 let (readers, writers): (Vec<_>, Vec<_>) =
                     hosts.iter().map(|_| tokio::io::duplex(256 * 1024)).unzip();
                 (
@@ -253,9 +237,9 @@ fn load(
         pipes.reverse();
         for host in &hosts {
             let pipe = pipes.pop();
-            let path = match &source {
-                Source::File(path) => Some(path.clone()),
-                Source::Stdin => None,
+            let path = match source {
+                Tarball::File(path) => Some(path.clone()),
+                Tarball::Stdin => None,
             };
             let pool = Arc::clone(&pool);
             let reporter = Arc::clone(&reporter);
@@ -312,7 +296,7 @@ fn load(
     Err(ImageError::LoadFailed {
         failed: failed.len(),
         total: hosts.len(),
-        tarball: args.tarball.clone(),
+        tarball: args.tarball.to_string(),
     })
 }
 
@@ -524,9 +508,9 @@ fn push(
     }
     let tarball = Path::new(&args.image);
     let source = if args.image == "-" {
-        Source::Stdin
+        Tarball::Stdin
     } else if tarball.is_file() {
-        Source::File(tarball.to_path_buf())
+        Tarball::File(tarball.to_path_buf())
     } else {
         if args.image.contains('@') {
             return Err(ImageError::Digest {
@@ -544,21 +528,21 @@ fn push(
     let result = runtime.block_on(async {
         let result = async {
             let (what, total) = match &source {
-                Source::File(path) => (
+                Tarball::File(path) => (
                     format!("`{}`", path.display()),
                     Some(std::fs::metadata(path).map_err(open_error(path))?.len()),
                 ),
-                Source::Stdin => ("standard input".to_owned(), None),
+                Tarball::Stdin => ("standard input".to_owned(), None),
             };
             reporter.started(&node, &what, total);
             let output = match &source {
-                Source::File(path) => {
+                Tarball::File(path) => {
                     let file = tokio::fs::File::open(path)
                         .await
                         .map_err(open_error(path))?;
                     stream_load(&pool, &node, file, reporter.as_ref()).await?
                 }
-                Source::Stdin => {
+                Tarball::Stdin => {
                     stream_load(&pool, &node, tokio::io::stdin(), reporter.as_ref()).await?
                 }
             };

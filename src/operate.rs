@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
+use crate::address::Target;
 use crate::apply::report::{Reporter, Silent};
 use crate::apply::{Persist, Summary, execute};
+use crate::cli::HostRole;
 use crate::cli::{ApplyArgs, ExecArgs, RefreshArgs};
 use crate::config::model::Role;
 use crate::error::{Error, OperateError};
@@ -19,7 +21,7 @@ use crate::plan::graph::Graph;
 use crate::plan::planner;
 use crate::plan::saved::{SavedPlan, desired_digest};
 use crate::plan::{Mode, Plan};
-use crate::run::{LoadedConfig, Workspace, config_warnings, parse_lock_timeout, parse_targets};
+use crate::run::{LoadedConfig, Workspace, config_warnings};
 use crate::ssh::{Pool, RemoteCommand, Script};
 use crate::state::{LockGuard, State, StateError, StateFile};
 use crate::swarm::Context;
@@ -91,7 +93,7 @@ pub(crate) struct Planned {
 
 pub(crate) struct PlanRequest<'a> {
     pub destroy: bool,
-    pub targets: &'a [String],
+    pub targets: &'a [Target],
     pub refresh: bool,
     pub allow_quorum_loss: bool,
 }
@@ -104,7 +106,6 @@ pub(crate) fn planned(
     request: &PlanRequest<'_>,
     reporter: Arc<dyn Reporter>,
 ) -> Result<Planned, Error> {
-    let targets = parse_targets(request.targets)?;
     let mut current = state.cloned();
     let mut unreachable = BTreeSet::new();
     let mut drift = Vec::new();
@@ -153,7 +154,7 @@ pub(crate) fn planned(
     }
     let options = planner::Options {
         destroy: request.destroy,
-        targets,
+        targets: request.targets.to_vec(),
         allow_quorum_loss: request.allow_quorum_loss,
         refreshed: request.refresh,
         unreachable,
@@ -259,9 +260,7 @@ pub(crate) fn apply(
 ) -> Result<ExitCode, Error> {
     let runtime = runtime()?;
     let operation = if destroy { "destroy" } else { "apply" };
-    let guard = workspace
-        .state
-        .lock(operation, parse_lock_timeout(&args.lock_timeout)?)?;
+    let guard = workspace.state.lock(operation, args.lock_timeout)?;
     let recorded = workspace.state.load()?;
     let loaded = workspace.load(&args.vars)?;
     let reporter = reporter(workspace, verbose);
@@ -488,9 +487,7 @@ fn report(plan: &Plan, summary: &Summary) -> ExitCode {
 
 pub(crate) fn refresh(workspace: &Workspace, args: &RefreshArgs) -> Result<ExitCode, Error> {
     let runtime = runtime()?;
-    let guard = workspace
-        .state
-        .lock("refresh", parse_lock_timeout(&args.lock_timeout)?)?;
+    let guard = workspace.state.lock("refresh", args.lock_timeout)?;
     let Some(mut state) = workspace.state.load()? else {
         eprintln!(
             "No state at `{}`: nothing to refresh.",
@@ -533,12 +530,12 @@ pub(crate) fn refresh(workspace: &Workspace, args: &RefreshArgs) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// The config's hosts named in `names` (all when empty) with `role` (`manager`, `worker`, or
-/// any), in config order.
+/// The config's hosts named in `names` (all when empty) with `role` (any when none), in config
+/// order.
 pub(crate) fn selected_hosts(
     loaded: &LoadedConfig,
     names: &[String],
-    role: Option<&str>,
+    role: Option<HostRole>,
 ) -> Vec<String> {
     loaded
         .config
@@ -546,8 +543,8 @@ pub(crate) fn selected_hosts(
         .iter()
         .filter(|host| names.is_empty() || names.contains(&host.name))
         .filter(|host| match role {
-            Some("manager") => host.config.role == Role::Manager,
-            Some(_) => host.config.role == Role::Worker,
+            Some(HostRole::Manager) => host.config.role == Role::Manager,
+            Some(HostRole::Worker) => host.config.role == Role::Worker,
             None => true,
         })
         .map(|host| host.name.clone())
@@ -558,7 +555,7 @@ pub(crate) fn exec(workspace: &Workspace, args: &ExecArgs) -> Result<ExitCode, E
     let runtime = runtime()?;
     let loaded = workspace.load(&args.vars)?;
     let state = workspace.state.load()?;
-    let hosts = selected_hosts(&loaded, &args.hosts, args.role.as_deref());
+    let hosts = selected_hosts(&loaded, &args.hosts, args.role);
     if hosts.is_empty() {
         return Err(OperateError::NoHosts.into());
     }

@@ -5,13 +5,14 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
-use crate::address::{Address, Target};
+use crate::address::{Address, AddressError};
 use crate::cli::{
-    Cli, Command, GraphArgs, InitArgs, PlanArgs, ShowArgs, StateCommand, VarArgs, normalize_args,
+    Cli, Command, DurationError, GraphArgs, InitArgs, PlanArgs, ShowArgs, StateCommand, VarArgs,
+    normalize_args,
 };
 use crate::config::desired::{Desired, evaluate};
 use crate::config::load::{Options, load};
@@ -29,11 +30,7 @@ const STARTER_CONFIG: &str = include_str!("../templates/swarmform.toml");
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(normalize_args(args)) {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            // Usage errors exit 1, so `--detailed-exitcode`'s 2 always means "changes".
-            return ExitCode::from(if error.use_stderr() { 1 } else { 0 });
-        }
+        Err(error) => return usage_error(&error),
     };
     init_tracing(cli.verbose);
     let workspace = Workspace::new(&cli);
@@ -44,6 +41,21 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// clap's message for a bad command line, or ours for a value one of our parsers refused
+/// (a duration, an address), in the form of every other error.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    if error.kind() == ErrorKind::ValueValidation
+        && let Some(source) = std::error::Error::source(error)
+        && (source.is::<DurationError>() || source.is::<AddressError>())
+    {
+        eprint!("{}", render(source));
+        return ExitCode::from(1);
+    }
+    let _ = error.print();
+    // Usage errors exit 1, so `--detailed-exitcode`'s 2 always means "changes".
+    ExitCode::from(if error.use_stderr() { 1 } else { 0 })
 }
 
 fn init_tracing(verbose: u8) {
@@ -234,19 +246,6 @@ fn validate(workspace: &Workspace, vars: &VarArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn parse_lock_timeout(text: &str) -> Result<Duration, Error> {
-    crate::config::check::parse_duration(text).ok_or_else(|| Error::Duration {
-        text: text.to_owned(),
-    })
-}
-
-pub(crate) fn parse_targets(targets: &[String]) -> Result<Vec<Target>, Error> {
-    targets
-        .iter()
-        .map(|target| target.parse::<Target>().map_err(Error::from))
-        .collect()
-}
-
 /// Config warnings become plan warnings, so a reviewer of the plan reads them too.
 pub(crate) fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
     desired
@@ -271,8 +270,7 @@ pub(crate) fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warni
 }
 
 fn plan(workspace: &Workspace, args: &PlanArgs) -> Result<ExitCode, Error> {
-    let timeout = parse_lock_timeout(&args.lock_timeout)?;
-    let guard = workspace.state.lock("plan", timeout)?;
+    let guard = workspace.state.lock("plan", args.lock_timeout)?;
     let state = workspace.state.load()?;
     let loaded = workspace.load(&args.vars)?;
     // A runtime (and SSH) only when the hosts are read.
@@ -388,9 +386,8 @@ fn state(workspace: &Workspace, command: &StateCommand) -> Result<ExitCode, Erro
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::Show { address } => {
-            let address: Address = address.parse()?;
             let state = workspace.state.load()?.unwrap_or_default();
-            let resource = state.resource(&address).ok_or_else(|| Error::NotInState {
+            let resource = state.resource(address).ok_or_else(|| Error::NotInState {
                 address: address.to_string(),
             })?;
             print!("{}", crate::ui::resource_text(resource));
@@ -400,26 +397,20 @@ fn state(workspace: &Workspace, command: &StateCommand) -> Result<ExitCode, Erro
             addresses,
             lock_timeout,
         } => {
-            let addresses: Vec<Address> = addresses
-                .iter()
-                .map(|text| text.parse())
-                .collect::<Result<_, _>>()?;
-            let guard = workspace
-                .state
-                .lock("state rm", parse_lock_timeout(lock_timeout)?)?;
+            let guard = workspace.state.lock("state rm", *lock_timeout)?;
             let mut state = workspace.state.load()?.unwrap_or_default();
-            for address in &addresses {
+            for address in addresses {
                 if state.resource(address).is_none() {
                     return Err(Error::NotInState {
                         address: address.to_string(),
                     });
                 }
             }
-            for address in &addresses {
+            for address in addresses {
                 state.remove(address);
             }
             workspace.state.save(&mut state, &guard)?;
-            for address in &addresses {
+            for address in addresses {
                 eprintln!("Removed `{address}` from the state; nothing on the hosts was changed.");
             }
             Ok(ExitCode::SUCCESS)
