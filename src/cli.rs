@@ -79,6 +79,27 @@ pub enum Command {
     Image(ImageCommand),
 }
 
+impl Command {
+    /// The variables the command evaluates the config with, for those that read it.
+    pub fn vars(&self) -> Option<&VarArgs> {
+        match self {
+            Command::Validate(vars) => Some(vars),
+            Command::Plan(args) => Some(&args.vars),
+            Command::Apply(args) | Command::Destroy(args) => Some(&args.vars),
+            Command::Refresh(args) => Some(&args.vars),
+            Command::Exec(args) => Some(&args.vars),
+            Command::Graph(args) => Some(&args.vars),
+            Command::Image(ImageCommand::Load(args)) => Some(&args.vars),
+            Command::Image(ImageCommand::Push(args)) => Some(&args.vars),
+            Command::Init(_)
+            | Command::Show(_)
+            | Command::State(_)
+            | Command::ForceUnlock(_)
+            | Command::Lab(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Overwrite an existing config.

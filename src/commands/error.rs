@@ -1,8 +1,12 @@
 //! The errors a command can end with. Each says what went wrong and what to do next; `run`
-//! prints it once, with its causes, and maps it to an exit code.
+//! prints it once, with its causes ([`crate::ui::Printer::error`]), and maps it to the exit
+//! status.
 
 use std::path::PathBuf;
 
+use super::ExitStatus;
+use super::image::ImageError;
+use crate::lab::LabError;
 use crate::plan::graph::CycleError;
 use crate::plan::planner::PlanError;
 use crate::plan::saved::SavedPlanError;
@@ -45,6 +49,13 @@ pub enum Error {
     /// Boxed: these carry SSH and step errors, and every `Result<_, Error>` stays small.
     #[error(transparent)]
     Operate(Box<OperateError>),
+
+    /// Boxed like `Operate`.
+    #[error(transparent)]
+    Image(Box<ImageError>),
+
+    #[error(transparent)]
+    Lab(#[from] LabError),
 }
 
 /// Errors of the commands that reach hosts.
@@ -89,29 +100,15 @@ impl From<OperateError> for Error {
     }
 }
 
+impl From<ImageError> for Error {
+    fn from(error: ImageError) -> Error {
+        Error::Image(Box::new(error))
+    }
+}
+
 impl Error {
     /// Every error exits 1; `--detailed-exitcode` reserves 2 for "changes present".
-    pub fn exit_code(&self) -> u8 {
-        1
-    }
-}
-
-pub use crate::ui::render;
-
-/// A message that carries its own `hint:` lines, rendered like an error without causes.
-pub fn render_message(text: &str) -> String {
-    let (message, hints) = split_hints(text);
-    let mut out = format!("error: {message}\n");
-    if let Some(hints) = hints {
-        out.push_str(hints);
-        out.push('\n');
-    }
-    out
-}
-
-fn split_hints(text: &str) -> (&str, Option<&str>) {
-    match text.find("\nhint: ") {
-        Some(index) => (&text[..index], Some(&text[index + 1..])),
-        None => (text, None),
+    pub fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Failure
     }
 }
