@@ -1,8 +1,16 @@
-//! The command line. Doc comments here are the `--help` text.
+//! The command line. Doc comments here are the `--help` text. Values are parsed into their
+//! types here (durations, addresses, roles, tarball sources); a value clap refuses with one of
+//! our own errors ([`DurationError`], [`crate::address::AddressError`]) is reported in our words
+//! by the command layer.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::address::{Address, Target};
 
 /// swarmform builds, changes and tears down Docker Swarm clusters over SSH, from one TOML file.
 ///
@@ -71,6 +79,27 @@ pub enum Command {
     Image(ImageCommand),
 }
 
+impl Command {
+    /// The variables the command evaluates the config with, for those that read it.
+    pub fn vars(&self) -> Option<&VarArgs> {
+        match self {
+            Command::Validate(vars) => Some(vars),
+            Command::Plan(args) => Some(&args.vars),
+            Command::Apply(args) | Command::Destroy(args) => Some(&args.vars),
+            Command::Refresh(args) => Some(&args.vars),
+            Command::Exec(args) => Some(&args.vars),
+            Command::Graph(args) => Some(&args.vars),
+            Command::Image(ImageCommand::Load(args)) => Some(&args.vars),
+            Command::Image(ImageCommand::Push(args)) => Some(&args.vars),
+            Command::Init(_)
+            | Command::Show(_)
+            | Command::State(_)
+            | Command::ForceUnlock(_)
+            | Command::Lab(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Overwrite an existing config.
@@ -123,15 +152,15 @@ pub struct PlanArgs {
     /// Plan only this address and what it needs (`stack.web`, `module.edge`, `file.ca[node1]`).
     /// Repeatable.
     #[arg(long, value_name = "ADDRESS")]
-    pub target: Vec<String>,
+    pub target: Vec<Target>,
 
     /// Accept a plan that loses Raft quorum or removes the last manager.
     #[arg(long)]
     pub allow_quorum_loss: bool,
 
     /// How long to wait for the state lock (`0s`: fail at once).
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
-    pub lock_timeout: String,
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -157,15 +186,15 @@ pub struct ApplyArgs {
 
     /// Apply only this address and what it needs. Repeatable.
     #[arg(long, value_name = "ADDRESS")]
-    pub target: Vec<String>,
+    pub target: Vec<Target>,
 
     /// Accept a plan that loses Raft quorum or removes the last manager.
     #[arg(long)]
     pub allow_quorum_loss: bool,
 
     /// How long to wait for the state lock.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
-    pub lock_timeout: String,
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -174,8 +203,8 @@ pub struct RefreshArgs {
     pub vars: VarArgs,
 
     /// How long to wait for the state lock.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
-    pub lock_timeout: String,
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -188,8 +217,8 @@ pub struct ExecArgs {
     pub hosts: Vec<String>,
 
     /// Only hosts of this role.
-    #[arg(long, value_parser = ["manager", "worker"])]
-    pub role: Option<String>,
+    #[arg(long, value_enum)]
+    pub role: Option<HostRole>,
 
     /// How many hosts at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
@@ -218,15 +247,15 @@ pub struct ImageLoadArgs {
 
     /// The tarball (`docker save -o FILE IMAGE`), or `-` for standard input.
     #[arg(value_name = "TARBALL")]
-    pub tarball: String,
+    pub tarball: Tarball,
 
     /// Only these hosts (comma-separated names) [default: every host].
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub hosts: Vec<String>,
 
     /// Only hosts of this role.
-    #[arg(long, value_parser = ["manager", "worker"])]
-    pub role: Option<String>,
+    #[arg(long, value_enum)]
+    pub role: Option<HostRole>,
 
     /// How many hosts at once (with `-`, every chosen host at once).
     #[arg(long, default_value_t = 16, value_name = "N")]
@@ -258,7 +287,7 @@ pub struct GraphArgs {
     pub destroy: bool,
 
     #[arg(long, value_name = "ADDRESS")]
-    pub target: Vec<String>,
+    pub target: Vec<Target>,
 }
 
 #[derive(Debug, Args)]
@@ -276,14 +305,14 @@ pub enum StateCommand {
     /// List the addresses in the state.
     List,
     /// Show one resource's recorded attributes.
-    Show { address: String },
+    Show { address: Address },
     /// Forget resources without touching any host (they are no longer managed).
     Rm {
         #[arg(required = true)]
-        addresses: Vec<String>,
+        addresses: Vec<Address>,
         /// How long to wait for the state lock.
-        #[arg(long, default_value = "0s", value_name = "DURATION")]
-        lock_timeout: String,
+        #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+        lock_timeout: Duration,
     },
 }
 
@@ -371,4 +400,54 @@ pub fn normalize_args(
             _ => arg,
         })
         .collect()
+}
+
+/// `--lock-timeout`: `30s`, `2m`, `1h`.
+fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    crate::config::check::parse_duration(text).ok_or_else(|| DurationError {
+        text: text.to_owned(),
+    })
+}
+
+/// A command-line duration that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a duration\nhint: write durations like `30s`, `2m` or `1h`")]
+pub struct DurationError {
+    pub text: String,
+}
+
+/// `--role`: which hosts a command selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostRole {
+    Manager,
+    Worker,
+}
+
+/// Where `image load` reads the tarball: a file, or standard input (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tarball {
+    File(PathBuf),
+    Stdin,
+}
+
+impl FromStr for Tarball {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Tarball, Self::Err> {
+        Ok(if text == "-" {
+            Tarball::Stdin
+        } else {
+            Tarball::File(PathBuf::from(text))
+        })
+    }
+}
+
+/// As it was given on the command line.
+impl fmt::Display for Tarball {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tarball::File(path) => write!(f, "{}", path.display()),
+            Tarball::Stdin => f.write_str("-"),
+        }
+    }
 }

@@ -2,19 +2,18 @@
 //!
 //! The stages, in order: `config` loads and validates `swarmform.toml` into desired
 //! [`resource::Resource`]s; `state` holds what was last applied; `plan` compares the two into a
-//! [`plan::Plan`] and orders it as a graph; `ui` renders plans; `run` wires the commands.
+//! [`plan::Plan`] and orders it as a graph; `ui` renders plans and prints; `commands` holds one
+//! file per command, and `run` parses the command line, dispatches and prints the error once.
 
 pub mod address;
 pub mod apply;
 pub mod builtin;
 pub mod change;
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod error;
 pub mod hash;
-pub mod image;
 pub mod lab;
-pub mod operate;
 pub mod plan;
 pub mod redact;
 pub mod report;

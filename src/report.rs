@@ -1,4 +1,5 @@
-//! Progress flows from the engine to the user through [`Reporter`]; the engine never prints.
+//! Progress flows from the engine to the user through [`Reporter`] (an apply's steps) and
+//! [`TransferReporter`] (image transfers); the engine never prints.
 
 use crate::change::Vertex;
 
@@ -29,4 +30,17 @@ impl Reporter for Silent {
     fn succeeded(&self, _: &Vertex) {}
     fn failed(&self, _: &Vertex, _: &str) {}
     fn skipped(&self, _: &Vertex, _: &Vertex) {}
+}
+
+/// Progress of image transfers, per host. The command layer picks a terminal or a plain-lines
+/// implementation (`ui::progress`); the transfer code never prints.
+pub trait TransferReporter: Send + Sync {
+    /// Sending to `host` starts; `total` is the size when it is known (a file, not a pipe).
+    fn started(&self, host: &str, what: &str, total: Option<u64>);
+    /// `bytes` sent to `host` so far.
+    fn sent(&self, host: &str, bytes: u64);
+    /// A line about `host`: what Docker said, or the next step.
+    fn message(&self, host: &str, text: &str);
+    /// `host` is done; `error` when it failed (its first line is shown).
+    fn finished(&self, host: &str, error: Option<&str>);
 }

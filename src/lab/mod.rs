@@ -17,12 +17,12 @@ mod nodes;
 mod process;
 
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Instant;
 
 pub use error::LabError;
 
 use crate::cli::{LabCommand, LabDownArgs, LabLoadArgs, LabUpArgs};
+use crate::ui::Printer;
 use files::LabDir;
 use image::Flavor;
 use layout::{NodeSpec, layout, parse_subnet};
@@ -36,19 +36,10 @@ pub(crate) const ROLE_LABEL: &str = "io.swarmform.lab.role";
 /// The fingerprint of the SSH key a node was given, so a new key recreates the node.
 pub(crate) const KEY_LABEL: &str = "io.swarmform.lab.key";
 
-/// Runs a lab command. Its errors are printed here, in the same form `run` prints the others.
-pub fn run(command: &LabCommand) -> Result<ExitCode, crate::error::Error> {
-    match execute(command) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(error) => {
-            eprint!("{}", crate::error::render(&error));
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-fn execute(command: &LabCommand) -> Result<(), LabError> {
-    let log = Log;
+/// Runs a lab command: its progress lines on `printer`'s stderr, `status`'s table on its stdout;
+/// its error goes back to `run`, printed once like every command's.
+pub fn run(command: &LabCommand, printer: Printer) -> Result<(), LabError> {
+    let log = Log { printer };
     match command {
         LabCommand::Up(args) => up(args, &log),
         LabCommand::Status(args) => status(&args.dir, &log),
@@ -58,11 +49,18 @@ fn execute(command: &LabCommand) -> Result<(), LabError> {
 }
 
 /// Where the lab's progress lines go: stderr, one line per step.
-pub(crate) struct Log;
+pub(crate) struct Log {
+    printer: Printer,
+}
 
 impl Log {
     pub(crate) fn line(&self, text: impl AsRef<str>) {
-        eprintln!("{}", text.as_ref());
+        self.printer.err_line(text.as_ref());
+    }
+
+    /// Data on stdout (`status`'s table).
+    pub(crate) fn data(&self, text: impl AsRef<str>) {
+        self.printer.out(text.as_ref());
     }
 }
 
@@ -352,7 +350,7 @@ fn status(dir: &Path, log: &Log) -> Result<(), LabError> {
             docker,
         ]);
     }
-    print!("{}", table(&rows));
+    log.data(table(&rows));
     let hosts_file = dir.join(files::HOSTS_FILE);
     if hosts_file.is_file() {
         log.line(format!("Hosts file: `{}`.", hosts_file.display()));

@@ -1,17 +1,35 @@
 //! Saved plans (`plan -out FILE`): the plan as data plus what it was made against, so `apply`
 //! can refuse it once the state or the config moved on.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::model::Plan;
 use crate::config::desired::Desired;
-use crate::error::Error;
 use crate::hash::sha256_tagged;
+use crate::state::StateError;
 
 const FORMAT: &str = "swarmform-plan";
 const FORMAT_VERSION: u32 = 1;
+
+/// A plan file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("cannot read the plan file `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{}` is not a swarmform plan file: {detail}\nhint: make one with `swarmform plan -out {}`", path.display(), path.display())]
+    Invalid { path: PathBuf, detail: String },
+
+    /// Written like the state, so it fails like the state.
+    #[error(transparent)]
+    Write(#[from] StateError),
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -37,23 +55,23 @@ impl SavedPlan {
     }
 
     /// Written like the state: atomically, mode 0600.
-    pub fn write(&self, path: &Path) -> Result<(), Error> {
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(|error| Error::PlanFile {
-            path: path.to_owned(),
-            detail: error.to_string(),
-        })?;
+    pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
+        let mut bytes =
+            serde_json::to_vec_pretty(self).map_err(|error| SavedPlanError::Invalid {
+                path: path.to_owned(),
+                detail: error.to_string(),
+            })?;
         bytes.push(b'\n');
         crate::state::write_atomically(path, &bytes)?;
         Ok(())
     }
 
-    pub fn read(path: &Path) -> Result<SavedPlan, Error> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
+        let bytes = std::fs::read(path).map_err(|source| SavedPlanError::Read {
             path: path.to_owned(),
-            operation: "read the plan file",
             source,
         })?;
-        let plan_file = |detail: String| Error::PlanFile {
+        let plan_file = |detail: String| SavedPlanError::Invalid {
             path: path.to_owned(),
             detail,
         };

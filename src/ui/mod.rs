@@ -1,4 +1,5 @@
-//! Rendering: plans as text, JSON and markdown. Renderers return strings; `run` prints them.
+//! Rendering: plans as text, JSON and markdown. Renderers return strings; the commands print
+//! them through the [`Printer`], which also renders errors.
 
 mod attributes;
 mod color;
@@ -7,10 +8,12 @@ mod diff;
 mod fixture;
 mod json;
 mod markdown;
+mod printer;
 mod text;
 
 pub use json::plan_json;
 pub use markdown::plan_markdown;
+pub use printer::{Printer, render};
 pub use text::plan_text;
 mod state;
 

@@ -252,7 +252,7 @@ impl Default for TransferLines {
     }
 }
 
-impl crate::image::TransferReporter for TransferLines {
+impl crate::apply::report::TransferReporter for TransferLines {
     fn started(&self, host: &str, what: &str, total: Option<u64>) {
         if let Ok(mut transfers) = self.transfers.lock() {
             transfers.insert(host.to_owned(), Transfer::new(total));
@@ -325,7 +325,7 @@ impl Default for TransferLive {
     }
 }
 
-impl crate::image::TransferReporter for TransferLive {
+impl crate::apply::report::TransferReporter for TransferLive {
     fn started(&self, host: &str, what: &str, total: Option<u64>) {
         let (bar, template) = match total {
             Some(total) => (

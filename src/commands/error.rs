@@ -1,10 +1,15 @@
 //! The errors a command can end with. Each says what went wrong and what to do next; `run`
-//! prints it once, with its causes, and maps it to an exit code.
+//! prints it once, with its causes ([`crate::ui::Printer::error`]), and maps it to the exit
+//! status.
 
 use std::path::PathBuf;
 
+use super::ExitStatus;
+use super::image::ImageError;
+use crate::lab::LabError;
 use crate::plan::graph::CycleError;
 use crate::plan::planner::PlanError;
+use crate::plan::saved::SavedPlanError;
 use crate::state::StateError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +35,8 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("`{}` is not a swarmform plan file: {detail}\nhint: make one with `swarmform plan -out {}`", path.display(), path.display())]
-    PlanFile { path: PathBuf, detail: String },
+    #[error(transparent)]
+    SavedPlan(#[from] SavedPlanError),
 
     #[error("`{path}` already exists; nothing was written\nhint: pass `--force` to overwrite it", path = path.display())]
     ConfigExists { path: PathBuf },
@@ -41,15 +46,16 @@ pub enum Error {
     )]
     NotInState { address: String },
 
-    #[error(transparent)]
-    Address(#[from] crate::address::AddressError),
-
-    #[error("`{text}` is not a duration\nhint: write durations like `30s`, `2m` or `1h`")]
-    Duration { text: String },
-
     /// Boxed: these carry SSH and step errors, and every `Result<_, Error>` stays small.
     #[error(transparent)]
     Operate(Box<OperateError>),
+
+    /// Boxed like `Operate`.
+    #[error(transparent)]
+    Image(Box<ImageError>),
+
+    #[error(transparent)]
+    Lab(#[from] LabError),
 }
 
 /// Errors of the commands that reach hosts.
@@ -94,48 +100,15 @@ impl From<OperateError> for Error {
     }
 }
 
+impl From<ImageError> for Error {
+    fn from(error: ImageError) -> Error {
+        Error::Image(Box::new(error))
+    }
+}
+
 impl Error {
     /// Every error exits 1; `--detailed-exitcode` reserves 2 for "changes present".
-    pub fn exit_code(&self) -> u8 {
-        1
-    }
-}
-
-/// `error: MESSAGE`, then `Caused by:` lines for the chain, then any `hint:` lines the message
-/// carries, uv-style.
-pub fn render(error: &(dyn std::error::Error + 'static)) -> String {
-    let text = error.to_string();
-    let (message, hints) = split_hints(&text);
-    let mut out = format!("error: {message}\n");
-    let mut source = error.source();
-    if source.is_some() {
-        out.push_str("  Caused by:\n");
-    }
-    while let Some(cause) = source {
-        out.push_str(&format!("    {cause}\n"));
-        source = cause.source();
-    }
-    if let Some(hints) = hints {
-        out.push_str(hints);
-        out.push('\n');
-    }
-    out
-}
-
-/// A message that carries its own `hint:` lines, rendered like an error without causes.
-pub fn render_message(text: &str) -> String {
-    let (message, hints) = split_hints(text);
-    let mut out = format!("error: {message}\n");
-    if let Some(hints) = hints {
-        out.push_str(hints);
-        out.push('\n');
-    }
-    out
-}
-
-fn split_hints(text: &str) -> (&str, Option<&str>) {
-    match text.find("\nhint: ") {
-        Some(index) => (&text[..index], Some(&text[index + 1..])),
-        None => (text, None),
+    pub fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Failure
     }
 }
