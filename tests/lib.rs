@@ -5,6 +5,7 @@ mod cluster;
 mod test;
 
 mod apply;
+mod architecture;
 mod cli;
 mod crash;
 mod discovery;
