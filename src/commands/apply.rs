@@ -147,7 +147,10 @@ fn reporter(workspace: &Workspace) -> Arc<dyn Reporter> {
     if workspace.printer().color_stderr() {
         Arc::new(crate::ui::progress::Live::new(verbose))
     } else {
-        Arc::new(crate::ui::progress::Lines::new(verbose))
+        Arc::new(crate::ui::progress::Lines::new(
+            workspace.printer(),
+            verbose,
+        ))
     }
 }
 

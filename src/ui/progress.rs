@@ -7,18 +7,21 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::printer::Printer;
 use crate::apply::report::Reporter;
 use crate::plan::graph::Vertex;
 
 /// Plain lines on stderr, one per event; what CI logs and pipes see.
 pub struct Lines {
+    printer: Printer,
     verbose: bool,
     started: Mutex<BTreeMap<Vertex, Instant>>,
 }
 
 impl Lines {
-    pub fn new(verbose: bool) -> Lines {
+    pub fn new(printer: Printer, verbose: bool) -> Lines {
         Lines {
+            printer,
             verbose,
             started: Mutex::new(BTreeMap::new()),
         }
@@ -45,46 +48,52 @@ impl Reporter for Lines {
         if let Ok(mut started) = self.started.lock() {
             started.insert(vertex.clone(), Instant::now());
         }
-        eprintln!("{vertex}: {description}...");
+        self.printer
+            .err_line(format_args!("{vertex}: {description}..."));
     }
 
     fn step(&self, vertex: &Vertex, description: &str) {
         if self.verbose {
-            eprintln!("{vertex}: {description}");
+            self.printer
+                .err_line(format_args!("{vertex}: {description}"));
         }
     }
 
     fn command(&self, host: &str, command: &str) {
         if self.verbose {
-            eprintln!("  [{host}] $ {command}");
+            self.printer
+                .err_line(format_args!("  [{host}] $ {command}"));
         }
     }
 
     fn output(&self, host: &str, status: u32, stdout: &str, stderr: &str) {
         if self.verbose {
             for line in stdout.lines().chain(stderr.lines()) {
-                eprintln!("  [{host}] {line}");
+                self.printer.err_line(format_args!("  [{host}] {line}"));
             }
             if status != 0 {
-                eprintln!("  [{host}] exit {status}");
+                self.printer
+                    .err_line(format_args!("  [{host}] exit {status}"));
             }
         }
     }
 
     fn succeeded(&self, vertex: &Vertex) {
-        eprintln!("{vertex}: done{}", self.elapsed(vertex));
+        self.printer
+            .err_line(format_args!("{vertex}: done{}", self.elapsed(vertex)));
     }
 
     fn failed(&self, vertex: &Vertex, error: &str) {
-        eprintln!(
+        self.printer.err_line(format_args!(
             "{vertex}: failed{}: {}",
             self.elapsed(vertex),
             error.lines().next().unwrap_or_default()
-        );
+        ));
     }
 
     fn skipped(&self, vertex: &Vertex, cause: &Vertex) {
-        eprintln!("{vertex}: skipped, because {cause} failed");
+        self.printer
+            .err_line(format_args!("{vertex}: skipped, because {cause} failed"));
     }
 }
 
@@ -235,20 +244,16 @@ const TRANSFER_LINE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Transfers as plain lines: a start, progress every 10 s, what Docker said, the end.
 pub struct TransferLines {
+    printer: Printer,
     transfers: Mutex<BTreeMap<String, Transfer>>,
 }
 
 impl TransferLines {
-    pub fn new() -> TransferLines {
+    pub fn new(printer: Printer) -> TransferLines {
         TransferLines {
+            printer,
             transfers: Mutex::new(BTreeMap::new()),
         }
-    }
-}
-
-impl Default for TransferLines {
-    fn default() -> TransferLines {
-        TransferLines::new()
     }
 }
 
@@ -258,11 +263,13 @@ impl crate::apply::report::TransferReporter for TransferLines {
             transfers.insert(host.to_owned(), Transfer::new(total));
         }
         match total {
-            Some(total) => eprintln!(
+            Some(total) => self.printer.err_line(format_args!(
                 "{host}: sending {what} ({})...",
                 indicatif::BinaryBytes(total)
-            ),
-            None => eprintln!("{host}: sending {what}..."),
+            )),
+            None => self
+                .printer
+                .err_line(format_args!("{host}: sending {what}...")),
         }
     }
 
@@ -277,12 +284,12 @@ impl crate::apply::report::TransferReporter for TransferLines {
             Some(transfer.progress())
         });
         if let Some(line) = line {
-            eprintln!("{host}: {line}");
+            self.printer.err_line(format_args!("{host}: {line}"));
         }
     }
 
     fn message(&self, host: &str, text: &str) {
-        eprintln!("{host}: {text}");
+        self.printer.err_line(format_args!("{host}: {text}"));
     }
 
     fn finished(&self, host: &str, error: Option<&str>) {
@@ -294,11 +301,13 @@ impl crate::apply::report::TransferReporter for TransferLines {
             .map(|transfer| transfer.summary())
             .unwrap_or_default();
         match error {
-            None => eprintln!("{host}: done, {summary}"),
-            Some(error) => eprintln!(
+            None => self
+                .printer
+                .err_line(format_args!("{host}: done, {summary}")),
+            Some(error) => self.printer.err_line(format_args!(
                 "{host}: failed: {}",
                 error.lines().next().unwrap_or_default()
-            ),
+            )),
         }
     }
 }

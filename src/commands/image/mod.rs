@@ -36,7 +36,7 @@ fn reporter(printer: Printer) -> Arc<dyn TransferReporter> {
     if printer.color_stderr() {
         Arc::new(crate::ui::progress::TransferLive::new())
     } else {
-        Arc::new(crate::ui::progress::TransferLines::new())
+        Arc::new(crate::ui::progress::TransferLines::new(printer))
     }
 }
 
