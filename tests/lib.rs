@@ -10,6 +10,7 @@ mod crash;
 mod discovery;
 mod examples;
 mod facts;
+mod formats;
 mod image;
 mod init;
 mod ownership;
