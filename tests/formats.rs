@@ -12,8 +12,7 @@
 
 use swarmform_sim::{SimHostSpec, SimOptions, SimRole};
 
-use crate::cluster::{Cluster, Ran};
-use crate::test::{SMALL, SMALL_COMPOSE, Test, redacted};
+use crate::support::{Run, SMALL, SMALL_COMPOSE, Test, redacted};
 
 /// The stack: a network, a secret and a config from the config file.
 const APP: &str = "version: \"3.8\"
@@ -151,8 +150,8 @@ interval = "10ms"
 
     /// Writes the config (node2's label and node3's availability among the hosts) and the
     /// files it reads.
-    fn write(&self, cluster: &Cluster) {
-        cluster.workloads(&self.workloads());
+    fn write(&self, cluster: &Test) {
+        cluster.write_workloads(&self.workloads());
         let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
         let config = config
             .replacen(
@@ -173,7 +172,7 @@ interval = "10ms"
 }
 
 /// Three hosts, node1 the manager, node3 without Docker, with [`FIRST`] written.
-fn every_kind() -> Cluster {
+fn every_kind() -> Test {
     let options = SimOptions {
         hosts: vec![
             SimHostSpec::new("node1"),
@@ -181,40 +180,32 @@ fn every_kind() -> Cluster {
             SimHostSpec::new("node3").without_docker(),
         ],
     };
-    let cluster = Cluster::with_options(options, 1, "");
+    let cluster = Test::with_sim(options, 1);
     FIRST.write(&cluster);
     cluster
 }
 
 /// `swarmform ARGS` with the external registry's password in the environment.
-fn run(cluster: &Cluster, args: &[&str]) -> Ran {
+fn run(cluster: &Test, args: &[&str]) -> Run {
     cluster
         .swarmform(args)
         .env("GHCR_TOKEN", "ghcr-token-formats")
         .run()
 }
 
-/// Runs `assertions` with filters for what varies between runs against the simulator: its SSH
-/// ports, Docker's ids, the lineage, the serial and the saved plan's digest of the config.
-fn filtered<R>(cluster: &Cluster, assertions: impl FnOnce() -> R) -> R {
-    let mut settings = insta::Settings::clone_current();
-    let mut ports: Vec<u16> = cluster.sim.hosts().iter().map(|host| host.port).collect();
-    ports.sort_unstable();
-    ports.dedup();
-    for port in ports {
-        settings.add_filter(&format!(r"\b{port}\b"), "[PORT]");
-    }
-    settings.add_filter(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "[LINEAGE]",
-    );
-    settings.add_filter(r"\b[0-9a-z]{25}\b", "[ID]");
-    settings.add_filter(r#""serial": \d+"#, r#""serial": [SERIAL]"#);
-    settings.add_filter(
-        r#""desired_digest": "sha256:[0-9a-f]{64}""#,
-        r#""desired_digest": "[DIGEST]""#,
-    );
-    settings.bind(assertions)
+/// Runs `assertions` with the harness's filters (the simulator's SSH ports, Docker's ids,
+/// UUIDs such as the lineage) and those of the formats: the serial, and the saved plan's digest
+/// of the config (which hashes the port).
+fn filtered<R>(test: &Test, assertions: impl FnOnce() -> R) -> R {
+    test.redacted(|| {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(r#""serial": \d+"#, r#""serial": [SERIAL]"#);
+        settings.add_filter(
+            r#""desired_digest": "sha256:[0-9a-f]{64}""#,
+            r#""desired_digest": "[DIGEST]""#,
+        );
+        settings.bind(assertions)
+    })
 }
 
 /// A document as swarmform writes it: pretty-printed JSON ending with one newline.
@@ -231,14 +222,14 @@ fn document(text: String) -> String {
 /// The plan JSON, the saved plan and the state after applying that saved plan, snapshotted as
 /// `NAME_plan_json`, `NAME_saved_plan` and `NAME_state`; `plan` names the planning arguments
 /// (`--destroy`). The saved plan is applied, and a plan afterwards has nothing to do.
-fn pin_formats(cluster: &Cluster, name: &str, plan: &[&str]) {
+fn pin_formats(cluster: &Test, name: &str, plan: &[&str]) {
     let json: Vec<&str> = [&["plan", "--json"], plan].concat();
-    let json = run(cluster, &json).expect(0);
+    let json = run(cluster, &json).success();
     assert_eq!(json.stderr(), "");
     let saved: Vec<&str> = [&["plan", "-out", "saved.plan"], plan].concat();
-    run(cluster, &saved).expect(0);
+    run(cluster, &saved).success();
     let saved = std::fs::read_to_string(cluster.path("saved.plan")).expect("the saved plan");
-    run(cluster, &["apply", "saved.plan"]).expect(0);
+    run(cluster, &["apply", "saved.plan"]).success();
     let state = cluster.state_text();
     filtered(cluster, || {
         insta::assert_snapshot!(format!("{name}_plan_json"), document(json.stdout()));
@@ -246,7 +237,7 @@ fn pin_formats(cluster: &Cluster, name: &str, plan: &[&str]) {
         insta::assert_snapshot!(format!("{name}_state"), document(state));
     });
     let again: Vec<&str> = [&["plan", "--detailed-exitcode"], plan].concat();
-    run(cluster, &again).expect(0);
+    run(cluster, &again).success();
 }
 
 // A first apply of every kind: the engines installed (node3 has no Docker), daemon.json
@@ -267,7 +258,7 @@ fn the_formats_of_a_first_apply() {
 #[test]
 fn the_formats_of_a_change_of_every_kind() {
     let cluster = every_kind();
-    run(&cluster, &["apply", "--auto-approve"]).expect(0);
+    run(&cluster, &["apply", "--auto-approve"]).success();
     run(
         &cluster,
         &[
@@ -285,7 +276,7 @@ fn the_formats_of_a_change_of_every_kind() {
             "hub",
         ],
     )
-    .expect(0);
+    .success();
     CHANGE.write(&cluster);
     pin_formats(&cluster, "change", &[]);
 }
@@ -296,7 +287,7 @@ fn the_formats_of_a_change_of_every_kind() {
 #[test]
 fn the_formats_of_a_destroy() {
     let cluster = every_kind();
-    run(&cluster, &["apply", "--auto-approve"]).expect(0);
+    run(&cluster, &["apply", "--auto-approve"]).success();
     pin_formats(&cluster, "destroy", &["--destroy"]);
 }
 
@@ -321,8 +312,8 @@ subnet = "10.0.9.0/24"
 // promoted in its place.
 #[test]
 fn the_formats_of_a_node_removal_and_a_promotion() {
-    let cluster = Cluster::new(4, 3, NODES);
-    run(&cluster, &["apply", "--auto-approve"]).expect(0);
+    let cluster = Test::with_hosts(4, 3).workloads(NODES);
+    run(&cluster, &["apply", "--auto-approve"]).success();
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     let start = config.find("[hosts.node3]").expect("node3 in the config");
     let end = start + config[start..].find("\n\n").expect("the end of node3") + 2;
@@ -350,7 +341,7 @@ fn the_formats_of_an_adoption() {
             SimHostSpec::new("node4"),
         ],
     };
-    let cluster = Cluster::with_options(options, 2, "[swarm]\nadopt = true\n");
+    let cluster = Test::with_sim(options, 2).workloads("[swarm]\nadopt = true\n");
     pin_formats(&cluster, "adoption", &[]);
 }
 
@@ -358,22 +349,18 @@ fn the_formats_of_an_adoption() {
 // the config, for a first plan and for a replacement against a recorded state.
 #[test]
 fn the_format_of_an_offline_saved_plan() {
-    let run = Test::new()
-        .config(SMALL)
-        .file("web.yml", SMALL_COMPOSE)
-        .args(["plan", "--refresh=false", "-out", "saved.plan"])
-        .run()
+    let test = Test::new().config(SMALL).file("web.yml", SMALL_COMPOSE);
+    test.run(&["plan", "--refresh=false", "-out", "saved.plan"])
         .success();
-    insta::assert_snapshot!("offline_saved_plan", document(run.read("saved.plan")));
+    insta::assert_snapshot!("offline_saved_plan", document(test.read("saved.plan")));
     let changed = SMALL.replace("10.0.9.0/24", "10.0.10.0/24");
-    let run = Test::new()
+    let test = Test::new()
         .config(SMALL)
         .file("web.yml", SMALL_COMPOSE)
         .applied()
-        .config(&changed)
-        .args(["plan", "--refresh=false", "-out", "saved.plan"])
-        .run()
+        .config(&changed);
+    test.run(&["plan", "--refresh=false", "-out", "saved.plan"])
         .success();
-    let saved = document(run.read("saved.plan"));
+    let saved = document(test.read("saved.plan"));
     redacted(|| insta::assert_snapshot!("offline_saved_replacement", saved));
 }

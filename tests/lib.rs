@@ -1,8 +1,7 @@
 //! The integration suite: every test runs the real `swarmform` binary, except `ssh`, which drives
 //! the transport through the library against an in-process SSH server.
 
-mod cluster;
-mod test;
+mod support;
 
 mod apply;
 mod cli;
