@@ -7,7 +7,7 @@ use std::time::Duration;
 use swarmform::state::StateFile;
 use swarmform_sim::{ClusterSnapshot, SimHostSpec, SimOptions};
 
-use crate::support::Test;
+use crate::support::{Test, progress_sorted, with_filters};
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 
@@ -76,11 +76,9 @@ fn apply_builds_clusters_of_one_three_and_five_hosts() {
     for (hosts, managers) in [(1, 1), (3, 1), (5, 3)] {
         let cluster = start(hosts, managers);
         let applied = cluster.run(&["apply", "--auto-approve"]).success();
-        assert!(
-            applied.stderr().contains("Apply complete!"),
-            "{}",
-            applied.stderr()
-        );
+        let stderr = progress_sorted(&applied.stderr());
+        assert!(stderr.contains("Apply complete!"), "{stderr}");
+        cluster.redacted(|| insta::assert_snapshot!(format!("apply_{hosts}_hosts"), stderr));
         assert_swarm(&cluster.snapshot(), hosts, managers);
         let again = cluster.run(&["plan", "--detailed-exitcode"]).success();
         assert!(
@@ -88,6 +86,9 @@ fn apply_builds_clusters_of_one_three_and_five_hosts() {
             "{}",
             again.stdout()
         );
+        cluster.redacted(|| {
+            insta::assert_snapshot!(format!("no_changes_on_{hosts}_hosts"), again.stdout())
+        });
     }
 }
 
@@ -114,6 +115,7 @@ fn bare_hosts_get_docker_and_a_non_root_user_joins_the_docker_group() {
         "{}",
         plan.stdout()
     );
+    cluster.redacted(|| insta::assert_snapshot!("bare_hosts_plan", plan.stdout()));
     cluster.run(&["apply", "--auto-approve"]).success();
     let snapshot = cluster.snapshot();
     for name in ["node1", "node2"] {
@@ -155,6 +157,7 @@ fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
         stderr.contains("stack.web: skipped, because node.node3 failed"),
         "{stderr}"
     );
+    cluster.redacted(|| insta::assert_snapshot!("a_failed_join", progress_sorted(&stderr)));
     let state = cluster.state_text();
     assert!(state.contains("\"node.node2\""), "{state}");
     assert!(state.contains("\"network.web\""), "{state}");
@@ -207,6 +210,7 @@ fn a_concurrent_apply_is_refused_by_the_lock() {
         "{}",
         refused.stderr()
     );
+    cluster.redacted(|| insta::assert_snapshot!(refused.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"));
     assert!(
         refused
             .stderr()
@@ -233,6 +237,13 @@ fn a_changed_host_key_is_refused() {
         stderr.contains(&before) && stderr.contains(&after),
         "{stderr}"
     );
+    let stderr = stderr
+        .replace(&before, "[TRUSTED KEY]")
+        .replace(&after, "[NEW KEY]");
+    cluster.redacted(|| insta::assert_snapshot!(stderr, @"
+    error: the ssh-ed25519 host key of `node1` changed: `[TEMP]/sim/known_hosts` records [TRUSTED KEY], the host offered [NEW KEY]
+    hint: someone may be intercepting the connection; if the host was reinstalled, remove the old key with `ssh-keygen -R '[127.0.1.1]:[PORT]' -f [TEMP]/sim/known_hosts`, then connect again
+    "));
 }
 
 // Under the strict policy a host missing from known_hosts is refused with its fingerprint.
@@ -257,6 +268,11 @@ fn an_unknown_host_key_is_refused_under_strict() {
     let stderr = refused.stderr();
     assert!(stderr.contains(&node2.host_key_fingerprint), "{stderr}");
     assert!(stderr.contains("node2"), "{stderr}");
+    let stderr = stderr.replace(&node2.host_key_fingerprint, "[KEY]");
+    cluster.redacted(|| insta::assert_snapshot!(stderr, @r#"
+    error: `node2` offered an unknown ssh-ed25519 host key [KEY], and the host key policy is strict
+    hint: compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host, then record it with `ssh-keyscan -p [PORT] -t ed25519 127.0.1.2 >> [TEMP]/partial_known_hosts`, or set host_key_policy = "accept-new" under [ssh] to record it on first contact
+    "#));
 }
 
 // No secret reaches stdout, stderr (even with -v) or the state: not the secret's content, not
@@ -295,11 +311,9 @@ fn destroy_takes_the_cluster_apart() {
     let cluster = start(5, 3);
     cluster.run(&["apply", "--auto-approve"]).success();
     let destroyed = cluster.run(&["destroy", "--auto-approve"]).success();
-    assert!(
-        destroyed.stderr().contains("Destroy complete!"),
-        "{}",
-        destroyed.stderr()
-    );
+    let stderr = progress_sorted(&destroyed.stderr());
+    assert!(stderr.contains("Destroy complete!"), "{stderr}");
+    cluster.redacted(|| insta::assert_snapshot!("destroy_5_hosts", stderr));
     let snapshot = cluster.snapshot();
     assert!(
         snapshot.hosts.values().all(|host| host.swarm_id.is_none()),
@@ -335,6 +349,7 @@ fn drift_is_planned_back_to_the_config() {
         "{}",
         plan.stdout()
     );
+    cluster.redacted(|| insta::assert_snapshot!("drift_plan", plan.stdout()));
     cluster.run(&["apply", "--auto-approve"]).success();
     cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
@@ -360,6 +375,12 @@ fn exec_groups_output_per_host() {
     let stdout = listed.stdout();
     assert!(stdout.starts_with("== node1 (exit 0)\n"), "{stdout}");
     assert!(!stdout.contains("== node2"), "{stdout}");
+    insta::assert_snapshot!(stdout, @"
+    == node1 (exit 0)
+    node1
+    node2
+    node3
+    ");
 }
 
 // A saved plan is applied exactly, and refused once the state moved on.
@@ -377,6 +398,12 @@ fn a_saved_plan_applies_once() {
         "{}",
         stale.stderr()
     );
+    // How many times the first apply wrote the state depends on how its steps interleaved.
+    let serial = [(r"is now serial \d+", "is now serial [SERIAL]")];
+    cluster.redacted(|| with_filters(&serial, || insta::assert_snapshot!(stale.stderr(), @"
+    error: the saved plan was made against state serial 0 (lineage ), but the state is now serial [SERIAL] (lineage [UUID]): something was applied since
+    hint: run `swarmform plan -out FILE` again and review the new plan
+    ")));
 }
 
 // Ctrl-C stops scheduling, lets running steps finish, saves the state and exits 130; the next
@@ -426,6 +453,16 @@ fn apply_asks_for_yes() {
             .stderr()
             .contains("nothing was applied: the answer was not `yes`")
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!(refused.stderr(), @"
+    Do you want to perform these actions?
+      swarmform will perform the actions described above.
+      Only 'yes' will be accepted to approve.
+
+      Enter a value: 
+    error: nothing was applied: the answer was not `yes`
+    ")
+    });
     assert!(cluster.snapshot().swarms.is_empty());
 
     let approved = cluster.swarmform(&["apply"]).stdin("yes\n").run();
@@ -486,12 +523,17 @@ fn refresh_records_drift_in_the_state() {
         "{}",
         cluster.state_text()
     );
+    cluster.redacted(|| insta::assert_snapshot!(refreshed.stderr(), @r#"
+    Drift: `node.node2`: labels is {"zone":"b"} on the cluster, {} in the state
+    Updated the state with 1 difference; `swarmform plan` shows how to bring the cluster back to the config.
+    "#));
     let again = cluster.run(&["refresh"]).success();
     assert!(
         again.stderr().contains("The state matches the cluster."),
         "{}",
         again.stderr()
     );
+    cluster.redacted(|| insta::assert_snapshot!(again.stderr(), @"The state matches the cluster."));
 }
 
 // An autolocked swarm: the unlock key goes to `unlock_key_file` (0600) and nowhere else, and a
@@ -574,6 +616,12 @@ fn an_unlock_key_is_never_printed_into_a_log() {
         "{}",
         applied.stderr()
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!(
+            "an_unlock_key_not_printed",
+            progress_sorted(&applied.stderr())
+        )
+    });
     assert!(!cluster.state_text().contains("SWMKEY-1-"));
 }
 
@@ -714,6 +762,7 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
         "{stdout}"
     );
     assert!(!stdout.contains("docker swarm leave"), "{stdout}");
+    cluster.redacted(|| insta::assert_snapshot!("an_unreachable_removed_host_plan", stdout));
     cluster.run(&["apply", "--auto-approve"]).success();
     let snapshot = cluster.snapshot();
     let swarm = snapshot.swarm().expect("the swarm");
@@ -742,6 +791,7 @@ fn join_tokens_are_rotated_after_the_joins() {
         "{}",
         plan.stdout()
     );
+    cluster.redacted(|| insta::assert_snapshot!("token_rotation_plan", plan.stdout()));
     let graph = cluster.run(&["graph"]).success();
     assert_eq!(
         graph

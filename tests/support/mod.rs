@@ -32,7 +32,7 @@ use swarmform::state::{ResourceState, State, StateFile};
 use swarmform_sim::{ClusterSnapshot, KillMoment, Sim, SimOptions};
 
 pub use configs::{SMALL, SMALL_COMPOSE};
-pub use filters::redacted;
+pub use filters::{progress_sorted, redacted, with_filters};
 pub use run::{Invocation, Run};
 
 /// A test: its folder, the environment every run gets, and the simulated hosts, if any.
