@@ -211,6 +211,7 @@ fn destroy_runs_in_teardown_order() {
     ] {
         assert!(dot.contains(edge), "missing {edge} in\n{dot}");
     }
+    insta::assert_snapshot!("destroy_graph", dot);
 }
 
 // Destroying three managers drains the worker and the other managers (demoting them) from the
@@ -236,6 +237,7 @@ fn destroy_demotes_managers_from_the_last_one() {
     let run = test.run(&["graph", "--destroy"]).success();
     let dot = run.stdout();
     assert!(dot.contains("  \"node.m2 (destroy)\" -> \"node.m3 (destroy)\" [label = \"one manager at a time\", style = \"dashed\"];\n"), "{dot}");
+    insta::assert_snapshot!("three_managers_destroy_graph", dot);
 }
 
 // The last manager, from which the others are demoted, is removed from the state only after
@@ -343,6 +345,7 @@ fn a_removed_worker_drains_leaves_and_is_removed() {
         dot.contains("  \"node.node3 (destroy)\" -> \"engine.node3 (destroy)\";\n"),
         "{dot}"
     );
+    insta::assert_snapshot!("removed_worker_graph", dot);
 }
 
 // A manager removed from three drains, is demoted, leaves and is removed, one step at a time.
@@ -382,6 +385,7 @@ fn a_removed_manager_is_drained_demoted_and_removed() {
         "{}",
         run.stdout()
     );
+    insta::assert_snapshot!("removed_manager_plan", run.stdout());
 }
 
 /// SMALL plus a second network and a stack on it.
@@ -428,6 +432,7 @@ fn a_target_plans_the_stack_and_its_dependencies() {
         "{}",
         run.stdout()
     );
+    insta::assert_snapshot!("targeted_plan", run.stdout());
 }
 
 // After an apply, a target leaves changes elsewhere unplanned.
@@ -461,6 +466,7 @@ fn a_malformed_target_is_an_error() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"error: `nonsense.x` is not a resource address: expected a kind: engine, file, daemon, swarm, node, network, secret, config, registry or stack");
 }
 
 // A target that matches nothing is refused, saying how to find the addresses.
@@ -579,6 +585,7 @@ fn a_rotated_secret_is_replaced_and_its_stack_updated() {
     ] {
         assert!(dot.contains(edge), "missing {edge} in\n{dot}");
     }
+    insta::assert_snapshot!("rotated_secret_graph", dot);
 }
 
 /// Three managers and their daemon.json.
@@ -610,6 +617,7 @@ fn a_daemon_json_change_restarts_dockerd_one_manager_at_a_time() {
     let dot = run.stdout();
     assert!(dot.contains("\"daemon.m1\" -> \"daemon.m2\" [label = \"one restart at a time\", style = \"dashed\"];"), "{dot}");
     assert!(dot.contains("\"daemon.m2\" -> \"daemon.m3\" [label = \"one restart at a time\", style = \"dashed\"];"), "{dot}");
+    insta::assert_snapshot!("daemon_json_change_graph", dot);
 }
 
 // A refreshing plan whose managers cannot be reached refuses, rather than take the swarm for
@@ -649,6 +657,10 @@ fn a_refreshing_plan_with_no_reachable_manager_is_refused() {
         ),
         "{stderr}"
     );
+    insta::assert_snapshot!(stderr, @"
+    error: no manager of the swarm could be reached (`node1`: connection refused), so the live cluster cannot be read
+    hint: bring a manager back, or plan from the state file alone with `--refresh=false`
+    ");
 }
 
 // With no state there is nothing to refresh: a plain `plan` works.
@@ -877,6 +889,10 @@ fn show_of_a_file_that_is_not_a_plan_is_an_error() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: `swarmform.toml` is not a swarmform plan file: expected value at line 2 column 2
+    hint: make one with `swarmform plan -out swarmform.toml`
+    ");
 }
 
 // A plan takes the state lock and releases it: no lock file is left behind.
