@@ -43,6 +43,13 @@ fn a_usage_error_exits_1() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: unexpected argument '--bogus' found
+
+    Usage: swarmform plan [OPTIONS]
+
+    For more information, try '--help'.
+    ");
     Test::new().run(&["frobnicate"]).failure();
     Test::new().run(&[]).failure();
 }
@@ -57,6 +64,13 @@ fn json_and_markdown_conflict() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: the argument '--json' cannot be used with '--markdown'
+
+    Usage: swarmform plan --json
+
+    For more information, try '--help'.
+    ");
 }
 
 // A config error exits 1 even with `--detailed-exitcode`, so 2 always means "changes".
@@ -71,6 +85,17 @@ fn a_config_error_exits_1_with_detailed_exitcode() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: missing field `address`
+     --> swarmform.toml:1:1
+      |
+    1 | [hosts.node1]
+      | ^^^^^^^^^^^^^ here
+      |
+      = help: fix the TOML at this position
+
+    error: the config has 1 error; nothing was changed
+    ");
 }
 
 // A bad `--lock-timeout` says how durations are written.
@@ -164,6 +189,7 @@ fn graph_joins_managers_one_at_a_time() {
     let dot = run.stdout();
     assert!(dot.contains("  \"node.m1\" -> \"node.m2\" [label = \"one manager at a time\", style = \"dashed\"];\n"), "{dot}");
     assert!(dot.contains("  \"node.m2\" -> \"node.m3\" [label = \"one manager at a time\", style = \"dashed\"];\n"), "{dot}");
+    insta::assert_snapshot!("three_managers_graph", dot);
 }
 
 // NO_COLOR and `--no-color` keep ANSI escapes out of every output.

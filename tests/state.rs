@@ -95,6 +95,7 @@ fn show_prints_the_state() {
         "{}",
         run.stdout()
     );
+    insta::assert_snapshot!("show_the_state", run.stdout());
     assert!(!run.stdout().contains("sha256:"), "{}", run.stdout());
     let run = test.run(&["show", "--json"]).success();
     let state: serde_json::Value = serde_json::from_str(&run.stdout()).expect("state JSON");
@@ -146,6 +147,7 @@ fn rm_forgets_a_resource_and_keeps_a_backup() {
         stdout.contains("  # network.web will be created\n"),
         "{stdout}"
     );
+    insta::assert_snapshot!("plan_after_state_rm", stdout);
     assert!(
         stdout.ends_with("Plan: 1 to add, 0 to change, 0 to destroy.\n"),
         "{stdout}"
@@ -228,6 +230,7 @@ fn a_corrupt_state_is_refused_and_untouched() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is not valid swarmform state: EOF while parsing a list at line 1 column 49; it was left untouched — restore it from `swarmform.state.json.backup` or fix it by hand");
     assert_eq!(
         std::fs::read(test.path("swarmform.state.json")).expect("state"),
         corrupt
@@ -250,6 +253,7 @@ fn a_newer_state_is_refused_and_untouched() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr().replace(env!("CARGO_PKG_VERSION"), "[VERSION]"), @"error: the state file `swarmform.state.json` has format version 99, but this swarmform ([VERSION]) reads only up to version 1; it was left untouched — upgrade swarmform to work with it");
     assert_eq!(test.read("swarmform.state.json"), newer);
     assert!(!test.path("swarmform.state.json.backup").exists());
 }
@@ -402,6 +406,9 @@ fn a_locked_state_refuses_state_rm() {
         .expect("lock");
     let run = test.run(&["state", "rm", "network.web"]).failure();
     assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"),
+    );
     assert_eq!(
         std::fs::read(test.path("swarmform.state.json")).expect("state"),
         before
@@ -422,6 +429,9 @@ fn force_unlock_with_the_wrong_id_is_refused() {
     );
     let run = test.run(&["plan", "--refresh=false"]).failure();
     assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"),
+    );
     drop(guard);
 }
 
@@ -454,6 +464,9 @@ fn force_unlock_refuses_a_holder_running_here_unless_forced() {
     });
     let run = test.run(&["plan", "--refresh=false"]).failure();
     assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"),
+    );
     let run = test.run(&["force-unlock", "--force", &id]).success();
     redacted(
         || insta::assert_snapshot!(run.stderr(), @"Released the lock `[UUID]` on `swarmform.state.json` (held by [WHO], operation `apply`, pid [PID])."),
@@ -518,6 +531,18 @@ fn the_state_flag_chooses_the_file() {
         .run(&["--state", "elsewhere.json", "state", "list"])
         .success();
     assert!(run.stdout().contains("network.web\n"), "{}", run.stdout());
+    insta::assert_snapshot!(run.stdout(), @"
+    engine.node1
+    engine.node2
+    engine.node3
+    swarm
+    node.node1
+    node.node2
+    node.node3
+    network.web
+    secret.db
+    stack.web
+    ");
     assert!(!test.path("swarmform.state.json").exists());
 }
 
@@ -564,6 +589,10 @@ fn a_dangling_symlinked_state_is_an_error() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: the state file `swarmform.state.json` is a symbolic link to `gone/prod.json`, which does not exist; nothing was read or written
+    hint: restore `gone/prod.json` (or mount what holds it), or point the link at the state with `ln -sfn STATE swarmform.state.json`; to start with no state, remove the link
+    ");
     assert!(!test.path("gone").exists());
 }
 
@@ -621,6 +650,17 @@ fn an_unlock_key_file_in_a_missing_folder_is_refused() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @r#"
+    error: `unlock_key_file` cannot be written: the folder `keys` does not exist
+      --> swarmform.toml:22:19
+       |
+    22 | unlock_key_file = "keys/unlock.key"
+       |                   ^^^^^^^^^^^^^^^^^ the apply that locks the swarm writes its unlock key here
+       |
+       = help: create it (`mkdir -p keys`; mode 0700 keeps it private), or name a file in a folder that exists; paths are relative to `.`
+
+    error: the config has 1 error; nothing was changed
+    "#);
     assert_eq!(run.stdout(), "");
     std::fs::create_dir(test.path("keys")).expect("make the folder");
     let run = test.run(&["validate"]).success();
@@ -665,6 +705,17 @@ fn an_unlock_key_file_that_cannot_be_written_is_refused() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @r#"
+    error: `unlock_key_file` cannot be written: `keys` is a folder, not a file
+      --> swarmform.toml:22:19
+       |
+    22 | unlock_key_file = "keys"
+       |                   ^^^^^^ the apply that locks the swarm writes its unlock key here
+       |
+       = help: name a file, such as `unlock.key` inside it; paths are relative to `.`
+
+    error: the config has 1 error; nothing was changed
+    "#);
 }
 
 // When `unlock_key_file` cannot be written at apply time (its folder was removed after the
