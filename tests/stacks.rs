@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use swarmform_sim::ClusterSnapshot;
 
-use crate::support::Test;
+use crate::support::{Test, progress_sorted, with_filters};
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 const TOKEN: &str = "tok-91f2e7c4-sensitive";
@@ -74,6 +74,9 @@ fn start(workloads: &str) -> Test {
         .file("db.txt", format!("{SECRET}\n"))
         .file("web.yml.hbs", WEB)
 }
+
+/// Which node the scheduler put a task on differs between runs.
+const PLACED: [(&str, &str); 1] = [(r"(web_web\.\d+) on node\d", "$1 on [NODE]")];
 
 /// Runs of spaces as one, so checks do not depend on how `=` is aligned.
 fn squeeze(text: &str) -> String {
@@ -162,6 +165,7 @@ fn the_plan_shows_what_changes_per_service() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("service_changes_plan", plan.stdout()));
     // The token changed, but its value shows nowhere: the environment is unchanged
     // (`TOKEN=(sensitive)` both times) and the compose diff is redacted.
     assert!(!stdout.contains("services.web_web.environment"), "{stdout}");
@@ -188,6 +192,7 @@ fn the_plan_shows_what_changes_per_service() {
         "{}",
         plan.stdout()
     );
+    cluster.redacted(|| insta::assert_snapshot!("environment_change_plan", plan.stdout()));
 }
 
 // A freshly deployed stack refreshes to exactly its desired summary: the digest Docker pins,
@@ -209,6 +214,7 @@ fn a_deployed_stack_plans_no_change() {
         "{}",
         again.stderr()
     );
+    insta::assert_snapshot!(again.stderr(), @"The state matches the cluster.");
 }
 
 // A service scaled by hand and one re-imaged by hand are noticed by refresh, planned back to
@@ -230,6 +236,7 @@ fn services_changed_by_hand_are_planned_back() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("refreshed_by_hand", stderr));
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     let stdout = squeeze(&plan.stdout());
     assert!(
@@ -244,6 +251,7 @@ fn services_changed_by_hand_are_planned_back() {
         stdout.contains("~ services.web_web.replicas = 5 -> 2"),
         "{stdout}"
     );
+    cluster.redacted(|| insta::assert_snapshot!("planned_back", plan.stdout()));
     cluster.run(&["apply", "--auto-approve"]).success();
     let web = service(&cluster.snapshot(), "web_web").clone();
     assert_eq!(web.replicas, 2, "{web:?}");
@@ -269,6 +277,11 @@ fn a_service_that_cannot_start_fails_with_its_task_errors() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| {
+        with_filters(&PLACED, || {
+            insta::assert_snapshot!("cannot_start", progress_sorted(&stderr))
+        })
+    });
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "failed without waiting for `converge_timeout`"
@@ -306,6 +319,7 @@ fn a_service_that_only_needs_longer_waits_converge_timeout() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("did_not_converge", progress_sorted(&stderr)));
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(2),
         "waited the timeout"
@@ -335,6 +349,11 @@ fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| {
+        with_filters(&PLACED, || {
+            insta::assert_snapshot!("rolled_back", progress_sorted(&stderr))
+        })
+    });
     let web = service(&cluster.snapshot(), "web_web").clone();
     assert!(web.image.starts_with("local/busybox:1@"), "{web:?}");
     assert_eq!(web.running, 2, "{web:?}");
@@ -347,6 +366,7 @@ fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
         "{}",
         plan.stdout()
     );
+    cluster.redacted(|| insta::assert_snapshot!("after_a_rollback_plan", plan.stdout()));
 }
 
 // Docker's default `failure_action: pause` stops the update; the step fails saying it was
@@ -366,6 +386,11 @@ fn a_paused_update_is_reported() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| {
+        with_filters(&PLACED, || {
+            insta::assert_snapshot!("paused", progress_sorted(&stderr))
+        })
+    });
 }
 
 // An HTTP health check after the deploy: shown in the plan, retried while the endpoint
@@ -387,12 +412,16 @@ fn an_http_health_check_passes_after_retries() {
         "{}",
         plan.stdout()
     );
+    let stdout = plan.stdout().replace(&url, "[URL]");
+    cluster.redacted(|| insta::assert_snapshot!("http_health_check_plan", stdout));
     let applied = cluster.run(&["apply", "--auto-approve"]).success();
     assert!(
         applied.stderr().contains("Apply complete!"),
         "{}",
         applied.stderr()
     );
+    let stderr = progress_sorted(&applied.stderr()).replace(&url, "[URL]");
+    cluster.redacted(|| insta::assert_snapshot!("http_health_check_passes", stderr));
     assert_eq!(served.load(Ordering::SeqCst), 3, "two 503s, then a 200");
     cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
@@ -412,6 +441,8 @@ fn a_failing_http_health_check_says_what_it_last_saw() {
     ] {
         assert!(stderr.contains(&expected), "{expected}\n{stderr}");
     }
+    let stderr = progress_sorted(&stderr).replace(&url, "[URL]");
+    cluster.redacted(|| insta::assert_snapshot!("http_health_check_fails", stderr));
     assert_eq!(served.load(Ordering::SeqCst), 3);
 }
 
@@ -443,6 +474,7 @@ fn a_command_health_check_runs_on_its_host() {
         !stdout.contains("docker stack deploy"),
         "no redeploy: {stdout}"
     );
+    cluster.redacted(|| insta::assert_snapshot!("command_health_check_plan", stdout));
     let failed = cluster.run(&["apply", "--auto-approve"]).failure();
     assert!(
         failed
@@ -451,6 +483,8 @@ fn a_command_health_check_runs_on_its_host() {
         "{}",
         failed.stderr()
     );
+    let stderr = progress_sorted(&failed.stderr());
+    cluster.redacted(|| insta::assert_snapshot!("command_health_check_fails", stderr));
 }
 
 // A changed subnet replaces the network: the plan names the stack taken down for it, and
@@ -468,6 +502,7 @@ fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("replaced_network_plan", stdout));
     let from = cluster.commands_so_far("node1");
     cluster.run(&["apply", "--auto-approve"]).success();
     let stack_rm = cluster.position("node1", from, &["docker stack rm web"]);
@@ -549,6 +584,7 @@ fn workloads_removed_by_hand_are_recreated_in_order() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("removed_by_hand_plan", stdout));
     let from = cluster.commands_so_far("node1");
     cluster.run(&["apply", "--auto-approve"]).success();
     let network = cluster.position("node1", from, &["docker network create"]);
