@@ -79,6 +79,7 @@ fn the_first_plan_shows_every_hosts_facts() {
         "{}",
         markdown.stdout()
     );
+    hosts.redacted(|| insta::assert_snapshot!("markdown_plan_with_hosts", markdown.stdout()));
 }
 
 // A host without Docker says so, and whether the plan installs it: with `install =
@@ -112,6 +113,7 @@ fn a_bare_host_shows_docker_not_installed() {
         ),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("docker_required_but_missing_plan", stdout));
 }
 
 // Docker versions that differ across the cluster are a warning listing each host's version.
@@ -135,6 +137,7 @@ fn differing_docker_versions_warn() {
         stdout.contains("  node2  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 24.0.5  "),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("differing_docker_versions_plan", stdout));
 }
 
 // Two hosts with the same hostname refuse the plan: placement by node.hostname would be
@@ -232,6 +235,7 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
         stdout.contains("join as worker with a token read from node1"),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("adoption_plan", stdout));
 
     let applied = hosts.run(&["apply", "--auto-approve"]).success();
     assert!(
@@ -316,6 +320,7 @@ fn an_unreachable_host_is_shown_and_warned() {
         hosts_section(&stdout).ends_with("\n  node9  unreachable: connection refused"),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("unreachable_host_plan", stdout));
 }
 
 // A manager whose address is a DHCP lease is a warning: if it changes, the swarm hangs.
@@ -337,6 +342,8 @@ fn a_dynamic_manager_address_warns() {
     );
     // node2 is a worker: its lease does not matter to the swarm.
     assert!(!stdout.contains("node2 advertises"), "{stdout}");
+    let stdout = stdout.replace(&address, "[ADDRESS]");
+    hosts.redacted(|| insta::assert_snapshot!("dhcp_manager_plan", stdout));
 }
 
 // `--refresh=false` reads nothing: no host receives a single command, and the plan says the
@@ -354,6 +361,7 @@ fn refresh_false_reads_nothing() {
         stdout.contains("the hosts' facts (OS, Docker, swarm membership) were not read or checked"),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("offline_plan_of_simulated_hosts", stdout));
     let json = hosts.run(&["plan", "--refresh=false", "--json"]).success();
     let document: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
     assert_eq!(document["hosts"], serde_json::json!([]));
