@@ -264,6 +264,15 @@ fn a_refused_push_reports_dockers_message() {
         )),
         "{stderr}"
     );
+    let stderr = stderr.replace(&address, "[REGISTRY]");
+    cluster.redacted(|| insta::assert_snapshot!(stderr, @r#"
+    node1: sending `app.tar` (9.00 KiB)...
+    node1: Loaded image: local/app:1
+    node1: pushing [REGISTRY]/local/app:1
+    node1: failed: `docker push [REGISTRY]/local/app:1` failed on `node1`: Get "http://[REGISTRY]/v2/": dial tcp [REGISTRY]: connect: connection refused
+    error: `docker push [REGISTRY]/local/app:1` failed on `node1`: Get "http://[REGISTRY]/v2/": dial tcp [REGISTRY]: connect: connection refused
+    hint: nothing answers at [REGISTRY]: `swarmform plan` shows whether `registry.hub` needs applying, and `swarmform exec --hosts node1 -- docker service ps --no-trunc SERVICE` why its task is not running
+    "#));
     assert_eq!(ran.stdout(), "");
     assert!(cluster.sim().registry_images(&address).is_empty());
 }
