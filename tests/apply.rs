@@ -7,7 +7,7 @@ use std::time::Duration;
 use swarmform::state::StateFile;
 use swarmform_sim::{ClusterSnapshot, SimHostSpec, SimOptions};
 
-use crate::cluster::Cluster;
+use crate::support::{Test, progress_sorted, with_filters};
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 
@@ -28,18 +28,19 @@ const WEB: &str = "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox
 
 /// `hosts` simulated hosts, the first `managers` of them managers, with a network, a secret and
 /// a stack.
-fn start(hosts: usize, managers: usize) -> Cluster {
+fn start(hosts: usize, managers: usize) -> Test {
     with_workloads(hosts, managers, WORKLOADS)
 }
 
-fn with_workloads(hosts: usize, managers: usize, workloads: &str) -> Cluster {
+fn with_workloads(hosts: usize, managers: usize, workloads: &str) -> Test {
     with_options(SimOptions::with_hosts(hosts), managers, workloads)
 }
 
 /// The hosts of `options` with `workloads`, and the secret's file and the stack's template
 /// [`WORKLOADS`] names.
-fn with_options(options: SimOptions, managers: usize, workloads: &str) -> Cluster {
-    Cluster::with_options(options, managers, workloads)
+fn with_options(options: SimOptions, managers: usize, workloads: &str) -> Test {
+    Test::with_sim(options, managers)
+        .workloads(workloads)
         .file("db.txt", format!("{SECRET}\n"))
         .file("web.yml.hbs", WEB)
 }
@@ -74,19 +75,20 @@ fn assert_swarm(snapshot: &ClusterSnapshot, nodes: usize, managers: usize) {
 fn apply_builds_clusters_of_one_three_and_five_hosts() {
     for (hosts, managers) in [(1, 1), (3, 1), (5, 3)] {
         let cluster = start(hosts, managers);
-        let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
-        assert!(
-            applied.stderr().contains("Apply complete!"),
-            "{}",
-            applied.stderr()
-        );
+        let applied = cluster.run(&["apply", "--auto-approve"]).success();
+        let stderr = progress_sorted(&applied.stderr());
+        assert!(stderr.contains("Apply complete!"), "{stderr}");
+        cluster.redacted(|| insta::assert_snapshot!(format!("apply_{hosts}_hosts"), stderr));
         assert_swarm(&cluster.snapshot(), hosts, managers);
-        let again = cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+        let again = cluster.run(&["plan", "--detailed-exitcode"]).success();
         assert!(
             again.stdout().starts_with("No changes."),
             "{}",
             again.stdout()
         );
+        cluster.redacted(|| {
+            insta::assert_snapshot!(format!("no_changes_on_{hosts}_hosts"), again.stdout())
+        });
     }
 }
 
@@ -106,14 +108,15 @@ fn bare_hosts_get_docker_and_a_non_root_user_joins_the_docker_group() {
         "swarmform.toml",
         config.replace("user = \"root\"", "user = \"pi\""),
     );
-    let plan = cluster.run(&["plan"]).expect(0);
+    let plan = cluster.run(&["plan"]).success();
     assert!(
         plan.stdout()
             .contains("install docker.io from the distribution's packages"),
         "{}",
         plan.stdout()
     );
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.redacted(|| insta::assert_snapshot!("bare_hosts_plan", plan.stdout()));
+    cluster.run(&["apply", "--auto-approve"]).success();
     let snapshot = cluster.snapshot();
     for name in ["node1", "node2"] {
         let host = snapshot.host(name).expect("host");
@@ -122,14 +125,14 @@ fn bare_hosts_get_docker_and_a_non_root_user_joins_the_docker_group() {
     }
     assert!(
         cluster
-            .sim
+            .sim()
             .commands("node1")
             .iter()
             .any(|line| line.starts_with("sudo -n")),
         "a non-root login runs its commands through sudo"
     );
     assert_eq!(snapshot.swarms[0].nodes.len(), 2);
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A failing join fails that node alone; what does not depend on it is applied, what does is
@@ -137,13 +140,13 @@ fn bare_hosts_get_docker_and_a_non_root_user_joins_the_docker_group() {
 #[test]
 fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
     let cluster = start(3, 1);
-    cluster.sim.fail(
+    cluster.sim().fail(
         "node3",
         "swarm join",
         1,
         "Error response from daemon: rpc error: code = Unavailable desc = connection error",
     );
-    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let failed = cluster.run(&["apply", "--auto-approve"]).failure();
     let stderr = failed.stderr();
     assert_eq!(
         stderr.matches("rpc error: code = Unavailable").count(),
@@ -154,6 +157,7 @@ fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
         stderr.contains("stack.web: skipped, because node.node3 failed"),
         "{stderr}"
     );
+    cluster.redacted(|| insta::assert_snapshot!("a_failed_join", progress_sorted(&stderr)));
     let state = cluster.state_text();
     assert!(state.contains("\"node.node2\""), "{state}");
     assert!(state.contains("\"network.web\""), "{state}");
@@ -166,8 +170,8 @@ fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
     let snapshot = cluster.snapshot();
     assert_eq!(snapshot.swarms[0].nodes.len(), 2);
 
-    cluster.sim.clear_faults("node3");
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.sim().clear_faults("node3");
+    cluster.run(&["apply", "--auto-approve"]).success();
     assert_swarm(&cluster.snapshot(), 3, 1);
 }
 
@@ -176,7 +180,7 @@ fn a_failure_skips_only_its_dependents_and_a_reapply_finishes() {
 #[test]
 fn a_killed_apply_converges_on_the_next_one() {
     let cluster = start(3, 1);
-    cluster.sim.delay("node2", Duration::from_millis(400));
+    cluster.sim().delay("node2", Duration::from_millis(400));
     let mut child = cluster.spawn(&["apply", "--auto-approve"]);
     assert!(
         cluster.wait_for_command("node2", "swarm join"),
@@ -184,14 +188,14 @@ fn a_killed_apply_converges_on_the_next_one() {
     );
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    cluster.sim.clear_faults("node2");
+    cluster.sim().clear_faults("node2");
     let state = cluster.state_text();
     serde_json::from_str::<serde_json::Value>(&state)
         .expect("the state is valid JSON after the kill");
 
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     assert_swarm(&cluster.snapshot(), 3, 1);
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A second apply while one holds the state lock is refused with who holds it.
@@ -200,12 +204,13 @@ fn a_concurrent_apply_is_refused_by_the_lock() {
     let cluster = start(1, 1);
     let file = StateFile::new(cluster.path("swarmform.state.json"));
     let guard = file.lock("apply", Duration::ZERO).expect("hold the lock");
-    let refused = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let refused = cluster.run(&["apply", "--auto-approve"]).failure();
     assert!(
         refused.stderr().contains("is locked by"),
         "{}",
         refused.stderr()
     );
+    cluster.redacted(|| insta::assert_snapshot!(refused.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"));
     assert!(
         refused
             .stderr()
@@ -220,26 +225,33 @@ fn a_concurrent_apply_is_refused_by_the_lock() {
 #[test]
 fn a_changed_host_key_is_refused() {
     let cluster = start(1, 1);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    let before = cluster.sim.hosts()[0].host_key_fingerprint.clone();
-    cluster.block_on(cluster.sim.change_host_key("node1"));
-    let after = cluster.sim.hosts()[0].host_key_fingerprint.clone();
+    cluster.run(&["apply", "--auto-approve"]).success();
+    let before = cluster.sim().hosts()[0].host_key_fingerprint.clone();
+    cluster.block_on(cluster.sim().change_host_key("node1"));
+    let after = cluster.sim().hosts()[0].host_key_fingerprint.clone();
     assert_ne!(before, after);
-    let refused = cluster.run(&["plan"]).expect(1);
+    let refused = cluster.run(&["plan"]).failure();
     let stderr = refused.stderr();
     assert!(stderr.contains("node1"), "{stderr}");
     assert!(
         stderr.contains(&before) && stderr.contains(&after),
         "{stderr}"
     );
+    let stderr = stderr
+        .replace(&before, "[TRUSTED KEY]")
+        .replace(&after, "[NEW KEY]");
+    cluster.redacted(|| insta::assert_snapshot!(stderr, @"
+    error: the ssh-ed25519 host key of `node1` changed: `[TEMP]/sim/known_hosts` records [TRUSTED KEY], the host offered [NEW KEY]
+    hint: someone may be intercepting the connection; if the host was reinstalled, remove the old key with `ssh-keygen -R '[127.0.1.1]:[PORT]' -f [TEMP]/sim/known_hosts`, then connect again
+    "));
 }
 
 // Under the strict policy a host missing from known_hosts is refused with its fingerprint.
 #[test]
 fn an_unknown_host_key_is_refused_under_strict() {
     let cluster = start(2, 1);
-    let node2 = cluster.sim.hosts()[1].clone();
-    let known = std::fs::read_to_string(cluster.sim.known_hosts_file()).expect("known_hosts");
+    let node2 = cluster.sim().hosts()[1].clone();
+    let known = std::fs::read_to_string(cluster.sim().known_hosts_file()).expect("known_hosts");
     let without: String = known
         .lines()
         .filter(|line| !line.contains(&node2.address.to_string()))
@@ -248,14 +260,19 @@ fn an_unknown_host_key_is_refused_under_strict() {
     cluster.write("partial_known_hosts", &without);
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     let config = config.replace(
-        &cluster.sim.known_hosts_file().display().to_string(),
+        &cluster.sim().known_hosts_file().display().to_string(),
         &cluster.path("partial_known_hosts").display().to_string(),
     );
     cluster.write("swarmform.toml", &config);
-    let refused = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let refused = cluster.run(&["apply", "--auto-approve"]).failure();
     let stderr = refused.stderr();
     assert!(stderr.contains(&node2.host_key_fingerprint), "{stderr}");
     assert!(stderr.contains("node2"), "{stderr}");
+    let stderr = stderr.replace(&node2.host_key_fingerprint, "[KEY]");
+    cluster.redacted(|| insta::assert_snapshot!(stderr, @r#"
+    error: `node2` offered an unknown ssh-ed25519 host key [KEY], and the host key policy is strict
+    hint: compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host, then record it with `ssh-keyscan -p [PORT] -t ed25519 127.0.1.2 >> [TEMP]/partial_known_hosts`, or set host_key_policy = "accept-new" under [ssh] to record it on first contact
+    "#));
 }
 
 // No secret reaches stdout, stderr (even with -v) or the state: not the secret's content, not
@@ -263,7 +280,7 @@ fn an_unknown_host_key_is_refused_under_strict() {
 #[test]
 fn secrets_never_reach_output_or_state() {
     let cluster = start(3, 1);
-    let applied = cluster.run(&["apply", "--auto-approve", "-v"]).expect(0);
+    let applied = cluster.run(&["apply", "--auto-approve", "-v"]).success();
     let snapshot = cluster.snapshot();
     let swarm = &snapshot.swarms[0];
     let outputs = format!(
@@ -292,13 +309,11 @@ fn secrets_never_reach_output_or_state() {
 #[test]
 fn destroy_takes_the_cluster_apart() {
     let cluster = start(5, 3);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    let destroyed = cluster.run(&["destroy", "--auto-approve"]).expect(0);
-    assert!(
-        destroyed.stderr().contains("Destroy complete!"),
-        "{}",
-        destroyed.stderr()
-    );
+    cluster.run(&["apply", "--auto-approve"]).success();
+    let destroyed = cluster.run(&["destroy", "--auto-approve"]).success();
+    let stderr = progress_sorted(&destroyed.stderr());
+    assert!(stderr.contains("Destroy complete!"), "{stderr}");
+    cluster.redacted(|| insta::assert_snapshot!("destroy_5_hosts", stderr));
     let snapshot = cluster.snapshot();
     assert!(
         snapshot.hosts.values().all(|host| host.swarm_id.is_none()),
@@ -312,7 +327,7 @@ fn destroy_takes_the_cluster_apart() {
 #[test]
 fn drift_is_planned_back_to_the_config() {
     let cluster = start(3, 1);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     cluster
         .run(&[
             "exec",
@@ -326,23 +341,24 @@ fn drift_is_planned_back_to_the_config() {
             "drain",
             "node2",
         ])
-        .expect(0);
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+        .success();
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     assert!(
         plan.stdout()
             .contains("~ availability = \"drain\" -> \"active\""),
         "{}",
         plan.stdout()
     );
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.redacted(|| insta::assert_snapshot!("drift_plan", plan.stdout()));
+    cluster.run(&["apply", "--auto-approve"]).success();
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // exec runs one command on the selected hosts and prints each host's output under its name.
 #[test]
 fn exec_groups_output_per_host() {
     let cluster = start(3, 1);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let listed = cluster
         .run(&[
             "exec",
@@ -355,20 +371,26 @@ fn exec_groups_output_per_host() {
             "--format",
             "{{.Hostname}}",
         ])
-        .expect(0);
+        .success();
     let stdout = listed.stdout();
     assert!(stdout.starts_with("== node1 (exit 0)\n"), "{stdout}");
     assert!(!stdout.contains("== node2"), "{stdout}");
+    insta::assert_snapshot!(stdout, @"
+    == node1 (exit 0)
+    node1
+    node2
+    node3
+    ");
 }
 
 // A saved plan is applied exactly, and refused once the state moved on.
 #[test]
 fn a_saved_plan_applies_once() {
     let cluster = start(1, 1);
-    cluster.run(&["plan", "-out", "first.plan"]).expect(0);
-    cluster.run(&["plan", "-out", "second.plan"]).expect(0);
-    cluster.run(&["apply", "first.plan"]).expect(0);
-    let stale = cluster.run(&["apply", "second.plan"]).expect(1);
+    cluster.run(&["plan", "-out", "first.plan"]).success();
+    cluster.run(&["plan", "-out", "second.plan"]).success();
+    cluster.run(&["apply", "first.plan"]).success();
+    let stale = cluster.run(&["apply", "second.plan"]).failure();
     assert!(
         stale
             .stderr()
@@ -376,6 +398,12 @@ fn a_saved_plan_applies_once() {
         "{}",
         stale.stderr()
     );
+    // How many times the first apply wrote the state depends on how its steps interleaved.
+    let serial = [(r"is now serial \d+", "is now serial [SERIAL]")];
+    cluster.redacted(|| with_filters(&serial, || insta::assert_snapshot!(stale.stderr(), @"
+    error: the saved plan was made against state serial 0 (lineage ), but the state is now serial [SERIAL] (lineage [UUID]): something was applied since
+    hint: run `swarmform plan -out FILE` again and review the new plan
+    ")));
 }
 
 // Ctrl-C stops scheduling, lets running steps finish, saves the state and exits 130; the next
@@ -383,7 +411,7 @@ fn a_saved_plan_applies_once() {
 #[test]
 fn an_interrupted_apply_saves_and_exits_130() {
     let cluster = start(3, 1);
-    cluster.sim.delay("node2", Duration::from_millis(300));
+    cluster.sim().delay("node2", Duration::from_millis(300));
     let child = cluster.spawn(&["apply", "--auto-approve"]);
     assert!(
         cluster.wait_for_command("node2", "swarm join"),
@@ -409,8 +437,8 @@ fn an_interrupted_apply_saves_and_exits_130() {
         !addresses.contains(&"stack.web"),
         "nothing new started after Ctrl-C: {addresses:?}"
     );
-    cluster.sim.clear_faults("node2");
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.sim().clear_faults("node2");
+    cluster.run(&["apply", "--auto-approve"]).success();
     assert_swarm(&cluster.snapshot(), 3, 1);
 }
 
@@ -425,6 +453,16 @@ fn apply_asks_for_yes() {
             .stderr()
             .contains("nothing was applied: the answer was not `yes`")
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!(refused.stderr(), @"
+    Do you want to perform these actions?
+      swarmform will perform the actions described above.
+      Only 'yes' will be accepted to approve.
+
+      Enter a value: 
+    error: nothing was applied: the answer was not `yes`
+    ")
+    });
     assert!(cluster.snapshot().swarms.is_empty());
 
     let approved = cluster.swarmform(&["apply"]).stdin("yes\n").run();
@@ -457,7 +495,7 @@ fn debug_logs_carry_no_secret() {
 #[test]
 fn refresh_records_drift_in_the_state() {
     let cluster = start(2, 1);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     cluster
         .run(&[
             "exec",
@@ -471,8 +509,8 @@ fn refresh_records_drift_in_the_state() {
             "zone=b",
             "node2",
         ])
-        .expect(0);
-    let refreshed = cluster.run(&["refresh"]).expect(0);
+        .success();
+    let refreshed = cluster.run(&["refresh"]).success();
     assert!(
         refreshed.stderr().contains(
             "Drift: `node.node2`: labels is {\"zone\":\"b\"} on the cluster, {} in the state"
@@ -485,12 +523,17 @@ fn refresh_records_drift_in_the_state() {
         "{}",
         cluster.state_text()
     );
-    let again = cluster.run(&["refresh"]).expect(0);
+    cluster.redacted(|| insta::assert_snapshot!(refreshed.stderr(), @r#"
+    Drift: `node.node2`: labels is {"zone":"b"} on the cluster, {} in the state
+    Updated the state with 1 difference; `swarmform plan` shows how to bring the cluster back to the config.
+    "#));
+    let again = cluster.run(&["refresh"]).success();
     assert!(
         again.stderr().contains("The state matches the cluster."),
         "{}",
         again.stderr()
     );
+    cluster.redacted(|| insta::assert_snapshot!(again.stderr(), @"The state matches the cluster."));
 }
 
 // An autolocked swarm: the unlock key goes to `unlock_key_file` (0600) and nowhere else, and a
@@ -501,7 +544,7 @@ fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts()
     let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n";
     let cluster = with_workloads(3, 3, workloads);
     std::fs::create_dir(cluster.path("keys")).expect("keys folder");
-    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let applied = cluster.run(&["apply", "--auto-approve"]).success();
     let key_file = cluster.path("keys/unlock.key");
     let key = std::fs::read_to_string(&key_file).expect("the key file");
     let key = key.trim();
@@ -523,9 +566,9 @@ fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts()
         "swarmform.toml",
         format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
     );
-    let restarted = cluster.run(&["apply", "--auto-approve", "-v"]).expect(0);
+    let restarted = cluster.run(&["apply", "--auto-approve", "-v"]).success();
     for host in ["node1", "node2", "node3"] {
-        let commands = cluster.sim.commands(host);
+        let commands = cluster.sim().commands(host);
         let restart = commands
             .iter()
             .position(|line| line.contains("systemctl restart docker"))
@@ -552,7 +595,7 @@ fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts()
     ] {
         assert!(!text.contains(key), "the unlock key leaked:\n{text}");
     }
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // Without `unlock_key_file` the key is shown only on a terminal: a piped stderr (a CI log) gets
@@ -560,7 +603,7 @@ fn an_autolocked_swarm_keeps_its_key_in_the_file_and_survives_manager_restarts()
 #[test]
 fn an_unlock_key_is_never_printed_into_a_log() {
     let cluster = with_workloads(1, 1, "[swarm]\nautolock = true\n");
-    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let applied = cluster.run(&["apply", "--auto-approve"]).success();
     assert!(
         applied
             .stderr()
@@ -573,6 +616,12 @@ fn an_unlock_key_is_never_printed_into_a_log() {
         "{}",
         applied.stderr()
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!(
+            "an_unlock_key_not_printed",
+            progress_sorted(&applied.stderr())
+        )
+    });
     assert!(!cluster.state_text().contains("SWMKEY-1-"));
 }
 
@@ -582,17 +631,17 @@ fn an_unlock_key_is_never_printed_into_a_log() {
 #[test]
 fn dockerd_restarts_drain_each_node_and_reactivate_it() {
     let cluster = start(3, 1);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
 
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     cluster.write(
         "swarmform.toml",
         format!("{config}\n[daemon.json]\nlog-level = \"warn\"\n"),
     );
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let snapshot = cluster.snapshot();
     let swarm = snapshot.swarm().expect("the swarm");
-    let manager_commands = cluster.sim.commands("node1");
+    let manager_commands = cluster.sim().commands("node1");
     for node in &swarm.nodes {
         let drained = manager_commands
             .iter()
@@ -611,7 +660,7 @@ fn dockerd_restarts_drain_each_node_and_reactivate_it() {
     }
     let web = swarm.service("web_web").expect("the web service");
     assert_eq!(web.running_on().len(), 2, "{web:#?}");
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // `tls = { generate = true }`: swarmform makes a CA, a server certificate per host and a client
@@ -624,7 +673,7 @@ fn a_generated_ca_secures_the_tcp_api_of_every_host() {
         1,
         "[daemon]\non_destroy = \"revert\"\n\n[daemon.tcp]\ntls = { generate = true }\n",
     );
-    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let applied = cluster.run(&["apply", "--auto-approve"]).success();
     let tls = cluster.path(".swarmform/tls");
     let state = cluster.state_text();
     let snapshot = cluster.snapshot();
@@ -661,9 +710,9 @@ fn a_generated_ca_secures_the_tcp_api_of_every_host() {
             "a private key leaked:\n{text}"
         );
     }
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
     // Reverted on destroy: the TLS files go with daemon.json and the drop-in.
-    cluster.run(&["destroy", "--auto-approve"]).expect(0);
+    cluster.run(&["destroy", "--auto-approve"]).success();
     let snapshot = cluster.snapshot();
     for host in ["node1", "node2"] {
         let remote = snapshot.host(host).expect("host");
@@ -680,7 +729,7 @@ fn a_generated_ca_secures_the_tcp_api_of_every_host() {
 #[test]
 fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
     let cluster = start(3, 1);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     let start = config.find("[hosts.node3]").expect("node3 in the config");
     let end = config[start + 1..]
@@ -702,7 +751,7 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
         "swarmform.state.json",
         serde_json::to_string_pretty(&state).expect("JSON"),
     );
-    let plan = cluster.run(&["plan"]).expect(0);
+    let plan = cluster.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.contains("`node3` cannot be reached: removed with `docker node rm --force`"),
@@ -713,7 +762,8 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
         "{stdout}"
     );
     assert!(!stdout.contains("docker swarm leave"), "{stdout}");
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.redacted(|| insta::assert_snapshot!("an_unreachable_removed_host_plan", stdout));
+    cluster.run(&["apply", "--auto-approve"]).success();
     let snapshot = cluster.snapshot();
     let swarm = snapshot.swarm().expect("the swarm");
     assert_eq!(swarm.nodes.len(), 2, "{swarm:#?}");
@@ -724,7 +774,7 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
             "{gone}: {state}"
         );
     }
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // `[swarm] rotate_join_tokens`: the last node to join rotates both tokens once every other join
@@ -732,7 +782,7 @@ fn an_unreachable_removed_host_is_forced_out_of_the_swarm() {
 #[test]
 fn join_tokens_are_rotated_after_the_joins() {
     let cluster = with_workloads(4, 1, "[swarm]\nrotate_join_tokens = true\n");
-    let plan = cluster.run(&["plan"]).expect(0);
+    let plan = cluster.run(&["plan"]).success();
     assert_eq!(
         plan.stdout()
             .matches("rotate the worker and manager join tokens once every node of this apply has joined (on node1)")
@@ -741,7 +791,8 @@ fn join_tokens_are_rotated_after_the_joins() {
         "{}",
         plan.stdout()
     );
-    let graph = cluster.run(&["graph"]).expect(0);
+    cluster.redacted(|| insta::assert_snapshot!("token_rotation_plan", plan.stdout()));
+    let graph = cluster.run(&["graph"]).success();
     assert_eq!(
         graph
             .stdout()
@@ -751,8 +802,8 @@ fn join_tokens_are_rotated_after_the_joins() {
         "the two other joins come first:\n{}",
         graph.stdout()
     );
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    let commands = cluster.sim.commands("node1");
+    cluster.run(&["apply", "--auto-approve"]).success();
+    let commands = cluster.sim().commands("node1");
     for role in ["worker", "manager"] {
         assert!(
             commands
@@ -762,5 +813,5 @@ fn join_tokens_are_rotated_after_the_joins() {
         );
     }
     assert_eq!(cluster.snapshot().swarm().expect("swarm").nodes.len(), 4);
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }

@@ -1,11 +1,11 @@
 //! The command line itself: help, exit codes, and `graph`.
 
-use crate::test::{SMALL, SMALL_COMPOSE, Test};
+use crate::support::{SMALL, SMALL_COMPOSE, Test};
 
 // `--help` lists every command.
 #[test]
 fn help_lists_the_commands() {
-    let run = Test::new().arg("--help").run().success();
+    let run = Test::new().run(&["--help"]).success();
     let stdout = run.stdout();
     for command in [
         "init",
@@ -26,7 +26,7 @@ fn help_lists_the_commands() {
 // `--version` prints the version.
 #[test]
 fn version_prints_the_version() {
-    let run = Test::new().arg("--version").run().success();
+    let run = Test::new().run(&["--version"]).success();
     assert_eq!(
         run.stdout(),
         format!("swarmform {}\n", env!("CARGO_PKG_VERSION"))
@@ -36,30 +36,41 @@ fn version_prints_the_version() {
 // A usage error exits 1, not clap's 2, which `--detailed-exitcode` reserves for "changes".
 #[test]
 fn a_usage_error_exits_1() {
-    let run = Test::new().args(["plan", "--bogus"]).run().failure();
+    let run = Test::new().run(&["plan", "--bogus"]).failure();
     assert!(
         run.stderr()
             .starts_with("error: unexpected argument '--bogus' found\n"),
         "{}",
         run.stderr()
     );
-    Test::new().args(["frobnicate"]).run().failure();
-    Test::new().run().failure();
+    insta::assert_snapshot!(run.stderr(), @"
+    error: unexpected argument '--bogus' found
+
+    Usage: swarmform plan [OPTIONS]
+
+    For more information, try '--help'.
+    ");
+    Test::new().run(&["frobnicate"]).failure();
+    Test::new().run(&[]).failure();
 }
 
 // `--json` and `--markdown` together are a usage error.
 #[test]
 fn json_and_markdown_conflict() {
-    let run = Test::new()
-        .args(["plan", "--json", "--markdown"])
-        .run()
-        .failure();
+    let run = Test::new().run(&["plan", "--json", "--markdown"]).failure();
     assert!(
         run.stderr()
             .starts_with("error: the argument '--json' cannot be used with '--markdown'"),
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: the argument '--json' cannot be used with '--markdown'
+
+    Usage: swarmform plan --json
+
+    For more information, try '--help'.
+    ");
 }
 
 // A config error exits 1 even with `--detailed-exitcode`, so 2 always means "changes".
@@ -67,14 +78,24 @@ fn json_and_markdown_conflict() {
 fn a_config_error_exits_1_with_detailed_exitcode() {
     let run = Test::new()
         .config("[hosts.node1]\n")
-        .args(["plan", "--refresh=false", "--detailed-exitcode"])
-        .run()
+        .run(&["plan", "--refresh=false", "--detailed-exitcode"])
         .failure();
     assert!(
         run.stderr().starts_with("error: missing field `address`"),
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: missing field `address`
+     --> swarmform.toml:1:1
+      |
+    1 | [hosts.node1]
+      | ^^^^^^^^^^^^^ here
+      |
+      = help: fix the TOML at this position
+
+    error: the config has 1 error; nothing was changed
+    ");
 }
 
 // A bad `--lock-timeout` says how durations are written.
@@ -83,8 +104,7 @@ fn a_bad_lock_timeout_is_an_error() {
     let run = Test::new()
         .config(SMALL)
         .file("web.yml", SMALL_COMPOSE)
-        .args(["plan", "--refresh=false", "--lock-timeout", "soon"])
-        .run()
+        .run(&["plan", "--refresh=false", "--lock-timeout", "soon"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: `soon` is not a duration
@@ -98,8 +118,7 @@ fn an_address_error_is_printed_once() {
     let run = Test::new()
         .config(SMALL)
         .file("web.yml", SMALL_COMPOSE)
-        .args(["plan", "--refresh=false", "--target", "nonsense.x"])
-        .run()
+        .run(&["plan", "--refresh=false", "--target", "nonsense.x"])
         .failure();
     assert_eq!(
         run.stderr(),
@@ -113,8 +132,7 @@ fn graph_prints_dot() {
     let run = Test::new()
         .config(SMALL)
         .file("web.yml", SMALL_COMPOSE)
-        .arg("graph")
-        .run()
+        .run(&["graph"])
         .success();
     let dot = run.stdout();
     assert!(dot.starts_with("digraph swarmform {\n"), "{dot}");
@@ -167,10 +185,11 @@ fn graph_joins_managers_one_at_a_time() {
             "[hosts.m{number}]\naddress = \"192.0.2.2{number}\"\nrole = \"manager\"\n\n"
         ));
     }
-    let run = Test::new().config(&config).arg("graph").run().success();
+    let run = Test::new().config(&config).run(&["graph"]).success();
     let dot = run.stdout();
     assert!(dot.contains("  \"node.m1\" -> \"node.m2\" [label = \"one manager at a time\", style = \"dashed\"];\n"), "{dot}");
     assert!(dot.contains("  \"node.m2\" -> \"node.m3\" [label = \"one manager at a time\", style = \"dashed\"];\n"), "{dot}");
+    insta::assert_snapshot!("three_managers_graph", dot);
 }
 
 // NO_COLOR and `--no-color` keep ANSI escapes out of every output.
@@ -179,8 +198,7 @@ fn no_color_means_no_escapes() {
     let run = Test::new()
         .config(SMALL)
         .file("web.yml", SMALL_COMPOSE)
-        .args(["--no-color", "plan", "--refresh=false"])
-        .run()
+        .run(&["--no-color", "plan", "--refresh=false"])
         .success();
     assert!(!run.stdout().contains('\x1b'), "{}", run.stdout());
 }

@@ -24,7 +24,7 @@ use swarmform::config::load::{Options, load};
 use swarmform::config::source::Sources;
 use swarmform_sim::{ClusterSnapshot, KillMoment};
 
-use crate::cluster::{Cluster, Ran};
+use crate::support::{Run, Test};
 
 const HOSTS: usize = 5;
 const MANAGERS: usize = 3;
@@ -133,8 +133,8 @@ vars = {{ replicas = {replicas} }}
     }
 
     /// Writes the config and the files it reads.
-    fn write(&self, cluster: &Cluster) {
-        cluster.workloads(&self.workloads());
+    fn write(&self, cluster: &Test) {
+        cluster.write_workloads(&self.workloads());
         cluster.write("db.txt", self.secret);
         cluster.write("app.conf", self.config);
         cluster.write("app.yml.hbs", APP);
@@ -318,7 +318,7 @@ fn crash_loop_of(default_iterations: u64) {
         let mut rng = Rng::new(seed);
         // One cluster goes through the phases while each converges; a phase after one that did
         // not starts from a fresh cluster brought there without kills.
-        let mut cluster: Option<Cluster> = None;
+        let mut cluster: Option<Test> = None;
         for (index, phase) in Phase::ALL.into_iter().enumerate() {
             let point = KillPoint {
                 seed,
@@ -397,7 +397,7 @@ fn crash_loop_of(default_iterations: u64) {
 /// The commands an uninterrupted run of each phase's killed command sends, from one cluster
 /// going through all of them; anything those runs leave wrong is a leak too.
 fn measure() -> ([usize; 4], Vec<String>) {
-    let cluster = Cluster::new(HOSTS, MANAGERS, "");
+    let cluster = Test::with_hosts(HOSTS, MANAGERS);
     let mut lengths = [1; 4];
     let mut leaks = Vec::new();
     for (index, phase) in Phase::ALL.into_iter().enumerate() {
@@ -418,9 +418,9 @@ fn measure() -> ([usize; 4], Vec<String>) {
 
 /// Runs `phase` without a kill: its killed command, then its re-run when that differs. The
 /// commands the first sent.
-fn complete(cluster: &Cluster, phase: Phase) -> Result<usize, String> {
+fn complete(cluster: &Test, phase: Phase) -> Result<usize, String> {
     phase.version().write(cluster);
-    let before = cluster.sim.command_count();
+    let before = cluster.sim().command_count();
     let mut length = 0;
     let mut runs = vec![phase.killed()];
     if phase.rerun() != phase.killed() {
@@ -433,15 +433,15 @@ fn complete(cluster: &Cluster, phase: Phase) -> Result<usize, String> {
             Err(ran) => return Err(hung(&args.join(" "), &ran)),
         }
         if index == 0 {
-            length = cluster.sim.command_count() - before;
+            length = cluster.sim().command_count() - before;
         }
     }
     Ok(length)
 }
 
 /// A fresh cluster at the start of `phase`, brought there by uninterrupted runs.
-fn prepared(phase: Phase) -> Result<Cluster, String> {
-    let cluster = Cluster::new(HOSTS, MANAGERS, "");
+fn prepared(phase: Phase) -> Result<Test, String> {
+    let cluster = Test::with_hosts(HOSTS, MANAGERS);
     for earlier in phase.before() {
         complete(&cluster, *earlier).map_err(|problem| format!("{}: {problem}", earlier.name()))?;
     }
@@ -450,7 +450,7 @@ fn prepared(phase: Phase) -> Result<Cluster, String> {
 
 /// Kills the phase's run at `point`, runs the phase's re-run to its end and checks what is
 /// left.
-fn crash(cluster: &Cluster, point: KillPoint) -> Iteration {
+fn crash(cluster: &Test, point: KillPoint) -> Iteration {
     let phase = point.phase;
     phase.version().write(cluster);
     let mut leaks = Vec::new();
@@ -500,7 +500,7 @@ fn shortened(line: &str) -> String {
 }
 
 /// A run that exited non-zero: its exit code and its `error:` lines.
-fn failed(what: &str, ran: &Ran) -> String {
+fn failed(what: &str, ran: &Run) -> String {
     let stderr = ran.stderr();
     let errors: Vec<&str> = stderr
         .lines()
@@ -515,7 +515,7 @@ fn failed(what: &str, ran: &Ran) -> String {
 }
 
 /// A run that did not end in time: its last lines.
-fn hung(what: &str, ran: &Ran) -> String {
+fn hung(what: &str, ran: &Run) -> String {
     let stderr = ran.stderr();
     let last: Vec<&str> = stderr.lines().rev().take(2).collect();
     format!(
@@ -546,7 +546,7 @@ fn changes(plan: &str) -> String {
 
 /// What the config of a version wants, read through swarmform's own evaluation (Docker names
 /// of versioned secrets and configs included).
-fn desired(cluster: &Cluster) -> Desired {
+fn desired(cluster: &Test) -> Desired {
     let options = Options {
         path: cluster.path("swarmform.toml"),
         ..Options::default()
@@ -568,7 +568,7 @@ fn desired(cluster: &Cluster) -> Desired {
 
 /// Every difference between the simulated cluster, the config and the state after `phase`
 /// converged.
-fn check(cluster: &Cluster, phase: Phase) -> Vec<String> {
+fn check(cluster: &Test, phase: Phase) -> Vec<String> {
     let snapshot = cluster.snapshot();
     let state: Value = match serde_json::from_str(&cluster.state_text()) {
         Ok(state) => state,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use swarmform_sim::ClusterSnapshot;
 
-use crate::cluster::Cluster;
+use crate::support::Test;
 
 const WORKLOADS: &str = r#"
 [networks.web]
@@ -24,7 +24,7 @@ fn without_host(config: &str, host: &str) -> String {
     format!("{}{}", &config[..start], &config[end..])
 }
 
-fn remove_host(cluster: &Cluster, host: &str) {
+fn remove_host(cluster: &Test, host: &str) {
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     cluster.write("swarmform.toml", without_host(&config, host));
 }
@@ -45,7 +45,7 @@ fn entries(snapshot: &ClusterSnapshot) -> Vec<(String, bool, bool)> {
         .collect()
 }
 
-fn recorded(cluster: &Cluster, address: &str) -> Option<serde_json::Value> {
+fn recorded(cluster: &Test, address: &str) -> Option<serde_json::Value> {
     let state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state JSON");
     state["resources"]
         .as_array()
@@ -60,8 +60,8 @@ fn recorded(cluster: &Cluster, address: &str) -> Option<serde_json::Value> {
 // apply adopts it, so the cluster ends with one swarm and the plan after it is empty.
 #[test]
 fn a_kill_during_swarm_init_plans_forward() {
-    let cluster = Cluster::new(3, 1, WORKLOADS);
-    cluster.sim.delay("node1", Duration::from_millis(800));
+    let cluster = Test::with_hosts(3, 1).workloads(WORKLOADS);
+    cluster.sim().delay("node1", Duration::from_millis(800));
     let mut child = cluster.spawn(&["apply", "--auto-approve"]);
     assert!(
         cluster.wait_for_command("node1", "swarm init"),
@@ -69,12 +69,12 @@ fn a_kill_during_swarm_init_plans_forward() {
     );
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    cluster.sim.clear_faults("node1");
+    cluster.sim().clear_faults("node1");
     let swarm = recorded(&cluster, "swarm").expect("swarm recorded");
     assert_eq!(swarm["pending"], true, "{swarm}");
     assert!(recorded(&cluster, "node.node1").is_none());
 
-    cluster.run(&["plan"]).expect(0);
+    cluster.run(&["plan"]).success();
     cluster.apply();
     let snapshot = cluster.snapshot();
     assert_eq!(snapshot.swarms.len(), 1, "{snapshot:#?}");
@@ -87,7 +87,7 @@ fn a_kill_during_swarm_init_plans_forward() {
             .and_then(|host| host.node_id.as_deref()),
         "the bootstrap manager's node id is recorded"
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // The bootstrap manager, which ran `swarm init` and leads the swarm, is removed from the
@@ -95,7 +95,7 @@ fn a_kill_during_swarm_init_plans_forward() {
 // manager that stays; the swarm keeps a leader; the next plan is empty and destroy works.
 #[test]
 fn the_bootstrap_manager_and_leader_is_retired_like_any_manager() {
-    let cluster = Cluster::new(4, 3, WORKLOADS);
+    let cluster = Test::with_hosts(4, 3).workloads(WORKLOADS);
     cluster.apply();
     let node1 = recorded(&cluster, "node.node1").expect("node1 recorded");
     assert!(
@@ -111,7 +111,7 @@ fn the_bootstrap_manager_and_leader_is_retired_like_any_manager() {
     );
 
     remove_host(&cluster, "node1");
-    let plan = cluster.run(&["plan"]).expect(0);
+    let plan = cluster.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.contains(
@@ -127,13 +127,13 @@ fn the_bootstrap_manager_and_leader_is_retired_like_any_manager() {
     assert!(swarm.leader.is_some(), "{swarm:#?}");
     assert!(snapshot.host("node1").expect("node1").swarm_id.is_none());
     assert!(recorded(&cluster, "node.node1").is_none());
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
     cluster
         .run(&["plan", "--detailed-exitcode", "--refresh=false"])
-        .expect(0);
+        .success();
     cluster
         .run(&["destroy", "--auto-approve", "--allow-quorum-loss"])
-        .expect(0);
+        .success();
     let snapshot = cluster.snapshot();
     assert!(snapshot.swarms.is_empty(), "{snapshot:#?}");
 }
@@ -143,14 +143,14 @@ fn the_bootstrap_manager_and_leader_is_retired_like_any_manager() {
 // hosts, says the fault tolerance, and the cluster ends with exactly one entry per host.
 #[test]
 fn ghost_entries_are_removed_and_their_hosts_join_again() {
-    let cluster = Cluster::new(4, 3, WORKLOADS);
+    let cluster = Test::with_hosts(4, 3).workloads(WORKLOADS);
     cluster.apply();
     cluster.by_hand("node4", &["swarm", "leave"]);
     cluster.by_hand("node3", &["swarm", "leave", "--force"]);
     let before = entries(&cluster.snapshot());
     assert_eq!(before.len(), 4, "{before:?}");
 
-    let plan = cluster.run(&["plan"]).expect(0);
+    let plan = cluster.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.contains("the Down manager entry `node3`"),
@@ -176,21 +176,21 @@ fn ghost_entries_are_removed_and_their_hosts_join_again() {
         3,
         "{after:?}"
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A plan that forms a swarm of three managers says what it tolerates.
 #[test]
 fn a_membership_plan_says_the_fault_tolerance() {
-    let cluster = Cluster::new(3, 3, WORKLOADS);
-    let plan = cluster.run(&["plan"]).expect(0);
+    let cluster = Test::with_hosts(3, 3).workloads(WORKLOADS);
+    let plan = cluster.run(&["plan"]).success();
     assert!(
         plan.stdout()
             .contains("Fault tolerance: 0 managers → 3: the swarm tolerates 1 failure."),
         "{}",
         plan.stdout()
     );
-    let json = cluster.run(&["plan", "--json"]).expect(0);
+    let json = cluster.run(&["plan", "--json"]).success();
     let document: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
     assert_eq!(document["managers"]["before"], 0);
     assert_eq!(document["managers"]["after"], 3);
@@ -202,7 +202,7 @@ fn a_membership_plan_says_the_fault_tolerance() {
 // the plan, and the labels never show as drift of the node's own `labels`.
 #[test]
 fn nodes_carry_ownership_labels() {
-    let cluster = Cluster::new(2, 1, WORKLOADS);
+    let cluster = Test::with_hosts(2, 1).workloads(WORKLOADS);
     cluster.apply();
     let state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state JSON");
     let lineage = state["lineage"].as_str().expect("lineage").to_owned();
@@ -227,7 +227,7 @@ fn nodes_carry_ownership_labels() {
             "{labels:?}"
         );
     }
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 
     cluster.by_hand(
         "node1",
@@ -241,7 +241,7 @@ fn nodes_carry_ownership_labels() {
             "node2",
         ],
     );
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     assert!(
         plan.stdout()
             .contains("labels the node as swarmform's (`swarmform.address`, `swarmform.lineage`)"),
@@ -253,18 +253,15 @@ fn nodes_carry_ownership_labels() {
         labels("node2").get("swarmform.address").map(String::as_str),
         Some("node.node2")
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A file swarmform wrote is read back by the refresh: removed by hand, the plan writes it again;
 // changed by hand, the plan writes it back; a killed destroy that removed it converges too.
 #[test]
 fn files_are_read_back_from_their_hosts() {
-    let cluster = Cluster::new(
-        2,
-        1,
-        "[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed\\n\"\n",
-    );
+    let cluster = Test::with_hosts(2, 1)
+        .workloads("[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed\\n\"\n");
     cluster.apply();
     let motd = |host: &str| {
         cluster
@@ -276,8 +273,8 @@ fn files_are_read_back_from_their_hosts() {
 
     cluster
         .run(&["exec", "--hosts", "node2", "--", "rm", "-f", "/etc/motd"])
-        .expect(0);
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+        .success();
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     assert!(
         plan.stderr()
             .contains("`file.motd[node2]`: /etc/motd is gone from `node2`"),
@@ -297,8 +294,8 @@ fn files_are_read_back_from_their_hosts() {
             "-c",
             "echo edited > /etc/motd",
         ])
-        .expect(0);
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+        .success();
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     assert!(
         plan.stderr()
             .contains("`file.motd[node1]`: /etc/motd was changed on `node1`"),
@@ -307,5 +304,5 @@ fn files_are_read_back_from_their_hosts() {
     );
     cluster.apply();
     assert_eq!(motd("node1").as_deref(), Some("managed\n"));
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }

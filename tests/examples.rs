@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::test::Test;
+use crate::support::Test;
 
 /// The folders of `examples/` that hold a `swarmform.toml`, sorted.
 fn examples() -> Vec<PathBuf> {
@@ -44,13 +44,9 @@ fn every_example_validates_and_plans() {
         let config = example.join("swarmform.toml").display().to_string();
         let test = Test::new();
         // The state goes to the temporary directory, so examples/ is never written to.
-        let state = test
-            .path()
-            .join("swarmform.state.json")
-            .display()
-            .to_string();
+        let state = test.state_path().display().to_string();
         let common = ["-c", config.as_str(), "--state", state.as_str()];
-        let run = test.args(common).arg("validate").run();
+        let run = test.run(&[&common[..], &["validate"]].concat());
         assert_eq!(run.code(), Some(0), "{name}: validate\n{}", run.stderr());
         assert!(
             run.stderr().contains("The config is valid: "),
@@ -58,7 +54,7 @@ fn every_example_validates_and_plans() {
             run.stderr()
         );
 
-        let run = run.then(&[&common[..], &["plan", "--refresh=false"]].concat());
+        let run = test.run(&[&common[..], &["plan", "--refresh=false"]].concat());
         assert_eq!(run.code(), Some(0), "{name}: plan\n{}", run.stderr());
         let stdout = run.stdout();
         let last = stdout.lines().last().unwrap_or_default();
@@ -71,13 +67,13 @@ fn every_example_validates_and_plans() {
             });
         assert!(added > 0, "{name}: {last}");
 
-        let run = run.then(&[&common[..], &["plan", "--refresh=false", "--json"]].concat());
+        let run = test.run(&[&common[..], &["plan", "--refresh=false", "--json"]].concat());
         assert_eq!(run.code(), Some(0), "{name}: plan --json\n{}", run.stderr());
         let plan: serde_json::Value = serde_json::from_str(&run.stdout())
             .unwrap_or_else(|error| panic!("{name}: plan JSON: {error}"));
         assert_eq!(plan["summary"]["add"], added, "{name}");
 
-        let run = run.then(&[&common[..], &["plan", "--refresh=false", "--markdown"]].concat());
+        let run = test.run(&[&common[..], &["plan", "--refresh=false", "--markdown"]].concat());
         assert_eq!(
             run.code(),
             Some(0),
@@ -92,7 +88,7 @@ fn every_example_validates_and_plans() {
             run.stdout()
         );
         assert!(
-            !run.path("swarmform.state.json").exists(),
+            !test.state_path().exists(),
             "{name}: an offline plan wrote a state"
         );
     }

@@ -4,12 +4,12 @@
 
 use swarmform_sim::{SimHostSpec, SimOptions, SimRole};
 
-use crate::cluster::Cluster;
+use crate::support::Test;
 
 /// `specs` as hosts, the first `managers` of them managers; `extra` follows the hosts in the
 /// config.
-fn start(specs: Vec<SimHostSpec>, managers: usize, extra: &str) -> Cluster {
-    Cluster::with_options(SimOptions { hosts: specs }, managers, extra)
+fn start(specs: Vec<SimHostSpec>, managers: usize, extra: &str) -> Test {
+    Test::with_sim(SimOptions { hosts: specs }, managers).workloads(extra)
 }
 
 /// The lines of the text plan's Hosts section.
@@ -25,8 +25,8 @@ fn hosts_section(stdout: &str) -> String {
 // them too.
 #[test]
 fn the_first_plan_shows_every_hosts_facts() {
-    let hosts = Cluster::new(3, 1, "");
-    let plan = hosts.run(&["plan"]).expect(0);
+    let hosts = Test::with_hosts(3, 1);
+    let plan = hosts.run(&["plan"]).success();
     insta::assert_snapshot!(hosts_section(&plan.stdout()), @"
     Hosts:
       node1  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24+dfsg1  swarm: inactive
@@ -40,7 +40,7 @@ fn the_first_plan_shows_every_hosts_facts() {
     );
     assert!(!stdout.contains("Warning:"), "{stdout}");
     for name in ["node1", "node2", "node3"] {
-        let commands = hosts.sim.commands(name);
+        let commands = hosts.sim().commands(name);
         assert_eq!(commands.len(), 1, "{name}: {commands:#?}");
         assert!(
             commands[0].contains("docker info --format") && commands[0].contains("ip -j addr show"),
@@ -49,7 +49,7 @@ fn the_first_plan_shows_every_hosts_facts() {
         );
     }
 
-    let json = hosts.run(&["plan", "--json"]).expect(0);
+    let json = hosts.run(&["plan", "--json"]).success();
     let document: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
     let facts = &document["hosts"];
     assert_eq!(facts.as_array().map(Vec::len), Some(3), "{facts:#}");
@@ -59,7 +59,7 @@ fn the_first_plan_shows_every_hosts_facts() {
     assert_eq!(facts[1]["docker_version"], "20.10.24+dfsg1");
     assert_eq!(facts[1]["swarm"], "inactive");
     assert_eq!(facts[1]["role"], serde_json::Value::Null);
-    let address = hosts.sim.hosts()[1].address.to_string();
+    let address = hosts.sim().hosts()[1].address.to_string();
     assert!(
         facts[1]["addresses"]
             .as_array()
@@ -71,7 +71,7 @@ fn the_first_plan_shows_every_hosts_facts() {
         "{facts:#}"
     );
 
-    let markdown = hosts.run(&["plan", "--markdown"]).expect(0);
+    let markdown = hosts.run(&["plan", "--markdown"]).success();
     assert!(
         markdown.stdout().contains(
             "| `node1` | Debian GNU/Linux 12 (bookworm) | x86_64 | Docker 20.10.24+dfsg1 | swarm: inactive |"
@@ -79,6 +79,7 @@ fn the_first_plan_shows_every_hosts_facts() {
         "{}",
         markdown.stdout()
     );
+    hosts.redacted(|| insta::assert_snapshot!("markdown_plan_with_hosts", markdown.stdout()));
 }
 
 // A host without Docker says so, and whether the plan installs it: with `install =
@@ -91,7 +92,7 @@ fn a_bare_host_shows_docker_not_installed() {
         SimHostSpec::new("node2").without_docker(),
     ];
     let hosts = start(specs, 1, "[engine]\ninstall = \"if-missing\"\n");
-    let plan = hosts.run(&["plan"]).expect(0);
+    let plan = hosts.run(&["plan"]).success();
     insta::assert_snapshot!(hosts_section(&plan.stdout()), @"
     Hosts:
       node1  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 20.10.24+dfsg1  swarm: inactive
@@ -99,8 +100,8 @@ fn a_bare_host_shows_docker_not_installed() {
     ");
     assert!(!plan.stdout().contains("Warning:"), "{}", plan.stdout());
 
-    hosts.workloads("");
-    let plan = hosts.run(&["plan"]).expect(0);
+    hosts.write_workloads("");
+    let plan = hosts.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.contains("  node2  Debian GNU/Linux 12 (bookworm)  x86_64  Docker: not installed\n"),
@@ -112,6 +113,7 @@ fn a_bare_host_shows_docker_not_installed() {
         ),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("docker_required_but_missing_plan", stdout));
 }
 
 // Docker versions that differ across the cluster are a warning listing each host's version.
@@ -123,7 +125,7 @@ fn differing_docker_versions_warn() {
         SimHostSpec::new("node3"),
     ];
     let hosts = start(specs, 1, "");
-    let plan = hosts.run(&["plan"]).expect(0);
+    let plan = hosts.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.starts_with(
@@ -135,6 +137,7 @@ fn differing_docker_versions_warn() {
         stdout.contains("  node2  Debian GNU/Linux 12 (bookworm)  x86_64  Docker 24.0.5  "),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("differing_docker_versions_plan", stdout));
 }
 
 // Two hosts with the same hostname refuse the plan: placement by node.hostname would be
@@ -147,7 +150,7 @@ fn duplicate_hostnames_are_refused() {
         SimHostSpec::new("node3").hostname("web"),
     ];
     let hosts = start(specs, 1, "");
-    let plan = hosts.run(&["plan"]).expect(1);
+    let plan = hosts.run(&["plan"]).failure();
     assert_eq!(plan.stdout(), "");
     insta::assert_snapshot!(plan.stderr(), @"
     error: `node2` and `node3` have the same hostname `web`: placement by `node.hostname` (the registry's constraint) would be ambiguous
@@ -165,9 +168,9 @@ fn a_host_in_another_swarm_is_refused() {
         SimHostSpec::new("node3").in_swarm("other", SimRole::Manager),
     ];
     let hosts = start(specs, 1, "");
-    let plan = hosts.run(&["plan"]).expect(1);
+    let plan = hosts.run(&["plan"]).failure();
     let stderr = plan.stderr();
-    let cluster = hosts.sim.snapshot().swarms[0].id.clone();
+    let cluster = hosts.sim().snapshot().swarms[0].id.clone();
     assert_eq!(
         stderr,
         format!(
@@ -175,8 +178,8 @@ fn a_host_in_another_swarm_is_refused() {
         )
     );
 
-    hosts.workloads("[swarm]\nadopt = true\n");
-    let plan = hosts.run(&["plan"]).expect(1);
+    hosts.write_workloads("[swarm]\nadopt = true\n");
+    let plan = hosts.run(&["plan"]).failure();
     assert!(
         plan.stderr().starts_with(&format!(
             "error: `node3` is already in swarm {cluster}, which the state does not record\n"
@@ -199,8 +202,8 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
         SimHostSpec::new("node4"),
     ];
     let hosts = start(specs, 2, "[swarm]\nadopt = true\n");
-    let cluster = hosts.sim.snapshot().swarms[0].id.clone();
-    let plan = hosts.run(&["plan"]).expect(0);
+    let cluster = hosts.sim().snapshot().swarms[0].id.clone();
+    let plan = hosts.run(&["plan"]).success();
     let stdout = plan.stdout();
     insta::with_settings!({filters => vec![(cluster.as_str(), "[CLUSTER]")]}, {
         insta::assert_snapshot!(hosts_section(&stdout), @"
@@ -232,14 +235,15 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
         stdout.contains("join as worker with a token read from node1"),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("adoption_plan", stdout));
 
-    let applied = hosts.run(&["apply", "--auto-approve"]).expect(0);
+    let applied = hosts.run(&["apply", "--auto-approve"]).success();
     assert!(
         applied.stderr().contains("Apply complete!"),
         "{}",
         applied.stderr()
     );
-    let snapshot = hosts.sim.snapshot();
+    let snapshot = hosts.sim().snapshot();
     assert_eq!(snapshot.swarms.len(), 1, "{snapshot:#?}");
     let swarm = &snapshot.swarms[0];
     assert_eq!(swarm.id, cluster);
@@ -248,7 +252,7 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
     for name in ["node1", "node2", "node3", "node4"] {
         assert!(
             !hosts
-                .sim
+                .sim()
                 .commands(name)
                 .iter()
                 .any(|line| line.contains("swarm init")),
@@ -258,7 +262,7 @@ fn adopt_takes_over_the_bootstrap_managers_swarm() {
     let state = std::fs::read_to_string(hosts.path("swarmform.state.json")).expect("state");
     assert!(state.contains(&cluster), "{state}");
 
-    let again = hosts.run(&["plan", "--detailed-exitcode"]).expect(0);
+    let again = hosts.run(&["plan", "--detailed-exitcode"]).success();
     assert!(
         again
             .stdout()
@@ -276,7 +280,7 @@ fn adopt_refuses_a_host_of_a_different_swarm() {
         SimHostSpec::new("node2").in_swarm("stray", SimRole::Manager),
     ];
     let hosts = start(specs, 1, "[swarm]\nadopt = true\n");
-    let snapshot = hosts.sim.snapshot();
+    let snapshot = hosts.sim().snapshot();
     let id_of = |host: &str| {
         snapshot
             .swarms
@@ -286,7 +290,7 @@ fn adopt_refuses_a_host_of_a_different_swarm() {
             .expect("a swarm")
     };
     let (adopted, stray) = (id_of("node1"), id_of("node2"));
-    let plan = hosts.run(&["plan"]).expect(1);
+    let plan = hosts.run(&["plan"]).failure();
     assert_eq!(
         plan.stderr(),
         format!(
@@ -299,12 +303,12 @@ fn adopt_refuses_a_host_of_a_different_swarm() {
 // still made.
 #[test]
 fn an_unreachable_host_is_shown_and_warned() {
-    let hosts = Cluster::new(2, 1, "");
+    let hosts = Test::with_hosts(2, 1);
     let config = std::fs::read_to_string(hosts.path("swarmform.toml")).expect("config");
     let config =
         format!("{config}\n[hosts.node9]\naddress = \"127.0.0.1\"\nssh = {{ port = 1 }}\n");
     hosts.write("swarmform.toml", config);
-    let plan = hosts.run(&["plan"]).expect(0);
+    let plan = hosts.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.starts_with(
@@ -316,6 +320,7 @@ fn an_unreachable_host_is_shown_and_warned() {
         hosts_section(&stdout).ends_with("\n  node9  unreachable: connection refused"),
         "{stdout}"
     );
+    hosts.redacted(|| insta::assert_snapshot!("unreachable_host_plan", stdout));
 }
 
 // A manager whose address is a DHCP lease is a warning: if it changes, the swarm hangs.
@@ -326,8 +331,8 @@ fn a_dynamic_manager_address_warns() {
         SimHostSpec::new("node2").dynamic_address(),
     ];
     let hosts = start(specs, 1, "");
-    let address = hosts.sim.hosts()[0].address.to_string();
-    let plan = hosts.run(&["plan"]).expect(0);
+    let address = hosts.sim().hosts()[0].address.to_string();
+    let plan = hosts.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.starts_with(&format!(
@@ -337,16 +342,18 @@ fn a_dynamic_manager_address_warns() {
     );
     // node2 is a worker: its lease does not matter to the swarm.
     assert!(!stdout.contains("node2 advertises"), "{stdout}");
+    let stdout = stdout.replace(&address, "[ADDRESS]");
+    hosts.redacted(|| insta::assert_snapshot!("dhcp_manager_plan", stdout));
 }
 
 // `--refresh=false` reads nothing: no host receives a single command, and the plan says the
 // facts were not read.
 #[test]
 fn refresh_false_reads_nothing() {
-    let hosts = Cluster::new(3, 1, "");
-    let plan = hosts.run(&["plan", "--refresh=false"]).expect(0);
+    let hosts = Test::with_hosts(3, 1);
+    let plan = hosts.run(&["plan", "--refresh=false"]).success();
     for name in ["node1", "node2", "node3"] {
-        assert_eq!(hosts.sim.commands(name), Vec::<String>::new(), "{name}");
+        assert_eq!(hosts.sim().commands(name), Vec::<String>::new(), "{name}");
     }
     let stdout = plan.stdout();
     assert!(!stdout.contains("Hosts:"), "{stdout}");
@@ -354,7 +361,8 @@ fn refresh_false_reads_nothing() {
         stdout.contains("the hosts' facts (OS, Docker, swarm membership) were not read or checked"),
         "{stdout}"
     );
-    let json = hosts.run(&["plan", "--refresh=false", "--json"]).expect(0);
+    hosts.redacted(|| insta::assert_snapshot!("offline_plan_of_simulated_hosts", stdout));
+    let json = hosts.run(&["plan", "--refresh=false", "--json"]).success();
     let document: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
     assert_eq!(document["hosts"], serde_json::json!([]));
     assert_eq!(document["refreshed"], false);

@@ -3,19 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cluster::Cluster;
-use crate::test::Test;
+use crate::support::Test;
 
 /// A registry swarmform runs on node1; stacks reach it at node1's address, port 5000.
 const REGISTRY: &str = "\n[registries.hub]\nnode = \"node1\"\n";
 
 /// The address of the registry of [`REGISTRY`]: node1's, port 5000.
-fn registry_address(cluster: &Cluster) -> String {
-    format!("{}:5000", cluster.sim.hosts()[0].address)
+fn registry_address(cluster: &Test) -> String {
+    format!("{}:5000", cluster.sim().hosts()[0].address)
 }
 
 /// `docker image ls` on `host` through `swarmform exec`, as `REPOSITORY:TAG` lines.
-fn image_ls(cluster: &Cluster, host: &str) -> Vec<String> {
+fn image_ls(cluster: &Test, host: &str) -> Vec<String> {
     let ran = cluster
         .run(&[
             "exec",
@@ -28,7 +27,7 @@ fn image_ls(cluster: &Cluster, host: &str) -> Vec<String> {
             "--format",
             "{{json .}}",
         ])
-        .expect(0);
+        .success();
     ran.stdout()
         .lines()
         .skip(1)
@@ -86,9 +85,9 @@ fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, content: &[u8]) {
 // the image, progress and Docker's `Loaded image` line appear on stderr per host.
 #[test]
 fn load_puts_the_image_on_every_host() {
-    let cluster = Cluster::new(3, 1, "");
+    let cluster = Test::with_hosts(3, 1);
     cluster.write("app.tar", saved_image(&["local/app:1"], 3 * 1024 * 1024));
-    let ran = cluster.run(&["image", "load", "app.tar"]).expect(0);
+    let ran = cluster.run(&["image", "load", "app.tar"]).success();
     let stderr = ran.stderr();
     for host in ["node1", "node2", "node3"] {
         assert!(
@@ -103,7 +102,7 @@ fn load_puts_the_image_on_every_host() {
             stderr.contains(&format!("{host}: done, sent 3.00 MiB in ")),
             "{stderr}"
         );
-        assert_eq!(cluster.sim.images(host), ["local/app:1"]);
+        assert_eq!(cluster.sim().images(host), ["local/app:1"]);
         assert_eq!(image_ls(&cluster, host), ["local/app:1"]);
     }
     assert!(
@@ -117,25 +116,25 @@ fn load_puts_the_image_on_every_host() {
 // anything is sent.
 #[test]
 fn role_and_hosts_choose_where_it_loads() {
-    let cluster = Cluster::new(3, 1, "");
+    let cluster = Test::with_hosts(3, 1);
     cluster.write("app.tar", saved_image(&["local/app:1"], 4096));
     cluster
         .run(&["image", "load", "app.tar", "--role", "worker"])
-        .expect(0);
-    assert!(cluster.sim.images("node1").is_empty());
-    assert_eq!(cluster.sim.images("node2"), ["local/app:1"]);
-    assert_eq!(cluster.sim.images("node3"), ["local/app:1"]);
+        .success();
+    assert!(cluster.sim().images("node1").is_empty());
+    assert_eq!(cluster.sim().images("node2"), ["local/app:1"]);
+    assert_eq!(cluster.sim().images("node3"), ["local/app:1"]);
 
     cluster.write("other.tar", saved_image(&["local/other:2"], 4096));
     cluster
         .run(&["image", "load", "other.tar", "--hosts", "node1"])
-        .expect(0);
-    assert_eq!(cluster.sim.images("node1"), ["local/other:2"]);
-    assert_eq!(cluster.sim.images("node2"), ["local/app:1"]);
+        .success();
+    assert_eq!(cluster.sim().images("node1"), ["local/other:2"]);
+    assert_eq!(cluster.sim().images("node2"), ["local/app:1"]);
 
     let ran = cluster
         .run(&["image", "load", "other.tar", "--hosts", "node1,node9"])
-        .expect(1);
+        .failure();
     assert!(
         ran.stderr()
             .starts_with("error: unknown host `node9`\nhint: declared hosts: node1, node2, node3"),
@@ -144,7 +143,7 @@ fn role_and_hosts_choose_where_it_loads() {
     );
     assert!(
         !cluster
-            .sim
+            .sim()
             .commands("node1")
             .iter()
             .any(|line| line.contains("other.tar"))
@@ -154,13 +153,13 @@ fn role_and_hosts_choose_where_it_loads() {
 // A truncated tarball fails on every host with Docker's own message, a summary, and exit 1.
 #[test]
 fn a_corrupt_tarball_fails_with_dockers_message() {
-    let cluster = Cluster::new(3, 1, "");
+    let cluster = Test::with_hosts(3, 1);
     let mut tarball = saved_image(&["local/app:1"], 100_000);
     tarball.truncate(50_000);
     cluster.write("bad.tar", &tarball);
     let ran = cluster
         .run(&["image", "load", "bad.tar", "--role", "worker"])
-        .expect(1);
+        .failure();
     let stderr = ran.stderr();
     for host in ["node2", "node3"] {
         assert!(
@@ -173,7 +172,7 @@ fn a_corrupt_tarball_fails_with_dockers_message() {
             stderr.contains(&format!("{host}: failed: `docker load` failed")),
             "{stderr}"
         );
-        assert!(cluster.sim.images(host).is_empty());
+        assert!(cluster.sim().images(host).is_empty());
     }
     assert!(
         stderr.ends_with("error: no host loaded `bad.tar`\n"),
@@ -184,31 +183,31 @@ fn a_corrupt_tarball_fails_with_dockers_message() {
 // `-` streams standard input to every chosen host at once.
 #[test]
 fn load_reads_standard_input() {
-    let cluster = Cluster::new(3, 1, "");
+    let cluster = Test::with_hosts(3, 1);
     let tarball = saved_image(&["local/app:3"], 200_000);
     let ran = cluster
         .swarmform(&["image", "load", "-", "--role", "worker"])
         .stdin(tarball)
         .run()
-        .expect(0);
+        .success();
     assert!(
         ran.stderr().contains("node2: sending standard input..."),
         "{}",
         ran.stderr()
     );
-    assert_eq!(cluster.sim.images("node2"), ["local/app:3"]);
-    assert_eq!(cluster.sim.images("node3"), ["local/app:3"]);
-    assert!(cluster.sim.images("node1").is_empty());
+    assert_eq!(cluster.sim().images("node2"), ["local/app:3"]);
+    assert_eq!(cluster.sim().images("node3"), ["local/app:3"]);
+    assert!(cluster.sim().images("node1").is_empty());
 }
 
 // A tarball pushed to the registry `apply` deployed lands in it under the registry's address;
 // the pushed reference is the only output on stdout.
 #[test]
 fn push_a_tarball_to_the_deployed_registry() {
-    let cluster = Cluster::new(3, 1, REGISTRY);
+    let cluster = Test::with_hosts(3, 1).workloads(REGISTRY);
     cluster.apply();
     cluster.write("app.tar", saved_image(&["local/app:1"], 500_000));
-    let ran = cluster.run(&["image", "push", "app.tar"]).expect(0);
+    let ran = cluster.run(&["image", "push", "app.tar"]).success();
     let address = registry_address(&cluster);
     assert_eq!(ran.stdout(), format!("{address}/local/app:1\n"));
     let stderr = ran.stderr();
@@ -224,8 +223,8 @@ fn push_a_tarball_to_the_deployed_registry() {
         stderr.contains(&format!("node1: pushed {address}/local/app:1 (sha256:")),
         "{stderr}"
     );
-    assert_eq!(cluster.sim.registry_images(&address), ["local/app:1"]);
-    let commands = cluster.sim.commands("node1");
+    assert_eq!(cluster.sim().registry_images(&address), ["local/app:1"]);
+    let commands = cluster.sim().commands("node1");
     assert!(commands.contains(&format!("docker tag 'local/app:1' '{address}/local/app:1'")));
     assert!(commands.contains(&format!("docker push '{address}/local/app:1'")));
 }
@@ -234,29 +233,29 @@ fn push_a_tarball_to_the_deployed_registry() {
 // and nothing is sent.
 #[test]
 fn push_before_the_registry_exists_says_to_apply() {
-    let cluster = Cluster::new(3, 1, REGISTRY);
+    let cluster = Test::with_hosts(3, 1).workloads(REGISTRY);
     cluster.write("app.tar", saved_image(&["local/app:1"], 4096));
-    let ran = cluster.run(&["image", "push", "app.tar"]).expect(1);
+    let ran = cluster.run(&["image", "push", "app.tar"]).failure();
     assert_eq!(
         ran.stderr(),
         "error: `registry.hub` is not deployed yet (the state does not record it)\nhint: run `swarmform apply` first; it starts the registry on `node1`\n"
     );
-    assert!(cluster.sim.commands("node1").is_empty());
+    assert!(cluster.sim().commands("node1").is_empty());
 }
 
 // When the registry's service is gone, Docker's refused connection is the error, with what to
 // check.
 #[test]
 fn a_refused_push_reports_dockers_message() {
-    let cluster = Cluster::new(3, 1, REGISTRY);
+    let cluster = Test::with_hosts(3, 1).workloads(REGISTRY);
     cluster.apply();
     cluster
         .run(&[
             "exec", "--hosts", "node1", "--", "docker", "service", "rm", "hub",
         ])
-        .expect(0);
+        .success();
     cluster.write("app.tar", saved_image(&["local/app:1"], 4096));
-    let ran = cluster.run(&["image", "push", "app.tar"]).expect(1);
+    let ran = cluster.run(&["image", "push", "app.tar"]).failure();
     let address = registry_address(&cluster);
     let stderr = ran.stderr();
     assert!(
@@ -265,8 +264,17 @@ fn a_refused_push_reports_dockers_message() {
         )),
         "{stderr}"
     );
+    let stderr = stderr.replace(&address, "[REGISTRY]");
+    cluster.redacted(|| insta::assert_snapshot!(stderr, @r#"
+    node1: sending `app.tar` (9.00 KiB)...
+    node1: Loaded image: local/app:1
+    node1: pushing [REGISTRY]/local/app:1
+    node1: failed: `docker push [REGISTRY]/local/app:1` failed on `node1`: Get "http://[REGISTRY]/v2/": dial tcp [REGISTRY]: connect: connection refused
+    error: `docker push [REGISTRY]/local/app:1` failed on `node1`: Get "http://[REGISTRY]/v2/": dial tcp [REGISTRY]: connect: connection refused
+    hint: nothing answers at [REGISTRY]: `swarmform plan` shows whether `registry.hub` needs applying, and `swarmform exec --hosts node1 -- docker service ps --no-trunc SERVICE` why its task is not running
+    "#));
     assert_eq!(ran.stdout(), "");
-    assert!(cluster.sim.registry_images(&address).is_empty());
+    assert!(cluster.sim().registry_images(&address).is_empty());
 }
 
 /// A `docker` client stand-in: `image inspect` knows only `local/app:1`, `save` prints the
@@ -293,7 +301,7 @@ fn fake_docker(dir: &Path, tarball: &Path, calls: &Path) -> PathBuf {
 // registry's node and pushed; an image the local docker does not have fails with its message.
 #[test]
 fn push_saves_a_local_image_with_docker() {
-    let cluster = Cluster::new(3, 1, REGISTRY);
+    let cluster = Test::with_hosts(3, 1).workloads(REGISTRY);
     cluster.apply();
     cluster.write("saved.tar", saved_image(&["local/app:1"], 100_000));
     let bin = fake_docker(
@@ -310,7 +318,7 @@ fn push_saves_a_local_image_with_docker() {
         .swarmform(&["image", "push", "local/app:1"])
         .env("PATH", &path)
         .run()
-        .expect(0);
+        .success();
     let address = registry_address(&cluster);
     assert_eq!(ran.stdout(), format!("{address}/local/app:1\n"));
     assert!(
@@ -319,7 +327,7 @@ fn push_saves_a_local_image_with_docker() {
         "{}",
         ran.stderr()
     );
-    assert_eq!(cluster.sim.registry_images(&address), ["local/app:1"]);
+    assert_eq!(cluster.sim().registry_images(&address), ["local/app:1"]);
     assert_eq!(
         std::fs::read_to_string(cluster.path("calls")).expect("calls"),
         "image inspect --format {{json .Id}} local/app:1\nsave local/app:1\n"
@@ -329,7 +337,7 @@ fn push_saves_a_local_image_with_docker() {
         .swarmform(&["image", "push", "local/nope"])
         .env("PATH", &path)
         .run()
-        .expect(1);
+        .failure();
     assert_eq!(
         ran.stderr(),
         "error: `local/nope` is not a local image: Error: No such image: local/nope\nhint: build or pull it here first, or pass the path of a `docker save` tarball\n"
@@ -341,13 +349,12 @@ fn push_saves_a_local_image_with_docker() {
 fn several_registries_need_a_name() {
     let config = format!(
         "{}\n[registries.hub]\nnode = \"node1\"\n\n[registries.cache]\nnode = \"node2\"\nport = 5001\n",
-        crate::test::SMALL
+        crate::support::SMALL
     );
     let ran = Test::new()
         .config(&config)
-        .file("web.yml", crate::test::SMALL_COMPOSE)
-        .args(["image", "push", "app.tar"])
-        .run()
+        .file("web.yml", crate::support::SMALL_COMPOSE)
+        .run(&["image", "push", "app.tar"])
         .failure();
     assert_eq!(
         ran.stderr(),
@@ -355,9 +362,8 @@ fn several_registries_need_a_name() {
     );
     let ran = Test::new()
         .config(&config)
-        .file("web.yml", crate::test::SMALL_COMPOSE)
-        .args(["image", "push", "app.tar", "--registry", "mirror"])
-        .run()
+        .file("web.yml", crate::support::SMALL_COMPOSE)
+        .run(&["image", "push", "app.tar", "--registry", "mirror"])
         .failure();
     assert_eq!(
         ran.stderr(),

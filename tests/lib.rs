@@ -1,8 +1,7 @@
 //! The integration suite: every test runs the real `swarmform` binary, except `ssh`, which drives
 //! the transport through the library against an in-process SSH server.
 
-mod cluster;
-mod test;
+mod support;
 
 mod apply;
 mod architecture;
@@ -11,6 +10,7 @@ mod crash;
 mod discovery;
 mod examples;
 mod facts;
+mod formats;
 mod image;
 mod init;
 mod ownership;

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cluster::Cluster;
-use crate::test::Test;
+use crate::support::Test;
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 
@@ -27,14 +26,15 @@ template = "web.yml.hbs"
 
 const WEB: &str = "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n    command: [\"httpd\", \"-f\", \"-p\", \"8080\"]\n    deploy:\n      labels: [\"team=web\"]\n    networks: [web]\n    secrets: [db]\n  worker:\n    image: local/busybox:1\n    command: [\"sleep\", \"3600\"]\nnetworks:\n  web:\n    external: true\n    name: {{networks.web}}\nsecrets:\n  db:\n    external: true\n    name: {{secrets.db}}\n";
 
-fn start(workloads: &str) -> Cluster {
-    Cluster::new(1, 1, workloads)
+fn start(workloads: &str) -> Test {
+    Test::with_hosts(1, 1)
+        .workloads(workloads)
         .file("db.txt", format!("{SECRET}\n"))
         .file("web.yml.hbs", WEB)
         .file("site.txt", "hello\n")
 }
 
-fn lineage(cluster: &Cluster) -> String {
+fn lineage(cluster: &Test) -> String {
     let state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state");
     state["lineage"].as_str().expect("lineage").to_owned()
 }
@@ -45,7 +45,7 @@ fn ours(labels: &BTreeMap<String, String>, address: &str, lineage: &str) -> bool
 }
 
 /// The secret names on the cluster.
-fn secret_names(cluster: &Cluster) -> Vec<String> {
+fn secret_names(cluster: &Test) -> Vec<String> {
     let snapshot = cluster.snapshot();
     let swarm = snapshot.swarm().expect("a swarm");
     swarm
@@ -92,7 +92,7 @@ fn every_kind_carries_the_ownership_labels_after_an_apply() {
     }
     let web = swarm.service("web_web").expect("web_web");
     assert_eq!(web.labels.get("team").map(String::as_str), Some("web"));
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A hosted registry's service, config and secrets carry the labels too.
@@ -117,7 +117,7 @@ fn a_hosted_registry_is_labelled() {
         "{:?}",
         swarm.configs
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A network created by a run killed before it recorded the creation (the state still has
@@ -143,7 +143,7 @@ fn a_network_created_but_never_recorded_is_adopted() {
         serde_json::to_string_pretty(&state).expect("json"),
     );
 
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).success();
     assert!(
         plan.stderr().contains(
             "Drift: `network.web`: network web exists on the cluster but was never recorded (an apply was interrupted after creating it); adopted"
@@ -154,11 +154,11 @@ fn a_network_created_but_never_recorded_is_adopted() {
     let from = cluster.commands_so_far("node1");
     cluster.apply();
     assert!(
-        !cluster.sim.commands("node1")[from..]
+        !cluster.sim().commands("node1")[from..]
             .iter()
             .any(|command| command.contains("network create")),
         "{:#?}",
-        &cluster.sim.commands("node1")[from..]
+        &cluster.sim().commands("node1")[from..]
     );
     let state = cluster.state_text();
     assert!(!state.contains("\"pending\""), "{state}");
@@ -186,10 +186,10 @@ fn a_superseded_secret_version_is_removed_by_the_next_plan() {
     );
     cluster
         .run(&["exec", "--hosts", "node1", "--", "sh", "-c", &recreate])
-        .expect(0);
+        .success();
     assert_ne!(state_before, cluster.state_text());
 
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     let words =
         format!("`secret.db`: {old_name} is a superseded version that nothing uses; removed");
     assert!(plan.stdout().contains(&words), "{}", plan.stdout());
@@ -203,7 +203,7 @@ fn a_superseded_secret_version_is_removed_by_the_next_plan() {
     let names = secret_names(&cluster);
     assert!(!names.contains(&old_name), "{names:?}");
     assert_eq!(names.len(), 1, "{names:?}");
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A rotation whose deploy fails leaves the old secret version still used by the stack and no
@@ -215,14 +215,14 @@ fn a_rotation_cut_short_before_the_deploy_converges_in_one_apply() {
     cluster.apply();
     let old_name = secret_names(&cluster)[0].clone();
     cluster.write("db.txt", "a-new-password\n");
-    cluster.sim.fail(
+    cluster.sim().fail(
         "node1",
         "stack deploy",
         1,
         "Error response from daemon: rpc error: code = Unavailable",
     );
-    cluster.run(&["apply", "--auto-approve"]).expect(1);
-    cluster.sim.clear_faults("node1");
+    cluster.run(&["apply", "--auto-approve"]).failure();
+    cluster.sim().clear_faults("node1");
     let names = secret_names(&cluster);
     assert!(names.contains(&old_name), "{names:?}");
     let state: serde_json::Value = serde_json::from_str(&cluster.state_text()).expect("state");
@@ -234,7 +234,7 @@ fn a_rotation_cut_short_before_the_deploy_converges_in_one_apply() {
         .expect("secret.db");
     assert_ne!(recorded["docker_name"], old_name.as_str(), "{recorded}");
 
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     assert!(
         plan.stdout().contains(&format!(
             "`secret.db`: {old_name} is a superseded version that only `stack.web` still uses; removed once it is deployed"
@@ -246,7 +246,7 @@ fn a_rotation_cut_short_before_the_deploy_converges_in_one_apply() {
     let names = secret_names(&cluster);
     assert!(!names.contains(&old_name), "{names:?}");
     assert_eq!(names.len(), 1, "{names:?}");
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A network of ours that neither the config nor the state has (its resource was removed from
@@ -270,7 +270,7 @@ fn an_object_of_ours_nobody_wants_is_removed() {
             "old",
         ],
     );
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     assert!(
         plan.stdout().contains(
             "`network.old`: network old is swarmform's, but neither the config nor the state has it; removed"
@@ -287,7 +287,7 @@ fn an_object_of_ours_nobody_wants_is_removed() {
             .network("old")
             .is_none()
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // Objects labelled with another state's lineage, and unlabelled objects, are left alone, even
@@ -320,8 +320,8 @@ fn another_lineages_objects_are_left_alone() {
             "-c",
             "printf x | docker secret create --label swarmform.address=secret.db --label swarmform.lineage=another-lineage db-theirs - && printf y | docker secret create handmade -",
         ])
-        .expect(0);
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+        .success();
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
     cluster.apply();
     let snapshot = cluster.snapshot();
     let swarm = snapshot.swarm().expect("a swarm");
@@ -351,8 +351,8 @@ fn objects_made_before_the_labels_are_found_by_name_and_services_labelled() {
             "-c",
             "docker service update --detach --label-rm swarmform.address --label-rm swarmform.lineage hub && docker network rm web && docker network create --driver overlay --subnet 10.0.9.0/24 web",
         ])
-        .expect(0);
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+        .success();
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     let stdout = plan.stdout();
     assert!(
         stdout.contains("add the ownership labels to service hub"),
@@ -368,7 +368,7 @@ fn objects_made_before_the_labels_are_found_by_name_and_services_labelled() {
         .service("hub")
         .expect("hub");
     assert!(ours(&hub.labels, "registry.hub", &lineage), "{hub:?}");
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A label key starting with `swarmform.` is swarmform's own: validate refuses it where it is
@@ -377,8 +377,7 @@ fn objects_made_before_the_labels_are_found_by_name_and_services_labelled() {
 fn a_reserved_label_key_is_refused_by_validate() {
     let stderr = Test::new()
         .config("[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n\n[networks.web]\nlabels = { \"swarmform.x\" = \"a\" }\n")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure()
         .stderr();
     insta::assert_snapshot!(stderr, @r#"
@@ -409,12 +408,12 @@ fn a_removed_registry_takes_its_config_along() {
             .configs
             .is_empty()
     );
-    cluster.workloads("");
+    cluster.write_workloads("");
     cluster.apply();
     let snapshot = cluster.snapshot();
     let swarm = snapshot.swarm().expect("a swarm");
     assert!(swarm.service("hub").is_none(), "{swarm:?}");
     assert!(swarm.configs.is_empty(), "{:?}", swarm.configs);
     assert!(swarm.secrets.is_empty(), "{:?}", swarm.secrets);
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
-use crate::test::{SMALL, SMALL_COMPOSE, Test, redacted};
+use crate::support::{SMALL, SMALL_COMPOSE, Test, redacted};
 
 /// Three managers and a worker.
 const THREE_MANAGERS: &str = r#"
@@ -70,7 +70,7 @@ fn step_kinds(plan: &Value, address: &str) -> Vec<String> {
 // steps, then the notes and the summary.
 #[test]
 fn the_small_cluster_plans_as_text() {
-    let run = small().args(["plan", "--refresh=false"]).run().success();
+    let run = small().run(&["plan", "--refresh=false"]).success();
     assert_eq!(run.stderr(), "");
     insta::assert_snapshot!("small_plan", run.stdout());
 }
@@ -79,8 +79,7 @@ fn the_small_cluster_plans_as_text() {
 #[test]
 fn the_small_cluster_plans_as_json() {
     let run = small()
-        .args(["plan", "--refresh=false", "--json"])
-        .run()
+        .run(&["plan", "--refresh=false", "--json"])
         .success();
     let plan = json(&run.stdout());
     assert_eq!(plan["format_version"], "1");
@@ -113,8 +112,7 @@ fn the_small_cluster_plans_as_json() {
 #[test]
 fn the_small_cluster_plans_as_markdown() {
     let run = small()
-        .args(["plan", "--refresh=false", "--markdown"])
-        .run()
+        .run(&["plan", "--refresh=false", "--markdown"])
         .success();
     insta::assert_snapshot!("small_plan_markdown", run.stdout());
 }
@@ -123,13 +121,11 @@ fn the_small_cluster_plans_as_markdown() {
 #[test]
 fn detailed_exitcode_says_whether_there_are_changes() {
     small()
-        .args(["plan", "--refresh=false", "--detailed-exitcode"])
-        .run()
+        .run(&["plan", "--refresh=false", "--detailed-exitcode"])
         .status(2);
     let run = small()
         .applied()
-        .args(["plan", "--refresh=false", "--detailed-exitcode"])
-        .run()
+        .run(&["plan", "--refresh=false", "--detailed-exitcode"])
         .success();
     assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
 }
@@ -139,8 +135,7 @@ fn detailed_exitcode_says_whether_there_are_changes() {
 fn a_plan_after_apply_has_no_changes() {
     let run = small()
         .applied()
-        .args(["plan", "--refresh=false"])
-        .run()
+        .run(&["plan", "--refresh=false"])
         .success();
     insta::assert_snapshot!(run.stdout(), @"
     No changes. The cluster matches the configuration.
@@ -154,8 +149,7 @@ fn a_plan_after_apply_has_no_changes() {
 fn a_json_plan_names_the_state_it_was_made_against() {
     let run = small()
         .applied()
-        .args(["plan", "--refresh=false", "--json"])
-        .run()
+        .run(&["plan", "--refresh=false", "--json"])
         .success();
     let plan = json(&run.stdout());
     assert_eq!(plan["state"]["serial"], 1);
@@ -178,8 +172,7 @@ fn a_json_plan_names_the_state_it_was_made_against() {
 fn destroy_takes_the_cluster_apart() {
     let run = small()
         .applied()
-        .args(["plan", "--refresh=false", "--destroy"])
-        .run()
+        .run(&["plan", "--refresh=false", "--destroy"])
         .success();
     let stdout = run.stdout();
     assert!(
@@ -207,11 +200,7 @@ fn destroy_takes_the_cluster_apart() {
 // the swarm (the last manager's `swarm leave --force`).
 #[test]
 fn destroy_runs_in_teardown_order() {
-    let run = small()
-        .applied()
-        .args(["graph", "--destroy"])
-        .run()
-        .success();
+    let run = small().applied().run(&["graph", "--destroy"]).success();
     let dot = run.stdout();
     for edge in [
         "\"stack.web (destroy)\" -> \"network.web (destroy)\"",
@@ -222,6 +211,7 @@ fn destroy_runs_in_teardown_order() {
     ] {
         assert!(dot.contains(edge), "missing {edge} in\n{dot}");
     }
+    insta::assert_snapshot!("destroy_graph", dot);
 }
 
 // Destroying three managers drains the worker and the other managers (demoting them) from the
@@ -230,8 +220,7 @@ fn destroy_runs_in_teardown_order() {
 fn destroy_demotes_managers_from_the_last_one() {
     let test = Test::new().config(THREE_MANAGERS).applied();
     let run = test
-        .args(["plan", "--refresh=false", "--destroy", "--json"])
-        .run()
+        .run(&["plan", "--refresh=false", "--destroy", "--json"])
         .success();
     let plan = json(&run.stdout());
     assert_eq!(step_kinds(&plan, "node.w1"), ["drain", "leave", "node_rm"]);
@@ -245,9 +234,10 @@ fn destroy_demotes_managers_from_the_last_one() {
     );
     assert_eq!(step_kinds(&plan, "node.m1"), ["forget"]);
     assert_eq!(step_kinds(&plan, "swarm"), ["leave"]);
-    let run = run.then(&["graph", "--destroy"]).success();
+    let run = test.run(&["graph", "--destroy"]).success();
     let dot = run.stdout();
     assert!(dot.contains("  \"node.m2 (destroy)\" -> \"node.m3 (destroy)\" [label = \"one manager at a time\", style = \"dashed\"];\n"), "{dot}");
+    insta::assert_snapshot!("three_managers_destroy_graph", dot);
 }
 
 // The last manager, from which the others are demoted, is removed from the state only after
@@ -255,7 +245,7 @@ fn destroy_demotes_managers_from_the_last_one() {
 #[test]
 fn destroy_forgets_the_last_manager_last() {
     let test = Test::new().config(THREE_MANAGERS).applied();
-    let run = test.args(["graph", "--destroy"]).run().success();
+    let run = test.run(&["graph", "--destroy"]).success();
     let dot = run.stdout();
     assert!(
         !dot.contains("\"node.m1 (destroy)\" -> \"node.m2 (destroy)\""),
@@ -280,13 +270,12 @@ fn destroy_forgets_the_last_manager_last() {
 #[test]
 fn destroy_without_a_state_has_nothing_to_do() {
     let run = small()
-        .args([
+        .run(&[
             "plan",
             "--refresh=false",
             "--destroy",
             "--detailed-exitcode",
         ])
-        .run()
         .success();
     insta::assert_snapshot!(run.stdout(), @"
     No changes. Nothing to destroy.
@@ -302,13 +291,8 @@ fn a_removed_worker_drains_leaves_and_is_removed() {
     let with_daemon = format!("{SMALL}\n[daemon.json]\nlog-level = \"warn\"\n");
     let without = with_daemon.replace("[hosts.node3]\naddress = \"192.0.2.13\"\n", "");
     assert_ne!(without, with_daemon);
-    let run = small()
-        .config(&with_daemon)
-        .applied()
-        .config(&without)
-        .args(["plan", "--refresh=false"])
-        .run()
-        .success();
+    let test = small().config(&with_daemon).applied().config(&without);
+    let run = test.run(&["plan", "--refresh=false"]).success();
     insta::assert_snapshot!(run.stdout(), @r#"
     swarmform will perform the following actions:
 
@@ -351,7 +335,7 @@ fn a_removed_worker_drains_leaves_and_is_removed() {
 
     Plan: 0 to add, 0 to change, 3 to destroy.
     "#);
-    let run = run.then(&["graph"]).success();
+    let run = test.run(&["graph"]).success();
     let dot = run.stdout();
     assert!(
         dot.contains("  \"node.node3 (destroy)\" -> \"daemon.node3 (destroy)\";\n"),
@@ -361,6 +345,7 @@ fn a_removed_worker_drains_leaves_and_is_removed() {
         dot.contains("  \"node.node3 (destroy)\" -> \"engine.node3 (destroy)\";\n"),
         "{dot}"
     );
+    insta::assert_snapshot!("removed_worker_graph", dot);
 }
 
 // A manager removed from three drains, is demoted, leaves and is removed, one step at a time.
@@ -375,10 +360,7 @@ fn a_removed_manager_is_drained_demoted_and_removed() {
         .config(THREE_MANAGERS)
         .applied()
         .config(&without);
-    let run = test
-        .args(["plan", "--refresh=false", "--json"])
-        .run()
-        .success();
+    let run = test.run(&["plan", "--refresh=false", "--json"]).success();
     let plan = json(&run.stdout());
     let changed: Vec<(String, String)> = actions(&plan)
         .into_iter()
@@ -395,7 +377,7 @@ fn a_removed_manager_is_drained_demoted_and_removed() {
         step_kinds(&plan, "node.m3"),
         ["drain", "demote", "leave", "node_rm"]
     );
-    let run = run.then(&["plan", "--refresh=false"]).success();
+    let run = test.run(&["plan", "--refresh=false"]).success();
     assert!(
         run.stdout().contains(
             "        1. drain and wait until its tasks have moved (from m1)\n        2. demote to worker (from m1)\n        3. docker swarm leave\n        4. docker node rm (from m1)\n"
@@ -403,6 +385,7 @@ fn a_removed_manager_is_drained_demoted_and_removed() {
         "{}",
         run.stdout()
     );
+    insta::assert_snapshot!("removed_manager_plan", run.stdout());
 }
 
 /// SMALL plus a second network and a stack on it.
@@ -415,9 +398,9 @@ fn two_stacks() -> Test {
 // `--target stack.web` plans the stack and what it depends on, and nothing else.
 #[test]
 fn a_target_plans_the_stack_and_its_dependencies() {
-    let run = two_stacks()
-        .args(["plan", "--refresh=false", "--json", "--target", "stack.web"])
-        .run()
+    let test = two_stacks();
+    let run = test
+        .run(&["plan", "--refresh=false", "--json", "--target", "stack.web"])
         .success();
     let plan = json(&run.stdout());
     let addresses: Vec<String> = actions(&plan)
@@ -439,8 +422,8 @@ fn a_target_plans_the_stack_and_its_dependencies() {
         ]
     );
     assert_eq!(plan["targets"], serde_json::json!(["stack.web"]));
-    let run = run
-        .then(&["plan", "--refresh=false", "--target", "stack.web"])
+    let run = test
+        .run(&["plan", "--refresh=false", "--target", "stack.web"])
         .success();
     assert!(
         run.stdout().ends_with(
@@ -449,6 +432,7 @@ fn a_target_plans_the_stack_and_its_dependencies() {
         "{}",
         run.stdout()
     );
+    insta::assert_snapshot!("targeted_plan", run.stdout());
 }
 
 // After an apply, a target leaves changes elsewhere unplanned.
@@ -458,9 +442,8 @@ fn a_target_leaves_other_changes_alone() {
     let run = two_stacks()
         .applied()
         .file("other.yml", changed)
-        .file("web.yml", &SMALL_COMPOSE.replace("busybox:1", "busybox:2"))
-        .args(["plan", "--refresh=false", "--json", "--target", "stack.web"])
-        .run()
+        .file("web.yml", SMALL_COMPOSE.replace("busybox:1", "busybox:2"))
+        .run(&["plan", "--refresh=false", "--json", "--target", "stack.web"])
         .success();
     let plan = json(&run.stdout());
     let changed: Vec<(String, String)> = actions(&plan)
@@ -474,8 +457,7 @@ fn a_target_leaves_other_changes_alone() {
 #[test]
 fn a_malformed_target_is_an_error() {
     let run = small()
-        .args(["plan", "--refresh=false", "--target", "nonsense.x"])
-        .run()
+        .run(&["plan", "--refresh=false", "--target", "nonsense.x"])
         .failure();
     assert!(
         run.stderr().starts_with(
@@ -484,14 +466,14 @@ fn a_malformed_target_is_an_error() {
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"error: `nonsense.x` is not a resource address: expected a kind: engine, file, daemon, swarm, node, network, secret, config, registry or stack");
 }
 
 // A target that matches nothing is refused, saying how to find the addresses.
 #[test]
 fn a_target_matching_nothing_is_an_error() {
     let run = small()
-        .args(["plan", "--refresh=false", "--target", "network.nope"])
-        .run()
+        .run(&["plan", "--refresh=false", "--target", "network.nope"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: no resource matches `--target network.nope`
@@ -506,8 +488,7 @@ fn a_changed_subnet_replaces_the_network_and_its_stack() {
     let run = small()
         .applied()
         .config(&changed)
-        .args(["plan", "--refresh=false"])
-        .run()
+        .run(&["plan", "--refresh=false"])
         .success();
     insta::assert_snapshot!(run.stdout(), @r#"
     swarmform will perform the following actions:
@@ -554,12 +535,8 @@ fn with_secret() -> Test {
 // naming it through `{{secrets.db}}` is updated in between.
 #[test]
 fn a_rotated_secret_is_replaced_and_its_stack_updated() {
-    let run = with_secret()
-        .applied()
-        .file("db.txt", "second password\n")
-        .args(["plan", "--refresh=false"])
-        .run()
-        .success();
+    let test = with_secret().applied().file("db.txt", "second password\n");
+    let run = test.run(&["plan", "--refresh=false"]).success();
     let stdout = run.stdout();
     assert!(
         !stdout.contains("first password") && !stdout.contains("second password"),
@@ -599,7 +576,7 @@ fn a_rotated_secret_is_replaced_and_its_stack_updated() {
 
     Plan: 1 to add, 1 to change, 1 to destroy.
     "#);
-    let run = run.then(&["graph"]).success();
+    let run = test.run(&["graph"]).success();
     let dot = run.stdout();
     for edge in [
         "\"secret.db\" -> \"secret.db (destroy)\" [label = \"replacement\", style = \"dashed\"];",
@@ -608,6 +585,7 @@ fn a_rotated_secret_is_replaced_and_its_stack_updated() {
     ] {
         assert!(dot.contains(edge), "missing {edge} in\n{dot}");
     }
+    insta::assert_snapshot!("rotated_secret_graph", dot);
 }
 
 /// Three managers and their daemon.json.
@@ -624,23 +602,22 @@ fn three_managers_with_daemon_json(level: &str) -> String {
 // diff, and restarts the managers one at a time.
 #[test]
 fn a_daemon_json_change_restarts_dockerd_one_manager_at_a_time() {
-    let run = Test::new()
+    let test = Test::new()
         .config(&three_managers_with_daemon_json("info"))
         .applied()
-        .config(&three_managers_with_daemon_json("debug"))
-        .args(["plan", "--refresh=false"])
-        .run()
-        .success();
+        .config(&three_managers_with_daemon_json("debug"));
+    let run = test.run(&["plan", "--refresh=false"]).success();
     let stdout = run.stdout();
     assert!(
         stdout.starts_with("Warning: restarts dockerd on 3 hosts: m1, m2, m3\n"),
         "{stdout}"
     );
     insta::assert_snapshot!("daemon_json_change", stdout);
-    let run = run.then(&["graph"]).success();
+    let run = test.run(&["graph"]).success();
     let dot = run.stdout();
     assert!(dot.contains("\"daemon.m1\" -> \"daemon.m2\" [label = \"one restart at a time\", style = \"dashed\"];"), "{dot}");
     assert!(dot.contains("\"daemon.m2\" -> \"daemon.m3\" [label = \"one restart at a time\", style = \"dashed\"];"), "{dot}");
+    insta::assert_snapshot!("daemon_json_change_graph", dot);
 }
 
 // A refreshing plan whose managers cannot be reached refuses, rather than take the swarm for
@@ -664,8 +641,7 @@ fn a_refreshing_plan_with_no_reachable_manager_is_refused() {
         .config(&config)
         .file("web.yml", SMALL_COMPOSE)
         .applied()
-        .args(["plan"])
-        .run()
+        .run(&["plan"])
         .failure();
     assert_eq!(run.stdout(), "");
     let stderr = run.stderr();
@@ -681,12 +657,16 @@ fn a_refreshing_plan_with_no_reachable_manager_is_refused() {
         ),
         "{stderr}"
     );
+    insta::assert_snapshot!(stderr, @"
+    error: no manager of the swarm could be reached (`node1`: connection refused), so the live cluster cannot be read
+    hint: bring a manager back, or plan from the state file alone with `--refresh=false`
+    ");
 }
 
 // With no state there is nothing to refresh: a plain `plan` works.
 #[test]
 fn a_refreshing_plan_without_a_state_works() {
-    let run = small().args(["plan"]).run().success();
+    let run = small().run(&["plan"]).success();
     assert!(
         run.stdout()
             .ends_with("Plan: 9 to add, 0 to change, 0 to destroy.\n"),
@@ -698,7 +678,7 @@ fn a_refreshing_plan_without_a_state_works() {
 // A plan the user did not pass `--refresh=false` to does not say they did.
 #[test]
 fn a_refreshing_plan_does_not_claim_refresh_false() {
-    let run = small().args(["plan"]).run().success();
+    let run = small().run(&["plan"]).success();
     assert!(
         !run.stdout().contains("--refresh=false"),
         "{}",
@@ -724,22 +704,22 @@ const PASSWORD: &str = "correct-horse-battery-staple-7731";
 // state file: `(sensitive)` stands in for it.
 #[test]
 fn a_sensitive_variable_never_appears() {
-    let run = with_sensitive_variable()
-        .args(["plan", "--refresh=false", "-out", "saved.plan"])
-        .run()
+    let test = with_sensitive_variable();
+    let run = test
+        .run(&["plan", "--refresh=false", "-out", "saved.plan"])
         .success();
     let mut outputs = vec![
         ("text", run.stdout()),
         ("stderr", run.stderr()),
-        ("saved plan", run.read("saved.plan")),
+        ("saved plan", test.read("saved.plan")),
     ];
-    let run = run.then(&["plan", "--refresh=false", "--json"]).success();
+    let run = test.run(&["plan", "--refresh=false", "--json"]).success();
     outputs.push(("json", run.stdout()));
-    let run = run
-        .then(&["plan", "--refresh=false", "--markdown"])
+    let run = test
+        .run(&["plan", "--refresh=false", "--markdown"])
         .success();
     outputs.push(("markdown", run.stdout()));
-    let run = run.then(&["show", "saved.plan"]).success();
+    let run = test.run(&["show", "saved.plan"]).success();
     outputs.push(("show", run.stdout()));
     for (name, text) in &outputs {
         assert!(
@@ -768,14 +748,14 @@ fn a_sensitive_variable_never_reaches_the_state() {
     let test = with_sensitive_variable().applied();
     let state = std::fs::read_to_string(test.state_path()).expect("state");
     assert!(!state.contains(PASSWORD), "{state}");
-    let run = test.args(["state", "rm", "network.web"]).run().success();
-    let state = run.read("swarmform.state.json");
+    test.run(&["state", "rm", "network.web"]).success();
+    let state = test.read("swarmform.state.json");
     assert!(!state.contains(PASSWORD), "{state}");
     assert!(
         state.contains("DB_PASSWORD: \\\"(sensitive)\\\""),
         "{state}"
     );
-    let run = run.then(&["state", "show", "stack.app"]).success();
+    let run = test.run(&["state", "show", "stack.app"]).success();
     assert!(!run.stdout().contains(PASSWORD), "{}", run.stdout());
 }
 
@@ -787,15 +767,13 @@ fn a_sensitive_variable_leaves_no_hash_of_its_text() {
         "services:\n  app:\n    image: local/app:1\n    environment:\n      DB_PASSWORD: \"{PASSWORD}\"\n"
     );
     let hash = swarmform::hash::sha256_tagged(rendered.as_bytes());
-    let run = with_sensitive_variable()
-        .args(["plan", "--refresh=false"])
-        .run()
-        .success();
+    let test = with_sensitive_variable();
+    let run = test.run(&["plan", "--refresh=false"]).success();
     assert!(!run.stdout().contains(&hash), "{}", run.stdout());
-    let run = run.then(&["plan", "--refresh=false", "--json"]).success();
+    let run = test.run(&["plan", "--refresh=false", "--json"]).success();
     assert!(!run.stdout().contains(&hash), "{}", run.stdout());
-    let run = run
-        .then(&["plan", "--refresh=false", "--markdown"])
+    let run = test
+        .run(&["plan", "--refresh=false", "--markdown"])
         .success();
     assert!(!run.stdout().contains(&hash), "{}", run.stdout());
 }
@@ -806,8 +784,7 @@ fn a_changed_sensitive_variable_updates_its_stack() {
     let run = with_sensitive_variable()
         .applied()
         .env("SWARMFORM_VAR_db_password", "another-password-8842")
-        .args(["plan", "--refresh=false", "--json"])
-        .run()
+        .run(&["plan", "--refresh=false", "--json"])
         .success();
     assert!(
         !run.stdout().contains("another-password-8842"),
@@ -834,7 +811,7 @@ fn mode(path: &std::path::Path) -> u32 {
 // `show FILE` prints the same plan text.
 #[test]
 fn every_spelling_of_out_saves_a_private_plan() {
-    let run = small().args(["plan", "--refresh=false"]).run().success();
+    let run = small().run(&["plan", "--refresh=false"]).success();
     let text = run.stdout();
     for (args, file) in [
         (["-out", "a.plan"].as_slice(), "a.plan"),
@@ -843,7 +820,8 @@ fn every_spelling_of_out_saves_a_private_plan() {
     ] {
         let mut all = vec!["plan", "--refresh=false"];
         all.extend_from_slice(args);
-        let saved = small().args(all).run().success();
+        let test = small();
+        let saved = test.run(&all).success();
         assert_eq!(saved.stdout(), text);
         assert!(
             saved
@@ -852,8 +830,8 @@ fn every_spelling_of_out_saves_a_private_plan() {
             "{}",
             saved.stderr()
         );
-        assert_eq!(mode(&saved.path(file)), 0o600, "{file}");
-        let shown = saved.then(&["show", file]).success();
+        assert_eq!(mode(&test.path(file)), 0o600, "{file}");
+        let shown = test.run(&["show", file]).success();
         assert_eq!(shown.stdout(), text, "{file}");
     }
 }
@@ -861,9 +839,9 @@ fn every_spelling_of_out_saves_a_private_plan() {
 // The hint printed after `-out FILE` names a command this swarmform has.
 #[test]
 fn the_saved_plan_hint_names_an_existing_command() {
-    let run = small()
-        .args(["plan", "--refresh=false", "-out", "saved.plan"])
-        .run()
+    let test = small();
+    let run = test
+        .run(&["plan", "--refresh=false", "-out", "saved.plan"])
         .success();
     let stderr = run.stderr();
     let command = stderr
@@ -872,7 +850,7 @@ fn the_saved_plan_hint_names_an_existing_command() {
         .map(|rest| rest.trim().to_owned())
         .unwrap_or_default();
     let args: Vec<&str> = command.split(' ').collect();
-    let run = run.then(&args);
+    let run = test.run(&args);
     assert!(
         !run.stderr().contains("unrecognized subcommand"),
         "the hint was `{}`:\n{}",
@@ -884,45 +862,43 @@ fn the_saved_plan_hint_names_an_existing_command() {
 // `show --json FILE` prints the same JSON as `plan --json`.
 #[test]
 fn show_json_of_a_saved_plan_matches_plan_json() {
-    let run = small()
+    let test = small()
         .applied()
-        .file("web.yml", &SMALL_COMPOSE.replace("busybox:1", "busybox:2"))
-        .args(["plan", "--refresh=false", "--json", "-out", "saved.plan"])
-        .run()
+        .file("web.yml", SMALL_COMPOSE.replace("busybox:1", "busybox:2"));
+    let run = test
+        .run(&["plan", "--refresh=false", "--json", "-out", "saved.plan"])
         .success();
     let planned = run.stdout();
-    let run = run.then(&["show", "--json", "saved.plan"]).success();
+    let run = test.run(&["show", "--json", "saved.plan"]).success();
     assert_eq!(run.stdout(), planned);
 }
 
 // `show` of a file that is not a saved plan says how to make one.
 #[test]
 fn show_of_a_file_that_is_not_a_plan_is_an_error() {
-    let run = small()
-        .file("notes.json", "{\"hello\": 1}\n")
-        .args(["show", "notes.json"])
-        .run()
-        .failure();
+    let test = small().file("notes.json", "{\"hello\": 1}\n");
+    let run = test.run(&["show", "notes.json"]).failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: `notes.json` is not a swarmform plan file: it has no `"format": "swarmform-plan"`
     hint: make one with `swarmform plan -out notes.json`
     "#);
-    let run = run.then(&["show", "swarmform.toml"]).failure();
+    let run = test.run(&["show", "swarmform.toml"]).failure();
     assert!(
         run.stderr()
             .starts_with("error: `swarmform.toml` is not a swarmform plan file: "),
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"
+    error: `swarmform.toml` is not a swarmform plan file: expected value at line 2 column 2
+    hint: make one with `swarmform plan -out swarmform.toml`
+    ");
 }
 
 // A plan takes the state lock and releases it: no lock file is left behind.
 #[test]
 fn a_plan_leaves_no_lock_behind() {
-    let run = small()
-        .applied()
-        .args(["plan", "--refresh=false"])
-        .run()
-        .success();
-    assert!(!run.path("swarmform.state.json.lock").exists());
+    let test = small().applied();
+    test.run(&["plan", "--refresh=false"]).success();
+    assert!(!test.path("swarmform.state.json.lock").exists());
 }

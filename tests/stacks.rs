@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use swarmform_sim::ClusterSnapshot;
 
-use crate::cluster::Cluster;
-use crate::test::Test;
+use crate::support::{Test, progress_sorted, with_filters};
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 const TOKEN: &str = "tok-91f2e7c4-sensitive";
@@ -69,11 +68,15 @@ secrets:
 
 /// One manager and two workers, `workloads` in the config, and the secret's file and the
 /// stack's template [`WORKLOADS`] names.
-fn start(workloads: &str) -> Cluster {
-    Cluster::new(3, 1, workloads)
+fn start(workloads: &str) -> Test {
+    Test::with_hosts(3, 1)
+        .workloads(workloads)
         .file("db.txt", format!("{SECRET}\n"))
         .file("web.yml.hbs", WEB)
 }
+
+/// Which node the scheduler put a task on differs between runs.
+const PLACED: [(&str, &str); 1] = [(r"(web_web\.\d+) on node\d", "$1 on [NODE]")];
 
 /// Runs of spaces as one, so checks do not depend on how `=` is aligned.
 fn squeeze(text: &str) -> String {
@@ -141,7 +144,7 @@ fn http_server(answers: &[(u16, &str)]) -> (String, Arc<AtomicUsize>) {
 #[test]
 fn the_plan_shows_what_changes_per_service() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let plan = cluster
         .run(&[
             "plan",
@@ -153,7 +156,7 @@ fn the_plan_shows_what_changes_per_service() {
             "--var",
             "token=tok-rotated-0b7d",
         ])
-        .expect(2);
+        .status(2);
     let stdout = squeeze(&plan.stdout());
     for expected in [
         "~ services.web_web.image = \"local/busybox:1\" -> \"local/busybox:2\"",
@@ -162,6 +165,7 @@ fn the_plan_shows_what_changes_per_service() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("service_changes_plan", plan.stdout()));
     // The token changed, but its value shows nowhere: the environment is unchanged
     // (`TOKEN=(sensitive)` both times) and the compose diff is redacted.
     assert!(!stdout.contains("services.web_web.environment"), "{stdout}");
@@ -180,7 +184,7 @@ fn the_plan_shows_what_changes_per_service() {
         "web.yml.hbs",
         WEB.replace("MODE: production", "MODE: staging"),
     );
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     assert!(
         squeeze(&plan.stdout()).contains(
             "~ services.web_web.environment = [\"MODE=production\",\"TOKEN=(sensitive)\"] -> [\"MODE=staging\",\"TOKEN=(sensitive)\"]"
@@ -188,6 +192,7 @@ fn the_plan_shows_what_changes_per_service() {
         "{}",
         plan.stdout()
     );
+    cluster.redacted(|| insta::assert_snapshot!("environment_change_plan", plan.stdout()));
 }
 
 // A freshly deployed stack refreshes to exactly its desired summary: the digest Docker pins,
@@ -195,20 +200,21 @@ fn the_plan_shows_what_changes_per_service() {
 #[test]
 fn a_deployed_stack_plans_no_change() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let web = service(&cluster.snapshot(), "web_web").clone();
     assert!(
         web.image.starts_with("local/busybox:1@sha256:"),
         "Docker pins the digest: {web:?}"
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
-    cluster.run(&["refresh"]).expect(0);
-    let again = cluster.run(&["refresh"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
+    cluster.run(&["refresh"]).success();
+    let again = cluster.run(&["refresh"]).success();
     assert!(
         again.stderr().contains("The state matches the cluster."),
         "{}",
         again.stderr()
     );
+    insta::assert_snapshot!(again.stderr(), @"The state matches the cluster.");
 }
 
 // A service scaled by hand and one re-imaged by hand are noticed by refresh, planned back to
@@ -216,13 +222,13 @@ fn a_deployed_stack_plans_no_change() {
 #[test]
 fn services_changed_by_hand_are_planned_back() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     cluster.by_hand("node1", &["service", "scale", "web_web=5"]);
     cluster.by_hand(
         "node1",
         &["service", "update", "--image", "local/busybox:9", "web_web"],
     );
-    let refreshed = cluster.run(&["refresh"]).expect(0);
+    let refreshed = cluster.run(&["refresh"]).success();
     let stderr = refreshed.stderr();
     for expected in [
         "`stack.web`: service web_web: image is \"local/busybox:9\" on the cluster, \"local/busybox:1\" in the state",
@@ -230,7 +236,8 @@ fn services_changed_by_hand_are_planned_back() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    cluster.redacted(|| insta::assert_snapshot!("refreshed_by_hand", stderr));
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     let stdout = squeeze(&plan.stdout());
     assert!(
         stdout.contains("# stack.web will be updated in place"),
@@ -244,11 +251,12 @@ fn services_changed_by_hand_are_planned_back() {
         stdout.contains("~ services.web_web.replicas = 5 -> 2"),
         "{stdout}"
     );
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.redacted(|| insta::assert_snapshot!("planned_back", plan.stdout()));
+    cluster.run(&["apply", "--auto-approve"]).success();
     let web = service(&cluster.snapshot(), "web_web").clone();
     assert_eq!(web.replicas, 2, "{web:?}");
     assert!(web.image.starts_with("local/busybox:1@"), "{web:?}");
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // An image no node has: every task is rejected on every node that may run it, so the deploy
@@ -257,9 +265,9 @@ fn services_changed_by_hand_are_planned_back() {
 #[test]
 fn a_service_that_cannot_start_fails_with_its_task_errors() {
     let cluster = start(&WORKLOADS.replace("local/busybox:1", "local/nope:1"));
-    cluster.sim.missing_image("local/nope:1");
+    cluster.sim().missing_image("local/nope:1");
     let started = std::time::Instant::now();
-    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let failed = cluster.run(&["apply", "--auto-approve"]).failure();
     let stderr = failed.stderr();
     for expected in [
         "the deploy of stack `web` failed",
@@ -269,6 +277,11 @@ fn a_service_that_cannot_start_fails_with_its_task_errors() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| {
+        with_filters(&PLACED, || {
+            insta::assert_snapshot!("cannot_start", progress_sorted(&stderr))
+        })
+    });
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "failed without waiting for `converge_timeout`"
@@ -281,7 +294,7 @@ fn a_service_that_cannot_start_fails_with_its_task_errors() {
     );
     // Its services exist: the stack stays pending and the next plan deploys it again,
     // without calling what the failed deploy left drift.
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     let text = format!("{}{}", plan.stdout(), plan.stderr());
     assert!(text.contains("+ stack.web"), "{text}");
     assert!(!text.contains("by hand"), "{text}");
@@ -291,11 +304,12 @@ fn a_service_that_cannot_start_fails_with_its_task_errors() {
 // yet) still waits `converge_timeout`, then fails naming its tasks' errors.
 #[test]
 fn a_service_that_only_needs_longer_waits_converge_timeout() {
-    let cluster = Cluster::new(1, 1, &format!("{WORKLOADS}converge_timeout = \"2s\"\n"))
+    let cluster = Test::with_hosts(1, 1)
+        .workloads(&format!("{WORKLOADS}converge_timeout = \"2s\"\n"))
         .file("db.txt", format!("{SECRET}\n"))
         .file("web.yml.hbs", WEB);
     let started = std::time::Instant::now();
-    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let failed = cluster.run(&["apply", "--auto-approve"]).failure();
     let stderr = failed.stderr();
     for expected in [
         "the services of stack `web` did not converge within 2s",
@@ -305,6 +319,7 @@ fn a_service_that_only_needs_longer_waits_converge_timeout() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("did_not_converge", progress_sorted(&stderr)));
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(2),
         "waited the timeout"
@@ -320,11 +335,11 @@ fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
         "failure_action = \"rollback\"",
     );
     let cluster = start(&workloads);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    cluster.sim.missing_image("local/nope:2");
+    cluster.run(&["apply", "--auto-approve"]).success();
+    cluster.sim().missing_image("local/nope:2");
     let failed = cluster
         .run(&["apply", "--auto-approve", "--var", "image=local/nope:2"])
-        .expect(1);
+        .failure();
     let stderr = failed.stderr();
     for expected in [
         "the deploy of stack `web` failed",
@@ -334,18 +349,24 @@ fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| {
+        with_filters(&PLACED, || {
+            insta::assert_snapshot!("rolled_back", progress_sorted(&stderr))
+        })
+    });
     let web = service(&cluster.snapshot(), "web_web").clone();
     assert!(web.image.starts_with("local/busybox:1@"), "{web:?}");
     assert_eq!(web.running, 2, "{web:?}");
     // The failed deploy is done again whole by the next apply.
     let plan = cluster
         .run(&["plan", "--detailed-exitcode", "--var", "image=local/nope:2"])
-        .expect(2);
+        .status(2);
     assert!(
         squeeze(&plan.stdout()).contains("+ services.web_web.image = \"local/nope:2\""),
         "{}",
         plan.stdout()
     );
+    cluster.redacted(|| insta::assert_snapshot!("after_a_rollback_plan", plan.stdout()));
 }
 
 // Docker's default `failure_action: pause` stops the update; the step fails saying it was
@@ -353,11 +374,11 @@ fn a_rolled_back_update_is_reported_and_the_old_version_runs() {
 #[test]
 fn a_paused_update_is_reported() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    cluster.sim.missing_image("local/nope:3");
+    cluster.run(&["apply", "--auto-approve"]).success();
+    cluster.sim().missing_image("local/nope:3");
     let failed = cluster
         .run(&["apply", "--auto-approve", "--var", "image=local/nope:3"])
-        .expect(1);
+        .failure();
     let stderr = failed.stderr();
     for expected in [
         "service `web_web`: its update failed and Docker paused it (update paused due to failure or early termination of task ",
@@ -365,6 +386,11 @@ fn a_paused_update_is_reported() {
     ] {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
+    cluster.redacted(|| {
+        with_filters(&PLACED, || {
+            insta::assert_snapshot!("paused", progress_sorted(&stderr))
+        })
+    });
 }
 
 // An HTTP health check after the deploy: shown in the plan, retried while the endpoint
@@ -379,21 +405,25 @@ fn an_http_health_check_passes_after_retries() {
     let cluster = start(&format!(
         "{WORKLOADS}\n[stacks.web.health]\nhttp = \"{url}\"\ncontains = \"healthy\"\ninterval = \"100ms\"\n"
     ));
-    let plan = cluster.run(&["plan"]).expect(0);
+    let plan = cluster.run(&["plan"]).success();
     assert!(
         plan.stdout()
             .contains(&format!("2. check {url} (10 tries, 100ms apart)")),
         "{}",
         plan.stdout()
     );
-    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let stdout = plan.stdout().replace(&url, "[URL]");
+    cluster.redacted(|| insta::assert_snapshot!("http_health_check_plan", stdout));
+    let applied = cluster.run(&["apply", "--auto-approve"]).success();
     assert!(
         applied.stderr().contains("Apply complete!"),
         "{}",
         applied.stderr()
     );
+    let stderr = progress_sorted(&applied.stderr()).replace(&url, "[URL]");
+    cluster.redacted(|| insta::assert_snapshot!("http_health_check_passes", stderr));
     assert_eq!(served.load(Ordering::SeqCst), 3, "two 503s, then a 200");
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A health check that never passes fails the step with the last attempt's status and body.
@@ -403,7 +433,7 @@ fn a_failing_http_health_check_says_what_it_last_saw() {
     let cluster = start(&format!(
         "{WORKLOADS}\n[stacks.web.health]\nhttp = \"{url}\"\nretries = 3\ninterval = \"50ms\"\n"
     ));
-    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let failed = cluster.run(&["apply", "--auto-approve"]).failure();
     let stderr = failed.stderr();
     for expected in [
         format!("the health check of `stack.web` failed (3 tries, 50ms apart): GET {url}"),
@@ -411,6 +441,8 @@ fn a_failing_http_health_check_says_what_it_last_saw() {
     ] {
         assert!(stderr.contains(&expected), "{expected}\n{stderr}");
     }
+    let stderr = progress_sorted(&stderr).replace(&url, "[URL]");
+    cluster.redacted(|| insta::assert_snapshot!("http_health_check_fails", stderr));
     assert_eq!(served.load(Ordering::SeqCst), 3);
 }
 
@@ -420,10 +452,10 @@ fn a_failing_http_health_check_says_what_it_last_saw() {
 fn a_command_health_check_runs_on_its_host() {
     let passing = "\n[stacks.web.health]\ncommand = [\"docker\", \"service\", \"inspect\", \"web_web\"]\nhost = \"node1\"\n";
     let cluster = start(&format!("{WORKLOADS}{passing}"));
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     assert!(
         cluster
-            .sim
+            .sim()
             .commands("node1")
             .iter()
             .any(|line| line.contains("docker service inspect web_web")),
@@ -431,8 +463,8 @@ fn a_command_health_check_runs_on_its_host() {
     );
 
     let failing = "\n[stacks.web.health]\ncommand = [\"grep\", \"-q\", \"healthy\", \"/srv/status\"]\nhost = \"node1\"\nretries = 2\ninterval = \"10ms\"\n";
-    cluster.workloads(&format!("{WORKLOADS}{failing}"));
-    let plan = cluster.run(&["plan"]).expect(0);
+    cluster.write_workloads(&format!("{WORKLOADS}{failing}"));
+    let plan = cluster.run(&["plan"]).success();
     let stdout = plan.stdout();
     assert!(
         stdout.contains("1. check `grep -q healthy /srv/status` on node1 (2 tries, 10ms apart)"),
@@ -442,7 +474,8 @@ fn a_command_health_check_runs_on_its_host() {
         !stdout.contains("docker stack deploy"),
         "no redeploy: {stdout}"
     );
-    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    cluster.redacted(|| insta::assert_snapshot!("command_health_check_plan", stdout));
+    let failed = cluster.run(&["apply", "--auto-approve"]).failure();
     assert!(
         failed
             .stderr()
@@ -450,6 +483,8 @@ fn a_command_health_check_runs_on_its_host() {
         "{}",
         failed.stderr()
     );
+    let stderr = progress_sorted(&failed.stderr());
+    cluster.redacted(|| insta::assert_snapshot!("command_health_check_fails", stderr));
 }
 
 // A changed subnet replaces the network: the plan names the stack taken down for it, and
@@ -457,9 +492,9 @@ fn a_command_health_check_runs_on_its_host() {
 #[test]
 fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    cluster.workloads(&WORKLOADS.replace("10.0.9.0/24", "10.0.10.0/24"));
-    let plan = cluster.run(&["plan"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
+    cluster.write_workloads(&WORKLOADS.replace("10.0.9.0/24", "10.0.10.0/24"));
+    let plan = cluster.run(&["plan"]).success();
     let stdout = plan.stdout();
     for expected in [
         "# (`stack.web` is removed and deployed again because `network.web` is replaced)",
@@ -467,8 +502,9 @@ fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("replaced_network_plan", stdout));
     let from = cluster.commands_so_far("node1");
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let stack_rm = cluster.position("node1", from, &["docker stack rm web"]);
     let network_rm = cluster.position("node1", from, &["docker network rm web"]);
     let network_create =
@@ -478,7 +514,7 @@ fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
         stack_rm < network_rm && network_rm < network_create && network_create < deploy,
         "{stack_rm} < {network_rm} < {network_create} < {deploy}"
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 // A rotated secret: the new version is created, the stack redeployed on it, and only then the
@@ -486,13 +522,13 @@ fn a_replaced_network_takes_its_stack_down_and_up_in_order() {
 #[test]
 fn a_rotated_secret_is_created_used_then_the_old_one_removed() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let old = cluster.snapshot().swarm().expect("swarm").secrets[0]
         .name
         .clone();
     cluster.write("db.txt", "an-entirely-new-password\n");
     let from = cluster.commands_so_far("node1");
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let secrets = cluster.snapshot().swarm().expect("swarm").secrets.clone();
     assert_eq!(secrets.len(), 1, "{secrets:?}");
     let new = secrets[0].name.clone();
@@ -510,10 +546,10 @@ fn a_rotated_secret_is_created_used_then_the_old_one_removed() {
 #[test]
 fn removed_workloads_go_after_the_stack() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
-    cluster.workloads("");
+    cluster.run(&["apply", "--auto-approve"]).success();
+    cluster.write_workloads("");
     let from = cluster.commands_so_far("node1");
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let stack_rm = cluster.position("node1", from, &["docker stack rm web"]);
     let network_rm = cluster.position("node1", from, &["docker network rm web"]);
     let secret_rm = cluster.position("node1", from, &["docker secret rm db-"]);
@@ -532,14 +568,14 @@ fn removed_workloads_go_after_the_stack() {
 #[test]
 fn workloads_removed_by_hand_are_recreated_in_order() {
     let cluster = start(WORKLOADS);
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let secret = cluster.snapshot().swarm().expect("swarm").secrets[0]
         .name
         .clone();
     cluster.by_hand("node1", &["stack", "rm", "web"]);
     cluster.by_hand("node1", &["network", "rm", "web"]);
     cluster.by_hand("node1", &["secret", "rm", &secret]);
-    let plan = cluster.run(&["plan"]).expect(0);
+    let plan = cluster.run(&["plan"]).success();
     let stdout = plan.stdout();
     for expected in [
         "# network.web will be created",
@@ -548,13 +584,14 @@ fn workloads_removed_by_hand_are_recreated_in_order() {
     ] {
         assert!(stdout.contains(expected), "{expected}\n{stdout}");
     }
+    cluster.redacted(|| insta::assert_snapshot!("removed_by_hand_plan", stdout));
     let from = cluster.commands_so_far("node1");
-    cluster.run(&["apply", "--auto-approve"]).expect(0);
+    cluster.run(&["apply", "--auto-approve"]).success();
     let network = cluster.position("node1", from, &["docker network create"]);
     let secret_create = cluster.position("node1", from, &["docker secret create"]);
     let deploy = cluster.position("node1", from, &["docker stack deploy"]);
     assert!(network < deploy && secret_create < deploy);
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 fn validate_error(health: &str) -> String {
@@ -563,8 +600,7 @@ fn validate_error(health: &str) -> String {
             "[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n\n[stacks.web]\ncompose = \"web.yml\"\n{health}"
         ))
         .file("web.yml", "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     run.stderr()
 }
@@ -620,8 +656,7 @@ fn a_health_check_hides_sensitive_values() {
             "[variables.key]\ndefault = \"k-5ecr3t-77\"\nsensitive = true\n\n[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n\n[stacks.web]\ncompose = \"web.yml\"\n\n[stacks.web.health]\nhttp = \"http://{{hosts.node1.address}}:8080/apiv1/healths?key={{var.key}}\"\n",
         )
         .file("web.yml", "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n")
-        .args(["plan", "--refresh=false"])
-        .run()
+        .run(&["plan", "--refresh=false"])
         .success();
     let stdout = run.stdout();
     assert!(

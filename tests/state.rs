@@ -4,13 +4,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use swarmform::state::StateFile;
 
-use crate::cluster::Cluster;
-use crate::test::{SMALL, SMALL_COMPOSE, Test, redacted};
+use crate::support::{SMALL, SMALL_COMPOSE, Test, redacted};
 
 /// SMALL plus a secret, applied.
 fn applied() -> Test {
@@ -33,7 +32,7 @@ fn mode(path: &std::path::Path) -> u32 {
 // `state list` prints every address, one a line, in address order.
 #[test]
 fn list_prints_the_addresses_in_order() {
-    let run = applied().args(["state", "list"]).run().success();
+    let run = applied().run(&["state", "list"]).success();
     insta::assert_snapshot!(run.stdout(), @"
     engine.node1
     engine.node2
@@ -51,21 +50,14 @@ fn list_prints_the_addresses_in_order() {
 // `state list` without a state prints nothing and succeeds.
 #[test]
 fn list_without_a_state_is_empty() {
-    let run = Test::new()
-        .config(SMALL)
-        .args(["state", "list"])
-        .run()
-        .success();
+    let run = Test::new().config(SMALL).run(&["state", "list"]).success();
     assert_eq!(run.stdout(), "");
 }
 
 // `state show` prints one resource's recorded attributes.
 #[test]
 fn show_prints_a_resources_attributes() {
-    let run = applied()
-        .args(["state", "show", "node.node2"])
-        .run()
-        .success();
+    let run = applied().run(&["state", "show", "node.node2"]).success();
     insta::assert_snapshot!(run.stdout(), @r#"
     # node.node2:
     node.node2 {
@@ -80,10 +72,7 @@ fn show_prints_a_resources_attributes() {
 // `state show` of a secret prints `(sensitive)`, never the content's hash.
 #[test]
 fn show_hides_a_secrets_content() {
-    let run = applied()
-        .args(["state", "show", "secret.db"])
-        .run()
-        .success();
+    let run = applied().run(&["state", "show", "secret.db"]).success();
     assert!(!run.stdout().contains("sha256:"), "{}", run.stdout());
     insta::assert_snapshot!(run.stdout(), @r#"
     # secret.db:
@@ -98,15 +87,17 @@ fn show_hides_a_secrets_content() {
 // `show` without a plan file prints the whole state, sensitive values hidden; `--json` too.
 #[test]
 fn show_prints_the_state() {
-    let run = applied().args(["show"]).run().success();
+    let test = applied();
+    let run = test.run(&["show"]).success();
     assert!(
         run.stdout()
             .contains("# secret.db:\nsecret.db {\n    content = (sensitive)\n"),
         "{}",
         run.stdout()
     );
+    insta::assert_snapshot!("show_the_state", run.stdout());
     assert!(!run.stdout().contains("sha256:"), "{}", run.stdout());
-    let run = run.then(&["show", "--json"]).success();
+    let run = test.run(&["show", "--json"]).success();
     let state: serde_json::Value = serde_json::from_str(&run.stdout()).expect("state JSON");
     assert_eq!(state["serial"], 1);
     assert!(!run.stdout().contains("sha256:"), "{}", run.stdout());
@@ -115,7 +106,7 @@ fn show_prints_the_state() {
 // `show` with no state says nothing was applied.
 #[test]
 fn show_without_a_state_says_so() {
-    let run = Test::new().config(SMALL).args(["show"]).run().success();
+    let run = Test::new().config(SMALL).run(&["show"]).success();
     assert_eq!(run.stdout(), "");
     assert_eq!(
         run.stderr(),
@@ -126,10 +117,7 @@ fn show_without_a_state_says_so() {
 // `state show` of an address that is not in the state says how to list them.
 #[test]
 fn show_of_a_missing_address_is_an_error() {
-    let run = applied()
-        .args(["state", "show", "network.nope"])
-        .run()
-        .failure();
+    let run = applied().run(&["state", "show", "network.nope"]).failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: no resource `network.nope` in the state
     hint: `swarmform state list` shows the addresses
@@ -142,23 +130,24 @@ fn show_of_a_missing_address_is_an_error() {
 fn rm_forgets_a_resource_and_keeps_a_backup() {
     let test = applied();
     let before = std::fs::read(test.state_path()).expect("state");
-    let run = test.args(["state", "rm", "network.web"]).run().success();
+    let run = test.run(&["state", "rm", "network.web"]).success();
     assert_eq!(
         run.stderr(),
         "Removed `network.web` from the state; nothing on the hosts was changed.\n"
     );
     assert_eq!(
-        std::fs::read(run.path("swarmform.state.json.backup")).expect("backup"),
+        std::fs::read(test.path("swarmform.state.json.backup")).expect("backup"),
         before
     );
-    let run = run.then(&["state", "list"]).success();
+    let run = test.run(&["state", "list"]).success();
     assert!(!run.stdout().contains("network.web"), "{}", run.stdout());
-    let run = run.then(&["plan", "--refresh=false"]).success();
+    let run = test.run(&["plan", "--refresh=false"]).success();
     let stdout = run.stdout();
     assert!(
         stdout.contains("  # network.web will be created\n"),
         "{stdout}"
     );
+    insta::assert_snapshot!("plan_after_state_rm", stdout);
     assert!(
         stdout.ends_with("Plan: 1 to add, 0 to change, 0 to destroy.\n"),
         "{stdout}"
@@ -168,12 +157,10 @@ fn rm_forgets_a_resource_and_keeps_a_backup() {
 // `state rm` counts the state's serial up.
 #[test]
 fn rm_increments_the_serial() {
-    let run = applied()
-        .args(["state", "rm", "network.web"])
-        .run()
-        .success();
+    let test = applied();
+    test.run(&["state", "rm", "network.web"]).success();
     let state: serde_json::Value =
-        serde_json::from_str(&run.read("swarmform.state.json")).expect("state JSON");
+        serde_json::from_str(&test.read("swarmform.state.json")).expect("state JSON");
     assert_eq!(state["serial"], 2);
 }
 
@@ -183,9 +170,9 @@ fn rm_leaves_the_state_private() {
     let test = applied();
     std::fs::set_permissions(test.state_path(), std::fs::Permissions::from_mode(0o644))
         .expect("chmod");
-    let run = test.args(["state", "rm", "network.web"]).run().success();
-    assert_eq!(mode(&run.path("swarmform.state.json")), 0o600);
-    assert_eq!(mode(&run.path("swarmform.state.json.backup")), 0o600);
+    test.run(&["state", "rm", "network.web"]).success();
+    assert_eq!(mode(&test.path("swarmform.state.json")), 0o600);
+    assert_eq!(mode(&test.path("swarmform.state.json.backup")), 0o600);
 }
 
 // `state rm` of an address that is not in the state changes nothing.
@@ -194,24 +181,23 @@ fn rm_of_a_missing_address_is_an_error() {
     let test = applied();
     let before = std::fs::read(test.state_path()).expect("state");
     let run = test
-        .args(["state", "rm", "network.web", "network.nope"])
-        .run()
+        .run(&["state", "rm", "network.web", "network.nope"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: no resource `network.nope` in the state
     hint: `swarmform state list` shows the addresses
     ");
     assert_eq!(
-        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        std::fs::read(test.path("swarmform.state.json")).expect("state"),
         before
     );
-    assert!(!run.path("swarmform.state.json.backup").exists());
+    assert!(!test.path("swarmform.state.json.backup").exists());
 }
 
 // `state rm` of something that is not an address says what addresses look like.
 #[test]
 fn rm_of_a_malformed_address_is_an_error() {
-    let run = applied().args(["state", "rm", "nope.x"]).run().failure();
+    let run = applied().run(&["state", "rm", "nope.x"]).failure();
     assert!(
         run.stderr().starts_with(
             "error: `nope.x` is not a resource address: expected a kind: engine, file, daemon, swarm, node, network, secret, config, registry or stack\n"
@@ -232,20 +218,21 @@ fn a_corrupt_state_is_refused_and_untouched() {
             "swarmform.state.json",
             std::str::from_utf8(corrupt).expect("utf-8"),
         );
-    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    let run = test.run(&["plan", "--refresh=false"]).failure();
     insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is not valid swarmform state: EOF while parsing a list at line 1 column 49; it was left untouched — restore it from `swarmform.state.json.backup` or fix it by hand");
     assert_eq!(
-        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        std::fs::read(test.path("swarmform.state.json")).expect("state"),
         corrupt
     );
-    let run = run.then(&["state", "rm", "network.web"]).failure();
+    let run = test.run(&["state", "rm", "network.web"]).failure();
     assert!(
         run.stderr().contains("is not valid swarmform state"),
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is not valid swarmform state: EOF while parsing a list at line 1 column 49; it was left untouched — restore it from `swarmform.state.json.backup` or fix it by hand");
     assert_eq!(
-        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        std::fs::read(test.path("swarmform.state.json")).expect("state"),
         corrupt
     );
 }
@@ -258,16 +245,17 @@ fn a_newer_state_is_refused_and_untouched() {
         .config(SMALL)
         .file("web.yml", SMALL_COMPOSE)
         .file("swarmform.state.json", newer);
-    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    let run = test.run(&["plan", "--refresh=false"]).failure();
     insta::assert_snapshot!(run.stderr().replace(env!("CARGO_PKG_VERSION"), "[VERSION]"), @"error: the state file `swarmform.state.json` has format version 99, but this swarmform ([VERSION]) reads only up to version 1; it was left untouched — upgrade swarmform to work with it");
-    let run = run.then(&["state", "rm", "network.web"]).failure();
+    let run = test.run(&["state", "rm", "network.web"]).failure();
     assert!(
         run.stderr().contains("has format version 99"),
         "{}",
         run.stderr()
     );
-    assert_eq!(run.read("swarmform.state.json"), newer);
-    assert!(!run.path("swarmform.state.json.backup").exists());
+    insta::assert_snapshot!(run.stderr().replace(env!("CARGO_PKG_VERSION"), "[VERSION]"), @"error: the state file `swarmform.state.json` has format version 99, but this swarmform ([VERSION]) reads only up to version 1; it was left untouched — upgrade swarmform to work with it");
+    assert_eq!(test.read("swarmform.state.json"), newer);
+    assert!(!test.path("swarmform.state.json.backup").exists());
 }
 
 // While another process holds the lock, a plan fails at once naming the holder, the lock id and
@@ -279,7 +267,7 @@ fn a_locked_state_refuses_a_plan() {
         .lock("apply", Duration::ZERO)
         .expect("lock");
     let id = guard.info().id.clone();
-    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    let run = test.run(&["plan", "--refresh=false"]).failure();
     let stderr = run.stderr();
     assert!(stderr.contains("is locked by"), "{stderr}");
     assert!(stderr.contains(&format!("lock id `{id}`")), "{stderr}");
@@ -318,10 +306,9 @@ fn a_lock_timeout_waits_then_fails() {
         .expect("lock");
     let id = guard.info().id.clone();
     let start = Instant::now();
+    let test = test.env("RUST_LOG", LOCK_TRACE);
     let run = test
-        .env("RUST_LOG", LOCK_TRACE)
-        .args(["plan", "--refresh=false", "--lock-timeout", "1s"])
-        .run()
+        .run(&["plan", "--refresh=false", "--lock-timeout", "1s"])
         .failure();
     let waited = start.elapsed();
     assert!(
@@ -347,7 +334,7 @@ fn a_lock_timeout_waits_then_fails() {
         "{stderr}"
     );
     assert_eq!(
-        lock_holder(&run.test),
+        lock_holder(&test),
         id,
         "the holder held the lock throughout"
     );
@@ -365,14 +352,9 @@ fn a_lock_released_in_time_lets_the_plan_run() {
         .expect("lock");
     let id = guard.info().id.clone();
     // Started the way `Test::run` starts it, with its stderr read while it runs.
-    let mut plan = Command::new(env!("CARGO_BIN_EXE_swarmform"))
-        .current_dir(test.path())
-        .args(["plan", "--refresh=false", "--lock-timeout", "60s"])
-        .env_remove("SWARMFORM_CONFIG")
-        .env_remove("SWARMFORM_STATE")
+    let mut plan = test
+        .command(&["plan", "--refresh=false", "--lock-timeout", "60s"])
         .env("RUST_LOG", LOCK_TRACE)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -422,10 +404,13 @@ fn a_locked_state_refuses_state_rm() {
     let guard = StateFile::new(test.state_path())
         .lock("apply", Duration::ZERO)
         .expect("lock");
-    let run = test.args(["state", "rm", "network.web"]).run().failure();
+    let run = test.run(&["state", "rm", "network.web"]).failure();
     assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"),
+    );
     assert_eq!(
-        std::fs::read(run.path("swarmform.state.json")).expect("state"),
+        std::fs::read(test.path("swarmform.state.json")).expect("state"),
         before
     );
     drop(guard);
@@ -438,12 +423,15 @@ fn force_unlock_with_the_wrong_id_is_refused() {
     let guard = StateFile::new(test.state_path())
         .lock("apply", Duration::ZERO)
         .expect("lock");
-    let run = test.args(["force-unlock", "WRONG"]).run().failure();
+    let run = test.run(&["force-unlock", "WRONG"]).failure();
     redacted(
         || insta::assert_snapshot!(run.stderr(), @"error: the lock on `swarmform.state.json` has id `[UUID]`, not `WRONG`; nothing was unlocked — check the id in the lock error, and run `swarmform force-unlock [UUID]` only if that process is gone"),
     );
-    let run = run.then(&["plan", "--refresh=false"]).failure();
+    let run = test.run(&["plan", "--refresh=false"]).failure();
     assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"),
+    );
     drop(guard);
 }
 
@@ -456,7 +444,7 @@ fn force_unlock_refuses_a_holder_running_here_unless_forced() {
         .lock("apply", Duration::ZERO)
         .expect("lock");
     let id = guard.info().id.clone();
-    let run = test.args(["force-unlock", &id]).run().failure();
+    let run = test.run(&["force-unlock", &id]).failure();
     let pid = std::process::id().to_string();
     assert!(
         run.stderr()
@@ -474,13 +462,16 @@ fn force_unlock_refuses_a_holder_running_here_unless_forced() {
     hint: wait for it to finish, or stop it (`kill [PID]`) and retry; if you are sure it no longer uses the state, run `swarmform force-unlock --force [UUID]`
     ")
     });
-    let run = run.then(&["plan", "--refresh=false"]).failure();
+    let run = test.run(&["plan", "--refresh=false"]).failure();
     assert!(run.stderr().contains("is locked by"), "{}", run.stderr());
-    let run = run.then(&["force-unlock", "--force", &id]).success();
+    redacted(
+        || insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is locked by [WHO] (lock id `[UUID]`, operation `apply`, pid [PID], since [TIME]); wait for it to finish, or if that process is gone, run `swarmform force-unlock [UUID]`"),
+    );
+    let run = test.run(&["force-unlock", "--force", &id]).success();
     redacted(
         || insta::assert_snapshot!(run.stderr(), @"Released the lock `[UUID]` on `swarmform.state.json` (held by [WHO], operation `apply`, pid [PID])."),
     );
-    let run = run.then(&["plan", "--refresh=false"]).success();
+    let run = test.run(&["plan", "--refresh=false"]).success();
     assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
     drop(guard);
 }
@@ -495,13 +486,14 @@ fn force_unlock_releases_a_lock_whose_holder_is_gone_or_elsewhere() {
         child.wait().expect("wait");
         pid
     };
-    let mut run = applied().args(["state", "list"]).run().success();
+    let test = applied();
+    test.run(&["state", "list"]).success();
     for (pid, who) in [
         (dead, None),
         (std::process::id(), Some("ops@another-host.example")),
     ] {
         // The OS lock stays with this process; only what the lock file records differs.
-        let guard = StateFile::new(run.path("swarmform.state.json"))
+        let guard = StateFile::new(test.path("swarmform.state.json"))
             .lock("apply", Duration::ZERO)
             .expect("lock");
         let mut info = guard.info().clone();
@@ -510,14 +502,14 @@ fn force_unlock_releases_a_lock_whose_holder_is_gone_or_elsewhere() {
             info.who = who.to_owned();
         }
         std::fs::write(guard.path(), serde_json::to_vec(&info).expect("json")).expect("rewrite");
-        run = run.then(&["force-unlock", &info.id]).success();
+        let run = test.run(&["force-unlock", &info.id]).success();
         assert!(
             run.stderr()
                 .starts_with(&format!("Released the lock `{}`", info.id)),
             "{}",
             run.stderr()
         );
-        run = run.then(&["plan", "--refresh=false"]).success();
+        let run = test.run(&["plan", "--refresh=false"]).success();
         assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
         drop(guard);
     }
@@ -526,7 +518,7 @@ fn force_unlock_releases_a_lock_whose_holder_is_gone_or_elsewhere() {
 // `force-unlock` when nothing is locked says there is nothing to unlock.
 #[test]
 fn force_unlock_without_a_lock_says_so() {
-    let run = applied().args(["force-unlock", "any-id"]).run().failure();
+    let run = applied().run(&["force-unlock", "any-id"]).failure();
     insta::assert_snapshot!(run.stderr(), @"error: the state file `swarmform.state.json` is not locked (there is no `swarmform.state.json.lock`); there is nothing to unlock");
 }
 
@@ -534,13 +526,24 @@ fn force_unlock_without_a_lock_says_so() {
 #[test]
 fn the_state_flag_chooses_the_file() {
     let test = applied();
-    std::fs::rename(test.state_path(), test.path().join("elsewhere.json")).expect("move the state");
+    std::fs::rename(test.state_path(), test.path("elsewhere.json")).expect("move the state");
     let run = test
-        .args(["--state", "elsewhere.json", "state", "list"])
-        .run()
+        .run(&["--state", "elsewhere.json", "state", "list"])
         .success();
     assert!(run.stdout().contains("network.web\n"), "{}", run.stdout());
-    assert!(!run.path("swarmform.state.json").exists());
+    insta::assert_snapshot!(run.stdout(), @"
+    engine.node1
+    engine.node2
+    engine.node3
+    swarm
+    node.node1
+    node.node2
+    node.node3
+    network.web
+    secret.db
+    stack.web
+    ");
+    assert!(!test.path("swarmform.state.json").exists());
 }
 
 // A state path that is a symbolic link is written through to its target: the link stays a link,
@@ -548,22 +551,22 @@ fn the_state_flag_chooses_the_file() {
 #[test]
 fn a_symlinked_state_is_written_through_to_its_target() {
     let test = applied();
-    std::fs::create_dir(test.path().join("shared")).expect("folder");
-    std::fs::rename(test.state_path(), test.path().join("shared/prod.json")).expect("move");
+    std::fs::create_dir(test.path("shared")).expect("folder");
+    std::fs::rename(test.state_path(), test.path("shared/prod.json")).expect("move");
     std::os::unix::fs::symlink("shared/prod.json", test.state_path()).expect("symlink");
-    let before = std::fs::read(test.path().join("shared/prod.json")).expect("state");
-    let run = test.args(["state", "rm", "network.web"]).run().success();
-    let link = std::fs::symlink_metadata(run.path("swarmform.state.json")).expect("link");
+    let before = std::fs::read(test.path("shared/prod.json")).expect("state");
+    test.run(&["state", "rm", "network.web"]).success();
+    let link = std::fs::symlink_metadata(test.path("swarmform.state.json")).expect("link");
     assert!(link.file_type().is_symlink(), "the link was replaced");
-    let target = run.read("shared/prod.json");
+    let target = test.read("shared/prod.json");
     assert!(!target.contains("\"address\": \"network.web\""), "{target}");
     assert_eq!(
-        std::fs::read(run.path("shared/prod.json.backup")).expect("backup"),
+        std::fs::read(test.path("shared/prod.json.backup")).expect("backup"),
         before
     );
-    assert!(!run.path("swarmform.state.json.backup").exists());
-    assert_eq!(mode(&run.path("shared/prod.json")), 0o600);
-    let run = run.then(&["state", "list"]).success();
+    assert!(!test.path("swarmform.state.json.backup").exists());
+    assert_eq!(mode(&test.path("shared/prod.json")), 0o600);
+    let run = test.run(&["state", "list"]).success();
     assert!(!run.stdout().contains("network.web"), "{}", run.stdout());
 }
 
@@ -573,20 +576,24 @@ fn a_symlinked_state_is_written_through_to_its_target() {
 fn a_dangling_symlinked_state_is_an_error() {
     let test = Test::new().config(SMALL).file("web.yml", SMALL_COMPOSE);
     std::os::unix::fs::symlink("gone/prod.json", test.state_path()).expect("symlink");
-    let run = test.args(["plan", "--refresh=false"]).run().failure();
+    let run = test.run(&["plan", "--refresh=false"]).failure();
     insta::assert_snapshot!(run.stderr(), @r"
     error: the state file `swarmform.state.json` is a symbolic link to `gone/prod.json`, which does not exist; nothing was read or written
     hint: restore `gone/prod.json` (or mount what holds it), or point the link at the state with `ln -sfn STATE swarmform.state.json`; to start with no state, remove the link
     ");
     assert_eq!(run.stdout(), "");
-    let run = run.then(&["state", "list"]).failure();
+    let run = test.run(&["state", "list"]).failure();
     assert!(
         run.stderr()
             .contains("is a symbolic link to `gone/prod.json`"),
         "{}",
         run.stderr()
     );
-    assert!(!run.path("gone").exists());
+    insta::assert_snapshot!(run.stderr(), @"
+    error: the state file `swarmform.state.json` is a symbolic link to `gone/prod.json`, which does not exist; nothing was read or written
+    hint: restore `gone/prod.json` (or mount what holds it), or point the link at the state with `ln -sfn STATE swarmform.state.json`; to start with no state, remove the link
+    ");
+    assert!(!test.path("gone").exists());
 }
 
 // A temporary copy of the state that a killed run left beside it is removed by the next command
@@ -599,7 +606,7 @@ fn a_killed_runs_temporary_state_is_cleaned_up() {
     // A pid no Linux system hands out (at most 2^22), so the writer is surely gone.
     let stale = ".swarmform.state.json.tmp.99999999.aB3dE9";
     for name in [stale, ".tmp-mine", "notes.json"] {
-        let path = test.path().join(name);
+        let path = test.path(name);
         std::fs::write(&path, &copy).expect("write");
         std::fs::File::options()
             .write(true)
@@ -607,10 +614,10 @@ fn a_killed_runs_temporary_state_is_cleaned_up() {
             .and_then(|file| file.set_modified(hour_ago))
             .expect("age the file");
     }
-    let run = test.args(["plan", "--refresh=false"]).run().success();
-    assert!(!run.path(stale).exists(), "the stale copy was left");
-    assert!(run.path(".tmp-mine").exists());
-    assert!(run.path("notes.json").exists());
+    test.run(&["plan", "--refresh=false"]).success();
+    assert!(!test.path(stale).exists(), "the stale copy was left");
+    assert!(test.path(".tmp-mine").exists());
+    assert!(test.path("notes.json").exists());
 }
 
 /// SMALL, autolocked, keeping its unlock key in `file`.
@@ -623,10 +630,8 @@ fn autolocked(file: &str) -> Test {
 // and saying how to make the folder; `plan` refuses it too; once the folder exists it passes.
 #[test]
 fn an_unlock_key_file_in_a_missing_folder_is_refused() {
-    let run = autolocked("keys/unlock.key")
-        .arg("validate")
-        .run()
-        .failure();
+    let test = autolocked("keys/unlock.key");
+    let run = test.run(&["validate"]).failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: `unlock_key_file` cannot be written: the folder `keys` does not exist
       --> swarmform.toml:22:19
@@ -638,16 +643,27 @@ fn an_unlock_key_file_in_a_missing_folder_is_refused() {
 
     error: the config has 1 error; nothing was changed
     "#);
-    let run = run.then(&["plan", "--refresh=false"]).failure();
+    let run = test.run(&["plan", "--refresh=false"]).failure();
     assert!(
         run.stderr()
             .contains("`unlock_key_file` cannot be written: the folder `keys` does not exist"),
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @r#"
+    error: `unlock_key_file` cannot be written: the folder `keys` does not exist
+      --> swarmform.toml:22:19
+       |
+    22 | unlock_key_file = "keys/unlock.key"
+       |                   ^^^^^^^^^^^^^^^^^ the apply that locks the swarm writes its unlock key here
+       |
+       = help: create it (`mkdir -p keys`; mode 0700 keeps it private), or name a file in a folder that exists; paths are relative to `.`
+
+    error: the config has 1 error; nothing was changed
+    "#);
     assert_eq!(run.stdout(), "");
-    std::fs::create_dir(run.path("keys")).expect("make the folder");
-    let run = run.then(&["validate"]).success();
+    std::fs::create_dir(test.path("keys")).expect("make the folder");
+    let run = test.run(&["validate"]).success();
     assert!(
         run.stderr().starts_with("The config is valid"),
         "{}",
@@ -655,7 +671,7 @@ fn an_unlock_key_file_in_a_missing_folder_is_refused() {
     );
     // The check leaves nothing behind in the folder.
     assert_eq!(
-        std::fs::read_dir(run.path("keys")).expect("list").count(),
+        std::fs::read_dir(test.path("keys")).expect("list").count(),
         0
     );
 }
@@ -665,8 +681,7 @@ fn an_unlock_key_file_in_a_missing_folder_is_refused() {
 #[test]
 fn an_unlock_key_file_that_cannot_be_written_is_refused() {
     let run = autolocked("/sys/swarmform-unlock.key")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     assert!(
         run.stderr().contains(
@@ -682,14 +697,25 @@ fn an_unlock_key_file_that_cannot_be_written_is_refused() {
         run.stderr()
     );
     let test = autolocked("keys");
-    std::fs::create_dir(test.path().join("keys")).expect("folder");
-    let run = test.arg("validate").run().failure();
+    std::fs::create_dir(test.path("keys")).expect("folder");
+    let run = test.run(&["validate"]).failure();
     assert!(
         run.stderr()
             .contains("error: `unlock_key_file` cannot be written: `keys` is a folder, not a file"),
         "{}",
         run.stderr()
     );
+    insta::assert_snapshot!(run.stderr(), @r#"
+    error: `unlock_key_file` cannot be written: `keys` is a folder, not a file
+      --> swarmform.toml:22:19
+       |
+    22 | unlock_key_file = "keys"
+       |                   ^^^^^^ the apply that locks the swarm writes its unlock key here
+       |
+       = help: name a file, such as `unlock.key` inside it; paths are relative to `.`
+
+    error: the config has 1 error; nothing was changed
+    "#);
 }
 
 // When `unlock_key_file` cannot be written at apply time (its folder was removed after the
@@ -700,11 +726,11 @@ fn an_unlock_key_file_that_cannot_be_written_is_refused() {
 #[test]
 fn an_unlock_key_that_cannot_be_written_is_kept_beside_the_state_and_the_apply_stops() {
     let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n\n[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed by swarmform\\n\"\nhosts = [\"node2\"]\n";
-    let cluster = Cluster::new(2, 1, workloads);
+    let cluster = Test::with_hosts(2, 1).workloads(workloads);
     std::fs::create_dir(cluster.path("keys")).expect("keys folder");
     // node2's steps finish well after the swarm init on node1 fails.
-    cluster.sim.delay("node1", Duration::from_millis(200));
-    cluster.sim.delay("node2", Duration::from_secs(2));
+    cluster.sim().delay("node1", Duration::from_millis(200));
+    cluster.sim().delay("node2", Duration::from_secs(2));
     let applied = std::thread::scope(|scope| {
         let apply = scope.spawn(|| cluster.run(&["apply", "--auto-approve"]));
         // The config is checked before any host is asked anything.
@@ -712,7 +738,7 @@ fn an_unlock_key_that_cannot_be_written_is_kept_beside_the_state_and_the_apply_s
         std::fs::remove_dir(cluster.path("keys")).expect("remove the folder");
         apply.join().expect("the apply")
     })
-    .expect(1);
+    .failure();
     let stderr = applied.stderr();
     let fallback = cluster.path("swarmform.state.json.unlock-key");
     let key = std::fs::read_to_string(&fallback).expect("the key beside the state");
@@ -732,18 +758,18 @@ fn an_unlock_key_that_cannot_be_written_is_kept_beside_the_state_and_the_apply_s
     for text in [applied.stdout(), stderr.clone(), cluster.state_text()] {
         assert!(!text.contains(key), "the unlock key leaked:\n{text}");
     }
-    let node2 = cluster.sim.commands("node2");
+    let node2 = cluster.sim().commands("node2");
     assert!(
         !node2.iter().any(|line| line.contains("/etc/motd")),
         "a step started after the apply stopped: {node2:#?}"
     );
 
-    cluster.sim.clear_faults("node1");
-    cluster.sim.clear_faults("node2");
+    cluster.sim().clear_faults("node1");
+    cluster.sim().clear_faults("node2");
     std::fs::create_dir(cluster.path("keys")).expect("keys folder again");
     // The refresh finds the swarm through the configured hosts, though the state records no
     // manager yet.
-    let again = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let again = cluster.run(&["apply", "--auto-approve"]).success();
     assert_eq!(
         std::fs::read_to_string(cluster.path("keys/unlock.key"))
             .expect("the key file")
@@ -757,5 +783,5 @@ fn an_unlock_key_that_cannot_be_written_is_kept_beside_the_state_and_the_apply_s
         "{}",
         again.stderr()
     );
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }

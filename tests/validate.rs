@@ -1,7 +1,7 @@
 //! `swarmform validate`: a valid config passes; each mistake a user can make is an error naming
 //! file:line:column with the offending snippet and what was expected.
 
-use crate::test::{SMALL, SMALL_COMPOSE, Test};
+use crate::support::{SMALL, SMALL_COMPOSE, Test};
 
 /// One manager, nothing else: the smallest valid config, to append a mistake to.
 const ONE: &str = "[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n";
@@ -10,8 +10,7 @@ const ONE: &str = "[hosts.node1]\naddress = \"192.0.2.11\"\nrole = \"manager\"\n
 fn error(config: &str) -> String {
     Test::new()
         .config(config)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure()
         .stderr()
 }
@@ -20,8 +19,7 @@ fn error(config: &str) -> String {
 fn passes(config: &str) -> String {
     Test::new()
         .config(config)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .success()
         .stderr()
 }
@@ -32,8 +30,7 @@ fn a_valid_config_passes() {
     let run = Test::new()
         .config(SMALL)
         .file("web.yml", SMALL_COMPOSE)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .success();
     assert_eq!(run.stderr(), "The config is valid: 3 hosts, 9 resources.\n");
 }
@@ -41,7 +38,7 @@ fn a_valid_config_passes() {
 // A missing config file is an error saying how to make one.
 #[test]
 fn a_missing_config_says_how_to_start() {
-    let run = Test::new().arg("validate").run().failure();
+    let run = Test::new().run(&["validate"]).failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: cannot read the config `swarmform.toml`: No such file or directory (os error 2)
      |
@@ -58,8 +55,7 @@ fn an_unknown_bootstrap_host_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("web.yml", SMALL_COMPOSE)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: unknown host `node9`
@@ -205,8 +201,7 @@ fn a_host_declared_in_an_include_and_the_root_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("lab.toml", "[hosts.node1]\naddress = \"192.0.2.99\"\n")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     let stderr = run.stderr();
     assert!(
@@ -226,8 +221,7 @@ fn a_duplicate_host_names_the_first_declaration() {
     let run = Test::new()
         .config(&config)
         .file("lab.toml", "[hosts.node1]\naddress = \"192.0.2.99\"\n")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     let stderr = run.stderr();
     assert!(stderr.contains("swarmform.toml:3:8"), "{stderr}");
@@ -539,8 +533,7 @@ fn a_root_daemon_mistake_is_reported_once() {
     let run = Test::new()
         .config(&config)
         .file("web.yml", SMALL_COMPOSE)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     let stderr = run.stderr();
     assert_eq!(
@@ -619,8 +612,8 @@ fn missing_tcp_tls_files_are_errors() {
         "{ONE}\n[daemon.tcp]\ntls = {{ ca = \"tls/ca.pem\", cert = \"tls/cert.pem\", key = \"tls/key.pem\" }}\n"
     );
     let test = Test::new().config(&config).file("tls/ca.pem", "ca\n");
-    let config_path = test.path().join("swarmform.toml").display().to_string();
-    let run = test.args(["validate", "-c", &config_path]).run().failure();
+    let config_path = test.path("swarmform.toml").display().to_string();
+    let run = test.run(&["validate", "-c", &config_path]).failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: cannot read `tls/cert.pem`: No such file or directory (os error 2)
      --> swarmform.toml:6:35
@@ -690,8 +683,8 @@ fn a_secret_without_content_is_an_error() {
 #[test]
 fn a_missing_secret_file_is_an_error() {
     let test = Test::new().config(&format!("{ONE}\n[secrets.db]\nfile = \"secrets/db.txt\"\n"));
-    let config_path = test.path().join("swarmform.toml").display().to_string();
-    let run = test.args(["validate", "-c", &config_path]).run().failure();
+    let config_path = test.path("swarmform.toml").display().to_string();
+    let run = test.run(&["validate", "-c", &config_path]).failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: cannot read `secrets/db.txt`: No such file or directory (os error 2)
      --> swarmform.toml:6:8
@@ -784,8 +777,7 @@ fn a_set_password_env_validates() {
     let run = Test::new()
         .config(&config)
         .env("SWARMFORM_TEST_PASSWORD", "s3cret")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .success();
     assert_eq!(run.stderr(), "The config is valid: 1 host, 4 resources.\n");
 }
@@ -801,8 +793,7 @@ fn an_unknown_template_variable_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("web.yml.hbs", template)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: unknown variable `var.tag` in template
@@ -825,8 +816,7 @@ fn a_malformed_template_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("web.yml.hbs", template)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: invalid template: invalid handlebars syntax: expected trailing_tilde_to_omit_whitespace
@@ -849,8 +839,7 @@ fn an_invalid_compose_file_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("web.yml", compose)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: the compose file of stack `web` is not valid YAML: did not find expected key at line 4 column 4, while parsing a block mapping at line 2 column 3
@@ -877,8 +866,7 @@ fn an_invalid_rendered_compose_hides_sensitive_values() {
         .config(&config)
         .file("app.yml.hbs", template)
         .env("SWARMFORM_VAR_password", "hunter2-leaked")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     assert!(
         run.stderr().contains("is not valid YAML"),
@@ -914,8 +902,7 @@ fn depends_on_an_undeclared_address_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("web.yml", "services: {}\n")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: `network.nope` is not declared
@@ -938,8 +925,7 @@ fn depends_on_a_bad_address_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("web.yml", "services: {}\n")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: `networks.web` is not a resource address: expected a kind: engine, file, daemon, swarm, node, network, secret, config, registry or stack
@@ -963,8 +949,7 @@ fn a_dependency_cycle_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("web.yml", "services: {}\n")
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: dependency cycle: stack.db -> stack.api -> stack.db
@@ -1013,8 +998,7 @@ fn a_module_with_its_inputs_validates() {
         "{ONE}\n[modules.edge]\nsource = \"edge\"\ninputs = {{ domain = \"example.com\" }}\n"
     );
     let run = with_edge_module(&config, EDGE_MODULE)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .success();
     assert_eq!(run.stderr(), "The config is valid: 1 host, 4 resources.\n");
 }
@@ -1026,8 +1010,7 @@ fn an_unknown_module_input_is_an_error() {
         "{ONE}\n[modules.edge]\nsource = \"edge\"\ninputs = {{ domain = \"example.com\", colour = \"red\" }}\n"
     );
     let run = with_edge_module(&config, EDGE_MODULE)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: module `edge` has no input `colour`
@@ -1047,8 +1030,7 @@ fn an_unknown_module_input_is_an_error() {
 fn a_missing_module_input_is_an_error() {
     let config = format!("{ONE}\n[modules.edge]\nsource = \"edge\"\n");
     let run = with_edge_module(&config, EDGE_MODULE)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: module `edge` needs the input `domain`
@@ -1071,8 +1053,7 @@ fn a_module_declaring_hosts_is_an_error() {
     );
     let module = format!("{EDGE_MODULE}\n[hosts.extra]\naddress = \"192.0.2.99\"\n");
     let run = with_edge_module(&config, &module)
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: a module may only declare `[inputs]`, networks, secrets, configs, registries, files and stacks
@@ -1113,8 +1094,7 @@ fn an_included_file_declaring_networks_is_an_error() {
             "lab.toml",
             "[hosts.node2]\naddress = \"192.0.2.12\"\n\n[networks.web]\nattachable = true\n",
         )
-        .arg("validate")
-        .run()
+        .run(&["validate"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: an included file may only declare `[ssh]` and `[hosts]`
@@ -1151,8 +1131,7 @@ fn a_var_for_an_undeclared_variable_is_an_error() {
     let config = format!("{ONE}\n[variables.tag]\ndefault = \"1\"\n");
     let run = Test::new()
         .config(&config)
-        .args(["validate", "--var", "colour=red"])
-        .run()
+        .run(&["validate", "--var", "colour=red"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: variable `colour` is not declared
@@ -1169,8 +1148,7 @@ fn a_var_without_equals_is_an_error() {
     let config = format!("{ONE}\n[variables.tag]\ndefault = \"1\"\n");
     let run = Test::new()
         .config(&config)
-        .args(["validate", "--var", "tag"])
-        .run()
+        .run(&["validate", "--var", "tag"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @"
     error: `--var tag` is not NAME=VALUE
@@ -1188,8 +1166,7 @@ fn a_var_file_with_an_undeclared_key_is_an_error() {
     let run = Test::new()
         .config(&config)
         .file("prod.toml", "tag = \"2\"\ncolour = \"red\"\n")
-        .args(["validate", "--var-file", "prod.toml"])
-        .run()
+        .run(&["validate", "--var-file", "prod.toml"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @r#"
     error: variable `colour` is not declared
@@ -1211,7 +1188,7 @@ fn variable_sources_take_precedence_in_order() {
     let config = format!(
         "{ONE}\n[variables.tag]\ndefault = \"from-default\"\n\n[stacks.web]\ntemplate = \"web.yml.hbs\"\n"
     );
-    let image = |run: &crate::test::Run| {
+    let image = |run: &crate::support::Run| {
         let stdout = run.stdout();
         stdout
             .lines()
@@ -1228,23 +1205,21 @@ fn variable_sources_take_precedence_in_order() {
             )
             .file("prod.toml", "tag = \"from-file\"\n")
     };
-    let run = test().args(["plan", "--refresh=false"]).run().success();
+    let run = test().run(&["plan", "--refresh=false"]).success();
     assert_eq!(image(&run), "+    image: local/web:from-default");
     let run = test()
         .env("SWARMFORM_VAR_tag", "from-env")
-        .args(["plan", "--refresh=false"])
-        .run()
+        .run(&["plan", "--refresh=false"])
         .success();
     assert_eq!(image(&run), "+    image: local/web:from-env");
     let run = test()
         .env("SWARMFORM_VAR_tag", "from-env")
-        .args(["plan", "--refresh=false", "--var-file", "prod.toml"])
-        .run()
+        .run(&["plan", "--refresh=false", "--var-file", "prod.toml"])
         .success();
     assert_eq!(image(&run), "+    image: local/web:from-file");
     let run = test()
         .env("SWARMFORM_VAR_tag", "from-env")
-        .args([
+        .run(&[
             "plan",
             "--refresh=false",
             "--var-file",
@@ -1252,7 +1227,6 @@ fn variable_sources_take_precedence_in_order() {
             "--var",
             "tag=from-flag",
         ])
-        .run()
         .success();
     assert_eq!(image(&run), "+    image: local/web:from-flag");
 }
@@ -1267,8 +1241,8 @@ fn a_var_file_can_be_read_from_stdin() {
             "web.yml.hbs",
             "services:\n  web:\n    image: local/web:{{var.tag}}\n",
         )
+        .swarmform(&["plan", "--refresh=false", "--var-file", "/dev/stdin"])
         .stdin("tag = \"from-stdin\"\n")
-        .args(["plan", "--refresh=false", "--var-file", "/dev/stdin"])
         .run()
         .success();
     assert!(

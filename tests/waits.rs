@@ -3,12 +3,12 @@
 //! good, and a failed deploy recorded as what exists.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use swarmform_sim::SimTiming;
 
-use crate::cluster::Cluster;
+use crate::support::Test;
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 
@@ -27,20 +27,17 @@ vars = { replicas = 2 }
 
 const WEB: &str = "version: \"3.8\"\nservices:\n  web:\n    image: local/busybox:1\n    command: [\"httpd\", \"-f\", \"-p\", \"8080\"]\n    deploy:\n      replicas: {{vars.replicas}}\n    networks: [web]\n    secrets: [db]\nnetworks:\n  web:\n    external: true\n    name: {{networks.web}}\nsecrets:\n  db:\n    external: true\n    name: {{secrets.db}}\n";
 
-fn start(hosts: usize, managers: usize, workloads: &str) -> Cluster {
-    Cluster::new(hosts, managers, workloads)
+fn start(hosts: usize, managers: usize, workloads: &str) -> Test {
+    Test::with_hosts(hosts, managers)
+        .workloads(workloads)
         .file("db.txt", format!("{SECRET}\n"))
         .file("web.yml.hbs", WEB)
 }
 
 /// `swarmform ARGS` with each stderr line stamped with the seconds since it started.
-fn timed(cluster: &Cluster, args: &[&str]) -> (Option<i32>, Vec<(f64, String)>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_swarmform"))
-        .current_dir(cluster.dir())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
+fn timed(cluster: &Test, args: &[&str]) -> (Option<i32>, Vec<(f64, String)>) {
+    let mut child = cluster
+        .command(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -65,7 +62,7 @@ const TIMING: SimTiming = SimTiming {
 };
 
 /// The config with `line` added to `[hosts.HOST]`.
-fn with_host_line(cluster: &Cluster, host: &str, line: &str) {
+fn with_host_line(cluster: &Test, host: &str, line: &str) {
     let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
     let header = format!("[hosts.{host}]\n");
     assert!(config.contains(&header), "{config}");
@@ -87,9 +84,9 @@ fn an_availability_drain_waits_for_the_tasks_to_run_elsewhere() {
         .expect("web_web")
         .clone();
     assert!(web.running_on().contains(&"node3".to_owned()), "{web:#?}");
-    cluster.sim.docker_timing(TIMING);
+    cluster.sim().docker_timing(TIMING);
     with_host_line(&cluster, "node3", "availability = \"drain\"");
-    let applied = cluster.run(&["apply", "--auto-approve"]).expect(0);
+    let applied = cluster.run(&["apply", "--auto-approve"]).success();
     let snapshot = cluster.snapshot();
     let swarm = &snapshot.swarms[0];
     let web = swarm.service("web_web").expect("web_web");
@@ -104,7 +101,7 @@ fn an_availability_drain_waits_for_the_tasks_to_run_elsewhere() {
         applied.stderr()
     );
     assert_eq!(web.running, 3, "{web:#?}\n{}", applied.stderr());
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
 /// The seconds each vertex of a run took, from its `done (N.Ns)` lines.
@@ -126,7 +123,7 @@ fn vertex_seconds(lines: &[(f64, String)]) -> Vec<(String, f64)> {
 fn a_destroy_does_not_wait_for_empty_nodes() {
     let cluster = start(5, 3, WORKLOADS);
     cluster.apply();
-    cluster.sim.docker_timing(TIMING);
+    cluster.sim().docker_timing(TIMING);
     let (code, lines) = timed(&cluster, &["-v", "destroy", "--auto-approve"]);
     let text: Vec<String> = lines
         .iter()
@@ -145,7 +142,7 @@ fn a_destroy_does_not_wait_for_empty_nodes() {
     }
     assert!(total < 5.0, "the destroy took {total}s\n{text}");
     // One `docker node ps` and the drain itself, for a node with no task.
-    let commands = cluster.sim.commands("node1");
+    let commands = cluster.sim().commands("node1");
     let node_ps = commands
         .iter()
         .filter(|line| line.contains("node ps"))
@@ -167,13 +164,13 @@ fn a_stack_whose_deploy_failed_is_planned_as_a_creation() {
         "web.yml.hbs",
         WEB.replace("name: {{secrets.db}}", "name: db-missing"),
     );
-    let failed = cluster.run(&["apply", "--auto-approve"]).expect(1);
+    let failed = cluster.run(&["apply", "--auto-approve"]).failure();
     assert!(
         failed.stderr().contains("secret not found: db-missing"),
         "{}",
         failed.stderr()
     );
-    let plan = cluster.run(&["plan", "--detailed-exitcode"]).expect(2);
+    let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     let text = format!("{}{}", plan.stdout(), plan.stderr());
     assert!(!text.contains("removed by hand"), "{text}");
     assert!(text.contains("+ stack.web"), "{text}");
@@ -182,5 +179,5 @@ fn a_stack_whose_deploy_failed_is_planned_as_a_creation() {
         &["secret", "create", "db-missing", "/etc/hostname"],
     );
     cluster.apply();
-    cluster.run(&["plan", "--detailed-exitcode"]).expect(0);
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
