@@ -306,10 +306,15 @@ fn remove_containers(nodes: &[nodes::Existing]) -> Result<(), LabError> {
     if nodes.is_empty() {
         return Ok(());
     }
+    // Seen here under load: Docker 20.10 lost a node container's shim and `docker rm` waited
+    // on it for good. A removal takes seconds; after five minutes it is given up, with a hint.
     Program::docker()
         .args(["rm", "--force", "--volumes"])
         .args(nodes.iter().map(|node| node.name.as_str()))
-        .output()?;
+        .output_within(
+            std::time::Duration::from_secs(300),
+            "dockerd stopped answering for these containers: restart it (`systemctl restart docker`, or stop dockerd and run `.ci/lab-setup`), then `swarmform lab down` again",
+        )?;
     Ok(())
 }
 

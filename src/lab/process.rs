@@ -79,6 +79,49 @@ impl Program {
         }
     }
 
+    /// Runs it like [`Program::output`], but gives up after `limit`: the program is killed and
+    /// the error says how long it ran and `hint` (a docker CLI waiting on a dockerd that stopped
+    /// answering must not hang the lab for ever).
+    pub(crate) fn output_within(
+        &self,
+        limit: std::time::Duration,
+        hint: &str,
+    ) -> Result<String, LabError> {
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| self.spawn_error(source))?;
+        let started = std::time::Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if started.elapsed() < limit => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Ok(None) | Err(_) => {
+                    kill(&mut child);
+                    return Err(LabError::Failed {
+                        command: self.display(),
+                        status: format!("still running after {} s, killed", limit.as_secs()),
+                        stderr: String::new(),
+                        hint: Some(hint.to_owned()),
+                    });
+                }
+            }
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|source| self.spawn_error(source))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        } else {
+            Err(self.failed(output.status, &String::from_utf8_lossy(&output.stderr)))
+        }
+    }
+
     /// Runs it to the end; whether it exited 0 (a program that cannot start counts as a no).
     pub(crate) fn succeeds(&self) -> bool {
         self.command()
@@ -239,5 +282,27 @@ mod tests {
             .pipe(&Program::new("cat"), &log)
             .expect_err("the producer fails");
         assert!(error.to_string().contains("broken"), "{error}");
+    }
+
+    #[test]
+    fn a_program_that_does_not_finish_in_time_is_killed_with_a_hint() {
+        let error = Program::new("sleep")
+            .arg("30")
+            .output_within(std::time::Duration::from_secs(1), "restart it")
+            .expect_err("sleep 30 outlives a 1 s limit")
+            .to_string();
+        assert_eq!(
+            error,
+            "`sleep 30` failed (still running after 1 s, killed)\nhint: restart it"
+        );
+    }
+
+    #[test]
+    fn a_program_that_finishes_in_time_gives_its_output() {
+        let output = Program::new("echo")
+            .arg("done")
+            .output_within(std::time::Duration::from_secs(30), "unused")
+            .expect("echo finishes");
+        assert_eq!(output, "done");
     }
 }
