@@ -55,6 +55,33 @@ fn recorded(cluster: &Test, address: &str) -> Option<serde_json::Value> {
         .cloned()
 }
 
+/// `text` with each ghost's node id (from `ghosts`, (id, hostname)) as `[ID of HOSTNAME]`.
+fn ghosts_named(text: &str, ghosts: &[(String, String)]) -> String {
+    ghosts.iter().fold(text.to_owned(), |text, (id, hostname)| {
+        text.replace(id.as_str(), &format!("[ID of {hostname}]"))
+    })
+}
+
+/// `text`, cut into pieces at `separator` (a plan's resource blocks, a refresh report's
+/// lines), with each run of consecutive pieces about a ghost entry sorted: ghosts are ordered
+/// by their node ids, which are random.
+fn ghosts_sorted(text: &str, separator: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for piece in text.split(separator) {
+        if piece.contains("node.ghost-") {
+            run.push(piece);
+            continue;
+        }
+        run.sort_unstable();
+        out.append(&mut run);
+        out.push(piece);
+    }
+    run.sort_unstable();
+    out.append(&mut run);
+    out.join(separator)
+}
+
 // A kill while `docker swarm init` runs leaves `swarm` pending and no node recorded; the next
 // plan finds the swarm through the configured hosts (no "no manager recorded" refusal) and the
 // apply adopts it, so the cluster ends with one swarm and the plan after it is empty.
@@ -119,6 +146,7 @@ fn the_bootstrap_manager_and_leader_is_retired_like_any_manager() {
         ),
         "{stdout}"
     );
+    cluster.redacted(|| insta::assert_snapshot!("bootstrap_manager_removal_plan", stdout));
     cluster.apply();
     let snapshot = cluster.snapshot();
     let swarm = snapshot.swarm().expect("the swarm");
@@ -147,8 +175,18 @@ fn ghost_entries_are_removed_and_their_hosts_join_again() {
     cluster.apply();
     cluster.by_hand("node4", &["swarm", "leave"]);
     cluster.by_hand("node3", &["swarm", "leave", "--force"]);
-    let before = entries(&cluster.snapshot());
+    let snapshot = cluster.snapshot();
+    let before = entries(&snapshot);
     assert_eq!(before.len(), 4, "{before:?}");
+    let ghosts: Vec<(String, String)> = snapshot
+        .swarm()
+        .expect("one swarm")
+        .nodes
+        .iter()
+        .filter(|node| node.state == "down")
+        .map(|node| (node.id.clone(), node.hostname.clone()))
+        .collect();
+    assert_eq!(ghosts.len(), 2, "{ghosts:?}");
 
     let plan = cluster.run(&["plan"]).success();
     let stdout = plan.stdout();
@@ -161,12 +199,17 @@ fn ghost_entries_are_removed_and_their_hosts_join_again() {
         stdout.contains("demoted, then removed with `docker node rm --force`"),
         "{stdout}"
     );
+    let stderr = plan.stderr();
     assert!(
-        plan.stderr()
-            .contains("`node.node3`: `node3` is not a node of the swarm any more"),
-        "{}",
-        plan.stderr()
+        stderr.contains("`node.node3`: `node3` is not a node of the swarm any more"),
+        "{stderr}"
     );
+    let plan_text = ghosts_sorted(&ghosts_named(&stdout, &ghosts), "\n\n");
+    let refreshed = ghosts_sorted(&ghosts_named(&stderr, &ghosts), "\n");
+    cluster.redacted(|| {
+        insta::assert_snapshot!("ghost_entries_plan", plan_text);
+        insta::assert_snapshot!("ghost_entries_refreshed", refreshed);
+    });
     cluster.apply();
     let after = entries(&cluster.snapshot());
     assert_eq!(after.len(), 4, "{after:?}");
@@ -184,12 +227,12 @@ fn ghost_entries_are_removed_and_their_hosts_join_again() {
 fn a_membership_plan_says_the_fault_tolerance() {
     let cluster = Test::with_hosts(3, 3).workloads(WORKLOADS);
     let plan = cluster.run(&["plan"]).success();
+    let stdout = plan.stdout();
     assert!(
-        plan.stdout()
-            .contains("Fault tolerance: 0 managers → 3: the swarm tolerates 1 failure."),
-        "{}",
-        plan.stdout()
+        stdout.contains("Fault tolerance: 0 managers → 3: the swarm tolerates 1 failure."),
+        "{stdout}"
     );
+    cluster.redacted(|| insta::assert_snapshot!("three_managers_plan", stdout));
     let json = cluster.run(&["plan", "--json"]).success();
     let document: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
     assert_eq!(document["managers"]["before"], 0);
@@ -242,12 +285,13 @@ fn nodes_carry_ownership_labels() {
         ],
     );
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
+    let stdout = plan.stdout();
     assert!(
-        plan.stdout()
+        stdout
             .contains("labels the node as swarmform's (`swarmform.address`, `swarmform.lineage`)"),
-        "{}",
-        plan.stdout()
+        "{stdout}"
     );
+    cluster.redacted(|| insta::assert_snapshot!("unlabelled_node_plan", stdout));
     cluster.apply();
     assert_eq!(
         labels("node2").get("swarmform.address").map(String::as_str),
@@ -275,12 +319,15 @@ fn files_are_read_back_from_their_hosts() {
         .run(&["exec", "--hosts", "node2", "--", "rm", "-f", "/etc/motd"])
         .success();
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
+    let stderr = plan.stderr();
     assert!(
-        plan.stderr()
-            .contains("`file.motd[node2]`: /etc/motd is gone from `node2`"),
-        "{}",
-        plan.stderr()
+        stderr.contains("`file.motd[node2]`: /etc/motd is gone from `node2`"),
+        "{stderr}"
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!(stderr, @"Drift: `file.motd[node2]`: /etc/motd is gone from `node2`");
+        insta::assert_snapshot!("removed_file_plan", plan.stdout());
+    });
     cluster.apply();
     assert_eq!(motd("node2").as_deref(), Some("managed\n"));
 
@@ -296,12 +343,15 @@ fn files_are_read_back_from_their_hosts() {
         ])
         .success();
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
+    let stderr = plan.stderr();
     assert!(
-        plan.stderr()
-            .contains("`file.motd[node1]`: /etc/motd was changed on `node1`"),
-        "{}",
-        plan.stderr()
+        stderr.contains("`file.motd[node1]`: /etc/motd was changed on `node1`"),
+        "{stderr}"
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!(stderr, @"Drift: `file.motd[node1]`: /etc/motd was changed on `node1`");
+        insta::assert_snapshot!("changed_file_plan", plan.stdout());
+    });
     cluster.apply();
     assert_eq!(motd("node1").as_deref(), Some("managed\n"));
     cluster.run(&["plan", "--detailed-exitcode"]).success();

@@ -144,13 +144,17 @@ fn a_network_created_but_never_recorded_is_adopted() {
     );
 
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).success();
+    let stderr = plan.stderr();
     assert!(
-        plan.stderr().contains(
+        stderr.contains(
             "Drift: `network.web`: network web exists on the cluster but was never recorded (an apply was interrupted after creating it); adopted"
         ),
-        "{}",
-        plan.stderr()
+        "{stderr}"
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!(stderr, @"Drift: `network.web`: network web exists on the cluster but was never recorded (an apply was interrupted after creating it); adopted");
+        insta::assert_snapshot!(plan.stdout(), @"No changes. The cluster matches the configuration.");
+    });
     let from = cluster.commands_so_far("node1");
     cluster.apply();
     assert!(
@@ -190,15 +194,18 @@ fn a_superseded_secret_version_is_removed_by_the_next_plan() {
     assert_ne!(state_before, cluster.state_text());
 
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
+    let stdout = plan.stdout();
     let words =
         format!("`secret.db`: {old_name} is a superseded version that nothing uses; removed");
-    assert!(plan.stdout().contains(&words), "{}", plan.stdout());
+    assert!(stdout.contains(&words), "{stdout}");
     assert!(
-        plan.stdout()
-            .contains(&format!("docker secret rm {old_name}")),
-        "{}",
-        plan.stdout()
+        stdout.contains(&format!("docker secret rm {old_name}")),
+        "{stdout}"
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!("superseded_secret_plan", stdout);
+        insta::assert_snapshot!(plan.stderr(), @"");
+    });
     cluster.apply();
     let names = secret_names(&cluster);
     assert!(!names.contains(&old_name), "{names:?}");
@@ -235,13 +242,17 @@ fn a_rotation_cut_short_before_the_deploy_converges_in_one_apply() {
     assert_ne!(recorded["docker_name"], old_name.as_str(), "{recorded}");
 
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
+    let stdout = plan.stdout();
     assert!(
-        plan.stdout().contains(&format!(
+        stdout.contains(&format!(
             "`secret.db`: {old_name} is a superseded version that only `stack.web` still uses; removed once it is deployed"
         )),
-        "{}",
-        plan.stdout()
+        "{stdout}"
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!("rotation_cut_short_plan", stdout);
+        insta::assert_snapshot!(plan.stderr(), @"");
+    });
     cluster.apply();
     let names = secret_names(&cluster);
     assert!(!names.contains(&old_name), "{names:?}");
@@ -271,13 +282,17 @@ fn an_object_of_ours_nobody_wants_is_removed() {
         ],
     );
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
+    let stdout = plan.stdout();
     assert!(
-        plan.stdout().contains(
+        stdout.contains(
             "`network.old`: network old is swarmform's, but neither the config nor the state has it; removed"
         ),
-        "{}",
-        plan.stdout()
+        "{stdout}"
     );
+    cluster.redacted(|| {
+        insta::assert_snapshot!("unwanted_network_plan", stdout);
+        insta::assert_snapshot!(plan.stderr(), @"");
+    });
     cluster.apply();
     assert!(
         cluster
@@ -359,6 +374,10 @@ fn objects_made_before_the_labels_are_found_by_name_and_services_labelled() {
         "{stdout}"
     );
     assert!(!stdout.contains("network.web"), "{stdout}");
+    cluster.redacted(|| {
+        insta::assert_snapshot!("made_before_the_labels_plan", stdout);
+        insta::assert_snapshot!(plan.stderr(), @"");
+    });
     cluster.apply();
     let lineage = lineage(&cluster);
     let snapshot = cluster.snapshot();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use swarmform_sim::SimTiming;
 
-use crate::support::Test;
+use crate::support::{Test, progress_sorted};
 
 const SECRET: &str = "s3cr3t-db-password-7f3a";
 
@@ -165,15 +165,17 @@ fn a_stack_whose_deploy_failed_is_planned_as_a_creation() {
         WEB.replace("name: {{secrets.db}}", "name: db-missing"),
     );
     let failed = cluster.run(&["apply", "--auto-approve"]).failure();
-    assert!(
-        failed.stderr().contains("secret not found: db-missing"),
-        "{}",
-        failed.stderr()
-    );
+    let stderr = failed.stderr();
+    assert!(stderr.contains("secret not found: db-missing"), "{stderr}");
+    cluster.redacted(|| insta::assert_snapshot!("failed_deploy", progress_sorted(&stderr)));
     let plan = cluster.run(&["plan", "--detailed-exitcode"]).status(2);
     let text = format!("{}{}", plan.stdout(), plan.stderr());
     assert!(!text.contains("removed by hand"), "{text}");
     assert!(text.contains("+ stack.web"), "{text}");
+    cluster.redacted(|| {
+        insta::assert_snapshot!("after_a_failed_deploy_plan", plan.stdout());
+        insta::assert_snapshot!(plan.stderr(), @"");
+    });
     cluster.by_hand(
         "node1",
         &["secret", "create", "db-missing", "/etc/hostname"],
