@@ -208,6 +208,15 @@ impl Role {
             Role::Worker => "worker",
         }
     }
+
+    /// Docker's word back as the type.
+    pub fn parse(word: &str) -> Option<Role> {
+        match word {
+            "manager" => Some(Role::Manager),
+            "worker" => Some(Role::Worker),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -225,6 +234,16 @@ impl Availability {
             Availability::Active => "active",
             Availability::Pause => "pause",
             Availability::Drain => "drain",
+        }
+    }
+
+    /// Docker's word back as the type.
+    pub fn parse(word: &str) -> Option<Availability> {
+        match word {
+            "active" => Some(Availability::Active),
+            "pause" => Some(Availability::Pause),
+            "drain" => Some(Availability::Drain),
+            _ => None,
         }
     }
 }

@@ -72,11 +72,7 @@ impl Program {
             .stdin(Stdio::null())
             .output()
             .map_err(|source| self.spawn_error(source))?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        } else {
-            Err(self.failed(output.status, &String::from_utf8_lossy(&output.stderr)))
-        }
+        self.result(&output)
     }
 
     /// Runs it like [`Program::output`], but gives up after `limit`: the program is killed and
@@ -115,11 +111,7 @@ impl Program {
         let output = child
             .wait_with_output()
             .map_err(|source| self.spawn_error(source))?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        } else {
-            Err(self.failed(output.status, &String::from_utf8_lossy(&output.stderr)))
-        }
+        self.result(&output)
     }
 
     /// Runs it to the end; whether it exited 0 (a program that cannot start counts as a no).
@@ -144,11 +136,7 @@ impl Program {
             .stdin(file)
             .output()
             .map_err(|source| self.spawn_error(source))?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        } else {
-            Err(self.failed(output.status, &String::from_utf8_lossy(&output.stderr)))
-        }
+        self.result(&output)
     }
 
     /// `self | next`: this program's stdout feeds `next`'s stdin. This program's stderr goes to
@@ -207,6 +195,15 @@ impl Program {
         LabError::Spawn {
             command: self.display(),
             source,
+        }
+    }
+
+    /// A finished run's stdout (trimmed) when it exited 0, else the error with its stderr.
+    fn result(&self, output: &std::process::Output) -> Result<String, LabError> {
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        } else {
+            Err(self.failed(output.status, &String::from_utf8_lossy(&output.stderr)))
         }
     }
 

@@ -389,11 +389,11 @@ fn adopt(desired: &Desired, hosts: &[&HostFacts], cluster: &str, changes: &mut [
                     .iter()
                     .any(|step| matches!(step, Step::Node(NodeStep::SetAvailability { .. })))
                 {
-                    let availability = match change.after("availability").and_then(Value::as_str) {
-                        Some("pause") => Availability::Pause,
-                        Some("drain") => Availability::Drain,
-                        _ => Availability::Active,
-                    };
+                    let availability = change
+                        .after("availability")
+                        .and_then(Value::as_str)
+                        .and_then(Availability::parse)
+                        .unwrap_or(Availability::Active);
                     change.steps.push(Step::Node(NodeStep::SetAvailability {
                         availability,
                         via: via.clone(),

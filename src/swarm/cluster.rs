@@ -249,11 +249,6 @@ pub fn steps(change: &Proposal) -> Vec<Step> {
     }
 }
 
-/// The node addresses the state records as managers (ghost entries excluded).
-pub(super) fn managers_in(state: &State) -> Vec<String> {
-    state.manager_hosts()
-}
-
 /// The host that drives the cluster-wide reads: one that manages the swarm the state records
 /// (its cluster id; for an init an interrupted apply left pending, the host that ran it),
 /// found among every host whose facts were read, the recorded managers first.
@@ -273,7 +268,7 @@ pub(super) fn find_anchor(
                 None => Some(&facts.host) == swarm.host.as_ref(),
             }
     };
-    let recorded = managers_in(state);
+    let recorded = state.manager_hosts();
     recorded
         .iter()
         .filter_map(|manager| facts.iter().find(|facts| &facts.host == manager))
@@ -291,7 +286,7 @@ pub(super) fn swarm_may_live(
     swarm: &crate::state::ResourceState,
     facts: &[HostFacts],
 ) -> Option<String> {
-    let mut candidates = managers_in(state);
+    let mut candidates = state.manager_hosts();
     if let Some(host) = &swarm.host
         && !candidates.contains(host)
     {

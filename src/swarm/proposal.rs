@@ -67,11 +67,7 @@ impl Proposal<'_> {
         } else {
             self.after("role")
         };
-        match value.and_then(Value::as_str) {
-            Some("manager") => Some(Role::Manager),
-            Some("worker") => Some(Role::Worker),
-            _ => None,
-        }
+        value.and_then(Value::as_str).and_then(Role::parse)
     }
 
     /// Create or replace: the resource exists afterwards as a new one.

@@ -597,7 +597,10 @@ pub fn steps(change: &Proposal) -> Vec<Step> {
             );
         }
     }
-    let availability = availability_of(change.after("availability"));
+    let availability = change
+        .after("availability")
+        .and_then(Value::as_str)
+        .and_then(Availability::parse);
     if change.creates() {
         if name != change.bootstrap || change.swarm_recorded {
             steps.push(
@@ -655,14 +658,4 @@ pub fn unreachable_steps(change: &Proposal) -> Vec<Step> {
     }
     steps.push(NodeStep::NodeRm { via, force: true }.into());
     steps
-}
-
-/// Docker's availability word as the type.
-fn availability_of(value: Option<&Value>) -> Option<Availability> {
-    match value.and_then(Value::as_str)? {
-        "active" => Some(Availability::Active),
-        "pause" => Some(Availability::Pause),
-        "drain" => Some(Availability::Drain),
-        _ => None,
-    }
 }
