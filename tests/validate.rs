@@ -1159,7 +1159,8 @@ fn a_var_without_equals_is_an_error() {
     ");
 }
 
-// A `--var-file` key the config does not declare is an error in that file.
+// A `--var-file` key the config does not declare is an error naming its position in that file,
+// without quoting the line, which may hold a password.
 #[test]
 fn a_var_file_with_an_undeclared_key_is_an_error() {
     let config = format!("{ONE}\n[variables.tag]\ndefault = \"1\"\n");
@@ -1169,13 +1170,9 @@ fn a_var_file_with_an_undeclared_key_is_an_error() {
         .run(&["validate", "--var-file", "prod.toml"])
         .failure();
     insta::assert_snapshot!(run.stderr(), @r#"
-    error: variable `colour` is not declared
-     --> prod.toml:2:1
-      |
-    2 | colour = "red"
-      | ^^^^^^ not declared
-      |
-      = help: declare it in the config as `[variables.colour]`
+    error: variable `colour` at prod.toml:2:1 is not declared
+     |
+     = help: declare it in the config as `[variables.colour]`
 
     error: the config has 1 error; nothing was changed
     "#);

@@ -5,6 +5,7 @@ pub mod desired;
 pub mod evaluate;
 pub mod load;
 pub mod model;
+pub mod read;
 pub mod source;
 pub mod template;
 

@@ -437,4 +437,8 @@ pub struct ModuleCall {
     pub source: Spanned<String>,
     #[serde(default)]
     pub inputs: IndexMap<Name, toml::Value>,
+    /// Lets the module's files name paths outside its folder (`..`, absolute paths, symbolic
+    /// links out of it), which are refused otherwise.
+    #[serde(default)]
+    pub allow_paths_outside: bool,
 }

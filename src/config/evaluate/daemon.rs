@@ -272,13 +272,11 @@ impl Evaluation<'_> {
         };
         let mut contents = Vec::new();
         for path in [ca, cert, key] {
-            match std::fs::read(base.join(path.get_ref())) {
-                Ok(bytes) => contents.push(bytes),
-                Err(error) => self.errors.push(
-                    Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
-                        .at(self.at(file, path.span()), "a TLS file for the Docker API")
-                        .help(format!("paths are relative to `{}`", base.display())),
-                ),
+            let full = base.join(path.get_ref());
+            let label = "a TLS file for the Docker API";
+            let purpose = crate::config::read::Purpose::HostFile;
+            if let Some(bytes) = self.read_file(&full, base, file, path, label, purpose) {
+                contents.push(bytes);
             }
         }
         <[Vec<u8>; 3]>::try_from(contents).ok()

@@ -26,6 +26,7 @@ mod swarm;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 use toml::Spanned;
@@ -33,6 +34,7 @@ use toml::Spanned;
 use super::check;
 use super::load::{Base, Config, Scope};
 use super::model::{Name, OnDestroy};
+use super::read::{self, Purpose, Quote};
 use super::source::{Diagnostic, FileId, Location, Sources};
 use crate::address::{Address, Kind};
 use crate::resource::Resource;
@@ -267,29 +269,67 @@ impl Evaluation<'_> {
         valid
     }
 
-    /// A file named relative to `scope`; a read error points at the path with `label`.
+    /// A file named relative to `scope`, sent to hosts as a file; a read error points at the
+    /// path with `label`.
     fn read_bytes(
         &mut self,
         scope: &Scope,
         path: &Spanned<String>,
         label: &str,
     ) -> Option<Vec<u8>> {
+        self.read_limited(scope, path, label, Purpose::HostFile)
+    }
+
+    /// A file named relative to `scope`, read for `purpose` (see [`crate::config::read`]): a
+    /// module's path that leaves its folder, a file that is not regular or larger than the
+    /// purpose's limit are errors at the path, with `label`.
+    fn read_limited(
+        &mut self,
+        scope: &Scope,
+        path: &Spanned<String>,
+        label: &str,
+        purpose: Purpose,
+    ) -> Option<Vec<u8>> {
         match &scope.base {
-            Base::Dir(dir) => std::fs::read(dir.join(path.get_ref()))
-                .map_err(|error| {
-                    self.errors.push(
-                        Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
-                            .at(self.at(scope.file, path.span()), label)
-                            .help(format!("paths are relative to `{}`", dir.display())),
-                    );
-                })
-                .ok(),
+            Base::Dir(dir) => match scope.resolve(dir, path) {
+                Ok(full) => self.read_file(&full, dir, scope.file, path, label, purpose),
+                Err(error) => {
+                    self.errors.push(error);
+                    None
+                }
+            },
             Base::Builtin(_) => scope
                 .read(self.sources, path)
                 .map(|id| self.sources.text(id).as_bytes().to_vec())
                 .map_err(|error| self.errors.push(error))
                 .ok(),
         }
+    }
+
+    /// The file `full`, named by `path` in `file` relative to `dir`, read for `purpose`; a
+    /// read error points at the path with `label`.
+    fn read_file(
+        &mut self,
+        full: &Path,
+        dir: &Path,
+        file: FileId,
+        path: &Spanned<String>,
+        label: &str,
+        purpose: Purpose,
+    ) -> Option<Vec<u8>> {
+        read::bytes(full, purpose)
+            .map_err(|error| {
+                let diagnostic = error.diagnostic(
+                    self.sources,
+                    &format!("`{}`", path.get_ref()),
+                    Some(self.at(file, path.span())),
+                    label,
+                    Quote::No,
+                    Some(dir),
+                );
+                self.errors.push(diagnostic);
+            })
+            .ok()
     }
 
     /// Two resources with one Docker name (a module's network named like the root's).

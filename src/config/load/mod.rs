@@ -6,7 +6,7 @@ mod module;
 mod variables;
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -16,6 +16,7 @@ use super::model::{
     ConfigFile, ContentConfig, DaemonSettings, EngineSettings, FileConfig, HostConfig, Name,
     NetworkConfig, RegistryConfig, SshSettings, StackConfig, SwarmSettings, Table,
 };
+use super::read::{self, Quote, ReadError};
 use super::source::{Diagnostic, FileId, Location, Sources};
 use crate::address::is_name;
 use module::load_module;
@@ -112,6 +113,8 @@ pub struct Scope {
     /// `{"var": {...}}` at the root, `{"module": {"name": ...}}` in a module, to which
     /// evaluation adds the rendered `inputs`.
     pub context: Value,
+    /// A module call's paths must stay inside its folder (see [`Scope::resolve`]).
+    pub confined: bool,
     /// A module call's inputs, defaults filled in, not yet rendered: their strings may name the
     /// root's objects (`"{{secrets.tls}}"`), known only once the root is evaluated.
     pub inputs: Vec<Input>,
@@ -124,7 +127,8 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// Reads a file named relative to this scope into `sources`; errors point at the path.
+    /// Reads a text file named relative to this scope (a template, a compose file) into
+    /// `sources`; errors point at the path.
     pub fn read(
         &self,
         sources: &mut Sources,
@@ -132,11 +136,19 @@ impl Scope {
     ) -> Result<FileId, Diagnostic> {
         let here = Location::new(self.file, path.span());
         match &self.base {
-            Base::Dir(dir) => read_relative(sources, dir, path.get_ref()).map_err(|error| {
-                Diagnostic::error(format!("cannot read `{}`: {error}", path.get_ref()))
-                    .at(here, "this file")
-                    .help(format!("paths are relative to `{}`", dir.display()))
-            }),
+            Base::Dir(dir) => {
+                let full = self.resolve(dir, path)?;
+                read::source(sources, &full, display_path(&full)).map_err(|error| {
+                    error.diagnostic(
+                        sources,
+                        &format!("`{}`", path.get_ref()),
+                        Some(here),
+                        "this file",
+                        Quote::Yes,
+                        Some(dir),
+                    )
+                })
+            }
             Base::Builtin(module) => match crate::builtin::module_file(module, path.get_ref()) {
                 Some(text) => Ok(sources.add(
                     PathBuf::from(format!("<builtin>/modules/{module}/{}", path.get_ref())),
@@ -150,12 +162,64 @@ impl Scope {
             },
         }
     }
+
+    /// The file a path of this scope names, for a scope read from the folder `dir`. A module's paths
+    /// stay inside its folder (no absolute path, no `..` or symbolic link out of it) unless its
+    /// call allows paths outside; the root's may name any file.
+    pub fn resolve(&self, dir: &Path, path: &Spanned<String>) -> Result<PathBuf, Diagnostic> {
+        let full = dir.join(path.get_ref());
+        let Some(module) = self.module.as_deref().filter(|_| self.confined) else {
+            return Ok(full);
+        };
+        let written = Path::new(path.get_ref());
+        let escapes = if written.is_absolute() {
+            Some("it is an absolute path")
+        } else if climbs(written) {
+            Some("`..` leads out of it")
+        } else {
+            // A symbolic link out of the folder; a missing file is the reader's to report.
+            match (dir.canonicalize(), full.canonicalize()) {
+                (Ok(inside), Ok(target)) if !target.starts_with(&inside) => {
+                    Some("a symbolic link leads out of it")
+                }
+                _ => None,
+            }
+        };
+        match escapes {
+            None => Ok(full),
+            Some(how) => Err(Diagnostic::error(format!(
+                "`{}` is outside the folder of the module `{module}`: {how}",
+                path.get_ref()
+            ))
+            .at(Location::new(self.file, path.span()), "outside the module's folder")
+            .help(format!(
+                "a module's files stay inside its folder `{}`; move the file there, or, if you trust this module with the files outside it, set `allow_paths_outside = true` under `[modules.{module}]` in the root config",
+                display_path(dir).display(),
+            ))),
+        }
+    }
 }
 
-fn read_relative(sources: &mut Sources, dir: &Path, path: &str) -> std::io::Result<FileId> {
+/// Whether a relative path climbs above its starting folder (`../x`, `a/../../x`).
+fn climbs(path: &Path) -> bool {
+    let mut depth = 0usize;
+    for component in path.components() {
+        match component {
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(up) => depth = up,
+                None => return true,
+            },
+            Component::Normal(_) => depth += 1,
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    false
+}
+
+/// Reads the config text file `path`, relative to `dir`, into `sources`.
+fn read_relative(sources: &mut Sources, dir: &Path, path: &str) -> Result<FileId, ReadError> {
     let full = dir.join(path);
-    let text = std::fs::read_to_string(&full)?;
-    Ok(sources.add(display_path(&full), text))
+    read::source(sources, &full, display_path(&full))
 }
 
 /// The folder a file is in; `.` for a bare file name, so messages never say "relative to ``".
@@ -184,17 +248,18 @@ pub struct Loaded {
 /// Loads and merges the config. Collects as many errors as it can before giving up.
 pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diagnostic>> {
     let mut errors = Vec::new();
-    let text = std::fs::read_to_string(&options.path).map_err(|error| {
-        vec![
-            Diagnostic::error(format!(
-                "cannot read the config `{}`: {error}",
-                options.path.display()
-            ))
-            .help("run `swarmform init` to write a starter config, or pass `--config FILE`"),
-        ]
-    })?;
+    let root =
+        read::source(sources, &options.path, display_path(&options.path)).map_err(|error| {
+            let what = format!("the config `{}`", options.path.display());
+            let diagnostic = error.diagnostic(sources, &what, None, "", Quote::Yes, None);
+            vec![match error {
+                ReadError::Io(_) => diagnostic.help(
+                    "run `swarmform init` to write a starter config, or pass `--config FILE`",
+                ),
+                _ => diagnostic,
+            }]
+        })?;
     let dir = folder_of(&options.path);
-    let root = sources.add(display_path(&options.path), text);
     let file = parse(sources, root).map_err(|error| vec![error])?;
     let ConfigFile {
         include,
@@ -228,8 +293,10 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
     collect_hosts(sources, root, &dir, hosts, &mut all_hosts, &mut errors);
     let mut merged_ssh = ssh.map(Spanned::into_inner).unwrap_or_default();
     for path in &include {
+        let at_include = Location::new(root, path.span());
+        let what = format!("the included file `{}`", path.get_ref());
         match read_relative(sources, &dir, path.get_ref()) {
-            Ok(included) => match parse(sources, included) {
+            Ok(included) => match toml::from_str::<ConfigFile>(sources.text(included)) {
                 Ok(included_file) => {
                     let include_dir = folder_of(&dir.join(path.get_ref()));
                     merge_include(
@@ -242,15 +309,24 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
                         &mut errors,
                     );
                 }
-                Err(error) => errors.push(error),
+                Err(error) => errors.push(unquoted_toml_error(
+                    sources,
+                    included,
+                    &error,
+                    &what,
+                    Some(at_include),
+                    "included here",
+                    "an included file holds `[ssh]` and `[hosts.NAME]` tables in TOML; it is not quoted, in case it is a file not meant to be shown: open it at that position, or include the right file",
+                )),
             },
-            Err(error) => errors.push(
-                Diagnostic::error(format!(
-                    "cannot read the included file `{}`: {error}",
-                    path.get_ref()
-                ))
-                .at(Location::new(root, path.span()), "included here"),
-            ),
+            Err(error) => errors.push(error.diagnostic(
+                sources,
+                &what,
+                Some(at_include),
+                "included here",
+                Quote::No,
+                Some(&dir),
+            )),
         }
     }
 
@@ -269,6 +345,7 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
         file: root,
         base: Base::Dir(dir.clone()),
         context: root_context,
+        confined: false,
         inputs: Vec::new(),
         networks,
         secrets,
@@ -320,6 +397,31 @@ pub fn load(options: &Options, sources: &mut Sources) -> Result<Loaded, Vec<Diag
 /// Parses one TOML file of the config; a syntax or shape error points into it.
 fn parse(sources: &Sources, file: FileId) -> Result<ConfigFile, Diagnostic> {
     toml::from_str(sources.text(file)).map_err(|error| toml_error(file, &error))
+}
+
+/// A TOML error in a file that may not be config at all (an include naming `/etc/passwd`, a
+/// variable file of passwords): it names the position in the file and points at `named`, where
+/// the file is named (none: on the command line). It never quotes the file, nor the parser's
+/// message, which may quote a value.
+fn unquoted_toml_error(
+    sources: &Sources,
+    file: FileId,
+    error: &toml::de::Error,
+    what: &str,
+    named: Option<Location>,
+    label: &str,
+    help: &str,
+) -> Diagnostic {
+    let message = match error.span() {
+        Some(span) => format!(
+            "{what} is not a valid config: the error is at {}",
+            Location::new(file, span).position(sources)
+        ),
+        None => format!("{what} is not a valid config"),
+    };
+    Diagnostic::error(message)
+        .at_optional(named, label)
+        .help(help)
 }
 
 pub fn toml_error(file: FileId, error: &toml::de::Error) -> Diagnostic {

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::{Base, Input, Scope, display_path, parse, read_relative};
 use crate::config::model::{ModuleCall, Name};
+use crate::config::read::Quote;
 use crate::config::source::{Diagnostic, FileId, Location, Sources};
 
 /// The scope of one module call, or the errors that stop it.
@@ -25,17 +26,19 @@ pub(super) fn load_module(
     } else {
         Path::new("modules").join(source)
     });
-    let (file, base) = if local.join("module.toml").is_file() {
+    // Anything there is read, so a FIFO or a folder named `module.toml` is refused as such.
+    let (file, base) = if local.join("module.toml").exists() {
         match read_relative(sources, &local, "module.toml") {
             Ok(file) => (file, Base::Dir(local)),
             Err(error) => {
-                return Err(vec![
-                    Diagnostic::error(format!(
-                        "cannot read `{}`: {error}",
-                        display_path(&local.join("module.toml")).display()
-                    ))
-                    .at(at_source, "this module"),
-                ]);
+                return Err(vec![error.diagnostic(
+                    sources,
+                    &format!("`{}`", display_path(&local.join("module.toml")).display()),
+                    Some(at_source),
+                    "this module",
+                    Quote::Yes,
+                    None,
+                )]);
             }
         }
     } else if let Some((builtin, text)) =
@@ -153,6 +156,7 @@ pub(super) fn load_module(
         file,
         base,
         context: serde_json::json!({ "module": { "name": name.get_ref() } }),
+        confined: !call.allow_paths_outside,
         inputs,
         networks: module.networks,
         secrets: module.secrets,

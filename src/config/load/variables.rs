@@ -7,9 +7,10 @@ use std::ops::Range;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::{Options, Variable, display_path, name_error, toml_error};
+use super::{Options, Variable, display_path, name_error, unquoted_toml_error};
 use crate::address::is_name;
 use crate::config::model::{Name, Table, VariableDecl};
+use crate::config::read::{self, Purpose, Quote};
 use crate::config::source::{Diagnostic, FileId, Location, Sources};
 use crate::config::template;
 
@@ -41,31 +42,44 @@ pub(super) fn resolve_variables(
         }
     }
     for path in &options.var_files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        // Named on the command line, so a pipe is fine: `--var-file /dev/stdin`, `<(command)`.
+        let read = read::bytes_or_pipe(path, Purpose::Config)
+            .and_then(|content| read::text(sources, content, display_path(path)));
+        let what = format!("the variable file `{}`", path.display());
+        let file = match read {
+            Ok(file) => file,
             Err(error) => {
-                errors.push(Diagnostic::error(format!(
-                    "cannot read the variable file `{}`: {error}",
-                    path.display()
-                )));
+                errors.push(error.diagnostic(sources, &what, None, "", Quote::No, None));
                 continue;
             }
         };
-        let file = sources.add(display_path(path), text);
         match toml::from_str::<IndexMap<Name, toml::Value>>(sources.text(file)) {
             Ok(table) => {
                 for (name, value) in table {
                     if find(name.get_ref()).is_none() {
+                        // Named, not quoted: the line may hold a password.
+                        let at = Location::new(file, name.span()).position(sources);
                         errors.push(
-                            undeclared(name.get_ref())
-                                .at(Location::new(file, name.span()), "not declared"),
+                            Diagnostic::error(format!(
+                                "variable `{}` at {at} is not declared",
+                                name.get_ref()
+                            ))
+                            .help(declare(name.get_ref())),
                         );
                     } else {
                         values.insert(name.into_inner(), Some(toml_to_json(&value)));
                     }
                 }
             }
-            Err(error) => errors.push(toml_error(file, &error)),
+            Err(error) => errors.push(unquoted_toml_error(
+                sources,
+                file,
+                &error,
+                &what,
+                None,
+                "",
+                "a variable file holds `NAME = VALUE` lines in TOML; it is not quoted, as it may hold sensitive values: open it at that position",
+            )),
         }
     }
     for assignment in &options.vars {
@@ -113,8 +127,11 @@ pub(super) fn resolve_variables(
 }
 
 fn undeclared(name: &str) -> Diagnostic {
-    Diagnostic::error(format!("variable `{name}` is not declared"))
-        .help(format!("declare it in the config as `[variables.{name}]`"))
+    Diagnostic::error(format!("variable `{name}` is not declared")).help(declare(name))
+}
+
+fn declare(name: &str) -> String {
+    format!("declare it in the config as `[variables.{name}]`")
 }
 
 /// A value from the command line or environment takes the type of the declared default.
