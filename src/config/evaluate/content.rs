@@ -11,6 +11,7 @@ use crate::address::{Address, Kind};
 use crate::config::check;
 use crate::config::load::Scope;
 use crate::config::model::{ContentConfig, Name};
+use crate::config::read::{DOCKER_CONTENT_LIMIT, Purpose};
 use crate::config::source::Diagnostic;
 use crate::hash::{sha256_hex, sha256_tagged};
 use crate::resource::{Attribute, OnChange, Resource};
@@ -88,8 +89,14 @@ impl Evaluation<'_> {
         what: &str,
     ) -> Option<Vec<u8>> {
         let file = scope.file;
-        match (&content.file, &content.template) {
-            (Some(path), None) => self.read_bytes(scope, path, &format!("the {what}'s content")),
+        let (bytes, path) = match (&content.file, &content.template) {
+            (Some(path), None) => {
+                let label = format!("the {what}'s content");
+                (
+                    self.read_limited(scope, path, &label, Purpose::Content)?,
+                    path,
+                )
+            }
             (None, Some(path)) => {
                 let vars = self.vars(&content.vars, scope, name)?;
                 let mut context = scope.context.clone();
@@ -105,7 +112,7 @@ impl Evaluation<'_> {
                             .collect(),
                     ),
                 );
-                self.render(scope, path, &context).map(String::into_bytes)
+                (self.render(scope, path, &context)?.into_bytes(), path)
             }
             _ => {
                 self.errors.push(
@@ -119,8 +126,43 @@ impl Evaluation<'_> {
                         name.get_ref()
                     )),
                 );
-                None
+                return None;
             }
+        };
+        let rendered = content.template.is_some();
+        let problem = if bytes.is_empty() {
+            Some((
+                format!("{what} `{}` is empty", name.get_ref()),
+                if rendered {
+                    "renders to nothing"
+                } else {
+                    "an empty file"
+                },
+                format!("Docker refuses an empty {what} at apply; give it content"),
+            ))
+        } else if bytes.len() as u64 > DOCKER_CONTENT_LIMIT {
+            Some((
+                format!(
+                    "{what} `{}` is {} bytes, more than Docker takes",
+                    name.get_ref(),
+                    bytes.len()
+                ),
+                "renders too much",
+                format!(
+                    "Docker refuses a {what} of 512000 bytes (500 KiB) or more at apply; ship larger data in an image or a volume"
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((message, label, help)) = problem {
+            self.errors.push(
+                Diagnostic::error(message)
+                    .at(self.at(file, path.span()), label)
+                    .help(help),
+            );
+            return None;
         }
+        Some(bytes)
     }
 }
