@@ -357,3 +357,26 @@ fn a_module_path_out_of_its_folder_is_refused() {
         .expect("symlink");
     allowed.run(&["validate"]).success();
 }
+
+// An SSH identity file that is a FIFO is refused as the host's key, not waited on.
+#[test]
+fn a_fifo_identity_file_is_refused() {
+    let test = Test::with_hosts(1, 1);
+    fifo(&test, "id.pipe");
+    let config = test.read("swarmform.toml");
+    let config: String = config
+        .lines()
+        .map(|line| {
+            if line.starts_with("identity_file") {
+                "identity_file = \"id.pipe\"\n".to_owned()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    test.write("swarmform.toml", config);
+    insta::assert_snapshot!(refused(&test, &["plan"]), @"
+    error: cannot use the key file `id.pipe`: it is a FIFO (a named pipe), not a regular file
+    hint: check the path in `identity_file` (or IdentityFile in ~/.ssh/config) and the file's permissions
+    ");
+}

@@ -1,6 +1,6 @@
 //! The one way swarmform reads a file the config names: `swarmform.toml`, its includes,
 //! variable files, `module.toml`, templates, compose files, secret, config and file contents,
-//! TLS and CA files. Only a regular file is read (a symbolic link to one is fine): a FIFO or a
+//! TLS and CA files, SSH identity files. Only a regular file is read (a symbolic link to one is fine): a FIFO or a
 //! device is refused before it is opened, since reading `/dev/zero` never ends and opening a
 //! FIFO waits for a writer for ever. No more than the purpose's limit is ever read, even from a
 //! file that grows while it is read, and config text must be UTF-8.

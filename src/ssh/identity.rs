@@ -10,6 +10,7 @@ use russh::keys::{PrivateKey, decode_secret_key};
 use zeroize::Zeroizing;
 
 use super::error::SshError;
+use crate::config::read::ReadError;
 
 /// The environment variable holding the passphrase of encrypted identity files.
 pub const PASSPHRASE_VARIABLE: &str = "SWARMFORM_SSH_PASSPHRASE";
@@ -122,13 +123,29 @@ fn load_key(
         path: path.to_path_buf(),
         detail,
     };
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|error| {
-        key_file_error(match error.kind() {
-            std::io::ErrorKind::NotFound => "there is no such file".to_owned(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-            _ => error.to_string(),
-        })
-    })?);
+    // Through the config's reader: a FIFO or a device named as the key is refused, not waited on.
+    let bytes = Zeroizing::new(
+        crate::config::read::bytes(path, crate::config::read::Purpose::Config).map_err(
+            |error| {
+                key_file_error(match error {
+                    ReadError::Io(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                        "there is no such file".to_owned()
+                    }
+                    ReadError::Io(error)
+                        if error.kind() == std::io::ErrorKind::PermissionDenied =>
+                    {
+                        "permission denied".to_owned()
+                    }
+                    other => other.to_string(),
+                })
+            },
+        )?,
+    );
+    let text = Zeroizing::new(
+        std::str::from_utf8(&bytes)
+            .map_err(|_| key_file_error("it is not a text key file".to_owned()))?
+            .to_owned(),
+    );
     let error = match decode_secret_key(&text, None) {
         Ok(key) => return Ok(key),
         Err(error) => error,
