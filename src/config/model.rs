@@ -323,7 +323,7 @@ pub struct RegistryConfig {
     pub trusted_by: Option<Spanned<TrustedBy>>,
     // A registry elsewhere, logged in to:
     pub url: Option<Spanned<String>>,
-    pub username: Option<String>,
+    pub username: Option<Spanned<String>>,
     /// Never allowed: present only so the error can say what to use instead.
     pub password: Option<Spanned<toml::Value>>,
     pub password_env: Option<Spanned<String>>,
