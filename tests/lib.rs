@@ -13,6 +13,7 @@ mod facts;
 mod formats;
 mod image;
 mod init;
+mod injection;
 mod inputs;
 mod ownership;
 mod plan;

@@ -1290,11 +1290,13 @@ fn an_invalid_file_mode_is_an_error() {
 #[test]
 fn a_relative_file_path_is_an_error() {
     insta::assert_snapshot!(error(&format!("{ONE}\n[files.motd]\npath = \"etc/motd\"\ncontent = \"hello\"\n")), @r#"
-    error: `etc/motd` is not an absolute file path
+    error: `etc/motd` is not a usable file path: it is not absolute
      --> swarmform.toml:6:8
       |
     6 | path = "etc/motd"
       |        ^^^^^^^^^^ expected a path such as `/etc/docker/certs.d/registry:5000/ca.crt`
+      |
+      = help: a file's path on its hosts starts at `/`, names a file, is one line, and has no `..` component
 
     error: the config has 1 error; nothing was changed
     "#);
@@ -1310,7 +1312,7 @@ fn a_label_key_with_a_space_is_an_error() {
     7 | labels = { "my zone" = "a" }
       |            ^^^^^^^^^ this key
       |
-      = help: label keys may not be empty or contain whitespace or `=`
+      = help: label keys may not be empty or contain whitespace, control characters or `=`
 
     error: the config has 1 error; nothing was changed
     "#);

@@ -94,9 +94,11 @@ pub fn parse_mode(text: &str) -> Option<u32> {
         .filter(|mode| *mode <= 0o7777)
 }
 
-/// Docker label keys: no whitespace, no `=`, not empty.
+/// Docker label keys: no whitespace, no `=`, no control character, not empty.
 pub fn is_label_key(text: &str) -> bool {
-    !text.is_empty() && !text.contains(|c: char| c.is_whitespace() || c == '=')
+    !text.is_empty()
+        && !text.contains(|c: char| c.is_whitespace() || c == '=')
+        && line_breaking(text).is_none()
 }
 
 /// Docker object names (networks, secrets, configs, services): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
@@ -114,6 +116,114 @@ pub fn is_account_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The first character of `text` that no one-line field can hold as written: a control
+/// character other than tab (newline, CR, NUL, escape, NEL, ...), or U+2028 and U+2029, which
+/// YAML 1.1 parsers (libyaml, the Go YAML Docker reads compose files with) take as line breaks.
+pub fn line_breaking(text: &str) -> Option<char> {
+    text.chars().find(|c| breaks_lines(*c))
+}
+
+fn breaks_lines(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// How a message names a character [`line_breaking`] found: `a newline (\n)`, `a NUL byte`.
+pub fn describe_character(c: char) -> String {
+    match c {
+        '\n' => "a newline (\\n)".to_owned(),
+        '\r' => "a carriage return (\\r)".to_owned(),
+        '\0' => "a NUL byte".to_owned(),
+        '\u{2028}' => "a line separator (U+2028)".to_owned(),
+        '\u{2029}' => "a paragraph separator (U+2029)".to_owned(),
+        c => format!("the control character U+{:04X}", u32::from(c)),
+    }
+}
+
+/// `text` as a message may quote it: every character [`line_breaking`] finds written as an
+/// escape, so a hostile value cannot end a line or move the cursor of the terminal it is
+/// printed on.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if breaks_lines(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An environment variable name as systemd accepts it in `Environment=`:
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_environment_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(first) if first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What is wrong with `path` as the path of a file swarmform writes on a host, if anything:
+/// it must be absolute, name a file (not end in `/`), stay one line, and never climb with a
+/// `..` component.
+pub fn host_path_problem(path: &str) -> Option<String> {
+    if let Some(c) = line_breaking(path) {
+        return Some(format!("it contains {}", describe_character(c)));
+    }
+    if !path.starts_with('/') {
+        return Some("it is not absolute".to_owned());
+    }
+    if path.ends_with('/') {
+        return Some("it names a folder, not a file".to_owned());
+    }
+    if path.split('/').any(|component| component == "..") {
+        return Some("it climbs out of its folder with `..`".to_owned());
+    }
+    None
+}
+
+/// An IP address or a DNS name: dot-separated labels of letters, digits, `-` and `_` (not
+/// starting with `-`), at most 253 characters. A host's `address` also names the folder of a
+/// hosted registry's CA on every host (`/etc/docker/certs.d/ADDRESS:PORT/`).
+pub fn is_host_address(text: &str) -> bool {
+    if text.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    !text.is_empty()
+        && text.len() <= 253
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        })
+}
+
+/// A word a remote command takes as an operand, not an option: not empty, not starting with
+/// `-`, one line without whitespace (an image reference, a registry URL).
+pub fn is_operand(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with('-')
+        && !text.contains(char::is_whitespace)
+        && line_breaking(text).is_none()
+}
+
+/// A package name apt-get installs, with an optional `=VERSION`, `/RELEASE` or `:ARCH`:
+/// letters, digits and `+.-_~:=/`, starting with a letter or digit (never an option).
+pub fn is_package_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(first) if first.is_ascii_alphanumeric())
+        && chars.all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-' | '_' | '~' | ':' | '=' | '/')
+        })
 }
 
 /// What stops a file from being written at `path` (atomically, through a temporary file
@@ -231,5 +341,119 @@ mod tests {
         assert_eq!(parse_mode("600"), Some(0o600));
         assert_eq!(parse_mode("0999"), None);
         assert_eq!(parse_mode("64"), None);
+    }
+
+    // Line breaks and control characters are found, ordinary text (with spaces, tabs, quotes
+    // and non-ASCII letters) is not; messages show them as escapes.
+    #[test]
+    fn line_breaking_characters_are_found_and_shown_escaped() {
+        for (text, found) in [
+            ("a\nb", '\n'),
+            ("a\r\nb", '\r'),
+            ("a\0b", '\0'),
+            ("a\u{1b}[2J", '\u{1b}'),
+            ("a\u{85}b", '\u{85}'),
+            ("a\u{2028}b", '\u{2028}'),
+        ] {
+            assert_eq!(line_breaking(text), Some(found), "{text:?}");
+        }
+        assert_eq!(line_breaking("http://proxy:3128/ 'é' \"$x\" %n\t"), None);
+        assert_eq!(
+            printable("a\nb\r\0\u{1b}\u{2028}é"),
+            "a\\nb\\r\\0\\u{1b}\\u{2028}é"
+        );
+        assert_eq!(describe_character('\n'), "a newline (\\n)");
+        assert_eq!(describe_character('\u{7f}'), "the control character U+007F");
+    }
+
+    // Environment names are what systemd and POSIX shells accept.
+    #[test]
+    fn environment_names_are_posix_names() {
+        for good in ["HTTP_PROXY", "_x", "a1"] {
+            assert!(is_environment_name(good), "{good}");
+        }
+        for bad in ["", "1A", "A=B", "A B", "A\nB", "É", "A-B"] {
+            assert!(!is_environment_name(bad), "{bad:?}");
+        }
+    }
+
+    // Host paths are absolute, one line, and never climb with `..`.
+    #[test]
+    fn host_paths_are_absolute_and_do_not_climb() {
+        for good in [
+            "/etc/motd",
+            "/srv/it's a file",
+            "/etc/docker/certs.d/r:5000/ca.crt",
+            "/a/..b/c..",
+        ] {
+            assert_eq!(host_path_problem(good), None, "{good}");
+        }
+        for bad in [
+            "etc/motd",
+            "../../etc/shadow",
+            "/etc/../shadow",
+            "/etc/ssl/..",
+            "/etc/",
+            "/etc/motd\n",
+            "/a\0b",
+            "",
+        ] {
+            assert!(host_path_problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    // Host addresses are IP addresses or DNS names, nothing a path or a shell could misread.
+    #[test]
+    fn host_addresses_are_ips_or_dns_names() {
+        for good in [
+            "192.0.2.11",
+            "2001:db8::1",
+            "m2.example.com",
+            "lab-manager1",
+            "engine.node10",
+            "my_host",
+        ] {
+            assert!(is_host_address(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../../etc",
+            "a/b",
+            "a b",
+            "a\nb",
+            "-oProxyCommand=x",
+            "a..b",
+            "x'; touch y",
+        ] {
+            assert!(!is_host_address(bad), "{bad:?}");
+        }
+    }
+
+    // Operands and package names can never be read as options.
+    #[test]
+    fn operands_and_packages_are_never_options() {
+        assert!(is_operand("registry.example.com:5000"));
+        assert!(is_operand("local/registry:2"));
+        for bad in ["", "--help", "a b", "a\nb"] {
+            assert!(!is_operand(bad), "{bad:?}");
+        }
+        for good in [
+            "docker.io",
+            "docker-ce=5:24.0.7-1~debian.12~bookworm",
+            "containerd.io",
+            "docker.io/bookworm-backports",
+            "libc6:arm64",
+        ] {
+            assert!(is_package_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "-oAPT::Update::Pre-Invoke::=touch /tmp/x",
+            "a b",
+            "a;b",
+            "a\nb",
+        ] {
+            assert!(!is_package_name(bad), "{bad:?}");
+        }
     }
 }

@@ -144,9 +144,10 @@ pub struct TlsFiles {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SystemdDropIn {
-    /// `Environment=` lines for dockerd (HTTP_PROXY and the like).
+    /// `Environment=` lines for dockerd (HTTP_PROXY and the like); spanned, so a name or value
+    /// systemd cannot hold is an error at its place.
     #[serde(default)]
-    pub environment: BTreeMap<String, String>,
+    pub environment: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -322,7 +323,7 @@ pub struct RegistryConfig {
     pub trusted_by: Option<Spanned<TrustedBy>>,
     // A registry elsewhere, logged in to:
     pub url: Option<Spanned<String>>,
-    pub username: Option<String>,
+    pub username: Option<Spanned<String>>,
     /// Never allowed: present only so the error can say what to use instead.
     pub password: Option<Spanned<toml::Value>>,
     pub password_env: Option<Spanned<String>>,

@@ -274,7 +274,16 @@ pub(super) async fn write_registry_cas(
         .and_then(|bytes| serde_json::from_slice(bytes).ok())
         .unwrap_or_default();
     for (address, content) in contents {
+        // The address is a host's (validated as an IP address or DNS name) and a port: one
+        // folder under certs.d, never a path that climbs out of it.
+        if address.is_empty() || address.contains('/') {
+            return Err(StepError::Refused(format!(
+                "`{}` cannot name a folder under /etc/docker/certs.d",
+                crate::config::check::printable(&address)
+            )));
+        }
         let target = format!("/etc/docker/certs.d/{address}/ca.crt");
+        super::primitive::host_path(&target).map_err(StepError::Refused)?;
         let output = context
             .pool
             .upload(

@@ -21,6 +21,7 @@ pub(super) async fn write_file(
     owner: &str,
 ) -> Result<(), StepError> {
     let resource = work.configured()?;
+    host_path(path).map_err(StepError::Refused)?;
     let (user, group) = owner.split_once(':').unwrap_or((owner, owner));
     let mode = u32::from_str_radix(mode, 8).unwrap_or(0o644);
     if work.address.kind == Kind::Daemon && path == REGISTRY_CAS_PATH {
@@ -55,6 +56,19 @@ pub(super) async fn write_file(
         });
     }
     Ok(())
+}
+
+/// The validation's rule for a path on a host (absolute, one line, no `..`), checked again
+/// where a step writes or removes it: a saved plan is data read back from a file. The error
+/// is the refusal's message.
+pub(super) fn host_path(path: &str) -> Result<(), String> {
+    match crate::config::check::host_path_problem(path) {
+        Some(problem) => Err(format!(
+            "`{}` is not a usable file path: {problem}",
+            crate::config::check::printable(path)
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Steps several kinds emit: files on a host and dockerd's restart, or nothing at all.
@@ -124,10 +138,18 @@ impl PrimitiveStep {
                 Ok(None)
             }
             PrimitiveStep::EnsureLine { path } => {
+                host_path(path).map_err(StepError::Refused)?;
                 let line = work
                     .payload("line")
                     .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
                     .unwrap_or_default();
+                // The validation's rule again: one line, or `printf` would add several.
+                if let Some(character) = crate::config::check::line_breaking(&line) {
+                    return Err(StepError::Refused(format!(
+                        "the line for {path} contains {}",
+                        crate::config::check::describe_character(character)
+                    )));
+                }
                 let script = Script::new(RemoteCommand::new("touch").arg(path.clone()))
                     .and(
                         RemoteCommand::new("grep")
@@ -143,6 +165,7 @@ impl PrimitiveStep {
                 Ok(None)
             }
             PrimitiveStep::RemoveFile { path } => {
+                host_path(path).map_err(StepError::Refused)?;
                 context
                     .check(
                         &host,

@@ -130,13 +130,20 @@ impl Evaluation<'_> {
             }
             hosts_flags.push(format!("tcp://{address}"));
         }
-        let mut environment: BTreeMap<String, String> = root
-            .systemd
-            .as_ref()
-            .map(|systemd| systemd.environment.clone())
-            .unwrap_or_default();
-        if let Some(systemd) = host_daemon.and_then(|daemon| daemon.systemd.as_ref()) {
-            environment.extend(systemd.environment.clone());
+        // Root entries, then the host's over them; each checked where it is written.
+        let mut environment: BTreeMap<String, String> = BTreeMap::new();
+        let tables = [
+            root.systemd.as_ref().map(|systemd| (config.root, systemd)),
+            host_daemon
+                .and_then(|daemon| daemon.systemd.as_ref())
+                .map(|systemd| (host.location.file, systemd)),
+        ];
+        for (file, systemd) in tables.into_iter().flatten() {
+            for (name, value) in &systemd.environment {
+                if self.check_environment(file, name, value) {
+                    environment.insert(name.get_ref().clone(), value.get_ref().clone());
+                }
+            }
         }
         // With no keys to set, swarmform leaves the host's daemon.json alone rather than own it.
         if !json.is_empty() {
@@ -155,16 +162,13 @@ impl Evaluation<'_> {
             let mut drop_in = String::from(
                 "# Written by swarmform. Debian's docker.service passes -H fd://, so the\n# TCP API is added here and never as `hosts` in daemon.json.\n[Service]\n",
             );
-            for (key, value) in &environment {
-                drop_in.push_str(&format!(
-                    "Environment=\"{key}={}\"\n",
-                    value.replace('\\', "\\\\").replace('"', "\\\"")
-                ));
+            for (name, value) in &environment {
+                drop_in.push_str(&environment_line(name, value));
             }
             if !hosts_flags.is_empty() {
                 let flags: String = hosts_flags
                     .iter()
-                    .map(|flag| format!(" -H {flag}"))
+                    .map(|flag| format!(" -H {}", exec_argument(flag)))
                     .collect();
                 drop_in.push_str(&format!("ExecStart=\nExecStart=/usr/sbin/dockerd -H fd://{flags} --containerd=/run/containerd/containerd.sock\n"));
             }
@@ -283,6 +287,105 @@ impl Evaluation<'_> {
     }
 }
 
+impl Evaluation<'_> {
+    /// Whether one `[daemon.systemd] environment` entry can be a systemd `Environment=`
+    /// assignment; an error at the name or the value when it cannot.
+    fn check_environment(
+        &mut self,
+        file: FileId,
+        name: &Spanned<String>,
+        value: &Spanned<String>,
+    ) -> bool {
+        if !check::is_environment_name(name.get_ref()) {
+            self.errors.push(
+                Diagnostic::error(format!(
+                    "`{}` is not an environment variable name",
+                    check::printable(name.get_ref())
+                ))
+                .at(
+                    self.at(file, name.span()),
+                    "systemd takes letters, digits and `_`, not starting with a digit",
+                )
+                .help("rename it; dockerd reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`"),
+            );
+            return false;
+        }
+        if let Some(character) = check::line_breaking(value.get_ref()) {
+            self.errors.push(
+                Diagnostic::error(format!(
+                    "the value of `{}` contains {}",
+                    name.get_ref(),
+                    check::describe_character(character)
+                ))
+                .at(
+                    self.at(file, value.span()),
+                    "an `Environment=` value is one line of printable text",
+                )
+                .help("the value goes into a systemd drop-in of docker.service, where a line break would start another directive (run as root) and systemd refuses control characters; remove it, and separate several entries with commas (`NO_PROXY = \"localhost,10.0.0.0/8\"`)"),
+            );
+            return false;
+        }
+        true
+    }
+}
+
+/// The `Environment=` line of a systemd unit that sets `name` to `value`, encoded so that
+/// systemd reads back exactly that assignment (systemd.syntax(7), systemd.exec(5)): the whole
+/// assignment in double quotes, `\` and `"` escaped (C escapes are decoded inside quotes), and
+/// `%` doubled (Environment= expands specifiers such as `%n`; it never expands `$`). A tab is
+/// written as the escape `\u0009`. The evaluation refuses names systemd does not take and
+/// values with other control characters; were one to get here anyway, its `\uXXXX` escape
+/// keeps the line one line (systemd then ignores the assignment rather than run anything).
+fn environment_line(name: &str, value: &str) -> String {
+    let mut line = String::from("Environment=\"");
+    for c in name
+        .chars()
+        .chain(std::iter::once('='))
+        .chain(value.chars())
+    {
+        match c {
+            '\\' => line.push_str("\\\\"),
+            '"' => line.push_str("\\\""),
+            '%' => line.push_str("%%"),
+            c if c.is_control() => line.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => line.push(c),
+        }
+    }
+    line.push_str("\"\n");
+    line
+}
+
+/// One argument of an `ExecStart=` command line, encoded so that systemd reads back exactly
+/// `word` (systemd.service(5), "Command lines"): `%` doubled (specifiers) and `$` doubled
+/// (variable expansion); a word with anything beyond letters, digits and `_./:@=,+-[]` is
+/// double-quoted, with `\` and `"` escaped and control characters as `\uXXXX`. The TCP
+/// address, the one word from the config, is an `IP:PORT`; the `%` of an IPv6 scope
+/// (`[fe80::1%2]:2376`) is what this guards.
+fn exec_argument(word: &str) -> String {
+    let bare = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@=,+-[]%$".contains(c));
+    let mut out = String::new();
+    if !bare {
+        out.push('"');
+    }
+    for c in word.chars() {
+        match c {
+            '%' => out.push_str("%%"),
+            '$' => out.push_str("$$"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    if !bare {
+        out.push('"');
+    }
+    out
+}
+
 /// "every host" for a root setting, "`node1`" for a host's own.
 fn whose(root: bool, host: &str) -> String {
     if root {
@@ -302,5 +405,52 @@ fn forbidden_daemon_key(key: &str) -> Option<&'static str> {
             "set `[daemon.tcp] tls = { ca, cert, key }`; swarmform uploads the files and writes these keys",
         ),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // An assignment is written so that systemd reads back exactly the name and value:
+    // quoted, `\` and `"` escaped, `%` doubled (specifiers), `$` and `'` as they are.
+    #[test]
+    fn environment_lines_follow_systemd_syntax() {
+        assert_eq!(
+            environment_line("HTTP_PROXY", "http://proxy:3128"),
+            "Environment=\"HTTP_PROXY=http://proxy:3128\"\n"
+        );
+        assert_eq!(
+            environment_line("NO_PROXY", r#"a "b" c\d %n $HOME 'e'"#),
+            "Environment=\"NO_PROXY=a \\\"b\\\" c\\\\d %%n $HOME 'e'\"\n"
+        );
+        assert_eq!(environment_line("EMPTY", ""), "Environment=\"EMPTY=\"\n");
+    }
+
+    // A control character that got past validation still cannot end the line.
+    #[test]
+    fn environment_lines_stay_one_line() {
+        let line = environment_line("X", "a\nExecStartPre=/bin/touch /tmp/x\r\0");
+        assert_eq!(
+            line,
+            "Environment=\"X=a\\u000aExecStartPre=/bin/touch /tmp/x\\u000d\\u0000\"\n"
+        );
+        assert_eq!(line.lines().count(), 1);
+    }
+
+    // ExecStart= arguments double `%` and `$` and quote anything unusual; an ordinary
+    // `tcp://IP:PORT` stays as it was.
+    #[test]
+    fn exec_arguments_follow_systemd_syntax() {
+        assert_eq!(exec_argument("tcp://0.0.0.0:2376"), "tcp://0.0.0.0:2376");
+        assert_eq!(exec_argument("tcp://[::1]:2376"), "tcp://[::1]:2376");
+        assert_eq!(
+            exec_argument("tcp://[fe80::1%2]:2376"),
+            "tcp://[fe80::1%%2]:2376"
+        );
+        assert_eq!(exec_argument("$HOME"), "$$HOME");
+        assert_eq!(exec_argument("a b\"c\\"), "\"a b\\\"c\\\\\"");
+        assert_eq!(exec_argument(""), "\"\"");
+        assert_eq!(exec_argument("a\nb"), "\"a\\u000ab\"");
     }
 }

@@ -2,8 +2,10 @@
 
 use super::Evaluation;
 use crate::address::{Address, Kind};
+use crate::config::check;
 use crate::config::load::Host;
 use crate::config::model::InstallPolicy;
+use crate::config::source::Diagnostic;
 use crate::resource::{Attribute, Resource};
 
 impl Evaluation<'_> {
@@ -20,6 +22,18 @@ impl Evaluation<'_> {
                     .collect()
             },
         );
+        for package in config.engine.packages.iter().flatten() {
+            if !check::is_package_name(package.get_ref()) {
+                self.errors.push(
+                    Diagnostic::error(format!(
+                        "`{}` is not a package name",
+                        check::printable(package.get_ref())
+                    ))
+                    .at(self.at(config.root, package.span()), "apt-get installs this")
+                    .help("name a package as apt-get takes it (`docker.io`, `docker-ce=5:24.0.7-1~debian.12~bookworm`): letters, digits and `+.-_~:=/`, starting with a letter or digit, so it is never read as an option"),
+                );
+            }
+        }
         let name = &host.name;
         let engine = Resource {
             host: Some(name.clone()),

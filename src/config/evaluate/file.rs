@@ -23,12 +23,17 @@ impl Evaluation<'_> {
                 continue;
             }
             let path = spec.path.get_ref();
-            if !path.starts_with('/') || path.ends_with('/') || path.contains("/../") {
+            if let Some(problem) = check::host_path_problem(path) {
                 self.errors.push(
-                    Diagnostic::error(format!("`{path}` is not an absolute file path")).at(
+                    Diagnostic::error(format!(
+                        "`{}` is not a usable file path: {problem}",
+                        check::printable(path)
+                    ))
+                    .at(
                         self.at(file, spec.path.span()),
                         "expected a path such as `/etc/docker/certs.d/registry:5000/ca.crt`",
-                    ),
+                    )
+                    .help("a file's path on its hosts starts at `/`, names a file, is one line, and has no `..` component"),
                 );
                 continue;
             }
@@ -81,11 +86,15 @@ impl Evaluation<'_> {
                 continue;
             }
             if let Some(line) = &spec.line
-                && line.get_ref().contains('\n')
+                && let Some(character) = check::line_breaking(line.get_ref())
             {
                 self.errors.push(
                     Diagnostic::error("`line` must be a single line")
-                        .at(self.at(file, line.span()), "contains a newline"),
+                        .at(
+                            self.at(file, line.span()),
+                            format!("contains {}", check::describe_character(character)),
+                        )
+                        .help("`line` ensures one line of printable text in the file; declare one file per line, or own the whole file with `content`, `source` or `template`"),
                 );
                 continue;
             }

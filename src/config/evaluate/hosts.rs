@@ -29,12 +29,14 @@ impl Evaluation<'_> {
         let mut seen_addresses: BTreeMap<(String, u16), &str> = BTreeMap::new();
         for host in &config.hosts {
             let address = host.config.address.get_ref();
-            if address.trim().is_empty() || address.contains(char::is_whitespace) {
+            if !check::is_host_address(address) {
                 self.errors.push(
-                    Diagnostic::error(format!("host `{}` has no usable address", host.name)).at(
-                        self.at(host.location.file, host.config.address.span()),
-                        "expected an IP address or DNS name",
-                    ),
+                    Diagnostic::error(format!("host `{}` has no usable address", host.name))
+                        .at(
+                            self.at(host.location.file, host.config.address.span()),
+                            "expected an IP address or DNS name",
+                        )
+                        .help("write an IP address or a DNS name (letters, digits, `-` and `_` between dots); it is also the name of the folder of a hosted registry's CA on every host"),
                 );
             }
             let port = host

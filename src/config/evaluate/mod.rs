@@ -191,15 +191,27 @@ fn labels_value(
     for (key, value) in labels {
         if !check::is_label_key(key.get_ref()) {
             errors.push(
-                Diagnostic::error(format!("`{}` is not a valid label key", key.get_ref()))
-                    .at(Location::new(file, key.span()), "this key")
-                    .help("label keys may not be empty or contain whitespace or `=`"),
+                Diagnostic::error(format!(
+                    "`{}` is not a valid label key",
+                    check::printable(key.get_ref())
+                ))
+                .at(Location::new(file, key.span()), "this key")
+                .help(
+                    "label keys may not be empty or contain whitespace, control characters or `=`",
+                ),
             );
         } else if key.get_ref().starts_with(crate::state::LABEL_PREFIX) {
             errors.push(
                 Diagnostic::error(format!("`{}` is a reserved label key", key.get_ref()))
                     .at(Location::new(file, key.span()), "this key")
                     .help("label keys starting with `swarmform.` are swarmform's own: it marks what it creates with `swarmform.address` and `swarmform.lineage`; rename this label"),
+            );
+        } else if value.contains('\0') {
+            // Labels travel as quoted words of a command line, which SSH cannot carry a NUL in.
+            errors.push(
+                Diagnostic::error(format!("the value of label `{}` contains a NUL byte", key.get_ref()))
+                    .at(Location::new(file, key.span()), "this label")
+                    .help("label values travel on a command line, which cannot hold a NUL byte; remove it"),
             );
         }
         map.insert(key.get_ref().clone(), Value::String(value.clone()));

@@ -112,6 +112,18 @@ impl Evaluation<'_> {
             .image
             .as_ref()
             .map_or_else(|| "registry:2".to_owned(), |image| image.get_ref().clone());
+        if let Some(written) = &registry.image
+            && !check::is_operand(written.get_ref())
+        {
+            self.errors.push(
+                Diagnostic::error(format!(
+                    "`{}` is not an image reference",
+                    check::printable(written.get_ref())
+                ))
+                .at(self.at(file, written.span()), "this image")
+                .help("name an image such as `registry:2` or `local/registry:2`: one word, not starting with `-`"),
+            );
+        }
         let mut resource = Resource {
             docker_name: Some(docker),
             depends_on: BTreeSet::from([
@@ -314,6 +326,7 @@ impl Evaluation<'_> {
                     .help("set `username` and one of `password_env` or `password_file`, or neither for anonymous pulls"),
             );
         }
+        self.check_login(file, url, registry.username.as_ref());
         if let Some(password) = &password
             && let Ok(text) = std::str::from_utf8(password)
             && !text.is_empty()
@@ -334,7 +347,15 @@ impl Evaluation<'_> {
             ..Resource::new(address.clone())
         }
         .attribute("url", Attribute::new(url.get_ref().clone()))
-        .attribute("username", Attribute::new(registry.username.clone()))
+        .attribute(
+            "username",
+            Attribute::new(
+                registry
+                    .username
+                    .as_ref()
+                    .map(|name| name.get_ref().clone()),
+            ),
+        )
         .attribute(
             "login_on",
             Attribute::new(
@@ -351,5 +372,43 @@ impl Evaluation<'_> {
             .insert(url.get_ref().clone(), address);
         self.add(resource, self.at(file, name.span()));
         Some(url.get_ref().clone())
+    }
+
+    /// An external registry's URL and user name as `docker login` takes them: the URL one
+    /// operand word; the user name one line without `:` (Docker keeps `USER:PASSWORD` in the
+    /// host's config.json, and basic auth cannot carry a `:` in a user name).
+    fn check_login(
+        &mut self,
+        file: crate::config::source::FileId,
+        url: &Spanned<String>,
+        username: Option<&Spanned<String>>,
+    ) {
+        if !check::is_operand(url.get_ref()) {
+            self.errors.push(
+                Diagnostic::error(format!(
+                    "`{}` is not a registry address",
+                    check::printable(url.get_ref())
+                ))
+                .at(self.at(file, url.span()), "this url")
+                .help("write the registry's host, as `docker login` takes it: `registry.example.com` or `registry.example.com:5000`"),
+            );
+        }
+        if let Some(username) = username {
+            let problem = match check::line_breaking(username.get_ref()) {
+                Some(character) => {
+                    Some(format!("contains {}", check::describe_character(character)))
+                }
+                None if username.get_ref().contains(':') => Some("contains `:`".to_owned()),
+                None if username.get_ref().is_empty() => Some("is empty".to_owned()),
+                None => None,
+            };
+            if let Some(problem) = problem {
+                self.errors.push(
+                    Diagnostic::error(format!("the registry user name {problem}"))
+                        .at(self.at(file, username.span()), "this user name")
+                        .help("a registry user name is one line without `:`: Docker stores `USER:PASSWORD` for the login, so a `:` would move the rest into the password"),
+                );
+            }
+        }
     }
 }

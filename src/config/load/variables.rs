@@ -195,10 +195,11 @@ fn render_json_strings(
     Ok(match value {
         Value::String(text) if text.contains("{{") => {
             let snippet = sources.add(sources.path(file).to_path_buf(), text);
-            let rendered = template::render(sources, snippet, context).map_err(|mut error| {
-                error.location = Some(Location::new(file, span.clone()));
-                error
-            })?;
+            let rendered =
+                template::render_snippet(sources, snippet, context).map_err(|mut error| {
+                    error.location = Some(Location::new(file, span.clone()));
+                    error
+                })?;
             Value::String(rendered)
         }
         Value::Array(items) => Value::Array(
