@@ -7,6 +7,7 @@ mod apply;
 mod architecture;
 mod cli;
 mod crash;
+mod diagnostics;
 mod discovery;
 mod examples;
 mod facts;
