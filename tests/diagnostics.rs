@@ -131,3 +131,33 @@ fn an_empty_config() {
     error: the config has 1 error; nothing was changed
     "#);
 }
+
+// A reader that goes away (`swarmform validate 2>&1 | head -1`) ends nothing in a panic: the
+// config's errors still exit 1, a valid config 0, a plan on a closed stdout 0.
+#[test]
+fn closed_output_pipes_are_no_panic() {
+    let test = Test::new().config(COMPOSE_STACK).file(
+        "app.yml",
+        "version: \"3.8\"\nservices:\n  web:\n    image: \"nginx\" é\n",
+    );
+    let closed = || {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        writer
+    };
+    let status = |args: &[&str]| {
+        test.command(args)
+            .stdout(closed())
+            .stderr(closed())
+            .status()
+            .expect("run swarmform")
+            .code()
+    };
+    assert_eq!(status(&["validate"]), Some(1));
+    test.write(
+        "app.yml",
+        "version: \"3.8\"\nservices:\n  web:\n    image: nginx\n",
+    );
+    assert_eq!(status(&["validate"]), Some(0));
+    assert_eq!(status(&["plan", "--refresh=false"]), Some(0));
+}
