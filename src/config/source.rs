@@ -228,6 +228,14 @@ impl Diagnostic {
     }
 }
 
+/// Diagnostics as the commands print them: each with its snippet, followed by a blank line.
+pub fn render_all(sources: &Sources, diagnostics: &[Diagnostic], color: bool) -> String {
+    diagnostics
+        .iter()
+        .map(|diagnostic| format!("{}\n\n", diagnostic.render(sources, color)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
