@@ -1,5 +1,9 @@
-//! Diagnostics quote any file they point into: a position at a multi-byte character, at the end
-//! of the file, on a CRLF line or in an empty file is rendered with its snippet, never a panic.
+//! `validate` on hostile input ends in an error, never a panic or a hang: diagnostics quote any
+//! file they point into (a position at a multi-byte character, at the end of the file, on a
+//! CRLF line, in an empty file), closed output pipes are no panic, and templates that would
+//! take handlebars minutes are refused. (The fuzz target, `tests/fuzz.rs`, replays more.)
+
+use std::time::Duration;
 
 use crate::support::Test;
 
@@ -160,4 +164,32 @@ fn closed_output_pipes_are_no_panic() {
     );
     assert_eq!(status(&["validate"]), Some(0));
     assert_eq!(status(&["plan", "--refresh=false"]), Some(0));
+}
+
+// Subexpressions nested 30 deep (handlebars would render them for hours, twice as long per
+// level) are an error at the first one too deep, at once.
+#[test]
+fn deeply_nested_subexpressions_are_an_error_not_a_hang() {
+    let config = COMPOSE_STACK.replace("compose = \"app.yml\"", "template = \"app.yml.hbs\"");
+    let template = format!(
+        "version: \"3.8\"\nx: {{{{json {}1{}}}}}\n",
+        "(json ".repeat(30),
+        ")".repeat(30)
+    );
+    let test = Test::new().config(&config).file("app.yml.hbs", template);
+    let run = test
+        .run_within(&["validate"], Duration::from_secs(60))
+        .unwrap_or_else(|run| panic!("validate still ran after 60 s: {}", run.stderr()))
+        .failure();
+    insta::assert_snapshot!(run.stderr(), @"
+    error: subexpressions nested deeper than 8 levels in template
+     --> app.yml.hbs:2:59
+      |
+    2 | x: {{json (json (json (json (json (json (json (json (json (json (json (json (json (json (json (json (json (json (json (json (json (js...
+      |                                                           ^ too deep
+      |
+      = help: handlebars renders each level in twice the time; compute the value in a variable instead
+
+    error: the config has 1 error; nothing was changed
+    ");
 }
