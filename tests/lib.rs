@@ -11,6 +11,8 @@ mod discovery;
 mod examples;
 mod facts;
 mod formats;
+mod fuzz;
+mod hostile;
 mod image;
 mod init;
 mod injection;

@@ -20,7 +20,7 @@ mod refresh;
 mod show;
 mod state;
 mod status;
-mod validate;
+pub mod validate;
 mod workspace;
 
 pub use error::{Error, OperateError};

@@ -16,7 +16,7 @@ use crate::cli::{Cli, HostRole, VarArgs};
 use crate::config::desired::{Desired, evaluate};
 use crate::config::load::{Config, Options, load};
 use crate::config::model::Role;
-use crate::config::source::{Diagnostic, Sources};
+use crate::config::source::{Diagnostic, Sources, render_all};
 use crate::ssh::{HostTarget, Pool};
 use crate::state::{State, StateFile};
 use crate::ui::Printer;
@@ -86,46 +86,37 @@ impl Workspace {
     }
 
     fn load(&self) -> Result<LoadedConfig, Error> {
-        let options = Options {
+        load_config(&self.load_options()).map_err(|(sources, diagnostics)| {
+            self.print_diagnostics(&sources, &diagnostics);
+            Error::Config {
+                count: diagnostics
+                    .iter()
+                    .filter(|diagnostic| diagnostic.is_error())
+                    .count(),
+            }
+        })
+    }
+
+    /// Where and how the config is loaded: `--config`, `--var`, `--var-file` and the
+    /// `SWARMFORM_VAR_*` environment.
+    pub fn load_options(&self) -> Options {
+        Options {
             path: self.config_path.clone(),
             vars: self.vars.vars.clone(),
             var_files: self.vars.var_files.clone(),
             env: std::env::vars()
                 .filter(|(key, _)| key.starts_with("SWARMFORM_VAR_"))
                 .collect(),
-        };
-        let mut sources = Sources::default();
-        let result = load(&options, &mut sources).and_then(|loaded| {
-            evaluate(&loaded.config, &mut sources).map(|desired| (loaded.config, desired))
-        });
-        match result {
-            Ok((config, desired)) => Ok(LoadedConfig {
-                sources,
-                config,
-                desired,
-            }),
-            Err(diagnostics) => {
-                self.print_diagnostics(&sources, &diagnostics);
-                Err(Error::Config {
-                    count: diagnostics
-                        .iter()
-                        .filter(|diagnostic| diagnostic.is_error())
-                        .count(),
-                })
-            }
         }
     }
 
     /// Diagnostics (errors or warnings) with their snippets, each followed by a blank line.
     pub fn print_diagnostics(&self, sources: &Sources, diagnostics: &[Diagnostic]) {
-        let mut stderr = self.printer.stderr();
-        for diagnostic in diagnostics {
-            let _ = writeln!(
-                stderr,
-                "{}\n",
-                diagnostic.render(sources, self.printer.color_stderr())
-            );
-        }
+        let _ = write!(
+            self.printer.stderr(),
+            "{}",
+            render_all(sources, diagnostics, self.printer.color_stderr())
+        );
     }
 
     /// The run's tokio runtime, started on first use.
@@ -201,6 +192,23 @@ fn new_pool(loaded: &LoadedConfig, state: Option<&State>) -> Result<Arc<Pool>, E
         .map(|state| state.host_keys.clone())
         .unwrap_or_default();
     Ok(Arc::new(Pool::new(targets, known)))
+}
+
+/// The config loaded and evaluated; or every diagnostic that stopped it, with the files they
+/// point into.
+pub fn load_config(options: &Options) -> Result<LoadedConfig, (Sources, Vec<Diagnostic>)> {
+    let mut sources = Sources::default();
+    let result = load(options, &mut sources).and_then(|loaded| {
+        evaluate(&loaded.config, &mut sources).map(|desired| (loaded.config, desired))
+    });
+    match result {
+        Ok((config, desired)) => Ok(LoadedConfig {
+            sources,
+            config,
+            desired,
+        }),
+        Err(diagnostics) => Err((sources, diagnostics)),
+    }
 }
 
 /// A loaded and evaluated config.

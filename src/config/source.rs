@@ -30,11 +30,11 @@ impl Sources {
         &self.files[file.0].1
     }
 
-    /// 1-based line and column of a byte offset.
+    /// 1-based line and column of a byte offset (one inside a character counts as that
+    /// character's start; one past the end as the end).
     pub fn line_column(&self, file: FileId, offset: usize) -> (usize, usize) {
         let text = self.text(file);
-        let offset = offset.min(text.len());
-        let before = &text[..offset];
+        let before = &text[..floor_boundary(text, offset)];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |index| index + 1);
         (line, before[line_start..].chars().count() + 1)
@@ -57,6 +57,44 @@ impl Sources {
             .sum();
         line_start + column_offset
     }
+
+    /// The span of the character that starts at `offset`: one byte, or two to four for a
+    /// multi-byte character; empty at the end of the file. A parser that names one position
+    /// (YAML's line and column) is quoted with this span, never `offset..offset + 1`.
+    pub fn char_at(&self, file: FileId, offset: usize) -> Range<usize> {
+        let text = self.text(file);
+        let start = floor_boundary(text, offset);
+        let width = text[start..].chars().next().map_or(0, char::len_utf8);
+        start..start + width
+    }
+}
+
+/// `span` made safe to slice `text` with: within the text, on character boundaries (a start
+/// inside a character moves back to its start, an end inside one forward to its end), and not
+/// reversed. Spans come from several parsers and from our own arithmetic; the renderer slices
+/// the text with them, so every span is snapped here first.
+fn snap(text: &str, span: &Range<usize>) -> Range<usize> {
+    let end = ceil_boundary(text, span.end);
+    let start = floor_boundary(text, span.start.min(end));
+    start..end
+}
+
+/// The largest character boundary at or before `offset` (the end of the text past it).
+fn floor_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// The smallest character boundary at or after `offset` (the end of the text past it).
+fn ceil_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset += 1;
+    }
+    offset
 }
 
 /// Where a diagnostic points.
@@ -169,15 +207,14 @@ impl Diagnostic {
             Some(location) => {
                 path = sources.path(location.file).display().to_string();
                 let text = sources.text(location.file);
-                let end = location.span.end.min(text.len());
-                let start = location.span.start.min(end);
+                let span = snap(text, &location.span);
                 title.element(
                     Snippet::source(text)
                         .path(path.as_str())
                         .fold(true)
                         .annotation(
                             AnnotationKind::Primary
-                                .span(start..end)
+                                .span(span)
                                 .label(self.label.as_str()),
                         ),
                 )
@@ -189,6 +226,14 @@ impl Diagnostic {
         }
         renderer.render(&[group])
     }
+}
+
+/// Diagnostics as the commands print them: each with its snippet, followed by a blank line.
+pub fn render_all(sources: &Sources, diagnostics: &[Diagnostic], color: bool) -> String {
+    diagnostics
+        .iter()
+        .map(|diagnostic| format!("{}\n\n", diagnostic.render(sources, color)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -231,5 +276,50 @@ mod tests {
         );
         assert!(text.contains("help: declared hosts: node1"), "{text}");
         assert_eq!(diagnostic.position(&sources), "swarmform.toml:2:13");
+    }
+
+    // Whatever span a parser or our arithmetic hands over (inside a multi-byte character,
+    // reversed, past the end, on a CRLF line, in an empty file), the diagnostic renders and
+    // names a position inside the file.
+    #[test]
+    fn any_span_renders() {
+        let texts = [
+            "",
+            "\n",
+            "x",
+            "a = \"é\"\n",
+            "€uro: x\nb: ￿\n",
+            "emoji: 😀\n😀",
+            "crlf: 1\r\nnext: é\r\n\r\n",
+            "lone\rcr\té\n\n\n",
+            "\u{feff}bom: x\n",
+            "e\u{301}\u{200d}👩‍👩‍👧 wide 漢字\n",
+        ];
+        for text in texts {
+            let mut sources = Sources::default();
+            let file = sources.add("f.yml".into(), text.to_owned());
+            for start in 0..text.len() + 3 {
+                for end in 0..text.len() + 3 {
+                    let diagnostic = Diagnostic::warning("w")
+                        .at(Location::new(file, start..end), "here")
+                        .help("h");
+                    for color in [false, true] {
+                        let rendered = diagnostic.render(&sources, color);
+                        assert!(
+                            rendered.contains("f.yml:"),
+                            "{text:?} {start}..{end}: {rendered}"
+                        );
+                    }
+                    let (line, column) = sources.line_column(file, start);
+                    assert!(line >= 1 && column >= 1);
+                    let span = sources.char_at(file, start);
+                    assert!(
+                        text.get(span.clone()).is_some(),
+                        "{text:?} {start}: {span:?}"
+                    );
+                    assert!(text[span].chars().count() <= 1);
+                }
+            }
+        }
     }
 }

@@ -97,10 +97,21 @@ fn json_helper(
     Ok(())
 }
 
+/// How deep subexpressions (`(helper …)` inside `{{…}}`) may nest. Handlebars takes twice as
+/// long to render each level deeper (26 levels: minutes in a debug build); templates need few.
+const MAX_SUBEXPRESSION_DEPTH: usize = 8;
+
 /// Renders the template held in `file`, a file that lands on a host, with `context`: a `{{x}}`
 /// whose value holds a line break or a control character is an error at it.
 pub fn render(sources: &Sources, file: FileId, context: &Value) -> Result<String, Diagnostic> {
     let text = sources.text(file);
+    if let Some(offset) = too_deep(text) {
+        return Err(Diagnostic::error(format!(
+            "subexpressions nested deeper than {MAX_SUBEXPRESSION_DEPTH} levels in template"
+        ))
+        .at(Location::new(file, sources.char_at(file, offset)), "too deep")
+        .help("handlebars renders each level in twice the time; compute the value in a variable instead"));
+    }
     let mut output = CheckedOutput::default();
     REGISTRY
         .render_template_to_write(text, context, &mut output)
@@ -118,8 +129,16 @@ pub fn render_snippet(
     file: FileId,
     context: &Value,
 ) -> Result<String, Diagnostic> {
+    let text = sources.text(file);
+    if let Some(offset) = too_deep(text) {
+        return Err(Diagnostic::error(format!(
+            "subexpressions nested deeper than {MAX_SUBEXPRESSION_DEPTH} levels in template"
+        ))
+        .at(Location::new(file, sources.char_at(file, offset)), "too deep")
+        .help("handlebars renders each level in twice the time; compute the value in a variable instead"));
+    }
     SNIPPETS
-        .render_template(sources.text(file), context)
+        .render_template(text, context)
         .map_err(|error| diagnostic(sources, file, context, &error))
 }
 
@@ -196,6 +215,50 @@ fn expression(
         .and_then(|rest| rest.find("}}"))
         .map_or(start, |index| start + index + 2);
     start..end
+}
+
+/// The offset of the first `(` nested deeper than [`MAX_SUBEXPRESSION_DEPTH`] inside a
+/// mustache (quoted strings and comments left out).
+fn too_deep(text: &str) -> Option<usize> {
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let start = text.len() - rest.len() + open;
+        let inside = &text[start + 2..];
+        if inside.starts_with('!') {
+            let end = if inside.starts_with("!--") {
+                "--}}"
+            } else {
+                "}}"
+            };
+            rest = inside
+                .find(end)
+                .map_or("", |close| &inside[close + end.len()..]);
+            continue;
+        }
+        let (mut depth, mut quote) = (0, None);
+        let mut close = inside.len();
+        for (index, byte) in inside.bytes().enumerate() {
+            match (quote, byte) {
+                (Some(open), _) if byte == open => quote = None,
+                (Some(_), _) => {}
+                (None, b'"' | b'\'') => quote = Some(byte),
+                (None, b'(') => {
+                    depth += 1;
+                    if depth > MAX_SUBEXPRESSION_DEPTH {
+                        return Some(start + 2 + index);
+                    }
+                }
+                (None, b')') => depth = usize::saturating_sub(depth, 1),
+                (None, b'}') if inside[index..].starts_with("}}") => {
+                    close = index + 2;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = &inside[close..];
+    }
+    None
 }
 
 /// `var.tag, var.replicas, vars.port` — the top two levels of the context, for hints.
@@ -325,5 +388,42 @@ mod tests {
             render_snippet(&sources, file, &json!({"value": "first\nsecond"})).expect("a snippet"),
             "first\nsecond"
         );
+    }
+
+    // Subexpressions nest up to the limit; one level deeper is an error at its `(`, returned at
+    // once (handlebars would take minutes at 26 levels); parentheses in strings and comments
+    // do not count.
+    #[test]
+    fn deeply_nested_subexpressions_are_refused() {
+        let nested = |depth: usize| {
+            format!(
+                "x: {{{{json {}1{}}}}}\n",
+                "(json ".repeat(depth),
+                ")".repeat(depth)
+            )
+        };
+        let (sources, file) = source(&nested(MAX_SUBEXPRESSION_DEPTH));
+        let text = render(&sources, file, &json!({})).expect("renders");
+        assert!(text.starts_with("x: \"\\\""), "{text}");
+        for depth in [MAX_SUBEXPRESSION_DEPTH + 1, 100] {
+            let (sources, file) = source(&nested(depth));
+            let diagnostic = render(&sources, file, &json!({})).expect_err("too deep");
+            assert!(
+                diagnostic.message.contains("nested deeper than 8"),
+                "{diagnostic:?}"
+            );
+            // `x: {{json ` and eight `(json ` before it.
+            let column = 11 + 6 * MAX_SUBEXPRESSION_DEPTH;
+            assert_eq!(
+                diagnostic.position(&sources),
+                format!("web.yml.hbs:1:{column}")
+            );
+        }
+        let (sources, file) = source(&format!(
+            "{{{{!-- {} --}}}}{{{{json \"{}\"}}}}\n",
+            "(".repeat(20),
+            "(".repeat(20)
+        ));
+        assert!(render(&sources, file, &json!({})).is_ok());
     }
 }

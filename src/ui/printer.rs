@@ -3,7 +3,7 @@
 //! [`Printer`], and every error is rendered by [`Printer::error`], in one form.
 
 use std::fmt::Display;
-use std::io::{IsTerminal, StderrLock, StdoutLock};
+use std::io::{IsTerminal, StderrLock, StdoutLock, Write};
 
 /// The two output streams and whether each is coloured. Copied freely (into a signal handler,
 /// into the lab's log).
@@ -39,24 +39,26 @@ impl Printer {
         self.stderr_terminal
     }
 
+    // Writes whose failures are ignored: `print!` panics on a closed pipe (`| head`).
+
     /// Data on stdout, as given.
     pub fn out(&self, text: impl Display) {
-        print!("{text}");
+        let _ = write!(std::io::stdout(), "{text}");
     }
 
     /// One line of data on stdout.
     pub fn out_line(&self, text: impl Display) {
-        println!("{text}");
+        let _ = writeln!(std::io::stdout(), "{text}");
     }
 
     /// A message on stderr, as given.
     pub fn err(&self, text: impl Display) {
-        eprint!("{text}");
+        let _ = write!(std::io::stderr(), "{text}");
     }
 
     /// One line of message on stderr.
     pub fn err_line(&self, text: impl Display) {
-        eprintln!("{text}");
+        let _ = writeln!(std::io::stderr(), "{text}");
     }
 
     /// stdout held for several writes whose failures are ignored (a closed pipe ends nothing).
@@ -71,7 +73,7 @@ impl Printer {
 
     /// An error on stderr: `error: MESSAGE`, its causes, its hints (see [`render`]).
     pub fn error(&self, error: &(dyn std::error::Error + 'static)) {
-        eprint!("{}", render(error));
+        let _ = write!(std::io::stderr(), "{}", render(error));
     }
 }
 

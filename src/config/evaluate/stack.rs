@@ -87,7 +87,7 @@ impl Evaluation<'_> {
                         let start =
                             self.sources
                                 .offset(compose_file, location.line(), location.column());
-                        start..start + 1
+                        self.sources.char_at(compose_file, start)
                     });
                     self.errors.push(
                         Diagnostic::error(self.redact(&format!(
