@@ -188,6 +188,13 @@ pub fn host_path_problem(path: &str) -> Option<String> {
     None
 }
 
+/// The message for a path [`host_path_problem`] refuses, quoting the path printably; the
+/// validation and the steps that write or remove the path say it alike.
+pub fn unusable_host_path(path: &str) -> Option<String> {
+    host_path_problem(path)
+        .map(|problem| format!("`{}` is not a usable file path: {problem}", printable(path)))
+}
+
 /// An IP address or a DNS name: dot-separated labels of letters, digits, `-` and `_` (not
 /// starting with `-`), at most 253 characters. A host's `address` also names the folder of a
 /// hosted registry's CA on every host (`/etc/docker/certs.d/ADDRESS:PORT/`).

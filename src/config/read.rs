@@ -179,15 +179,7 @@ pub fn bytes(path: &Path, purpose: Purpose) -> Result<Vec<u8>, ReadError> {
         .open(path)
         .map_err(ReadError::Io)?;
     regular(file.metadata().map_err(ReadError::Io)?.file_type())?;
-    let mut content = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    // One byte more than the limit tells a file that grew past it.
-    file.take(limit + 1)
-        .read_to_end(&mut content)
-        .map_err(ReadError::Io)?;
-    if content.len() as u64 > limit {
-        return Err(ReadError::TooLarge(purpose));
-    }
-    Ok(content)
+    at_most(file, purpose, usize::try_from(metadata.len()).unwrap_or(0))
 }
 
 /// The bytes of the regular file or pipe at `path` (`--var-file /dev/stdin`, a shell's
@@ -198,9 +190,18 @@ pub fn bytes_or_pipe(path: &Path, purpose: Purpose) -> Result<Vec<u8>, ReadError
     if !metadata.file_type().is_fifo() {
         return bytes(path, purpose);
     }
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    at_most(
+        std::fs::File::open(path).map_err(ReadError::Io)?,
+        purpose,
+        0,
+    )
+}
+
+/// All of `file`, expected to be about `expected` bytes, if it holds no more than `purpose`'s
+/// limit: one byte more than the limit is read, which tells a file that grew past it.
+fn at_most(file: std::fs::File, purpose: Purpose, expected: usize) -> Result<Vec<u8>, ReadError> {
     let limit = purpose.limit();
-    let mut content = Vec::new();
+    let mut content = Vec::with_capacity(expected);
     file.take(limit + 1)
         .read_to_end(&mut content)
         .map_err(ReadError::Io)?;

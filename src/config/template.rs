@@ -105,13 +105,7 @@ const MAX_SUBEXPRESSION_DEPTH: usize = 8;
 /// whose value holds a line break or a control character is an error at it.
 pub fn render(sources: &Sources, file: FileId, context: &Value) -> Result<String, Diagnostic> {
     let text = sources.text(file);
-    if let Some(offset) = too_deep(text) {
-        return Err(Diagnostic::error(format!(
-            "subexpressions nested deeper than {MAX_SUBEXPRESSION_DEPTH} levels in template"
-        ))
-        .at(Location::new(file, sources.char_at(file, offset)), "too deep")
-        .help("handlebars renders each level in twice the time; compute the value in a variable instead"));
-    }
+    refuse_deep_nesting(sources, file)?;
     let mut output = CheckedOutput::default();
     REGISTRY
         .render_template_to_write(text, context, &mut output)
@@ -130,13 +124,7 @@ pub fn render_snippet(
     context: &Value,
 ) -> Result<String, Diagnostic> {
     let text = sources.text(file);
-    if let Some(offset) = too_deep(text) {
-        return Err(Diagnostic::error(format!(
-            "subexpressions nested deeper than {MAX_SUBEXPRESSION_DEPTH} levels in template"
-        ))
-        .at(Location::new(file, sources.char_at(file, offset)), "too deep")
-        .help("handlebars renders each level in twice the time; compute the value in a variable instead"));
-    }
+    refuse_deep_nesting(sources, file)?;
     SNIPPETS
         .render_template(text, context)
         .map_err(|error| diagnostic(sources, file, context, &error))
@@ -215,6 +203,19 @@ fn expression(
         .and_then(|rest| rest.find("}}"))
         .map_or(start, |index| start + index + 2);
     start..end
+}
+
+/// An error at the first subexpression nested deeper than [`MAX_SUBEXPRESSION_DEPTH`] in the
+/// template `file`, before handlebars spends minutes on it.
+fn refuse_deep_nesting(sources: &Sources, file: FileId) -> Result<(), Diagnostic> {
+    match too_deep(sources.text(file)) {
+        None => Ok(()),
+        Some(offset) => Err(Diagnostic::error(format!(
+            "subexpressions nested deeper than {MAX_SUBEXPRESSION_DEPTH} levels in template"
+        ))
+        .at(Location::new(file, sources.char_at(file, offset)), "too deep")
+        .help("handlebars renders each level in twice the time; compute the value in a variable instead")),
+    }
 }
 
 /// The offset of the first `(` nested deeper than [`MAX_SUBEXPRESSION_DEPTH`] inside a

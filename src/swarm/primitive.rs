@@ -62,13 +62,7 @@ pub(super) async fn write_file(
 /// where a step writes or removes it: a saved plan is data read back from a file. The error
 /// is the refusal's message.
 pub(super) fn host_path(path: &str) -> Result<(), String> {
-    match crate::config::check::host_path_problem(path) {
-        Some(problem) => Err(format!(
-            "`{}` is not a usable file path: {problem}",
-            crate::config::check::printable(path)
-        )),
-        None => Ok(()),
-    }
+    crate::config::check::unusable_host_path(path).map_or(Ok(()), Err)
 }
 
 /// Steps several kinds emit: files on a host and dockerd's restart, or nothing at all.

@@ -23,12 +23,9 @@ impl Evaluation<'_> {
                 continue;
             }
             let path = spec.path.get_ref();
-            if let Some(problem) = check::host_path_problem(path) {
+            if let Some(message) = check::unusable_host_path(path) {
                 self.errors.push(
-                    Diagnostic::error(format!(
-                        "`{}` is not a usable file path: {problem}",
-                        check::printable(path)
-                    ))
+                    Diagnostic::error(message)
                     .at(
                         self.at(file, spec.path.span()),
                         "expected a path such as `/etc/docker/certs.d/registry:5000/ca.crt`",
