@@ -93,8 +93,10 @@ impl Attribute {
         self
     }
 
-    /// A sensitive attribute from its secret content: only the hash is kept.
+    /// A sensitive attribute from its secret content: only the hash is kept, and the content is
+    /// registered with the run's redaction registry so no output shows it.
     pub fn sensitive(content: &[u8]) -> Attribute {
+        crate::redact::register_bytes(content);
         Attribute {
             value: Value::String(crate::hash::sha256_tagged(content)),
             sensitive: true,

@@ -179,10 +179,13 @@ impl Context {
             .lock()
             .map(|values| values.clone())
             .unwrap_or_default();
-        scrub_swarm_secrets(&redact(text, &sensitive))
+        scrub_swarm_secrets(&crate::redact::scrub(&redact(text, &sensitive)))
     }
 
+    /// A secret read from the cluster (a join token, an unlock key): scrubbed from this
+    /// context's messages and registered for every output of the run.
     pub(super) fn remember_secret(&self, value: &str) {
+        crate::redact::register(value);
         if let Ok(mut values) = self.sensitive.lock() {
             values.push(value.to_owned());
         }
