@@ -65,7 +65,9 @@ static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 
 fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
     // A panic elsewhere while holding the lock leaves the registry as it was: keep using it.
-    let mut guard = REGISTRY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = REGISTRY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     f(guard.get_or_insert_with(Registry::default))
 }
 
@@ -240,7 +242,10 @@ pub struct Scrubbed<W: Write> {
 
 impl<W: Write> Scrubbed<W> {
     pub fn new(inner: W) -> Scrubbed<W> {
-        Scrubbed { inner, pending: Vec::new() }
+        Scrubbed {
+            inner,
+            pending: Vec::new(),
+        }
     }
 
     fn write_through(&mut self, upto: usize) -> std::io::Result<()> {
@@ -318,9 +323,8 @@ mod tests {
         register("  reg-padded\n");
         register("reg-it's");
         let b64 = base64::engine::general_purpose::STANDARD.encode("reg-Secret-1");
-        let text = format!(
-            "a reg-Secret-1 b reg-Secret-1-longer c reg-padded d {b64} e 'reg-it'\\''s'"
-        );
+        let text =
+            format!("a reg-Secret-1 b reg-Secret-1-longer c reg-padded d {b64} e 'reg-it'\\''s'");
         assert_eq!(
             scrub(&text),
             "a (sensitive) b (sensitive) c (sensitive) d (sensitive) e '(sensitive)'"
@@ -362,7 +366,10 @@ mod tests {
             writer.write_all(b"it-value y\nwr-split-").unwrap();
             writer.write_all(b"value").unwrap();
         }
-        assert_eq!(String::from_utf8(out).unwrap(), "x (sensitive) y\n(sensitive)");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x (sensitive) y\n(sensitive)"
+        );
     }
 
     // The cost quoted in the final report: `cargo test --release --lib redact::tests::cost --
@@ -378,7 +385,9 @@ mod tests {
         let started = std::time::Instant::now();
         let shown = scrub("warm");
         let built = started.elapsed();
-        let Current::Matcher(matcher) = current() else { panic!("no matcher") };
+        let Current::Matcher(matcher) = current() else {
+            panic!("no matcher")
+        };
         eprintln!(
             "1000 × 64 B: register {registered:?}, build {built:?}, {} forms, matcher {} KiB ({shown})",
             registered_count(),
@@ -393,7 +402,9 @@ mod tests {
         let started = std::time::Instant::now();
         let _ = scrub("warm");
         let built = started.elapsed();
-        let Current::Matcher(matcher) = current() else { panic!("no matcher") };
+        let Current::Matcher(matcher) = current() else {
+            panic!("no matcher")
+        };
         let text = "ordinary output line without anything\n".repeat(25_000);
         let started = std::time::Instant::now();
         let _ = scrub(&text);

@@ -137,7 +137,10 @@ fn no_sensitive_value_reaches_any_output_or_file() {
         .file("web.yml.hbs", WEB)
         .env("SWARMFORM_VAR_api_key", API_KEY)
         .env("GHCR_TOKEN", REGISTRY_PASSWORD);
-    let mut collected = Collected { test, output: String::new() };
+    let mut collected = Collected {
+        test,
+        output: String::new(),
+    };
 
     collected.every_variant(&["validate"]);
     collected.every_variant(&["plan"]);
@@ -230,7 +233,11 @@ fn no_sensitive_value_reaches_any_output_or_file() {
         .iter()
         .map(|(path, _)| path.display().to_string())
         .collect();
-    for wanted in ["swarmform.state.json", "swarmform.state.json.backup", "saved.plan"] {
+    for wanted in [
+        "swarmform.state.json",
+        "swarmform.state.json.backup",
+        "saved.plan",
+    ] {
         assert!(
             names.iter().any(|name| name.ends_with(wanted)),
             "{wanted} not among {names:?}"

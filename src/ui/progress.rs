@@ -1,5 +1,5 @@
 //! Progress of an apply: a live line per running vertex on a terminal (indicatif), plain lines
-//! otherwise. `-v` adds the remote commands (already redacted) and what they printed. Plain
+//! otherwise. `-v` adds the remote commands (their secret words redacted) and what they printed. Plain
 //! lines go through the [`Printer`]; live lines and spinner messages through [`println`] and
 //! [`crate::redact::scrub`]: both scrub the run's sensitive values.
 
@@ -193,7 +193,10 @@ impl Reporter for Live {
     }
 
     fn skipped(&self, vertex: &Vertex, cause: &Vertex) {
-        println(&self.multi, format!("- {vertex}: skipped, because {cause} failed"));
+        println(
+            &self.multi,
+            format!("- {vertex}: skipped, because {cause} failed"),
+        );
     }
 }
 
@@ -388,9 +391,12 @@ impl crate::apply::report::TransferReporter for TransferLive {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
-        println(&self.multi, match error {
-            None => format!("✓ {host}: {summary}"),
-            Some(error) => format!("✗ {host}: {}", error.lines().next().unwrap_or_default()),
-        });
+        println(
+            &self.multi,
+            match error {
+                None => format!("✓ {host}: {summary}"),
+                Some(error) => format!("✗ {host}: {}", error.lines().next().unwrap_or_default()),
+            },
+        );
     }
 }
