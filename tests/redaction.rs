@@ -15,6 +15,8 @@ const API_KEY: &str = "env-api-key-0d4f7e21";
 const FILE_SECRET: &str = "file-secret-8b3f61d2";
 /// An external registry's password (`password_env`).
 const REGISTRY_PASSWORD: &str = "ghcr-pass-4e7a9c13";
+/// A hosted registry's htpasswd line (bcrypt).
+const HTPASSWD: &str = "bot:$2y$05$Qm9ndXNTYWx0Rm9yVGVzdHMu3h7oCk0ZbJq1s9Vx2e8m4Lw6Yp0aK";
 
 const WORKLOADS: &str = r#"
 [variables.token]
@@ -40,6 +42,11 @@ file = "db.txt"
 [secrets.api]
 template = "api.hbs"
 vars = { key = "{{var.api_key}}" }
+
+[registries.hub]
+node = "node1"
+image = "local/registry:2"
+htpasswd = "htpasswd"
 
 [registries.ghcr]
 url = "ghcr.io"
@@ -134,6 +141,7 @@ fn no_sensitive_value_reaches_any_output_or_file() {
         .workloads(WORKLOADS)
         .file("db.txt", format!("{FILE_SECRET}\n"))
         .file("api.hbs", "api_key={{vars.key}}\n")
+        .file("htpasswd", format!("{HTPASSWD}\n"))
         .file("web.yml.hbs", WEB)
         .env("SWARMFORM_VAR_api_key", API_KEY)
         .env("GHCR_TOKEN", REGISTRY_PASSWORD);
@@ -174,6 +182,7 @@ fn no_sensitive_value_reaches_any_output_or_file() {
         API_KEY,
         FILE_SECRET,
         REGISTRY_PASSWORD,
+        HTPASSWD,
         &unlock_key,
         &worker_token,
         &manager_token,
@@ -192,7 +201,7 @@ fn no_sensitive_value_reaches_any_output_or_file() {
         }
     }
     assert!(
-        sensitive.len() > 7,
+        sensitive.len() > 8,
         "the generated TLS keys were found: {:?}",
         files.iter().map(|(path, _)| path).collect::<Vec<_>>()
     );
