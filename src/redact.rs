@@ -120,7 +120,8 @@ pub fn register_bytes(content: &[u8]) {
 }
 
 fn push_form(form: &str, forms: &mut Vec<String>) {
-    if form.len() >= MIN && !forms.iter().any(|known| known == form) {
+    // Duplicates are dropped by the registry's set.
+    if form.len() >= MIN {
         forms.push(form.to_owned());
     }
 }
