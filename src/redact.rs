@@ -382,12 +382,16 @@ mod tests {
         let mut out = Vec::new();
         {
             let mut writer = Scrubbed::new(&mut out);
-            writer.write_all(b"x wr-spl").unwrap();
-            writer.write_all(b"it-value y\nwr-split-").unwrap();
-            writer.write_all(b"value").unwrap();
+            writer
+                .write_all(b"x wr-spl")
+                .expect("a Vec takes every write");
+            writer
+                .write_all(b"it-value y\nwr-split-")
+                .expect("a Vec takes every write");
+            writer.write_all(b"value").expect("a Vec takes every write");
         }
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out).expect("UTF-8 in, UTF-8 out"),
             "x (sensitive) y\n(sensitive)"
         );
     }
