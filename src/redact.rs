@@ -58,8 +58,10 @@ pub fn redact(text: &str, sensitive: &[String]) -> String {
 #[derive(Default)]
 struct Registry {
     patterns: HashSet<Box<str>>,
-    /// The SHA-256 of each long value registered (whose raw form is not a pattern), so
-    /// registering it again costs a hash, not its forms.
+    /// Each value registered (a long one by its SHA-256), so registering it again costs one
+    /// lookup, not its forms. Kept apart from `patterns`: a value that is already a form of
+    /// another (`abcd` of `abcd\n`) still needs forms of its own (its base64).
+    seen: HashSet<Box<str>>,
     long_seen: HashSet<[u8; 32]>,
     matcher: Option<Arc<AhoCorasick>>,
 }
@@ -88,7 +90,7 @@ pub fn register(value: &str) {
     });
     let seen = with_registry(|registry| match &long {
         Some(digest) => !registry.long_seen.insert(*digest),
-        None => registry.patterns.contains(value),
+        None => !registry.seen.insert(value.into()),
     });
     if seen {
         return;
@@ -136,8 +138,12 @@ fn forms_of(value: &str, forms: &mut Vec<String>) {
         push_form(value, forms);
         push_form(value.trim(), forms);
         push_form(encoded, forms);
-        if let Ok(json) = serde_json::to_string(value) {
-            push_form(&json[1..json.len() - 1], forms);
+        if let Ok(json) = serde_json::to_string(value)
+            && let Some(inner) = json
+                .strip_prefix('"')
+                .and_then(|json| json.strip_suffix('"'))
+        {
+            push_form(inner, forms);
         }
         if value.contains('\'') {
             push_form(&value.replace('\'', r"'\''"), forms);
@@ -350,6 +356,15 @@ mod tests {
             "a (sensitive) b (sensitive) c (sensitive) d (sensitive) e '(sensitive)'"
         );
         assert_eq!(scrub("plain"), "plain");
+    }
+
+    // A value that is already a form of another still gets forms of its own.
+    #[test]
+    fn a_value_already_a_form_of_another_gets_its_own_forms() {
+        register("fm-value\n");
+        register("fm-value");
+        let b64 = base64::engine::general_purpose::STANDARD.encode("fm-value");
+        assert_eq!(scrub(&b64).trim_end_matches('='), "(sensitive)");
     }
 
     #[test]
