@@ -93,8 +93,18 @@ impl Attribute {
         self
     }
 
-    /// A sensitive attribute from its secret content: only the hash is kept.
+    /// A sensitive attribute from its secret content: only the hash is kept, and the content is
+    /// registered with the run's redaction registry so no output shows it.
     pub fn sensitive(content: &[u8]) -> Attribute {
+        crate::redact::register_bytes(content);
+        Attribute::hashed(content)
+    }
+
+    /// A sensitive attribute whose content is not itself a secret but holds some (a rendered
+    /// text that used a sensitive value): only the hash is kept, and the content is *not*
+    /// registered, because its secret parts already are and the rest (a compose file's
+    /// `image:` lines) must stay readable in messages.
+    pub fn hashed(content: &[u8]) -> Attribute {
         Attribute {
             value: Value::String(crate::hash::sha256_tagged(content)),
             sensitive: true,

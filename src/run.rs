@@ -62,7 +62,8 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Every event is scrubbed of the run's sensitive values (a command's fields, errors).
+        .with_writer(|| crate::redact::Scrubbed::new(std::io::stderr()))
         .with_target(false)
         .without_time()
         .try_init();

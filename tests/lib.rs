@@ -19,6 +19,7 @@ mod injection;
 mod inputs;
 mod ownership;
 mod plan;
+mod redaction;
 mod ssh;
 mod stacks;
 mod state;

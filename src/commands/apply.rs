@@ -204,7 +204,9 @@ fn show_unlock_key(printer: Printer, key: &crate::swarm::NewUnlockKey, plan: &Pl
             ),
             None => "Its unlock key, shown this once and stored nowhere by swarmform".to_owned(),
         };
-        printer.err_line(format_args!(
+        // The one unscrubbed line of a run: the key was registered as sensitive when read,
+        // and the person at this terminal must see it once to keep it.
+        printer.err_line_unredacted(format_args!(
             "\nThe swarm is autolocked. {lead}:\n\n    {}\n\nKeep it in a password manager: {consequence}.",
             key.key
         ));

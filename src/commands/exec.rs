@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::error::{Error, OperateError};
 use super::{ExitStatus, Workspace};
 use crate::cli::ExecArgs;
-use crate::redact::redact;
 use crate::ssh::{RemoteCommand, Script};
 
 pub(super) fn run(workspace: &Workspace, args: &ExecArgs) -> Result<ExitStatus, Error> {
@@ -43,8 +42,8 @@ pub(super) fn run(workspace: &Workspace, args: &ExecArgs) -> Result<ExitStatus, 
         results
     });
     results.sort_by(|a, b| a.0.cmp(&b.0));
-    let sensitive = &loaded.desired.sensitive_values;
     let mut failures = 0;
+    // Scrubbed line by line of the run's sensitive values (registered by the config load).
     let mut stdout = workspace.printer().stdout();
     for (host, result) in results {
         match result {
@@ -53,10 +52,10 @@ pub(super) fn run(workspace: &Workspace, args: &ExecArgs) -> Result<ExitStatus, 
                     failures += 1;
                 }
                 let _ = writeln!(stdout, "== {host} (exit {})", output.exit_status);
-                let _ = write!(stdout, "{}", redact(&output.stdout_text(), sensitive));
+                let _ = write!(stdout, "{}", output.stdout_text());
                 let stderr = output.stderr_text();
                 if !stderr.is_empty() {
-                    let _ = write!(stdout, "{}", redact(&stderr, sensitive));
+                    let _ = write!(stdout, "{stderr}");
                 }
             }
             Err(error) => {

@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::address::{Address, Kind};
 use crate::config::desired::Desired;
-use crate::redact::redact;
 use crate::report::Reporter;
 use crate::resource::Resource;
 use crate::ssh::{Output, Pool, RemoteCommand, Script};
@@ -32,7 +31,9 @@ pub struct Context {
     pub desired: Arc<Desired>,
     pub state: Arc<Mutex<State>>,
     pub reporter: Arc<dyn Reporter>,
-    /// Values scrubbed from every message (sensitive variables, join tokens once read).
+    /// The config's sensitive values and the join tokens and unlock keys read so far: what
+    /// `daemon.json` read live is redacted with before it is compared and recorded (data);
+    /// messages are scrubbed with the run-wide registry instead.
     pub sensitive: Mutex<Vec<String>>,
     /// How often to poll while waiting (shorter in tests against the simulator).
     pub poll: Duration,
@@ -173,16 +174,17 @@ impl Context {
             .and_then(|mut key| key.take())
     }
 
+    /// `text` (what a command printed, an error) without the run's sensitive values (every one
+    /// of `sensitive` is registered, see [`crate::redact`]) nor anything shaped like a join
+    /// token or unlock key.
     pub(super) fn scrub(&self, text: &str) -> String {
-        let sensitive = self
-            .sensitive
-            .lock()
-            .map(|values| values.clone())
-            .unwrap_or_default();
-        scrub_swarm_secrets(&redact(text, &sensitive))
+        scrub_swarm_secrets(&crate::redact::scrub(text))
     }
 
+    /// A secret read from the cluster (a join token, an unlock key): scrubbed from this
+    /// context's messages and registered for every output of the run.
     pub(super) fn remember_secret(&self, value: &str) {
+        crate::redact::register(value);
         if let Ok(mut values) = self.sensitive.lock() {
             values.push(value.to_owned());
         }

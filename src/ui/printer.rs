@@ -1,9 +1,13 @@
 //! Where the commands' output goes: stdout only for data that could be piped (plans, JSON, DOT,
 //! state, pushed references), everything else on stderr. Every command writes through one
-//! [`Printer`], and every error is rendered by [`Printer::error`], in one form.
+//! [`Printer`], and every error is rendered by [`Printer::error`], in one form. Everything it
+//! writes goes through the run's redaction registry ([`crate::redact`]), except the one line
+//! written by [`Printer::err_line_unredacted`].
 
 use std::fmt::Display;
 use std::io::{IsTerminal, StderrLock, StdoutLock, Write};
+
+use crate::redact::{Scrubbed, scrub};
 
 /// The two output streams and whether each is coloured. Copied freely (into a signal handler,
 /// into the lab's log).
@@ -39,41 +43,50 @@ impl Printer {
         self.stderr_terminal
     }
 
-    // Writes whose failures are ignored: `print!` panics on a closed pipe (`| head`).
+    // Writes whose failures are ignored: `print!` panics on a closed pipe (`| head`). Each
+    // text is scrubbed whole, then written.
 
-    /// Data on stdout, as given.
+    /// Data on stdout, as given (sensitive values scrubbed).
     pub fn out(&self, text: impl Display) {
-        let _ = write!(std::io::stdout(), "{text}");
+        let _ = std::io::stdout().write_all(scrub(&text.to_string()).as_bytes());
     }
 
     /// One line of data on stdout.
     pub fn out_line(&self, text: impl Display) {
-        let _ = writeln!(std::io::stdout(), "{text}");
+        self.out(format_args!("{text}\n"));
     }
 
-    /// A message on stderr, as given.
+    /// A message on stderr, as given (sensitive values scrubbed).
     pub fn err(&self, text: impl Display) {
-        let _ = write!(std::io::stderr(), "{text}");
+        let _ = std::io::stderr().write_all(scrub(&text.to_string()).as_bytes());
     }
 
     /// One line of message on stderr.
     pub fn err_line(&self, text: impl Display) {
+        self.err(format_args!("{text}\n"));
+    }
+
+    /// One line on stderr, *not* scrubbed. Only for the new unlock key of a swarm this run
+    /// autolocked, which the person at the terminal must see once to save it
+    /// (`commands::apply::show_unlock_key`); nothing else may use it.
+    pub fn err_line_unredacted(&self, text: impl Display) {
         let _ = writeln!(std::io::stderr(), "{text}");
     }
 
-    /// stdout held for several writes whose failures are ignored (a closed pipe ends nothing).
-    pub fn stdout(&self) -> StdoutLock<'static> {
-        std::io::stdout().lock()
+    /// stdout held for several writes whose failures are ignored (a closed pipe ends nothing),
+    /// scrubbed line by line.
+    pub fn stdout(&self) -> Scrubbed<StdoutLock<'static>> {
+        Scrubbed::new(std::io::stdout().lock())
     }
 
-    /// stderr held for several writes whose failures are ignored.
-    pub fn stderr(&self) -> StderrLock<'static> {
-        std::io::stderr().lock()
+    /// stderr held for several writes whose failures are ignored, scrubbed line by line.
+    pub fn stderr(&self) -> Scrubbed<StderrLock<'static>> {
+        Scrubbed::new(std::io::stderr().lock())
     }
 
     /// An error on stderr: `error: MESSAGE`, its causes, its hints (see [`render`]).
     pub fn error(&self, error: &(dyn std::error::Error + 'static)) {
-        let _ = write!(std::io::stderr(), "{}", render(error));
+        self.err(render(error));
     }
 }
 

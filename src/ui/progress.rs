@@ -1,5 +1,7 @@
 //! Progress of an apply: a live line per running vertex on a terminal (indicatif), plain lines
-//! otherwise. `-v` adds the remote commands (already redacted) and what they printed.
+//! otherwise. `-v` adds the remote commands (their secret words redacted) and what they printed. Plain
+//! lines go through the [`Printer`]; live lines and spinner messages through [`println`] and
+//! [`crate::redact::scrub`]: both scrub the run's sensitive values.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -37,6 +39,11 @@ impl Lines {
             format!(" ({})", seconds(started.elapsed()))
         })
     }
+}
+
+/// A line above the live bars, scrubbed of the run's sensitive values.
+fn println(multi: &MultiProgress, line: impl AsRef<str>) {
+    let _ = multi.println(crate::redact::scrub(line.as_ref()));
 }
 
 fn seconds(duration: Duration) -> String {
@@ -127,7 +134,7 @@ impl Live {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
-        let _ = self.multi.println(line.replace("{elapsed}", &elapsed));
+        println(&self.multi, line.replace("{elapsed}", &elapsed));
     }
 }
 
@@ -139,7 +146,7 @@ impl Reporter for Live {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_prefix(vertex.to_string());
-        bar.set_message(description.to_owned());
+        bar.set_message(crate::redact::scrub(description));
         bar.enable_steady_tick(Duration::from_millis(120));
         if let Ok(mut bars) = self.bars.lock() {
             bars.insert(vertex.clone(), (bar, Instant::now()));
@@ -150,23 +157,23 @@ impl Reporter for Live {
         if let Ok(bars) = self.bars.lock()
             && let Some((bar, _)) = bars.get(vertex)
         {
-            bar.set_message(description.to_owned());
+            bar.set_message(crate::redact::scrub(description));
         }
     }
 
     fn command(&self, host: &str, command: &str) {
         if self.verbose {
-            let _ = self.multi.println(format!("  [{host}] $ {command}"));
+            println(&self.multi, format!("  [{host}] $ {command}"));
         }
     }
 
     fn output(&self, host: &str, status: u32, stdout: &str, stderr: &str) {
         if self.verbose {
             for line in stdout.lines().chain(stderr.lines()) {
-                let _ = self.multi.println(format!("  [{host}] {line}"));
+                println(&self.multi, format!("  [{host}] {line}"));
             }
             if status != 0 {
-                let _ = self.multi.println(format!("  [{host}] exit {status}"));
+                println(&self.multi, format!("  [{host}] exit {status}"));
             }
         }
     }
@@ -186,9 +193,10 @@ impl Reporter for Live {
     }
 
     fn skipped(&self, vertex: &Vertex, cause: &Vertex) {
-        let _ = self
-            .multi
-            .println(format!("- {vertex}: skipped, because {cause} failed"));
+        println(
+            &self.multi,
+            format!("- {vertex}: skipped, because {cause} failed"),
+        );
     }
 }
 
@@ -353,7 +361,7 @@ impl crate::apply::report::TransferReporter for TransferLive {
                 .progress_chars("=> "),
         );
         bar.set_prefix(host.to_owned());
-        bar.set_message(what.to_owned());
+        bar.set_message(crate::redact::scrub(what));
         bar.enable_steady_tick(Duration::from_millis(120));
         if let Ok(mut bars) = self.bars.lock() {
             bars.insert(host.to_owned(), (bar, Transfer::new(total)));
@@ -370,7 +378,7 @@ impl crate::apply::report::TransferReporter for TransferLive {
     }
 
     fn message(&self, host: &str, text: &str) {
-        let _ = self.multi.println(format!("  {host}: {text}"));
+        println(&self.multi, format!("  {host}: {text}"));
     }
 
     fn finished(&self, host: &str, error: Option<&str>) {
@@ -383,9 +391,12 @@ impl crate::apply::report::TransferReporter for TransferLive {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
-        let _ = self.multi.println(match error {
-            None => format!("✓ {host}: {summary}"),
-            Some(error) => format!("✗ {host}: {}", error.lines().next().unwrap_or_default()),
-        });
+        println(
+            &self.multi,
+            match error {
+                None => format!("✓ {host}: {summary}"),
+                Some(error) => format!("✗ {host}: {}", error.lines().next().unwrap_or_default()),
+            },
+        );
     }
 }

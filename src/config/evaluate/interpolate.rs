@@ -89,7 +89,7 @@ impl Evaluation<'_> {
         if shown != text {
             resource = resource.attribute(
                 &format!("{name}_sha256"),
-                with_on_change(Attribute::sensitive(text.as_bytes()), on_change),
+                with_on_change(Attribute::hashed(text.as_bytes()), on_change),
             );
         }
         resource.attribute(

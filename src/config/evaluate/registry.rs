@@ -331,6 +331,7 @@ impl Evaluation<'_> {
             && let Ok(text) = std::str::from_utf8(password)
             && !text.is_empty()
         {
+            crate::redact::register(text);
             self.sensitive_values.push(text.to_owned());
         }
         let managers: Vec<&Host> = self

@@ -145,12 +145,21 @@ fn typed(declaration: &VariableDecl, text: &str) -> Value {
     parsed.unwrap_or_else(|| Value::String(text.to_owned()))
 }
 
+/// The strings of a sensitive value, each also registered with the run's redaction registry
+/// (`crate::redact::register`): from now on no output shows it.
 pub fn collect_strings(value: &Value, into: &mut Vec<String>) {
     match value {
-        Value::String(text) if !text.is_empty() => into.push(text.clone()),
+        Value::String(text) if !text.is_empty() => {
+            crate::redact::register(text);
+            into.push(text.clone());
+        }
         Value::Array(items) => items.iter().for_each(|item| collect_strings(item, into)),
         Value::Object(map) => map.values().for_each(|item| collect_strings(item, into)),
-        Value::Number(number) => into.push(number.to_string()),
+        Value::Number(number) => {
+            let text = number.to_string();
+            crate::redact::register(&text);
+            into.push(text);
+        }
         _ => {}
     }
 }
