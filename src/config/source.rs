@@ -40,12 +40,20 @@ impl Sources {
     /// 1-based number of the first: what a snippet quotes.
     fn lines_of(&self, file: FileId, span: &Range<usize>) -> (Range<usize>, usize) {
         let starts = &self.line_starts[file.0];
-        let first = self.line_index(file, span.start);
-        let last = self.line_index(file, span.end.saturating_sub(1).max(span.start));
-        let end = starts
-            .get(last + 1)
-            .copied()
-            .unwrap_or(self.text(file).len());
+        let len = self.text(file).len();
+        // The empty line after a final newline is no line to the renderer: a span at the end
+        // of the file belongs to the last line, as when it was handed the whole file.
+        let line = |offset: usize| {
+            let index = self.line_index(file, offset);
+            if index > 0 && starts[index] == len {
+                index - 1
+            } else {
+                index
+            }
+        };
+        let first = line(span.start);
+        let last = line(span.end.saturating_sub(1).max(span.start));
+        let end = starts.get(last + 1).copied().unwrap_or(len);
         (starts[first]..end.max(span.end), first + 1)
     }
 
