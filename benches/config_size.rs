@@ -41,7 +41,7 @@ fn main() {
         "{:<44} {:<10} {:>8} {:>9} {:>6}",
         "case", "command", "wall s", "peak MiB", "exit"
     );
-    let cases: [(&str, &str, fn(&Path)); 4] = [
+    let cases: [Case; 4] = [
         (
             "all",
             "1,000 hosts, stacks, networks, secrets",
@@ -70,6 +70,9 @@ fn main() {
         }
     }
 }
+
+/// A case's key (for `SWARMFORM_BENCH_CASES`), its title, and what writes its config.
+type Case = (&'static str, &'static str, fn(&Path));
 
 fn release_binary() -> PathBuf {
     // `cargo bench` builds the bench in release mode; the binary beside it is release too.
