@@ -854,6 +854,48 @@ fn an_invalid_compose_file_is_an_error() {
     ");
 }
 
+// A compose file nested deeper than 1,000 flow levels is refused before the YAML parser, whose
+// work grows with the square of the depth, sees it; at the bracket that goes too deep.
+#[test]
+fn a_compose_file_nested_too_deep_is_an_error_at_its_position() {
+    let config = format!("{ONE}\n[stacks.web]\ncompose = \"web.yml\"\n");
+    let compose = format!(
+        "services:\n  web:\n    image: nginx\n    command: {}1{}\n",
+        "[".repeat(30_000),
+        "]".repeat(30_000)
+    );
+    let run = Test::new()
+        .config(&config)
+        .file("web.yml", &compose)
+        .run(&["validate"])
+        .failure();
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(
+            "error: the compose file of stack `web` nests `[` and `{` more than 1000 levels deep"
+        ),
+        "{stderr}"
+    );
+    // Column 14 is the first `[`; the 1,001st is 1,000 further.
+    assert!(stderr.contains("--> web.yml:4:1014"), "{stderr}");
+    assert!(stderr.contains("the config has 1 error"), "{stderr}");
+}
+
+// Brackets in quoted strings and comments are not nesting: such a file is valid.
+#[test]
+fn brackets_in_compose_strings_and_comments_do_not_count_as_nesting() {
+    let config = format!("{ONE}\n[stacks.web]\ncompose = \"web.yml\"\n");
+    let many = "[".repeat(1500);
+    let compose = format!(
+        "version: \"3.8\"\n# {many}\nservices:\n  web:\n    image: nginx\n    command: [\"echo\", \"{many}\", '{many}']\n"
+    );
+    Test::new()
+        .config(&config)
+        .file("web.yml", &compose)
+        .run(&["validate"])
+        .success();
+}
+
 // A YAML error in a rendered compose file never quotes a sensitive variable's value.
 #[test]
 fn an_invalid_rendered_compose_hides_sensitive_values() {

@@ -14,12 +14,47 @@ pub struct FileId(usize);
 #[derive(Debug, Default)]
 pub struct Sources {
     files: Vec<(PathBuf, String)>,
+    /// Per file, the byte offset where each line starts (the first is 0): positions and
+    /// snippets are found by binary search, never by scanning the text from its start.
+    line_starts: Vec<Vec<usize>>,
 }
 
 impl Sources {
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(index, _)| index + 1))
+            .collect();
         self.files.push((path, text));
+        self.line_starts.push(starts);
         FileId(self.files.len() - 1)
+    }
+
+    /// The 0-based index of the line holding byte `offset`.
+    fn line_index(&self, file: FileId, offset: usize) -> usize {
+        self.line_starts[file.0]
+            .partition_point(|start| *start <= offset)
+            .saturating_sub(1)
+    }
+
+    /// The whole lines `span` (already snapped) touches, as a byte range of the text, and the
+    /// 1-based number of the first: what a snippet quotes.
+    fn lines_of(&self, file: FileId, span: &Range<usize>) -> (Range<usize>, usize) {
+        let starts = &self.line_starts[file.0];
+        let len = self.text(file).len();
+        // The empty line after a final newline is no line to the renderer: a span at the end
+        // of the file belongs to the last line, as when it was handed the whole file.
+        let line = |offset: usize| {
+            let index = self.line_index(file, offset);
+            if index > 0 && starts[index] == len {
+                index - 1
+            } else {
+                index
+            }
+        };
+        let first = line(span.start);
+        let last = line(span.end.saturating_sub(1).max(span.start));
+        let end = starts.get(last + 1).copied().unwrap_or(len);
+        (starts[first]..end.max(span.end), first + 1)
     }
 
     pub fn path(&self, file: FileId) -> &Path {
@@ -34,20 +69,20 @@ impl Sources {
     /// character's start; one past the end as the end).
     pub fn line_column(&self, file: FileId, offset: usize) -> (usize, usize) {
         let text = self.text(file);
-        let before = &text[..floor_boundary(text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let offset = floor_boundary(text, offset);
+        let line = self.line_index(file, offset);
+        let line_start = self.line_starts[file.0][line];
+        (line + 1, text[line_start..offset].chars().count() + 1)
     }
 
     /// The byte offset of a 1-based line and column (as YAML and handlebars report them).
     pub fn offset(&self, file: FileId, line: usize, column: usize) -> usize {
         let text = self.text(file);
-        let line_start: usize = text
-            .split_inclusive('\n')
-            .take(line.saturating_sub(1))
-            .map(str::len)
-            .sum();
+        let starts = &self.line_starts[file.0];
+        let line_start = starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(text.len());
         let rest = &text[line_start.min(text.len())..];
         let column_offset: usize = rest
             .chars()
@@ -98,7 +133,7 @@ fn ceil_boundary(text: &str, offset: usize) -> usize {
 }
 
 /// Where a diagnostic points.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
     pub file: FileId,
     pub span: Range<usize>,
@@ -116,7 +151,7 @@ impl Location {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
     Error,
     Warning,
@@ -124,7 +159,7 @@ pub enum Severity {
 
 /// One error or warning about the config. `message` is the headline; `label` sits under the
 /// quoted snippet and says what was expected there; `help` says what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub message: String,
@@ -208,13 +243,17 @@ impl Diagnostic {
                 path = sources.path(location.file).display().to_string();
                 let text = sources.text(location.file);
                 let span = snap(text, &location.span);
+                // Only the lines the span touches go to the renderer, which would otherwise
+                // walk the whole file for each diagnostic.
+                let (lines, first_line) = sources.lines_of(location.file, &span);
                 title.element(
-                    Snippet::source(text)
+                    Snippet::source(&text[lines.clone()])
                         .path(path.as_str())
+                        .line_start(first_line)
                         .fold(true)
                         .annotation(
                             AnnotationKind::Primary
-                                .span(span)
+                                .span(span.start - lines.start..span.end - lines.start)
                                 .label(self.label.as_str()),
                         ),
                 )

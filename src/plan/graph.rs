@@ -5,7 +5,7 @@
 //! A change is one vertex, except a replacement, which is two: its destroy and its create
 //! (create first for create-before-destroy resources such as versioned secrets).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -33,6 +33,10 @@ pub enum Edge {
 pub struct Graph {
     pub graph: DiGraph<Vertex, Edge>,
     index: BTreeMap<Vertex, NodeIndex>,
+    /// The edges added so far, so `edge` skips a duplicate in constant time (petgraph's
+    /// `contains_edge` walks the vertex's edges: quadratic when one vertex, the swarm, precedes
+    /// thousands).
+    edges: HashSet<(NodeIndex, NodeIndex)>,
 }
 
 /// The plan's graph contains a cycle; names the vertices in it.
@@ -47,6 +51,7 @@ impl Graph {
         let mut graph = Graph {
             graph: DiGraph::new(),
             index: BTreeMap::new(),
+            edges: HashSet::new(),
         };
         let changes: BTreeMap<&Address, &Change> = plan
             .changes
@@ -76,7 +81,7 @@ impl Graph {
     fn edge(&mut self, from: Option<NodeIndex>, to: Option<NodeIndex>, edge: Edge) {
         if let (Some(from), Some(to)) = (from, to)
             && from != to
-            && !self.graph.contains_edge(from, to)
+            && self.edges.insert((from, to))
         {
             self.graph.add_edge(from, to, edge);
         }

@@ -165,14 +165,14 @@ pub fn evaluate(config: &Config, sources: &mut Sources) -> Result<Desired, Vec<D
     })
 }
 
+/// The diagnostics without repeats, in their first order (a set, so 10,000 errors are not
+/// compared pairwise).
 fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut unique: Vec<Diagnostic> = Vec::new();
-    for diagnostic in diagnostics {
-        if !unique.contains(&diagnostic) {
-            unique.push(diagnostic);
-        }
-    }
-    unique
+    let mut seen = std::collections::HashSet::new();
+    diagnostics
+        .into_iter()
+        .filter(|diagnostic| seen.insert(diagnostic.clone()))
+        .collect()
 }
 
 fn docker_name(scope: &Scope, name: &str) -> String {

@@ -65,6 +65,18 @@ impl Evaluation<'_> {
                     .iter()
                     .map(|host| Address::new(Kind::Node, host.name.clone())),
             );
+            if let Some(offset) = deep_flow_nesting(&text) {
+                let span = self.sources.char_at(compose_file, offset);
+                self.errors.push(
+                    Diagnostic::error(format!(
+                        "the compose file of stack `{}` nests `[` and `{{` more than {MAX_FLOW_DEPTH} levels deep",
+                        name.get_ref()
+                    ))
+                    .at(self.at(compose_file, span), "too deep from here")
+                    .help("a compose file needs a few levels; fix the YAML"),
+                );
+                continue;
+            }
             let services = match serde_norway::from_str::<serde_norway::Value>(&text) {
                 Ok(compose) => {
                     if compose.get("version").is_none() {
@@ -282,4 +294,53 @@ impl Evaluation<'_> {
             }
         }
     }
+}
+
+/// How deep a compose file may nest flow collections (`[...]`, `{...}`). The YAML parser's
+/// work grows with the square of the depth (30,000 levels took seconds before it gave up at
+/// its recursion limit of 128), so deeper text is refused before it is parsed. Far above that
+/// limit, so no file the parser would accept is refused.
+const MAX_FLOW_DEPTH: usize = 1000;
+
+/// The byte offset of the bracket that opens level `MAX_FLOW_DEPTH + 1`, if any. Brackets in
+/// quoted strings and comments do not count; one in a plain scalar does, which can only
+/// overcount, and never past the limit in a real compose file.
+fn deep_flow_nesting(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut escaped = false;
+    let mut comment = false;
+    let mut previous = b'\n';
+    for (offset, byte) in text.bytes().enumerate() {
+        if comment {
+            comment = byte != b'\n';
+        } else if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if open == b'"' && byte == b'\\' {
+                escaped = true;
+            } else if byte == open {
+                quote = None;
+            }
+        } else {
+            match byte {
+                b'#' if previous.is_ascii_whitespace() => comment = true,
+                b'"' | b'\''
+                    if matches!(previous, b' ' | b'\t' | b'\n' | b'[' | b'{' | b',' | b':') =>
+                {
+                    quote = Some(byte);
+                }
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(offset);
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = byte;
+    }
+    None
 }
