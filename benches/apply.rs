@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+mod support;
+use support::release_binary;
+
 use swarmform_sim::{Sim, SimOptions};
 
 /// What one measured command cost.
@@ -58,16 +61,6 @@ fn main() {
         bench_size(&binary, hosts, gnu_time, ssh);
     }
     offline_plan(&binary, 1000, gnu_time);
-}
-
-fn release_binary() -> PathBuf {
-    // `cargo bench` builds the bench in release mode; the binary beside it is release too.
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "swarmform", "--quiet"])
-        .status()
-        .expect("cargo build --release");
-    assert!(status.success(), "cargo build --release failed");
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/swarmform")
 }
 
 /// Runs `command` under GNU time when available.

@@ -12,9 +12,12 @@
 //! `SWARMFORM_BENCH_TIMEOUT` seconds (120 by default; exit 124 in the table).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+mod support;
+use support::release_binary;
 
 fn main() {
     let only: Option<Vec<String>> = std::env::var("SWARMFORM_BENCH_CASES")
@@ -73,16 +76,6 @@ fn main() {
 
 /// A case's key (for `SWARMFORM_BENCH_CASES`), its title, and what writes its config.
 type Case = (&'static str, &'static str, fn(&Path));
-
-fn release_binary() -> PathBuf {
-    // `cargo bench` builds the bench in release mode; the binary beside it is release too.
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "swarmform", "--quiet"])
-        .status()
-        .expect("cargo build --release");
-    assert!(status.success(), "cargo build --release failed");
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/swarmform")
-}
 
 /// Runs the binary in `dir`: wall seconds, peak KiB (GNU time), exit code, stderr length.
 fn measure(
