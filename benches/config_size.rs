@@ -10,6 +10,8 @@
 //!
 //! Cases are `all`, `hosts`, `deep`, `errors`; each command is stopped after
 //! `SWARMFORM_BENCH_TIMEOUT` seconds (120 by default; exit 124 in the table).
+//! `SWARMFORM_BENCH_KEEP=DIR` writes each case's config to `DIR/CASE` and keeps it, to profile
+//! the binary on it (`perf record target/release/swarmform validate` there).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -59,9 +61,17 @@ fn main() {
             continue;
         }
         let dir = tempfile::tempdir().expect("temporary folder");
-        generate(dir.path());
+        let dir = match std::env::var_os("SWARMFORM_BENCH_KEEP") {
+            Some(keep) => {
+                let kept = Path::new(&keep).join(key);
+                std::fs::create_dir_all(&kept).expect("SWARMFORM_BENCH_KEEP folder");
+                kept
+            }
+            None => dir.path().to_owned(),
+        };
+        generate(&dir);
         for args in [&["validate"][..], &["plan", "--refresh=false"][..]] {
-            let (wall, peak, code, stderr_len) = measure(&binary, dir.path(), args, gnu_time);
+            let (wall, peak, code, stderr_len) = measure(&binary, &dir, args, gnu_time);
             let peak = peak.map_or("-".to_owned(), |kib| format!("{:.1}", kib as f64 / 1024.0));
             println!(
                 "{title:<44} {:<10} {wall:>8.2} {peak:>9} {code:>6}",
