@@ -75,7 +75,8 @@ impl fmt::Display for Kind {
 
 /// A resource address. Invariants: `name` is empty only for [`Kind::Swarm`]; `host` is set only
 /// for [`Kind::File`] (one instance per target host); names are config keys, so they contain no
-/// `.`, `[` or `]`.
+/// `.`, `[` or `]`. The name `*` makes a group: `node.*` is every node of its module (a stack
+/// depends on it rather than on each node, so the graph stays linear in the config's size).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address {
     pub module: Option<String>,
@@ -98,6 +99,25 @@ impl Address {
         Address::new(Kind::Swarm, "")
     }
 
+    /// Every resource of `kind` (not a swarm or a file): `node.*`.
+    pub fn every(kind: Kind) -> Address {
+        Address::new(kind, GROUP)
+    }
+
+    /// Whether this address names a group (`node.*`) rather than one resource.
+    pub fn is_group(&self) -> bool {
+        self.name == GROUP
+    }
+
+    /// Whether `other` is this address or, for a group, one of its members.
+    pub fn covers(&self, other: &Address) -> bool {
+        self == other
+            || self.is_group()
+                && self.kind == other.kind
+                && self.module == other.module
+                && !other.is_group()
+    }
+
     pub fn in_module(mut self, module: Option<&str>) -> Address {
         self.module = module.map(str::to_owned);
         self
@@ -117,7 +137,9 @@ impl Address {
         match &target.resource {
             None => true,
             Some((kind, name, host)) => {
-                self.kind == *kind && self.name == *name && (host.is_none() || host == &self.host)
+                self.kind == *kind
+                    && (self.name == *name || name == GROUP)
+                    && (host.is_none() || host == &self.host)
             }
         }
     }
@@ -235,6 +257,8 @@ impl FromStr for Target {
         let name = match (kind, &parts[1..]) {
             (Kind::Swarm, []) => String::new(),
             (Kind::Swarm, _) => return Err(error("`swarm` takes no name")),
+            (Kind::File, [GROUP]) => return Err(error("`file.*` is not an address")),
+            (_, [GROUP]) => GROUP.to_owned(),
             (_, [name]) if is_name(name) => (*name).to_owned(),
             _ => return Err(error("expected KIND.NAME")),
         };
@@ -247,6 +271,9 @@ impl FromStr for Target {
         })
     }
 }
+
+/// The name of a group address: `node.*`.
+const GROUP: &str = "*";
 
 /// The rule for every name that becomes part of an address: config keys of hosts, networks,
 /// secrets, configs, registries, files, stacks, modules and variables.
@@ -270,6 +297,7 @@ mod tests {
             "file.ca[node-2]",
             "module.edge.stack.traefik",
             "module.edge.file.hosts[pi1]",
+            "node.*",
         ] {
             let address: Address = text.parse().expect(text);
             assert_eq!(address.to_string(), text);
@@ -286,11 +314,27 @@ mod tests {
             ("node.a[b]", "only file addresses"),
             ("module.edge", "names a module"),
             ("network.a.b", "expected KIND.NAME"),
+            ("file.*", "not an address"),
+            ("swarm.*", "takes no name"),
         ];
         for (text, reason) in cases {
             let error = text.parse::<Address>().expect_err(text);
             assert!(error.to_string().contains(reason), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn a_group_covers_its_kind_in_its_module_and_selects_it_as_a_target() {
+        let every = Address::every(Kind::Node);
+        assert!(every.is_group());
+        assert!(every.covers(&Address::new(Kind::Node, "pi1")));
+        assert!(every.covers(&every));
+        assert!(!every.covers(&Address::new(Kind::Stack, "pi1")));
+        assert!(!every.covers(&Address::new(Kind::Node, "pi1").in_module(Some("edge"))));
+        assert!(!Address::new(Kind::Node, "pi1").covers(&every));
+        let target = "node.*".parse().expect("target");
+        assert!(Address::new(Kind::Node, "pi1").is_within(&target));
+        assert!(!Address::new(Kind::Stack, "pi1").is_within(&target));
     }
 
     #[test]

@@ -157,6 +157,7 @@ fn graph_prints_dot() {
       "node.node1" [label = "+ node.node1"];
       "node.node2" [label = "+ node.node2"];
       "node.node3" [label = "+ node.node3"];
+      "node.*" [label = "node.*", shape = "ellipse"];
       "network.web" [label = "+ network.web"];
       "stack.web" [label = "+ stack.web"];
       "engine.node1" -> "node.node1";
@@ -164,9 +165,10 @@ fn graph_prints_dot() {
       "engine.node2" -> "node.node2";
       "engine.node3" -> "node.node3";
       "network.web" -> "stack.web";
-      "node.node1" -> "stack.web";
-      "node.node2" -> "stack.web";
-      "node.node3" -> "stack.web";
+      "node.*" -> "stack.web";
+      "node.node1" -> "node.*";
+      "node.node2" -> "node.*";
+      "node.node3" -> "node.*";
       "swarm" -> "network.web";
       "swarm" -> "node.node1";
       "swarm" -> "node.node2";

@@ -4,8 +4,14 @@
 //!
 //! A change is one vertex, except a replacement, which is two: its destroy and its create
 //! (create first for create-before-destroy resources such as versioned secrets).
+//!
+//! A dependency on a group (`node.*`: a stack waits for every node) goes through two barrier
+//! vertices that belong to no change, `node.*` after every node's apply and `node.* (destroy)`
+//! before every node's destroy; the executor settles them like no-ops. The swarm's teardown
+//! order goes through the same destroy barriers. So the graph grows with hosts + stacks, not
+//! hosts × stacks.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -32,11 +38,24 @@ pub enum Edge {
 #[derive(Debug)]
 pub struct Graph {
     pub graph: DiGraph<Vertex, Edge>,
-    index: BTreeMap<Vertex, NodeIndex>,
+    /// Each address's vertex per phase, looked up without building a `Vertex`.
+    apply: HashMap<Address, NodeIndex>,
+    destroy: HashMap<Address, NodeIndex>,
+    /// The barriers made so far, by group: apply and destroy vertex, and whether a member is
+    /// create-before-destroy.
+    groups: HashMap<Address, Barrier>,
     /// The edges added so far, so `edge` skips a duplicate in constant time (petgraph's
     /// `contains_edge` walks the vertex's edges: quadratic when one vertex, the swarm, precedes
     /// thousands).
     edges: HashSet<(NodeIndex, NodeIndex)>,
+}
+
+/// A group's barrier vertices (see the module's doc).
+#[derive(Debug, Clone, Copy)]
+struct Barrier {
+    apply: Option<NodeIndex>,
+    destroy: Option<NodeIndex>,
+    create_before_destroy: bool,
 }
 
 /// The plan's graph contains a cycle; names the vertices in it.
@@ -50,7 +69,9 @@ impl Graph {
     pub fn build(plan: &Plan) -> Result<Graph, CycleError> {
         let mut graph = Graph {
             graph: DiGraph::new(),
-            index: BTreeMap::new(),
+            apply: HashMap::new(),
+            destroy: HashMap::new(),
+            groups: HashMap::new(),
             edges: HashSet::new(),
         };
         let changes: BTreeMap<&Address, &Change> = plan
@@ -70,12 +91,66 @@ impl Graph {
     }
 
     pub fn vertex(&self, address: &Address, phase: Phase) -> Option<NodeIndex> {
-        self.index
-            .get(&Vertex {
-                address: address.clone(),
-                phase,
-            })
-            .copied()
+        match phase {
+            Phase::Apply => self.apply.get(address),
+            Phase::Destroy => self.destroy.get(address),
+        }
+        .copied()
+    }
+
+    fn add_vertex(&mut self, vertex: Vertex) -> NodeIndex {
+        let phase = vertex.phase;
+        let address = vertex.address.clone();
+        let index = self.graph.add_node(vertex);
+        match phase {
+            Phase::Apply => self.apply.insert(address, index),
+            Phase::Destroy => self.destroy.insert(address, index),
+        };
+        index
+    }
+
+    /// The barrier vertices of a group (`node.*`), made the first time it is asked for: the
+    /// group's apply after each member's apply, its destroy before each member's destroy.
+    /// `None` when the plan has no member.
+    fn barrier(&mut self, plan: &Plan, group: &Address) -> Option<Barrier> {
+        if let Some(barrier) = self.groups.get(group) {
+            return Some(*barrier);
+        }
+        let members: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|change| group.covers(&change.address) && !change.address.is_group())
+            .collect();
+        if members.is_empty() {
+            return None;
+        }
+        let mut barrier = Barrier {
+            apply: None,
+            destroy: None,
+            create_before_destroy: members.iter().any(|member| member.create_before_destroy),
+        };
+        for member in members {
+            if let Some(apply) = self.vertex(&member.address, Phase::Apply) {
+                let after = *barrier.apply.get_or_insert_with(|| {
+                    self.add_vertex(Vertex {
+                        address: group.clone(),
+                        phase: Phase::Apply,
+                    })
+                });
+                self.edge(Some(apply), Some(after), Edge::Dependency);
+            }
+            if let Some(destroy) = self.vertex(&member.address, Phase::Destroy) {
+                let before = *barrier.destroy.get_or_insert_with(|| {
+                    self.add_vertex(Vertex {
+                        address: group.clone(),
+                        phase: Phase::Destroy,
+                    })
+                });
+                self.edge(Some(before), Some(destroy), Edge::Dependency);
+            }
+        }
+        self.groups.insert(group.clone(), barrier);
+        Some(barrier)
     }
 
     fn edge(&mut self, from: Option<NodeIndex>, to: Option<NodeIndex>, edge: Edge) {
@@ -95,12 +170,10 @@ impl Graph {
                 Action::Replace => &[Phase::Destroy, Phase::Apply],
             };
             for phase in phases {
-                let vertex = Vertex {
+                self.add_vertex(Vertex {
                     address: change.address.clone(),
                     phase: *phase,
-                };
-                let index = self.graph.add_node(vertex.clone());
-                self.index.insert(vertex, index);
+                });
             }
         }
     }
@@ -128,19 +201,28 @@ impl Graph {
             let apply = self.vertex(&change.address, Phase::Apply);
             let destroy = self.vertex(&change.address, Phase::Destroy);
             for dependency in &change.depends_on {
-                if !changes.contains_key(dependency) {
-                    continue;
-                }
-                self.edge(
-                    self.vertex(dependency, Phase::Apply),
-                    apply,
-                    Edge::Dependency,
-                );
-                let dependency_destroy = self.vertex(dependency, Phase::Destroy);
+                let (dependency_apply, dependency_destroy, dependency_is_cbd) =
+                    if dependency.is_group() {
+                        let Some(barrier) = self.barrier(plan, dependency) else {
+                            continue;
+                        };
+                        (
+                            barrier.apply,
+                            barrier.destroy,
+                            barrier.create_before_destroy,
+                        )
+                    } else {
+                        let Some(other) = changes.get(dependency) else {
+                            continue;
+                        };
+                        (
+                            self.vertex(dependency, Phase::Apply),
+                            self.vertex(dependency, Phase::Destroy),
+                            other.create_before_destroy,
+                        )
+                    };
+                self.edge(dependency_apply, apply, Edge::Dependency);
                 self.edge(destroy, dependency_destroy, Edge::Dependency);
-                let dependency_is_cbd = changes
-                    .get(dependency)
-                    .is_some_and(|other| other.create_before_destroy);
                 // A resource created by this plan never used the old version (a stack whose
                 // removal an interrupted run already made), so it does not wait for it to go:
                 // that would be a cycle with the dependency's own destroy -> create.
@@ -328,30 +410,49 @@ impl Graph {
 
     /// When the swarm itself is destroyed, the kinds go in the order of `swarm::TEARDOWN`
     /// (stacks, then registries, then networks, secrets and configs, then nodes), every node
-    /// before the last manager's `swarm leave --force`.
+    /// before the last manager's `swarm leave --force`. Each rank's destroys precede the next
+    /// rank's destroy barriers (`registry.* (destroy)`, one per kind and module), not each of
+    /// its destroys.
     fn add_teardown_edges(&mut self, plan: &Plan) {
         let Some(swarm) = self.vertex(&Address::swarm(), Phase::Destroy) else {
             return;
         };
-        let groups: Vec<Vec<NodeIndex>> = crate::swarm::TEARDOWN
-            .iter()
-            .map(|kinds| {
-                plan.changes
+        // What the next rank waits for: the last rank that destroys anything.
+        let mut frontier: Vec<NodeIndex> = Vec::new();
+        for kinds in crate::swarm::TEARDOWN {
+            let ranked: Vec<&Change> = plan
+                .changes
+                .iter()
+                .filter(|change| kinds.contains(&change.address.kind))
+                .filter(|change| self.vertex(&change.address, Phase::Destroy).is_some())
+                .collect();
+            if ranked.is_empty() {
+                continue;
+            }
+            if !frontier.is_empty() {
+                let groups: BTreeSet<Address> = ranked
                     .iter()
-                    .filter(|change| kinds.contains(&change.address.kind))
-                    .filter_map(|change| self.vertex(&change.address, Phase::Destroy))
-                    .collect()
-            })
-            .collect();
-        for (rank, group) in groups.iter().enumerate() {
-            for earlier in group {
-                for later in groups[rank + 1..].iter().flatten() {
-                    self.edge(Some(*earlier), Some(*later), Edge::SwarmTeardown);
+                    .map(|change| {
+                        Address::every(change.address.kind)
+                            .in_module(change.address.module.as_deref())
+                    })
+                    .collect();
+                for group in groups {
+                    let before = self
+                        .barrier(plan, &group)
+                        .and_then(|barrier| barrier.destroy);
+                    for earlier in &frontier {
+                        self.edge(Some(*earlier), before, Edge::SwarmTeardown);
+                    }
                 }
             }
+            frontier = ranked
+                .iter()
+                .filter_map(|change| self.vertex(&change.address, Phase::Destroy))
+                .collect();
         }
-        for last in groups.last().into_iter().flatten() {
-            self.edge(Some(*last), Some(swarm), Edge::SwarmTeardown);
+        for last in frontier {
+            self.edge(Some(last), Some(swarm), Edge::SwarmTeardown);
         }
     }
 
@@ -436,7 +537,13 @@ impl Graph {
             } else {
                 format!("{symbol} {vertex}")
             };
-            out.push_str(&format!("  \"{vertex}\" [label = \"{label}\"];\n"));
+            // A barrier (`node.*`) runs nothing: drawn apart from the changes.
+            let shape = if vertex.address.is_group() {
+                ", shape = \"ellipse\""
+            } else {
+                ""
+            };
+            out.push_str(&format!("  \"{vertex}\" [label = \"{label}\"{shape}];\n"));
         }
         let mut edges: Vec<(String, String, Edge)> = self
             .graph

@@ -713,3 +713,94 @@ fn a_stack_already_gone_waits_only_for_the_new_network() {
         ("stack.web", Phase::Apply)
     ));
 }
+
+// A stack waits for every node through one barrier, `node.*`: each node's apply precedes it,
+// it precedes the stack, and no node has an edge of its own to the stack.
+#[test]
+fn a_stack_waits_for_every_node_through_one_barrier() {
+    let desired = cluster(1, 3);
+    let plan = offline(&desired, None);
+    for node in ["node.m1", "node.w1", "node.w2", "node.w3"] {
+        assert!(
+            has_edge(&plan, (node, Phase::Apply), ("node.*", Phase::Apply)),
+            "{node}"
+        );
+        assert!(
+            !has_edge(&plan, (node, Phase::Apply), ("stack.web", Phase::Apply)),
+            "{node}"
+        );
+        assert!(before(&positions(&plan), node, "stack.web"), "{node}");
+    }
+    assert!(has_edge(
+        &plan,
+        ("node.*", Phase::Apply),
+        ("stack.web", Phase::Apply)
+    ));
+    assert!(
+        plan.change(&Address::every(crate::address::Kind::Node))
+            .is_none(),
+        "the barrier is no change"
+    );
+}
+
+/// Edges of the plan's graph for `hosts` workers and as many stacks, first apply and destroy.
+fn edges(hosts: usize) -> (usize, usize) {
+    let mut config = format!("{}{WORKLOADS}", self::hosts(1, hosts));
+    for index in 1..hosts {
+        config.push_str(&format!(
+            "\n[stacks.s{index}]\ntemplate = \"web.yml.hbs\"\n"
+        ));
+    }
+    let desired = test_desired(&config, &[("db.txt", "secret-one\n"), ("web.yml.hbs", WEB)]);
+    let apply = Graph::build(&offline(&desired, None)).expect("acyclic");
+    let state = applied(&desired);
+    let teardown = Graph::build(&destroy(&desired, &state)).expect("acyclic");
+    (apply.graph.edge_count(), teardown.graph.edge_count())
+}
+
+// The graph grows with hosts + stacks, not hosts × stacks: doubling both about doubles the
+// edges (it quadrupled them when each stack had an edge from each node, and the teardown
+// order one from each earlier destroy).
+#[test]
+fn the_graph_grows_linearly_with_hosts_and_stacks() {
+    let (apply_small, destroy_small) = edges(20);
+    let (apply_large, destroy_large) = edges(40);
+    assert!(
+        apply_large * 10 <= apply_small * 22,
+        "apply: {apply_small} edges for 20, {apply_large} for 40"
+    );
+    assert!(
+        destroy_large * 10 <= destroy_small * 22,
+        "destroy: {destroy_small} edges for 20, {destroy_large} for 40"
+    );
+}
+
+// Targeting a stack keeps every node it waits for; `node.*` targets every node.
+#[test]
+fn a_targeted_stack_keeps_every_node_and_node_star_targets_them_all() {
+    let desired = cluster(1, 2);
+    let targeted = |target: &str| -> Vec<String> {
+        plan(
+            &desired,
+            None,
+            &Options {
+                targets: vec![target.parse().expect("target")],
+                ..Options::default()
+            },
+        )
+        .expect("plan")
+        .changes
+        .iter()
+        .map(|change| change.address.to_string())
+        .collect()
+    };
+    let stack = targeted("stack.web");
+    for address in ["node.m1", "node.w1", "node.w2", "swarm", "network.web"] {
+        assert!(stack.contains(&address.to_owned()), "{address}: {stack:?}");
+    }
+    let nodes = targeted("node.*");
+    for address in ["node.m1", "node.w1", "node.w2", "swarm"] {
+        assert!(nodes.contains(&address.to_owned()), "{address}: {nodes:?}");
+    }
+    assert!(!nodes.contains(&"stack.web".to_owned()), "{nodes:?}");
+}

@@ -58,13 +58,9 @@ impl Evaluation<'_> {
                     continue;
                 }
             };
-            let mut depends_on = BTreeSet::from([Address::swarm()]);
-            depends_on.extend(
-                self.config
-                    .hosts
-                    .iter()
-                    .map(|host| Address::new(Kind::Node, host.name.clone())),
-            );
+            // Every node joined (and labelled) first: one group, not one entry per host, so
+            // the graph has hosts + stacks edges, not hosts × stacks.
+            let mut depends_on = BTreeSet::from([Address::swarm(), Address::every(Kind::Node)]);
             if let Some(offset) = deep_flow_nesting(&text) {
                 let span = self.sources.char_at(compose_file, offset);
                 self.errors.push(

@@ -87,8 +87,7 @@ fn a_stack_depends_on_what_its_compose_file_names() {
         Address::new(Kind::Network, "web"),
         Address::new(Kind::Registry, "hub"),
         Address::swarm(),
-        Address::new(Kind::Node, "node1"),
-        Address::new(Kind::Node, "node2"),
+        Address::every(Kind::Node),
     ] {
         assert!(
             stack.depends_on.contains(&dependency),

@@ -211,7 +211,11 @@ pub(super) fn propagate_replacements(changes: &mut [Change]) {
             let causes: Vec<&Address> = change
                 .depends_on
                 .iter()
-                .filter(|dependency| replaced.contains(dependency))
+                .filter(|dependency| {
+                    replaced.contains(*dependency)
+                        || dependency.is_group()
+                            && replaced.iter().any(|address| dependency.covers(address))
+                })
                 .collect();
             if causes.is_empty() || change.address.kind != Kind::Stack {
                 continue;

@@ -48,20 +48,44 @@ pub(super) fn restrict(changes: Vec<Change>, targets: &[Target]) -> Result<Vec<C
         })
         .map(|change| change.address.clone())
         .collect();
+    // A group dependency (`node.*`) stands for each of its members.
+    let depends_on: Vec<BTreeSet<Address>> = changes
+        .iter()
+        .map(|change| {
+            let mut members: BTreeSet<Address> = change
+                .depends_on
+                .iter()
+                .filter(|dependency| !dependency.is_group())
+                .cloned()
+                .collect();
+            for group in change
+                .depends_on
+                .iter()
+                .filter(|dependency| dependency.is_group())
+            {
+                members.extend(
+                    changes
+                        .iter()
+                        .filter(|other| group.covers(&other.address))
+                        .map(|other| other.address.clone()),
+                );
+            }
+            members
+        })
+        .collect();
     loop {
         let before = keep.len();
-        for change in &changes {
+        for (change, depends_on) in changes.iter().zip(&depends_on) {
             if keep.contains(&change.address) && change.action != Action::Delete {
-                keep.extend(change.depends_on.iter().cloned());
+                keep.extend(depends_on.iter().cloned());
             }
-            if change
-                .depends_on
+            if depends_on
                 .iter()
                 .any(|dependency| keep.contains(dependency))
                 && changes.iter().any(|other| {
                     keep.contains(&other.address)
                         && other.action == Action::Delete
-                        && change.depends_on.contains(&other.address)
+                        && depends_on.contains(&other.address)
                 })
             {
                 keep.insert(change.address.clone());
