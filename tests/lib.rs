@@ -5,6 +5,7 @@ mod support;
 
 mod apply;
 mod architecture;
+mod budget;
 mod cli;
 mod crash;
 mod discovery;

@@ -725,7 +725,9 @@ fn an_unlock_key_file_that_cannot_be_written_is_refused() {
 // back, the next apply writes the key file.
 #[test]
 fn an_unlock_key_that_cannot_be_written_is_kept_beside_the_state_and_the_apply_stops() {
-    let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n\n[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed by swarmform\\n\"\nhosts = [\"node2\"]\n";
+    // Two files on node2: one host runs one step at a time, so the second waits while the
+    // first takes its 2 s, and is not started once the init stops the apply.
+    let workloads = "[swarm]\nautolock = true\nunlock_key_file = \"keys/unlock.key\"\n\n[files.motd]\npath = \"/etc/motd\"\ncontent = \"managed by swarmform\\n\"\nhosts = [\"node2\"]\n\n[files.issue]\npath = \"/etc/issue\"\ncontent = \"managed by swarmform\\n\"\nhosts = [\"node2\"]\n";
     let cluster = Test::with_hosts(2, 1).workloads(workloads);
     std::fs::create_dir(cluster.path("keys")).expect("keys folder");
     // node2's steps finish well after the swarm init on node1 fails.

@@ -106,8 +106,12 @@ pub(super) fn run(
     // beside the state.
     let fallback =
         (!printer.stderr_is_terminal()).then(|| workspace.state().unlock_key_fallback_path());
-    let context =
-        Arc::new(context(&pool, loaded, &state, reporter).with_unlock_key_fallback(fallback));
+    let mut context = context(&pool, loaded, &state, reporter).with_unlock_key_fallback(fallback);
+    if args.plan_file.is_none() {
+        // The facts this run's plan read a moment ago; a saved plan's are older.
+        context = context.with_facts(&plan.hosts);
+    }
+    let context = Arc::new(context);
     let (cancel_sender, cancel) = watch::channel(false);
     let mut persist = FilePersist {
         file: workspace.state(),

@@ -55,11 +55,12 @@ pub(super) fn planned(
         // connections.
         let pool = workspace.pool(state)?;
         let hosts = loaded.fact_hosts(state);
+        let managers = loaded.fact_managers(state);
         let recorded = state.filter(|recorded| !recorded.resources.is_empty());
         // The hosts' facts come first: the refresh finds the swarm and the nodes' ids through
         // them.
         let (gathered, refreshed) = runtime.block_on(async {
-            let gathered = crate::swarm::facts::gather(&pool, &hosts).await;
+            let gathered = crate::swarm::facts::gather(&pool, &hosts, &managers).await;
             let refreshed = match (&gathered, recorded) {
                 (Ok(facts), Some(recorded)) => {
                     let context = Arc::new(context(&pool, loaded, recorded, reporter));

@@ -24,8 +24,9 @@ pub(super) fn run(workspace: &Workspace, args: &RefreshArgs) -> Result<ExitStatu
     let pool = workspace.pool(Some(&state))?;
     let context = Arc::new(context(&pool, loaded, &state, Arc::new(Silent)));
     let hosts = loaded.fact_hosts(Some(&state));
+    let managers = loaded.fact_managers(Some(&state));
     let refreshed = runtime.block_on(async {
-        let refreshed = match crate::swarm::facts::gather(&pool, &hosts).await {
+        let refreshed = match crate::swarm::facts::gather(&pool, &hosts, &managers).await {
             Ok(facts) => refresh_cluster(&context, &state, &facts).await,
             Err(error) => Err(error),
         };

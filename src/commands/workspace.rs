@@ -237,6 +237,23 @@ impl LoadedConfig {
 
     /// The hosts whose facts a plan reads: the config's, in config order, then those only the
     /// state remembers.
+    /// The hosts whose facts include the swarm's node list: those that may be managers, by
+    /// the config or by the state.
+    pub fn fact_managers(&self, state: Option<&State>) -> BTreeSet<String> {
+        let mut managers: BTreeSet<String> = self.desired.managers.iter().cloned().collect();
+        for resource in state.iter().flat_map(|state| state.resources.iter()) {
+            if resource.is_manager() {
+                managers.insert(resource.address.name.clone());
+            }
+            if resource.address.kind == Kind::Swarm
+                && let Some(host) = &resource.host
+            {
+                managers.insert(host.clone());
+            }
+        }
+        managers
+    }
+
     pub fn fact_hosts(&self, state: Option<&State>) -> Vec<String> {
         let mut hosts: Vec<String> = self
             .config

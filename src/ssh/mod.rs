@@ -21,5 +21,5 @@ pub use error::{RecordedIn, SshError};
 // (`tests/ssh.rs`), which check fingerprints and log in without the process environment.
 pub use host_key::{fingerprint, host_key};
 pub use identity::{Environment, PASSPHRASE_VARIABLE};
-pub use pool::{Output, Pool, StreamError, upload_script};
+pub use pool::{Output, Pool, StreamError, Upload, upload_script, uploads_script};
 pub use target::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, HostTarget, JumpHost, targets};

@@ -442,26 +442,79 @@ pub fn upload_script(
     owner: &str,
     group: &str,
 ) -> Option<Script> {
+    let file = Upload {
+        path,
+        content,
+        mode,
+        owner,
+        group,
+    };
+    Some(write_commands(None, &file, RemoteCommand::new("cat"))?.stdin(content.to_vec()))
+}
+
+/// One file of [`uploads_script`].
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    pub path: &'a str,
+    pub content: &'a [u8],
+    pub mode: u32,
+    pub owner: &'a str,
+    pub group: &'a str,
+}
+
+/// Several files written in one round trip, each as [`upload_script`] writes one, their
+/// contents one after the other on standard input: each temporary file is filled by `head -c
+/// SIZE`, which reads exactly its file's bytes from a pipe (GNU coreutils), so the next one
+/// starts where it stopped. `None` when a path is not absolute or names no file, or there
+/// are no files.
+pub fn uploads_script(files: &[Upload<'_>]) -> Option<Script> {
+    if let [file] = files {
+        return upload_script(file.path, file.content, file.mode, file.owner, file.group);
+    }
+    let mut script: Option<Script> = None;
+    let mut stdin = Vec::new();
+    for file in files {
+        let reader = RemoteCommand::new("head")
+            .arg("-c")
+            .arg(file.content.len().to_string());
+        script = Some(write_commands(script, file, reader)?);
+        stdin.extend_from_slice(file.content);
+    }
+    Some(script?.stdin(stdin))
+}
+
+/// `mkdir -p DIR && umask 077 && READER > TMP && chmod && chown && mv -f TMP PATH`, after
+/// `before` when given.
+fn write_commands(
+    before: Option<Script>,
+    file: &Upload<'_>,
+    reader: RemoteCommand,
+) -> Option<Script> {
+    let path = file.path;
     let parent = Path::new(path).parent()?;
     if !path.starts_with('/') || path.ends_with('/') || parent.as_os_str().is_empty() {
         return None;
     }
     let directory = parent.to_str()?;
     let temporary = format!("{path}.swarmform-tmp");
+    let mkdir = RemoteCommand::new("mkdir").args(["-p", directory]);
     // umask 077: the temporary file is private from its first byte (it may hold a key); the
     // final mode is set before it is renamed into place.
-    let mut script = Script::new(RemoteCommand::new("mkdir").args(["-p", directory]))
-        .and(RemoteCommand::new("umask").arg("077"))
-        .and(RemoteCommand::new("cat").write_to(temporary.clone()))
-        .and(
-            RemoteCommand::new("chmod")
-                .arg(format!("{:04o}", mode & 0o7777))
-                .arg(temporary.clone()),
-        );
-    let ownership = match (owner.is_empty(), group.is_empty()) {
-        (false, false) => Some(format!("{owner}:{group}")),
-        (false, true) => Some(owner.to_owned()),
-        (true, false) => Some(format!(":{group}")),
+    let mut script = match before {
+        None => Script::new(mkdir),
+        Some(before) => before.and(mkdir),
+    }
+    .and(RemoteCommand::new("umask").arg("077"))
+    .and(reader.write_to(temporary.clone()))
+    .and(
+        RemoteCommand::new("chmod")
+            .arg(format!("{:04o}", file.mode & 0o7777))
+            .arg(temporary.clone()),
+    );
+    let ownership = match (file.owner.is_empty(), file.group.is_empty()) {
+        (false, false) => Some(format!("{}:{}", file.owner, file.group)),
+        (false, true) => Some(file.owner.to_owned()),
+        (true, false) => Some(format!(":{}", file.group)),
         (true, true) => None,
     };
     if let Some(ownership) = ownership {
@@ -471,11 +524,7 @@ pub fn upload_script(
                 .arg(temporary.clone()),
         );
     }
-    Some(
-        script
-            .and(RemoteCommand::new("mv").args(["-f", temporary.as_str(), path]))
-            .stdin(content.to_vec()),
-    )
+    Some(script.and(RemoteCommand::new("mv").args(["-f", temporary.as_str(), path])))
 }
 
 /// sudo's answer under `-n` when the user needs a password.

@@ -29,17 +29,22 @@ pub(super) async fn swarm_init(
     on: &str,
     adopt: Option<&str>,
 ) -> Result<String, StepError> {
-    // An init an interrupted run started may still be settling (`pending`): wait for it.
-    let info = context
-        .wait(&format!("the swarm on `{on}` to settle"), || async {
-            let info = facts::swarm_info(context, on).await?;
-            Ok(if info.local_node_state == "pending" {
-                Err("pending".to_owned())
-            } else {
-                Ok(info)
+    // What the host said last in this run (its dockerd's restart answered with it), else
+    // asked now. An init an interrupted run started may still be settling (`pending`): wait
+    // for it.
+    let mut info = facts::membership(context, on).await?;
+    if info.local_node_state == "pending" {
+        info = context
+            .wait(&format!("the swarm on `{on}` to settle"), || async {
+                let info = facts::swarm_info(context, on).await?;
+                Ok(if info.local_node_state == "pending" {
+                    Err("pending".to_owned())
+                } else {
+                    Ok(info)
+                })
             })
-        })
-        .await?;
+            .await?;
+    }
     if info.local_node_state == "active" {
         let recorded = work.recorded.as_ref().map(|swarm| swarm.pending);
         if info.control_available && recorded == Some(true) {
@@ -115,10 +120,28 @@ pub(super) async fn swarm_init(
         command = command.arg("--autolock");
     }
     command = swarm_settings(command, work);
-    context
-        .check(on, &Script::new(command), Some("check the advertise address: it must be an address of this host that the other nodes reach"))
-        .await?;
-    let info = facts::swarm_info(context, on).await?;
+    // The init and the manager's answer after it (the cluster id), in one round trip.
+    let script = Script::new(command.clone()).and(docker(&["info", "--format", "{{json .Swarm}}"]));
+    let output = context.run(on, &script).await?;
+    if !output.success() {
+        return Err(context.failure(on, &Script::new(command), &output, Some("check the advertise address: it must be an address of this host that the other nodes reach")));
+    }
+    let info = match output
+        .stdout_text()
+        .lines()
+        .last()
+        .and_then(facts::SwarmInfo::parse)
+    {
+        Some(info) => {
+            context.remember_membership(on, &info);
+            info
+        }
+        None => facts::swarm_info(context, on).await?,
+    };
+    // The new swarm's first node has no labels yet.
+    if let Ok(mut joined) = context.joined.lock() {
+        joined.insert(info.node_id.clone());
+    }
     if work.value("autolock").and_then(Value::as_bool) == Some(true) {
         keep_unlock_key(context, on, true).await?;
     }
@@ -223,9 +246,7 @@ impl SwarmStep {
                         )
                         .await?;
                 }
-                if let Ok(mut tokens) = context.tokens.lock() {
-                    tokens.clear();
-                }
+                context.tokens.clear();
                 Ok(None)
             }
         }

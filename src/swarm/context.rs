@@ -38,9 +38,18 @@ pub struct Context {
     /// How often to poll while waiting (shorter in tests against the simulator).
     pub poll: Duration,
     /// Join tokens read during this run, per (manager, role): read once, never stored.
-    pub(super) tokens: Mutex<BTreeMap<(String, String), String>>,
-    /// What managers said about their swarm during this run.
-    pub(super) managers: Mutex<BTreeMap<String, SwarmInfo>>,
+    pub(super) tokens: ReadOnce<(String, String), String>,
+    /// What managers said about their swarm during this run, for the joins through them.
+    pub(super) managers: ReadOnce<String, SwarmInfo>,
+    /// What each host last said about its swarm membership during this run (the facts the
+    /// plan read, then every `docker info` a step read), forgotten by the steps that change
+    /// it; see `facts::membership`.
+    pub(super) membership: Mutex<BTreeMap<String, SwarmInfo>>,
+    /// The node ids this run's `docker swarm join`s made: new nodes, with no labels yet.
+    pub(super) joined: Mutex<std::collections::BTreeSet<String>>,
+    /// The facts this run's plan read a moment ago, by host (none for a saved plan, whose
+    /// facts are older): a step need not ask again what they answer.
+    pub(super) facts: BTreeMap<String, super::facts::HostFacts>,
     /// The swarm's unlock key once read during this run; never stored in the state.
     pub(super) unlock_key: Mutex<Option<String>>,
     /// Set when this run locked the swarm (autolock turned on): the key, shown once.
@@ -50,6 +59,47 @@ pub struct Context {
     pub(super) unlock_key_fallback: Option<std::path::PathBuf>,
     /// Set by a step after which nothing else may start (an unlock key kept elsewhere).
     halted: std::sync::atomic::AtomicBool,
+}
+
+/// Values a run reads once per key however many steps want them at the same moment
+/// (single-flight): the first caller reads, the others wait for its answer. A failed read is
+/// not kept, so the next caller tries again.
+pub(crate) struct ReadOnce<K, V> {
+    cells: Mutex<BTreeMap<K, Arc<tokio::sync::OnceCell<V>>>>,
+}
+
+impl<K, V> Default for ReadOnce<K, V> {
+    fn default() -> Self {
+        ReadOnce {
+            cells: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> ReadOnce<K, V> {
+    /// The value for `key`: read by `read` unless this run has it or is reading it.
+    pub(crate) async fn get<E, F, Fut>(&self, key: &K, read: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let cell = {
+            let mut cells = self
+                .cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(cells.entry(key.clone()).or_default())
+        };
+        cell.get_or_try_init(read).await.cloned()
+    }
+
+    /// Forgets every value (the join tokens once rotated).
+    pub(crate) fn clear(&self) {
+        self.cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
 }
 
 /// The unlock key of a swarm this run autolocked, for the command to show once.
@@ -140,8 +190,11 @@ impl Context {
             reporter,
             sensitive: Mutex::new(sensitive),
             poll: POLL,
-            tokens: Mutex::new(BTreeMap::new()),
-            managers: Mutex::new(BTreeMap::new()),
+            tokens: ReadOnce::default(),
+            managers: ReadOnce::default(),
+            membership: Mutex::new(BTreeMap::new()),
+            facts: BTreeMap::new(),
+            joined: Mutex::new(std::collections::BTreeSet::new()),
             unlock_key: Mutex::new(None),
             new_unlock_key: Mutex::new(None),
             unlock_key_fallback: None,
@@ -190,6 +243,81 @@ impl Context {
         }
     }
 
+    /// Remembers what `host` said about its swarm (see `facts::membership`).
+    pub(super) fn remember_membership(&self, host: &str, info: &SwarmInfo) {
+        if let Ok(mut known) = self.membership.lock() {
+            known.insert(host.to_owned(), info.clone());
+        }
+    }
+
+    pub(super) fn known_membership(&self, host: &str) -> Option<SwarmInfo> {
+        self.membership
+            .lock()
+            .ok()
+            .and_then(|known| known.get(host).cloned())
+    }
+
+    /// The plan's facts, read by this run a moment ago: whose dockerd answers, and each
+    /// host's swarm membership, known until a step changes it. (Not for a saved plan's facts,
+    /// read earlier.) A worker's cluster id is the one a manager listing it gave.
+    pub fn with_facts(mut self, facts: &[super::facts::HostFacts]) -> Context {
+        self.facts = facts
+            .iter()
+            .map(|facts| (facts.host.clone(), facts.clone()))
+            .collect();
+        for facts in facts {
+            let (Some(state), Some(_)) = (facts.swarm, &facts.docker_version) else {
+                continue;
+            };
+            self.remember_membership(
+                &facts.host,
+                &SwarmInfo {
+                    node_id: facts.node_id.clone().unwrap_or_default(),
+                    local_node_state: state.as_str().to_owned(),
+                    control_available: facts.manager,
+                    cluster_id: facts.cluster_id.clone().unwrap_or_default(),
+                },
+            );
+        }
+        self
+    }
+
+    /// Whether this run's facts found dockerd answering on `host`.
+    pub(super) fn docker_answered(&self, host: &str) -> bool {
+        self.facts
+            .get(host)
+            .is_some_and(|facts| facts.docker_version.is_some())
+    }
+
+    /// Forgets what the run knew of memberships when `script` may change one: `docker swarm
+    /// …` (init, join, leave, unlock, update) on `host`, or a `docker node` promotion,
+    /// demotion, role change or removal of any node (made through a manager, it changes
+    /// another host). Labels and availability are no membership.
+    fn forget_membership(&self, host: &str, script: &Script) {
+        let mut swarm = false;
+        let mut node = false;
+        for command in script.commands() {
+            let words: Vec<&str> = command.words().collect();
+            match words.as_slice() {
+                ["docker", "swarm", verb, ..] => {
+                    swarm |= !matches!(*verb, "join-token");
+                }
+                ["docker", "node", verb, rest @ ..] => {
+                    node |= matches!(*verb, "promote" | "demote" | "rm")
+                        || *verb == "update" && rest.contains(&"--role");
+                }
+                _ => {}
+            }
+        }
+        if let Ok(mut known) = self.membership.lock() {
+            if node {
+                known.clear();
+            } else if swarm {
+                known.remove(host);
+            }
+        }
+    }
+
     /// Runs a script; a non-zero exit is returned, not an error.
     ///
     /// Docker refuses a request it did not process: an update whose object changed meanwhile
@@ -197,6 +325,7 @@ impl Context {
     /// any request while the managers elect a leader. Such a refusal had no effect, so the
     /// command is sent again, for up to about 20 seconds.
     pub async fn run(&self, host: &str, script: &Script) -> Result<Output, StepError> {
+        self.forget_membership(host, script);
         let mut attempt = 0;
         loop {
             self.reporter.command(host, &script.display());

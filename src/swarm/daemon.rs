@@ -54,7 +54,7 @@ pub(super) async fn before_restart(
     // The bootstrap manager's node id is not recorded (it came with `swarm init`): ask it.
     let id = match id {
         Some(id) => id,
-        None => facts::swarm_info(context, host).await?.node_id,
+        None => facts::membership(context, host).await?.node_id,
     };
     if id.is_empty() {
         return Ok(None);
@@ -201,8 +201,29 @@ pub(super) async fn restart_docker(
     work: &Work,
 ) -> Result<Option<String>, StepError> {
     let host = work.host_name();
-    // A manager of an autolocked swarm comes back locked: read the key from it first.
-    let before = facts::swarm_info(context, &host).await;
+    let before = prepare_restart(context, work).await?;
+    let script = restart_commands(None);
+    let output = context.run(&host, &script).await?;
+    finish_restart(context, work, before, &output).await?;
+    Ok(None)
+}
+
+/// What a restart needs from before dockerd goes down: the unlock key of an autolocked
+/// manager, and the node's availability when it was drained for the restart.
+pub(super) struct BeforeRestart {
+    unlock_key: Option<String>,
+    drained: Option<(String, String, String)>,
+}
+
+/// Before the restart: the unlock key read from a manager of an autolocked swarm (it comes
+/// back locked), the node drained. A host this run knows is in no swarm needs neither, and no
+/// round trip.
+pub(super) async fn prepare_restart(
+    context: &Context,
+    work: &Work,
+) -> Result<BeforeRestart, StepError> {
+    let host = work.host_name();
+    let before = facts::membership(context, &host).await;
     let unlock_key = match before {
         Ok(info) if info.control_available && autolocked(context, &host).await? => {
             Some(unlock_key(context, &host).await?)
@@ -210,14 +231,76 @@ pub(super) async fn restart_docker(
         _ => None,
     };
     let drained = before_restart(context, &host, work.node.as_ref()).await?;
-    let script = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
-        .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
-    context
-            .check(&host, &script, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting"))
-            .await?;
-    wait_for_docker(context, &host).await?;
-    if facts::swarm_info(context, &host).await?.local_node_state == "locked" {
-        let key = match unlock_key {
+    Ok(BeforeRestart {
+        unlock_key,
+        drained,
+    })
+}
+
+/// When the restart does not happen after all (its files could not be written): a node
+/// drained for it is put back.
+pub(super) async fn cancel_restart(
+    context: &Context,
+    work: &Work,
+    before: BeforeRestart,
+) -> Result<(), StepError> {
+    match before.drained {
+        Some(drained) => after_restart(context, &work.host_name(), drained).await,
+        None => Ok(()),
+    }
+}
+
+/// Printed once the restart has returned, before `docker info` says whether dockerd answers.
+const RESTARTED: &str = "::swarmform::restarted::";
+
+/// The restart's commands, after `before` (the files it applies, written in the same round
+/// trip) when given: `systemctl daemon-reload && systemctl restart docker`, then a marker and
+/// `docker info`'s swarm section, so one round trip says the restart worked, that dockerd
+/// answers and whether the node came back locked.
+pub(super) fn restart_commands(before: Option<Script>) -> Script {
+    let reload = RemoteCommand::new("systemctl").arg("daemon-reload");
+    match before {
+        None => Script::new(reload),
+        Some(before) => before.and(reload),
+    }
+    .and(RemoteCommand::new("systemctl").args(["restart", "docker"]))
+    .and(RemoteCommand::new("echo").arg(RESTARTED))
+    .and(docker(&["info", "--format", "{{json .Swarm}}"]))
+}
+
+/// After the script of [`restart_commands`] ran: a failed restart is the step's error;
+/// dockerd waited for unless it answered in the script; an autolocked manager unlocked; a
+/// manager waited for until it is back in a swarm with a leader; a drained node put back.
+pub(super) async fn finish_restart(
+    context: &Context,
+    work: &Work,
+    before: BeforeRestart,
+    output: &crate::ssh::Output,
+) -> Result<(), StepError> {
+    let host = work.host_name();
+    let stdout = output.stdout_text();
+    let Some((_, answer)) = stdout.split_once(RESTARTED) else {
+        // What failed is the restart (the files were written, or the batch said otherwise).
+        let restart = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
+            .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
+        return Err(context.failure(&host, &restart, output, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting")));
+    };
+    let answered = output
+        .success()
+        .then(|| facts::SwarmInfo::parse(answer))
+        .flatten();
+    let info = match answered {
+        Some(info) => {
+            context.remember_membership(&host, &info);
+            info
+        }
+        None => {
+            wait_for_docker(context, &host).await?;
+            facts::swarm_info(context, &host).await?
+        }
+    };
+    if info.local_node_state == "locked" {
+        let key = match before.unlock_key {
             Some(key) => key,
             None => unlock_key_elsewhere(context, &host).await?,
         };
@@ -243,10 +326,10 @@ pub(super) async fn restart_docker(
             )
             .await?;
     }
-    if let Some(drained) = drained {
+    if let Some(drained) = before.drained {
         after_restart(context, &host, drained).await?;
     }
-    Ok(None)
+    Ok(())
 }
 
 /// The payload that holds the content of one of dockerd's files.
@@ -261,18 +344,19 @@ pub(super) fn daemon_payload(path: &str) -> Option<&'static str> {
     }
 }
 
-/// Each trusted registry's CA as `/etc/docker/certs.d/ADDRESS/ca.crt`, from the daemon's
-/// `registry_cas` payload (address → PEM).
-pub(super) async fn write_registry_cas(
-    context: &Context,
-    work: &Work,
-    host: &str,
-) -> Result<(), StepError> {
+/// Each trusted registry's CA as `/etc/docker/certs.d/ADDRESS/ca.crt` (path and content),
+/// from the daemon's `registry_cas` payload (address → PEM).
+#[expect(
+    clippy::result_large_err,
+    reason = "the steps' own error type, which every step returns; only built on refusal"
+)]
+pub(super) fn registry_cas(work: &Work) -> Result<Vec<(String, Vec<u8>)>, StepError> {
     let resource = work.configured()?;
     let contents: serde_json::Map<String, Value> = resource
         .payload("registry_cas")
         .and_then(|bytes| serde_json::from_slice(bytes).ok())
         .unwrap_or_default();
+    let mut files = Vec::new();
     for (address, content) in contents {
         // The address is a host's (validated as an IP address or DNS name) and a port: one
         // folder under certs.d, never a path that climbs out of it.
@@ -284,35 +368,21 @@ pub(super) async fn write_registry_cas(
         }
         let target = format!("/etc/docker/certs.d/{address}/ca.crt");
         super::primitive::host_path(&target).map_err(StepError::Refused)?;
-        let output = context
-            .pool
-            .upload(
-                host,
-                &target,
-                content.as_str().unwrap_or_default().as_bytes(),
-                0o644,
-                "root",
-                "root",
-            )
-            .await?;
-        if !output.success() {
-            return Err(StepError::Command {
-                host: host.to_owned(),
-                command: format!("upload {target}"),
-                status: output.exit_status,
-                stderr: context.scrub(output.stderr_text().trim()),
-                hint: None,
-            });
-        }
+        files.push((
+            target,
+            content.as_str().unwrap_or_default().as_bytes().to_vec(),
+        ));
     }
-    Ok(())
+    Ok(files)
 }
 
 /// Refresh: daemon.json read back from every host the state records a daemon configuration
-/// for, in parallel; a file changed or removed by hand is planned back.
+/// for (with the host's facts, in the same round trip; else on its own, in parallel); a file
+/// changed or removed by hand is planned back.
 pub(super) async fn refresh(
     context: &Arc<Context>,
     state: &State,
+    facts: &[facts::HostFacts],
     refreshed: &mut Refreshed,
 ) -> Result<(), StepError> {
     // daemon.json is read where the state records a daemon configuration.
@@ -324,9 +394,19 @@ pub(super) async fn refresh(
         .filter(|host| !refreshed.unreachable.contains(host))
         .collect();
 
-    // Per host, in parallel: is it reachable, and what does its daemon.json say?
+    let mut daemon_json: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let read_with_facts: BTreeMap<&str, &Option<String>> = facts
+        .iter()
+        .filter_map(|facts| Some((facts.host.as_str(), facts.daemon_json.0.as_ref()?)))
+        .collect();
+    // Per host not read with its facts, in parallel: is it reachable, and what does its
+    // daemon.json say?
     let mut tasks = tokio::task::JoinSet::new();
     for host in hosts {
+        if let Some(text) = read_with_facts.get(host.as_str()) {
+            daemon_json.insert(host, (*text).clone());
+            continue;
+        }
         let context = Arc::clone(context);
         tasks.spawn(async move {
             let script = Script::new(RemoteCommand::new("cat").arg(DAEMON_JSON_PATH));
@@ -334,7 +414,6 @@ pub(super) async fn refresh(
             (host, result)
         });
     }
-    let mut daemon_json: BTreeMap<String, Option<String>> = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         let Ok((host, result)) = joined else { continue };
         match result {

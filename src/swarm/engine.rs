@@ -55,12 +55,18 @@ impl EngineStep {
     ) -> Result<Option<String>, StepError> {
         let host = work.host.clone().unwrap_or_default();
         match self {
+            // This run's facts saw dockerd answer a moment ago.
+            EngineStep::RequireEngine if context.docker_answered(&host) => Ok(None),
             EngineStep::RequireEngine => {
                 let script =
                     Script::new(docker(&["version", "--format", "{{json .Server.Version}}"]));
                 context
                     .check(&host, &script, Some("install Docker on the host, or set `[engine] install = \"if-missing\"` to let swarmform install the distribution's packages"))
                     .await?;
+                Ok(None)
+            }
+            EngineStep::InstallEngine { .. } if context.docker_answered(&host) => {
+                join_docker_group(context, &host).await?;
                 Ok(None)
             }
             EngineStep::InstallEngine { packages } => {
@@ -90,19 +96,24 @@ impl EngineStep {
                         .await?;
                 }
                 wait_for_docker(context, &host).await?;
-                // A login user other than root may then run `docker` by hand (from its next login).
-                if let Some(user) = context.pool.user(&host).filter(|user| *user != "root") {
-                    let group = Script::new(
-                        RemoteCommand::new("usermod")
-                            .args(["-aG", "docker"])
-                            .arg(user.to_owned()),
-                    );
-                    context.check(&host, &group, None).await?;
-                }
+                join_docker_group(context, &host).await?;
                 Ok(None)
             }
         }
     }
+}
+
+/// A login user other than root may then run `docker` by hand (from its next login).
+async fn join_docker_group(context: &Context, host: &str) -> Result<(), StepError> {
+    if let Some(user) = context.pool.user(host).filter(|user| *user != "root") {
+        let group = Script::new(
+            RemoteCommand::new("usermod")
+                .args(["-aG", "docker"])
+                .arg(user.to_owned()),
+        );
+        context.check(host, &group, None).await?;
+    }
+    Ok(())
 }
 
 /// What an engine change takes: install or require Docker when the host is first configured;

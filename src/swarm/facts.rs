@@ -51,30 +51,55 @@ impl SwarmInfo {
     }
 }
 
+/// What `host` says about its swarm now (`docker info`), read live; remembered for
+/// [`membership`].
 pub async fn swarm_info(context: &Context, host: &str) -> Result<SwarmInfo, StepError> {
     let script = Script::new(docker(&["info", "--format", "{{json .Swarm}}"]));
     let output = context.check(host, &script, None).await?;
-    SwarmInfo::parse(&output.stdout_text()).ok_or_else(|| StepError::Unexpected {
+    let info = SwarmInfo::parse(&output.stdout_text()).ok_or_else(|| StepError::Unexpected {
         host: host.to_owned(),
         command: script.display(),
         detail: format!(
             "not the JSON of `docker info`: {}",
             output.stdout_text().trim()
         ),
-    })
+    })?;
+    context.remember_membership(host, &info);
+    Ok(info)
+}
+
+/// What `host` last said about its swarm during this run (the plan's facts for a host not in
+/// a swarm, or the last [`swarm_info`] a step read) when no command that changes membership
+/// ran since; else read live. For the checks before a restart or a join, which need not ask
+/// again what the run read a moment ago.
+pub async fn membership(context: &Context, host: &str) -> Result<SwarmInfo, StepError> {
+    match context.known_membership(host) {
+        Some(info) => Ok(info),
+        None => swarm_info(context, host).await,
+    }
 }
 
 /// Starts every section of the facts script's output; the section's name follows on the line.
 const MARKER: &str = "::swarmform-facts::";
 
-/// The sections of the facts script, in order, with the command that fills each.
-fn sections() -> Vec<(&'static str, RemoteCommand)> {
-    vec![
-        ("docker-info", docker(&["info", "--format", "{{json .}}"])),
-        (
+/// The last section: daemon.json as it is, to the end of the output (a file without a
+/// final newline would run into a marker after it). When it cannot be read, the
+/// `daemon-json-missing` marker follows instead.
+const DAEMON_JSON: &str = "daemon-json";
+const DAEMON_JSON_MISSING: &str = "daemon-json-missing";
+
+/// The sections of the facts script, in order, with the command that fills each. The node
+/// list is asked only of a host that may be a manager (`docker node ls` fails on a worker,
+/// and costs a call there for nothing).
+fn sections(manager: bool) -> Vec<(&'static str, RemoteCommand)> {
+    let mut sections = vec![("docker-info", docker(&["info", "--format", "{{json .}}"]))];
+    if manager {
+        sections.push((
             "docker-nodes",
             docker(&["node", "ls", "--format", "{{json .ID}}"]),
-        ),
+        ));
+    }
+    sections.extend([
         (
             "os-release",
             RemoteCommand::new("cat").arg("/etc/os-release"),
@@ -85,23 +110,29 @@ fn sections() -> Vec<(&'static str, RemoteCommand)> {
             "addresses",
             RemoteCommand::new("ip").args(["-j", "addr", "show"]),
         ),
-    ]
+    ]);
+    sections
 }
 
-/// One script that reads everything: each section is `echo MARKER NAME && COMMAND || true`, so
-/// a command that fails or does not exist (no Docker, no iproute2, a worker's `docker node
-/// ls`) leaves its section empty and the next one still runs.
-pub fn facts_script() -> Script {
+/// One script that reads everything, one round trip: each section is `echo MARKER NAME &&
+/// COMMAND || true`, so a command that fails or does not exist (no Docker, no iproute2)
+/// leaves its section empty and the next one still runs; daemon.json comes last (see
+/// [`DAEMON_JSON`]). `manager`: the host may be a manager, so its node list is read too.
+pub fn facts_script(manager: bool) -> Script {
+    let marker = |name: &str| RemoteCommand::new("echo").arg(format!("{MARKER}{name}"));
     let mut script: Option<Script> = None;
-    for (name, command) in sections() {
-        let marker = RemoteCommand::new("echo").arg(format!("{MARKER}{name}"));
+    for (name, command) in sections(manager) {
         script = Some(match script {
-            None => Script::new(marker),
-            Some(script) => script.and(marker),
+            None => Script::new(marker(name)),
+            Some(script) => script.and(marker(name)),
         });
         script = script.map(|script| script.and(command).or(RemoteCommand::new("true")));
     }
-    script.unwrap_or_else(|| Script::new(RemoteCommand::new("true")))
+    let script = script.unwrap_or_else(|| Script::new(RemoteCommand::new("true")));
+    script
+        .and(marker(DAEMON_JSON))
+        .and(RemoteCommand::new("cat").arg(crate::config::desired::DAEMON_JSON_PATH))
+        .or(marker(DAEMON_JSON_MISSING))
 }
 
 /// A host's facts, and the node ids it lists when it is a manager.
@@ -111,14 +142,47 @@ pub struct Parsed {
     pub swarm_nodes: BTreeSet<String>,
 }
 
+/// What a host's daemon.json holds, read with its facts: `None` when it is missing or cannot
+/// be read. Never printed (it may hold values a refresh redacts before it records them).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct DaemonJson(pub Option<Option<String>>);
+
+impl std::fmt::Debug for DaemonJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("not read"),
+            Some(None) => f.write_str("missing"),
+            Some(Some(text)) => write!(f, "({} bytes)", text.len()),
+        }
+    }
+}
+
+/// The daemon.json section, verbatim: everything after its marker line, unless the
+/// missing marker ends it.
+fn daemon_json_section(stdout: &str) -> DaemonJson {
+    let start = format!("{MARKER}{DAEMON_JSON}\n");
+    let Some(at) = stdout.rfind(&start) else {
+        return DaemonJson(None);
+    };
+    let text = &stdout[at + start.len()..];
+    let missing = format!("{MARKER}{DAEMON_JSON_MISSING}");
+    if text.trim_end() == missing || text.trim_end().ends_with(&format!("\n{missing}")) {
+        return DaemonJson(Some(None));
+    }
+    DaemonJson(Some(Some(text.to_owned())))
+}
+
 /// Reads the output of [`facts_script`]. Sections may be missing or empty; a section's text is
 /// whatever its command printed.
 pub fn parse_facts(host: &str, stdout: &str) -> Parsed {
-    let known: Vec<&str> = sections().into_iter().map(|(name, _)| name).collect();
+    let known: Vec<&str> = sections(true).into_iter().map(|(name, _)| name).collect();
     let mut texts: BTreeMap<&str, String> = BTreeMap::new();
     let mut current: Option<&str> = None;
     for line in stdout.lines() {
         if let Some(name) = line.strip_prefix(MARKER) {
+            if name.trim() == DAEMON_JSON {
+                break;
+            }
             let name = name.trim();
             current = known.iter().copied().find(|known| *known == name);
             if let Some(name) = current {
@@ -195,6 +259,7 @@ pub fn parse_facts(host: &str, stdout: &str) -> Parsed {
         facts.hostname = Some(section("hostname").to_owned()).filter(|text| !text.is_empty());
     }
     facts.addresses = addresses(section("addresses"));
+    facts.daemon_json = daemon_json_section(stdout);
     Parsed { facts, swarm_nodes }
 }
 
@@ -281,13 +346,17 @@ fn unreachable_reason(error: &crate::ssh::SshError) -> String {
 /// Reads every host's facts in parallel, one script each, in the order of `hosts`. A host that
 /// cannot be reached is a fact (`unreachable`); one that refuses us (host key, authentication,
 /// sudo) is an error, as for refresh. A worker's cluster id is taken from a manager read here
-/// that lists its node.
-pub async fn gather(pool: &Arc<Pool>, hosts: &[String]) -> Result<Vec<HostFacts>, StepError> {
-    let script = facts_script();
+/// that lists its node; `managers` are the hosts that may be one (configured or recorded so),
+/// whose node lists are read.
+pub async fn gather(
+    pool: &Arc<Pool>,
+    hosts: &[String],
+    managers: &BTreeSet<String>,
+) -> Result<Vec<HostFacts>, StepError> {
     let mut tasks = tokio::task::JoinSet::new();
     for (index, host) in hosts.iter().enumerate() {
         let pool = Arc::clone(pool);
-        let script = script.clone();
+        let script = facts_script(managers.contains(host));
         let host = host.clone();
         tasks.spawn(async move {
             let result = pool.run(&host, &script).await;
@@ -511,12 +580,47 @@ mod tests {
     // The script delimits every section and tolerates each command's failure.
     #[test]
     fn the_script_delimits_and_tolerates() {
-        let line = facts_script().render(false);
+        let line = facts_script(true).render(false);
         assert!(
             line.starts_with("echo '::swarmform-facts::docker-info' && docker info --format '{{json .}}' || true && echo '::swarmform-facts::docker-nodes'"),
             "{line}"
         );
-        assert!(line.ends_with("&& ip -j addr show || true"), "{line}");
+        assert!(
+            line.ends_with("&& ip -j addr show || true && echo '::swarmform-facts::daemon-json' && cat /etc/docker/daemon.json || echo '::swarmform-facts::daemon-json-missing'"),
+            "{line}"
+        );
+        // A worker is not asked for the node list, which fails there.
+        let worker = facts_script(false).render(false);
+        assert!(!worker.contains("node ls"), "{worker}");
+    }
+
+    // daemon.json is taken verbatim, a missing final newline included; a missing file is
+    // told apart from an empty one.
+    #[test]
+    fn daemon_json_is_read_verbatim() {
+        let head = format!("{MARKER}docker-info\n{{}}\n{MARKER}hostname\nnode1\n");
+        let read = |tail: &str| {
+            parse_facts("node1", &format!("{head}{tail}"))
+                .facts
+                .daemon_json
+        };
+        assert_eq!(
+            read(&format!("{MARKER}daemon-json\n{{\n  \"debug\": true\n}}")),
+            DaemonJson(Some(Some("{\n  \"debug\": true\n}".to_owned())))
+        );
+        assert_eq!(
+            read(&format!("{MARKER}daemon-json\n")),
+            DaemonJson(Some(Some(String::new())))
+        );
+        assert_eq!(
+            read(&format!(
+                "{MARKER}daemon-json\n{MARKER}daemon-json-missing\n"
+            )),
+            DaemonJson(Some(None))
+        );
+        assert_eq!(read(""), DaemonJson(None));
+        let parsed = parse_facts("node1", &format!("{head}{MARKER}daemon-json\n{{}}\n"));
+        assert_eq!(parsed.facts.hostname.as_deref(), Some("node1"));
     }
 }
 
@@ -567,6 +671,9 @@ pub struct HostFacts {
     /// The host's addresses (`ip -j addr show`), loopback excluded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<HostAddress>,
+    /// daemon.json, for the daemon's refresh (read in the same round trip); never in a plan.
+    #[serde(skip)]
+    pub daemon_json: DaemonJson,
 }
 
 impl HostFacts {

@@ -191,11 +191,24 @@ pub async fn carry_out(
         // left, when the host can no longer say which node it was.
         remember_node_id(context, work).await?;
     }
-    for step in steps {
+    let mut index = 0;
+    while index < steps.len() {
+        // Files written in a row, and the restart after them, take one round trip.
+        let batch = primitive::batch_len(&steps[index..]);
+        if batch > 0 {
+            for step in &steps[index..index + batch] {
+                context.reporter.step(vertex, &step.describe());
+            }
+            primitive::write_files(context, work, &steps[index..index + batch]).await?;
+            index += batch;
+            continue;
+        }
+        let step = &steps[index];
         context.reporter.step(vertex, &step.describe());
         if let Some(id) = step.run(context, work).await? {
             remote_id = Some(id);
         }
+        index += 1;
     }
     if work.address.kind == Kind::Node
         && remote_id.is_none()
@@ -204,8 +217,8 @@ pub async fn carry_out(
         && vertex.phase != Phase::Destroy
         && let Some(host) = &work.host
     {
-        // The bootstrap manager has no join to tell its id: ask the host itself.
-        let info = facts::swarm_info(context, host).await?;
+        // The bootstrap manager has no join to tell its id: the host's own (its init's answer).
+        let info = facts::membership(context, host).await?;
         if !info.node_id.is_empty() {
             remote_id = Some(info.node_id);
         }

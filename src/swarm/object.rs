@@ -55,13 +55,8 @@ pub(super) async fn docker_create(
         .chain(ownership::label_words(context, &work.address))
         .collect();
     if object == "network" {
-        let inspect = Script::new(
-            docker(&["network", "inspect", "--format", "{{json .Id}}"]).arg(name.to_owned()),
-        );
-        let existing = context.run(via, &inspect).await?;
-        if existing.success() {
-            return Ok(existing.stdout_text().trim().trim_matches('"').to_owned());
-        }
+        // One round trip: the network an interrupted run made is adopted (its id printed by
+        // the inspect), else it is created (the create prints the id).
         let mut command = docker(&["network", "create", "--driver", "overlay"]);
         for (attribute_name, flag) in [
             ("subnet", "--subnet"),
@@ -81,10 +76,19 @@ pub(super) async fn docker_create(
         for label in labels {
             command = command.arg("--label").arg(label);
         }
-        let output = context
-            .check(via, &Script::new(command.arg(name.to_owned())), None)
-            .await?;
-        return Ok(output.stdout_text().trim().to_owned());
+        let script = Script::new(
+            docker(&["network", "inspect", "--format", "{{json .Id}}"]).arg(name.to_owned()),
+        )
+        .or(command.arg(name.to_owned()));
+        let output = context.check(via, &script, None).await?;
+        return Ok(output
+            .stdout_text()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .trim_matches('"')
+            .to_owned());
     }
     let content = work
         .payload("content")

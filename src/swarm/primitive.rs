@@ -8,26 +8,25 @@ use crate::ssh::{RemoteCommand, Script};
 
 use super::Work;
 use super::context::*;
-use super::daemon::{REGISTRY_CAS_PATH, daemon_payload, restart_docker, write_registry_cas};
+use super::daemon::{
+    REGISTRY_CAS_PATH, cancel_restart, daemon_payload, finish_restart, prepare_restart,
+    registry_cas, restart_commands, restart_docker,
+};
 use super::{KindStep, StepError};
+use crate::ssh::{Upload, uploads_script};
 
-/// The content a WriteFile step writes, by resource kind and path.
-pub(super) async fn write_file(
-    context: &Context,
-    work: &Work,
-    host: &str,
-    path: &str,
-    mode: &str,
-    owner: &str,
-) -> Result<(), StepError> {
+/// The files a WriteFile step writes, path and content: its resource's payload for the path
+/// (a daemon's files each have their own), or for the registry CAs one file per registry.
+#[expect(
+    clippy::result_large_err,
+    reason = "the steps' own error type, which every step returns; only built on refusal"
+)]
+fn contents(work: &Work, path: &str) -> Result<Vec<(String, Vec<u8>)>, StepError> {
     let resource = work.configured()?;
     host_path(path).map_err(StepError::Refused)?;
-    let (user, group) = owner.split_once(':').unwrap_or((owner, owner));
-    let mode = u32::from_str_radix(mode, 8).unwrap_or(0o644);
     if work.address.kind == Kind::Daemon && path == REGISTRY_CAS_PATH {
-        return write_registry_cas(context, work, host).await;
+        return registry_cas(work);
     }
-    // A daemon's files each have their own payload; any other kind's file is its content.
     let name = match work.address.kind {
         Kind::Daemon => daemon_payload(path).unwrap_or("content"),
         _ => "content",
@@ -35,25 +34,128 @@ pub(super) async fn write_file(
     let content = resource.payload(name).ok_or_else(|| {
         StepError::Refused(format!("`{}` has no content for {path}", work.address))
     })?;
-    context.reporter.command(
-        host,
-        &format!(
-            "upload {path} ({} bytes, mode {mode:o}, {user}:{group})",
-            content.len()
-        ),
-    );
-    let output = context
-        .pool
-        .upload(host, path, content, mode, user, group)
-        .await?;
-    if !output.success() {
+    Ok(vec![(path.to_owned(), content.to_vec())])
+}
+
+/// How many of `steps`, from the first, run as one script: the WriteFile steps in a row,
+/// with the RestartDocker right after them (0 when the first step is no WriteFile).
+pub(super) fn batch_len(steps: &[super::Step]) -> usize {
+    let writes = steps
+        .iter()
+        .take_while(|step| {
+            matches!(
+                step,
+                super::Step::Primitive(PrimitiveStep::WriteFile { .. })
+            )
+        })
+        .count();
+    let restart = writes > 0
+        && matches!(
+            steps.get(writes),
+            Some(super::Step::Primitive(PrimitiveStep::RestartDocker))
+        );
+    writes + usize::from(restart)
+}
+
+/// Printed once every file of a batch is in place.
+const WRITTEN: &str = "::swarmform::written::";
+
+/// A batch of [`batch_len`] steps in one round trip: every file written (each atomically:
+/// temporary file, then rename), then, when the batch ends with RestartDocker, dockerd
+/// restarted by the same script (what the restart needs before, a drain or an unlock key,
+/// comes first; see `daemon::prepare_restart`).
+pub(super) async fn write_files(
+    context: &Context,
+    work: &Work,
+    steps: &[super::Step],
+) -> Result<(), StepError> {
+    let host = work.host_name();
+    let mut files: Vec<(String, Vec<u8>, u32, String, String)> = Vec::new();
+    let mut restart = false;
+    for step in steps {
+        match step {
+            super::Step::Primitive(PrimitiveStep::WriteFile { path, mode, owner }) => {
+                let (user, group) = owner.split_once(':').unwrap_or((owner, owner));
+                let mode = u32::from_str_radix(mode, 8).unwrap_or(0o644);
+                for (path, content) in contents(work, path)? {
+                    files.push((path, content, mode, user.to_owned(), group.to_owned()));
+                }
+            }
+            super::Step::Primitive(PrimitiveStep::RestartDocker) => restart = true,
+            _ => {}
+        }
+    }
+    let uploads: Vec<Upload<'_>> = files
+        .iter()
+        .map(|(path, content, mode, owner, group)| Upload {
+            path,
+            content,
+            mode: *mode,
+            owner,
+            group,
+        })
+        .collect();
+    for upload in &uploads {
+        context.reporter.command(
+            &host,
+            &format!(
+                "upload {} ({} bytes, mode {:o}, {}:{})",
+                upload.path,
+                upload.content.len(),
+                upload.mode,
+                upload.owner,
+                upload.group
+            ),
+        );
+    }
+    let paths = || {
+        uploads
+            .iter()
+            .map(|upload| upload.path)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let written = match uploads_script(&uploads) {
+        Some(script) => script.and(RemoteCommand::new("echo").arg(WRITTEN)),
+        // No file: a registry CA list that is empty.
+        None if uploads.is_empty() => Script::new(RemoteCommand::new("echo").arg(WRITTEN)),
+        None => {
+            return Err(StepError::Refused(format!(
+                "cannot write {} on `{host}`",
+                paths()
+            )));
+        }
+    };
+    let before = if restart {
+        Some(prepare_restart(context, work).await?)
+    } else {
+        None
+    };
+    let script = if restart {
+        restart_commands(Some(written))
+    } else {
+        written
+    };
+    let output = if restart {
+        context.run(&host, &script).await?
+    } else {
+        // The upload lines above say what runs; the script itself is only their commands.
+        context.pool.run(&host, &script).await?
+    };
+    if !output.stdout_text().contains(WRITTEN) {
+        if let Some(before) = before {
+            cancel_restart(context, work, before).await?;
+        }
         return Err(StepError::Command {
-            host: host.to_owned(),
-            command: format!("upload {path}"),
+            host: host.clone(),
+            command: format!("upload {}", paths()),
             status: output.exit_status,
             stderr: context.scrub(output.stderr_text().trim()),
             hint: Some("check that the SSH user may write there (set `[ssh] sudo = true` for a non-root user)".to_owned()),
         });
+    }
+    if let Some(before) = before {
+        finish_restart(context, work, before, &output).await?;
     }
     Ok(())
 }
@@ -127,8 +229,8 @@ impl PrimitiveStep {
     ) -> Result<Option<String>, StepError> {
         let host = work.host.clone().unwrap_or_default();
         match self {
-            PrimitiveStep::WriteFile { path, mode, owner } => {
-                write_file(context, work, &host, path, mode, owner).await?;
+            PrimitiveStep::WriteFile { .. } => {
+                write_files(context, work, &[self.clone().into()]).await?;
                 Ok(None)
             }
             PrimitiveStep::EnsureLine { path } => {

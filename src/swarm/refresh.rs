@@ -49,7 +49,7 @@ pub async fn refresh(
     for facts in facts.iter().filter(|facts| facts.unreachable.is_some()) {
         refreshed.unreachable.insert(facts.host.clone());
     }
-    daemon::refresh(context, state, &mut refreshed).await?;
+    daemon::refresh(context, state, facts, &mut refreshed).await?;
     file::refresh(context, &mut refreshed).await?;
 
     let Some(swarm) = state.resource(&Address::swarm()) else {

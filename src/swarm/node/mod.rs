@@ -48,7 +48,8 @@ pub(super) async fn node_id(context: &Context, work: &Work) -> Result<String, St
         .host
         .clone()
         .unwrap_or_else(|| work.address.name.clone());
-    let info = facts::swarm_info(context, &host).await?;
+    // What the host said last in this run (a join's own answer, say), else asked now.
+    let info = facts::membership(context, &host).await?;
     if info.node_id.is_empty() {
         return Err(StepError::Refused(format!(
             "`{host}` is not part of the swarm"
@@ -66,7 +67,7 @@ pub(super) async fn join(
 ) -> Result<String, StepError> {
     let host = work.host.clone().unwrap_or_default();
     let manager = manager_info(context, via).await?;
-    let mine = facts::swarm_info(context, &host).await?;
+    let mine = facts::membership(context, &host).await?;
     if mine.local_node_state == "active" {
         // A worker's `docker info` has no cluster id: ask the manager whether it knows the node.
         let same_swarm = if mine.cluster_id.is_empty() {
@@ -124,28 +125,37 @@ pub(super) async fn join(
         command = command.arg("--data-path-addr").arg(data_path);
     }
     command = command.arg(manager_address);
-    context
-        .check(&host, &Script::new(command), Some("the node must reach the manager on port 2377/tcp, and 7946/tcp+udp and 4789/udp between nodes"))
-        .await?;
-    let joined = facts::swarm_info(context, &host).await?;
+    // The join and the node's own answer after it (its node id), in one round trip.
+    let script = Script::new(command.clone()).and(docker(&["info", "--format", "{{json .Swarm}}"]));
+    let output = context.run(&host, &script).await?;
+    if !output.success() {
+        // The join failed (a node that joined answers `docker info`): name only the join.
+        return Err(context.failure(&host, &Script::new(command), &output, Some("the node must reach the manager on port 2377/tcp, and 7946/tcp+udp and 4789/udp between nodes")));
+    }
+    let joined = match output
+        .stdout_text()
+        .lines()
+        .last()
+        .and_then(SwarmInfo::parse)
+    {
+        Some(info) => {
+            context.remember_membership(&host, &info);
+            info
+        }
+        None => facts::swarm_info(context, &host).await?,
+    };
+    if let Ok(mut joined_now) = context.joined.lock() {
+        joined_now.insert(joined.node_id.clone());
+    }
     Ok(joined.node_id)
 }
 
-/// A manager's swarm facts, read once per run (every join asks the same manager).
+/// A manager's swarm facts, read once per run however many joins ask at the same moment.
 pub(super) async fn manager_info(context: &Context, via: &str) -> Result<SwarmInfo, StepError> {
-    if let Some(info) = context
+    context
         .managers
-        .lock()
-        .ok()
-        .and_then(|managers| managers.get(via).cloned())
-    {
-        return Ok(info);
-    }
-    let info = facts::swarm_info(context, via).await?;
-    if let Ok(mut managers) = context.managers.lock() {
-        managers.insert(via.to_owned(), info.clone());
-    }
-    Ok(info)
+        .get(&via.to_owned(), || facts::membership(context, via))
+        .await
 }
 
 /// A join token, read live from a manager once per run and role; scrubbed from all output.
@@ -155,45 +165,48 @@ pub(super) async fn join_token(
     role: &str,
 ) -> Result<String, StepError> {
     let key = (via.to_owned(), role.to_owned());
-    if let Some(token) = context
+    context
         .tokens
-        .lock()
-        .ok()
-        .and_then(|tokens| tokens.get(&key).cloned())
-    {
-        return Ok(token);
-    }
-    let script = Script::new(docker(&["swarm", "join-token", "-q", role]));
-    let output = context.check(via, &script, None).await?;
-    let token = output.stdout_text().trim().to_owned();
-    if token.is_empty() {
-        return Err(StepError::Unexpected {
-            host: via.to_owned(),
-            command: script.display(),
-            detail: "no token".to_owned(),
-        });
-    }
-    context.remember_secret(&token);
-    if let Ok(mut tokens) = context.tokens.lock() {
-        tokens.insert(key, token.clone());
-    }
-    Ok(token)
+        .get(&key, || async {
+            let script = Script::new(docker(&["swarm", "join-token", "-q", role]));
+            let output = context.check(via, &script, None).await?;
+            let token = output.stdout_text().trim().to_owned();
+            if token.is_empty() {
+                return Err(StepError::Unexpected {
+                    host: via.to_owned(),
+                    command: script.display(),
+                    detail: "no token".to_owned(),
+                });
+            }
+            context.remember_secret(&token);
+            Ok(token)
+        })
+        .await
 }
 
 /// Labels with replace semantics: keys not in the config are removed.
 pub(super) async fn set_labels(context: &Context, work: &Work, via: &str) -> Result<(), StepError> {
     let id = node_id(context, work).await?;
-    let inspect = context
-        .check(
-            via,
-            &Script::new(
-                docker(&["node", "inspect", "--format", "{{json .Spec.Labels}}"]).arg(id.clone()),
-            ),
-            None,
-        )
-        .await?;
-    let current: BTreeMap<String, String> =
-        serde_json::from_str(inspect.stdout_text().trim()).unwrap_or_default();
+    // A node this run's `docker swarm join` made has no labels yet: nothing to read.
+    let joined_now = context
+        .joined
+        .lock()
+        .is_ok_and(|joined| joined.contains(&id));
+    let current: BTreeMap<String, String> = if joined_now {
+        BTreeMap::new()
+    } else {
+        let inspect = context
+            .check(
+                via,
+                &Script::new(
+                    docker(&["node", "inspect", "--format", "{{json .Spec.Labels}}"])
+                        .arg(id.clone()),
+                ),
+                None,
+            )
+            .await?;
+        serde_json::from_str(inspect.stdout_text().trim()).unwrap_or_default()
+    };
     let mut wanted: BTreeMap<String, String> = work
         .value("labels")
         .and_then(Value::as_object)

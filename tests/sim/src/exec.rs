@@ -82,6 +82,15 @@ impl Stdin {
             Stdin::Taken => Vec::new(),
         }
     }
+
+    /// The first `limit` bytes, the rest left for the next reader (`head -c N` reads no
+    /// further than it needs, so the commands after it in the line read on from there).
+    pub async fn take_prefix(&mut self, limit: usize) -> Vec<u8> {
+        let mut bytes = self.take().await;
+        let rest = bytes.split_off(limit.min(bytes.len()));
+        *self = Stdin::Ready(rest);
+        bytes
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -400,9 +409,10 @@ impl Interpreter<'_> {
                 }
                 _ => {
                     let data = if programs::reads_stdin(words) {
-                        Some(match input {
-                            Some(bytes) => bytes,
-                            None => stdin.take().await,
+                        Some(match (input, programs::reads_at_most(words)) {
+                            (Some(bytes), _) => bytes,
+                            (None, Some(limit)) => stdin.take_prefix(limit).await,
+                            (None, None) => stdin.take().await,
                         })
                     } else {
                         None

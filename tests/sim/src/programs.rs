@@ -16,6 +16,7 @@ const BUILTINS: &[&str] = &[
 
 const PROGRAMS: &[&str] = &[
     "cat",
+    "head",
     "tee",
     "mkdir",
     "chmod",
@@ -84,6 +85,9 @@ pub(crate) fn reads_stdin(argv: &[String]) -> bool {
     match program_name(&argv[0]) {
         "cat" => args.iter().all(|arg| arg.starts_with('-') && *arg != "-") || args.contains(&"-"),
         "tee" => true,
+        "head" => args
+            .iter()
+            .all(|arg| arg.starts_with('-') || arg.parse::<usize>().is_ok()),
         "sha256sum" => !args.iter().any(|arg| !arg.starts_with('-')) || args.contains(&"-"),
         "grep" => {
             let operands: Vec<&&str> = args
@@ -96,6 +100,57 @@ pub(crate) fn reads_stdin(argv: &[String]) -> bool {
         "docker" => docker::reads_stdin(&args),
         _ => false,
     }
+}
+
+/// How many bytes of standard input a command reads, when it stops early: GNU `head -c N`
+/// reads exactly N from a pipe.
+pub(crate) fn reads_at_most(argv: &[String]) -> Option<usize> {
+    if program_name(&argv[0]) != "head" {
+        return None;
+    }
+    head_bytes(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `N` of `head -c N` (or `-cN`).
+fn head_bytes(args: &[&str]) -> Option<usize> {
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if *word == "-c" {
+            return words.next()?.parse().ok();
+        }
+        if let Some(count) = word.strip_prefix("-c") {
+            return count.parse().ok();
+        }
+    }
+    None
+}
+
+/// `head -c N [FILE]`: the first N bytes (only `-c` is simulated).
+fn head(args: &[&str], fs: &Fs, stdin: Vec<u8>) -> Output {
+    let Some(count) = head_bytes(args) else {
+        return Output::error("head: only `head -c N` is simulated\n", 1);
+    };
+    let operands: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|word| !word.starts_with("-c") && word.parse::<usize>().is_err())
+        .collect();
+    let content = match operands.first() {
+        None => stdin,
+        Some(path) => match fs.read(path) {
+            Ok(file) => file.content.clone(),
+            Err(error) => {
+                return Output::error(
+                    format!(
+                        "head: cannot open '{path}' for reading: {}\n",
+                        error.describe()
+                    ),
+                    1,
+                );
+            }
+        },
+    };
+    Output::ok(content[..count.min(content.len())].to_vec())
 }
 
 pub(crate) fn run(
@@ -122,6 +177,7 @@ pub(crate) fn run(
         "command" => command(&args, &world.hosts[host]),
         "which" => which(&args, &world.hosts[host]),
         "cat" => cat(&args, &world.hosts[host].fs, stdin),
+        "head" => head(&args, &world.hosts[host].fs, stdin),
         "tee" => tee(&args, &mut world.hosts[host].fs, stdin, umask),
         "mkdir" => mkdir(&args, &mut world.hosts[host].fs, umask),
         "chmod" => chmod(&args, &mut world.hosts[host].fs),

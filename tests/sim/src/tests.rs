@@ -1028,6 +1028,17 @@ async fn files_and_sudo() {
     );
     lab.sh_in("node1", "cat", "echoed").await;
     assert_eq!(lab.sh_in("node1", "cat", "echoed").await.ok(), "echoed");
+    // `head -c N` reads exactly N bytes of a pipe: the next reader goes on from there.
+    assert_eq!(
+        lab.sh_in(
+            "node1",
+            "head -c 3 > /tmp/a && head -c 3 > /tmp/b && cat /tmp/b /tmp/a && cat",
+            "onetwothree"
+        )
+        .await
+        .ok(),
+        "twoonethree"
+    );
     lab.sh("node1", "cat > /nope/file")
         .await
         .fails(1, "bash: line 1: /nope/file: No such file or directory\n");
