@@ -3,6 +3,7 @@
 
 mod support;
 
+mod anchors;
 mod apply;
 mod architecture;
 mod budget;

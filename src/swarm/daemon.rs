@@ -202,7 +202,7 @@ pub(super) async fn restart_docker(
 ) -> Result<Option<String>, StepError> {
     let host = work.host_name();
     let before = prepare_restart(context, work).await?;
-    let script = restart_commands(None);
+    let script = restart_commands(None, &before);
     let output = context.run(&host, &script).await?;
     finish_restart(context, work, before, &output).await?;
     Ok(None)
@@ -213,6 +213,9 @@ pub(super) async fn restart_docker(
 pub(super) struct BeforeRestart {
     unlock_key: Option<String>,
     drained: Option<(String, String, String)>,
+    /// This run knows the host is in no swarm: after the restart there is no lock to look
+    /// for, and `systemctl restart` returns once dockerd answers (its unit is `Type=notify`).
+    outside_swarm: bool,
 }
 
 /// Before the restart: the unlock key read from a manager of an autolocked swarm (it comes
@@ -224,6 +227,9 @@ pub(super) async fn prepare_restart(
 ) -> Result<BeforeRestart, StepError> {
     let host = work.host_name();
     let before = facts::membership(context, &host).await;
+    let outside_swarm = before
+        .as_ref()
+        .is_ok_and(|info| info.local_node_state == "inactive");
     let unlock_key = match before {
         Ok(info) if info.control_available && autolocked(context, &host).await? => {
             Some(unlock_key(context, &host).await?)
@@ -234,6 +240,7 @@ pub(super) async fn prepare_restart(
     Ok(BeforeRestart {
         unlock_key,
         drained,
+        outside_swarm,
     })
 }
 
@@ -253,19 +260,23 @@ pub(super) async fn cancel_restart(
 /// Printed once the restart has returned, before `docker info` says whether dockerd answers.
 const RESTARTED: &str = "::swarmform::restarted::";
 
-/// The restart's commands, after `before` (the files it applies, written in the same round
-/// trip) when given: `systemctl daemon-reload && systemctl restart docker`, then a marker and
-/// `docker info`'s swarm section, so one round trip says the restart worked, that dockerd
-/// answers and whether the node came back locked.
-pub(super) fn restart_commands(before: Option<Script>) -> Script {
+/// The restart's commands, after `files` (the files it applies, written in the same round
+/// trip) when given: `systemctl daemon-reload && systemctl restart docker`, then a marker and,
+/// for a host in a swarm, `docker info`'s swarm section, so one round trip says the restart
+/// worked, that dockerd answers and whether the node came back locked.
+pub(super) fn restart_commands(files: Option<Script>, before: &BeforeRestart) -> Script {
     let reload = RemoteCommand::new("systemctl").arg("daemon-reload");
-    match before {
+    let script = match files {
         None => Script::new(reload),
-        Some(before) => before.and(reload),
+        Some(files) => files.and(reload),
     }
     .and(RemoteCommand::new("systemctl").args(["restart", "docker"]))
-    .and(RemoteCommand::new("echo").arg(RESTARTED))
-    .and(docker(&["info", "--format", "{{json .Swarm}}"]))
+    .and(RemoteCommand::new("echo").arg(RESTARTED));
+    if before.outside_swarm {
+        script
+    } else {
+        script.and(docker(&["info", "--format", "{{json .Swarm}}"]))
+    }
 }
 
 /// After the script of [`restart_commands`] ran: a failed restart is the step's error;
@@ -285,10 +296,17 @@ pub(super) async fn finish_restart(
             .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
         return Err(context.failure(&host, &restart, output, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting")));
     };
-    let answered = output
-        .success()
-        .then(|| facts::SwarmInfo::parse(answer))
-        .flatten();
+    let answered = if before.outside_swarm && output.success() {
+        Some(facts::SwarmInfo {
+            local_node_state: "inactive".to_owned(),
+            ..facts::SwarmInfo::default()
+        })
+    } else {
+        output
+            .success()
+            .then(|| facts::SwarmInfo::parse(answer))
+            .flatten()
+    };
     let info = match answered {
         Some(info) => {
             context.remember_membership(&host, &info);

@@ -126,15 +126,11 @@ pub(super) async fn write_files(
             )));
         }
     };
-    let before = if restart {
-        Some(prepare_restart(context, work).await?)
+    let (script, before) = if restart {
+        let before = prepare_restart(context, work).await?;
+        (restart_commands(Some(written), &before), Some(before))
     } else {
-        None
-    };
-    let script = if restart {
-        restart_commands(Some(written))
-    } else {
-        written
+        (written, None)
     };
     let output = if restart {
         context.run(&host, &script).await?
