@@ -32,6 +32,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     [[ ${args[i]} == -n ]] && sizes=${args[i + 1]:-}
 done
 sizes=${sizes:-3 10 30 100}
+mkdir -p run
 largest=$(printf '%s\n' $sizes | sort -n | tail -1)
 ./hosts_up.sh "$largest" >/dev/null   # the client key and known_hosts the config names
 for n in $sizes; do
@@ -39,5 +40,6 @@ for n in $sizes; do
     PB_HOSTS_FILE=$dest/run/hosts-$n.txt PB_KEY=$dest/keys/id_ed25519 \
         PB_KNOWN_HOSTS=$dest/keys/known_hosts SWARMFORM_PREPARE=1 tools/swarmform.sh "$n" >/dev/null
 done
+./hosts_down.sh >/dev/null   # bench.sh starts the hosts each size needs
 trap './hosts_down.sh >/dev/null 2>&1 || true' EXIT
 ./bench.sh "$@"

@@ -449,7 +449,7 @@ pub fn upload_script(
         owner,
         group,
     };
-    Some(write_commands(None, &file, RemoteCommand::new("cat"))?.stdin(content.to_vec()))
+    Some(write_commands(&file)?.stdin(content.to_vec()))
 }
 
 /// One file of [`uploads_script`].
@@ -462,34 +462,89 @@ pub struct Upload<'a> {
     pub group: &'a str,
 }
 
-/// Several files written in one round trip, each as [`upload_script`] writes one, their
-/// contents one after the other on standard input: each temporary file is filled by `head -c
-/// SIZE`, which reads exactly its file's bytes from a pipe (GNU coreutils), so the next one
-/// starts where it stopped. `None` when a path is not absolute or names no file, or there
-/// are no files.
+/// Several files written in one round trip, each atomically (a temporary file renamed into
+/// place), their contents one after the other on standard input: each temporary file is
+/// filled by `head -c SIZE`, which reads exactly its file's bytes from a pipe (GNU
+/// coreutils), so the next one starts where it stopped. One `mkdir -p` for every folder, one
+/// `chmod` per mode and one `chown` per owner for all the temporary files, then one `mv` each:
+/// no file is in place before every one is written. `None` when a path is not absolute or
+/// names no file, or there are no files.
 pub fn uploads_script(files: &[Upload<'_>]) -> Option<Script> {
     if let [file] = files {
         return upload_script(file.path, file.content, file.mode, file.owner, file.group);
     }
-    let mut script: Option<Script> = None;
+    let mut folders: Vec<&str> = Vec::new();
+    for file in files {
+        let parent = Path::new(file.path).parent()?;
+        if !file.path.starts_with('/') || file.path.ends_with('/') || parent.as_os_str().is_empty()
+        {
+            return None;
+        }
+        let folder = parent.to_str()?;
+        if !folders.contains(&folder) {
+            folders.push(folder);
+        }
+    }
+    let temporary = |file: &Upload<'_>| format!("{}.swarmform-tmp", file.path);
+    // umask 077: each temporary file is private from its first byte (it may hold a key); the
+    // final modes are set before anything is renamed into place.
+    let mut script = Script::new(RemoteCommand::new("mkdir").arg("-p").args(folders))
+        .and(RemoteCommand::new("umask").arg("077"));
     let mut stdin = Vec::new();
     for file in files {
-        let reader = RemoteCommand::new("head")
-            .arg("-c")
-            .arg(file.content.len().to_string());
-        script = Some(write_commands(script, file, reader)?);
+        script = script.and(
+            RemoteCommand::new("head")
+                .arg("-c")
+                .arg(file.content.len().to_string())
+                .write_to(temporary(file)),
+        );
         stdin.extend_from_slice(file.content);
     }
-    Some(script?.stdin(stdin))
+    let mut modes: Vec<(u32, Vec<String>)> = Vec::new();
+    let mut owners: Vec<(String, Vec<String>)> = Vec::new();
+    for file in files {
+        let mode = file.mode & 0o7777;
+        match modes.iter_mut().find(|(other, _)| *other == mode) {
+            Some((_, paths)) => paths.push(temporary(file)),
+            None => modes.push((mode, vec![temporary(file)])),
+        }
+        let Some(ownership) = ownership(file.owner, file.group) else {
+            continue;
+        };
+        match owners.iter_mut().find(|(other, _)| *other == ownership) {
+            Some((_, paths)) => paths.push(temporary(file)),
+            None => owners.push((ownership, vec![temporary(file)])),
+        }
+    }
+    for (mode, paths) in modes {
+        script = script.and(
+            RemoteCommand::new("chmod")
+                .arg(format!("{mode:04o}"))
+                .args(paths),
+        );
+    }
+    for (ownership, paths) in owners {
+        script = script.and(RemoteCommand::new("chown").arg(ownership).args(paths));
+    }
+    for file in files {
+        script =
+            script.and(RemoteCommand::new("mv").args(["-f", temporary(file).as_str(), file.path]));
+    }
+    Some(script.stdin(stdin))
 }
 
-/// `mkdir -p DIR && umask 077 && READER > TMP && chmod && chown && mv -f TMP PATH`, after
-/// `before` when given.
-fn write_commands(
-    before: Option<Script>,
-    file: &Upload<'_>,
-    reader: RemoteCommand,
-) -> Option<Script> {
+/// `OWNER:GROUP` for chown, `None` when neither is given.
+fn ownership(owner: &str, group: &str) -> Option<String> {
+    match (owner.is_empty(), group.is_empty()) {
+        (false, false) => Some(format!("{owner}:{group}")),
+        (false, true) => Some(owner.to_owned()),
+        (true, false) => Some(format!(":{group}")),
+        (true, true) => None,
+    }
+}
+
+/// `mkdir -p DIR && umask 077 && cat > TMP && chmod && chown && mv -f TMP PATH`.
+fn write_commands(file: &Upload<'_>) -> Option<Script> {
     let path = file.path;
     let parent = Path::new(path).parent()?;
     if !path.starts_with('/') || path.ends_with('/') || parent.as_os_str().is_empty() {
@@ -497,27 +552,17 @@ fn write_commands(
     }
     let directory = parent.to_str()?;
     let temporary = format!("{path}.swarmform-tmp");
-    let mkdir = RemoteCommand::new("mkdir").args(["-p", directory]);
     // umask 077: the temporary file is private from its first byte (it may hold a key); the
     // final mode is set before it is renamed into place.
-    let mut script = match before {
-        None => Script::new(mkdir),
-        Some(before) => before.and(mkdir),
-    }
-    .and(RemoteCommand::new("umask").arg("077"))
-    .and(reader.write_to(temporary.clone()))
-    .and(
-        RemoteCommand::new("chmod")
-            .arg(format!("{:04o}", file.mode & 0o7777))
-            .arg(temporary.clone()),
-    );
-    let ownership = match (file.owner.is_empty(), file.group.is_empty()) {
-        (false, false) => Some(format!("{}:{}", file.owner, file.group)),
-        (false, true) => Some(file.owner.to_owned()),
-        (true, false) => Some(format!(":{}", file.group)),
-        (true, true) => None,
-    };
-    if let Some(ownership) = ownership {
+    let mut script = Script::new(RemoteCommand::new("mkdir").args(["-p", directory]))
+        .and(RemoteCommand::new("umask").arg("077"))
+        .and(RemoteCommand::new("cat").write_to(temporary.clone()))
+        .and(
+            RemoteCommand::new("chmod")
+                .arg(format!("{:04o}", file.mode & 0o7777))
+                .arg(temporary.clone()),
+        );
+    if let Some(ownership) = ownership(file.owner, file.group) {
         script = script.and(
             RemoteCommand::new("chown")
                 .arg(ownership)
@@ -531,4 +576,39 @@ fn write_commands(
 fn needs_sudo_password(stderr: &[u8]) -> bool {
     let text = String::from_utf8_lossy(stderr);
     text.contains("a password is required") || text.contains("a terminal is required")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Several files: one mkdir, each temporary file filled by `head -c` from the one standard
+    // input, one chmod per mode and one chown for all, then each renamed into place.
+    #[test]
+    fn several_files_go_in_one_script() {
+        let file = |path, content, mode| Upload {
+            path,
+            content,
+            mode,
+            owner: "root",
+            group: "root",
+        };
+        let script = uploads_script(&[
+            file("/etc/docker/daemon.json", b"{}\n".as_slice(), 0o644),
+            file("/etc/docker/tls/key.pem", b"KEY".as_slice(), 0o600),
+        ])
+        .expect("script");
+        assert_eq!(
+            script.display(),
+            "mkdir -p /etc/docker /etc/docker/tls && umask 077 && head -c 3 > /etc/docker/daemon.json.swarmform-tmp && head -c 3 > /etc/docker/tls/key.pem.swarmform-tmp && chmod 0644 /etc/docker/daemon.json.swarmform-tmp && chmod 0600 /etc/docker/tls/key.pem.swarmform-tmp && chown 'root:root' /etc/docker/daemon.json.swarmform-tmp /etc/docker/tls/key.pem.swarmform-tmp && mv -f /etc/docker/daemon.json.swarmform-tmp /etc/docker/daemon.json && mv -f /etc/docker/tls/key.pem.swarmform-tmp /etc/docker/tls/key.pem"
+        );
+        assert_eq!(script.stdin_bytes(), Some(b"{}\nKEY".as_slice()));
+        assert!(
+            uploads_script(&[
+                file("relative", b"".as_slice(), 0o644),
+                file("/x", b"".as_slice(), 0o644)
+            ])
+            .is_none()
+        );
+    }
 }
