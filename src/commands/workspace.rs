@@ -235,8 +235,6 @@ impl LoadedConfig {
             .collect()
     }
 
-    /// The hosts whose facts a plan reads: the config's, in config order, then those only the
-    /// state remembers.
     /// The hosts whose facts include the swarm's node list: those that may be managers, by
     /// the config or by the state.
     pub fn fact_managers(&self, state: Option<&State>) -> BTreeSet<String> {
@@ -254,6 +252,8 @@ impl LoadedConfig {
         managers
     }
 
+    /// The hosts whose facts a plan reads: the config's, in config order, then those only the
+    /// state remembers.
     pub fn fact_hosts(&self, state: Option<&State>) -> Vec<String> {
         let mut hosts: Vec<String> = self
             .config

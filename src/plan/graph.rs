@@ -129,23 +129,22 @@ impl Graph {
             destroy: None,
             create_before_destroy: members.iter().any(|member| member.create_before_destroy),
         };
+        // A barrier vertex is made once a member has a vertex of that phase.
+        let made = |graph: &mut Graph, slot: &mut Option<NodeIndex>, phase| {
+            *slot.get_or_insert_with(|| {
+                graph.add_vertex(Vertex {
+                    address: group.clone(),
+                    phase,
+                })
+            })
+        };
         for member in members {
             if let Some(apply) = self.vertex(&member.address, Phase::Apply) {
-                let after = *barrier.apply.get_or_insert_with(|| {
-                    self.add_vertex(Vertex {
-                        address: group.clone(),
-                        phase: Phase::Apply,
-                    })
-                });
+                let after = made(self, &mut barrier.apply, Phase::Apply);
                 self.edge(Some(apply), Some(after), Edge::Dependency);
             }
             if let Some(destroy) = self.vertex(&member.address, Phase::Destroy) {
-                let before = *barrier.destroy.get_or_insert_with(|| {
-                    self.add_vertex(Vertex {
-                        address: group.clone(),
-                        phase: Phase::Destroy,
-                    })
-                });
+                let before = made(self, &mut barrier.destroy, Phase::Destroy);
                 self.edge(Some(before), Some(destroy), Edge::Dependency);
             }
         }

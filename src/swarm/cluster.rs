@@ -121,27 +121,7 @@ pub(super) async fn swarm_init(
     }
     command = swarm_settings(command, work);
     // The init and the manager's answer after it (the cluster id), in one round trip.
-    let script = Script::new(command.clone()).and(docker(&["info", "--format", "{{json .Swarm}}"]));
-    let output = context.run(on, &script).await?;
-    if !output.success() {
-        return Err(context.failure(on, &Script::new(command), &output, Some("check the advertise address: it must be an address of this host that the other nodes reach")));
-    }
-    let info = match output
-        .stdout_text()
-        .lines()
-        .last()
-        .and_then(facts::SwarmInfo::parse)
-    {
-        Some(info) => {
-            context.remember_membership(on, &info);
-            info
-        }
-        None => facts::swarm_info(context, on).await?,
-    };
-    // The new swarm's first node has no labels yet.
-    if let Ok(mut joined) = context.joined.lock() {
-        joined.insert(info.node_id.clone());
-    }
+    let info = facts::enter_swarm(context, on, command, "check the advertise address: it must be an address of this host that the other nodes reach").await?;
     if work.value("autolock").and_then(Value::as_bool) == Some(true) {
         keep_unlock_key(context, on, true).await?;
     }

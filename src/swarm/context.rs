@@ -47,9 +47,9 @@ pub struct Context {
     pub(super) membership: Mutex<BTreeMap<String, SwarmInfo>>,
     /// The node ids this run's `docker swarm join`s made: new nodes, with no labels yet.
     pub(super) joined: Mutex<std::collections::BTreeSet<String>>,
-    /// The facts this run's plan read a moment ago, by host (none for a saved plan, whose
-    /// facts are older): a step need not ask again what they answer.
-    pub(super) facts: BTreeMap<String, super::facts::HostFacts>,
+    /// The hosts whose dockerd answered the facts this run's plan read a moment ago (none for
+    /// a saved plan, whose facts are older): no step asks them again.
+    pub(super) docker_answering: std::collections::BTreeSet<String>,
     /// The swarm's unlock key once read during this run; never stored in the state.
     pub(super) unlock_key: Mutex<Option<String>>,
     /// Set when this run locked the swarm (autolock turned on): the key, shown once.
@@ -193,7 +193,7 @@ impl Context {
             tokens: ReadOnce::default(),
             managers: ReadOnce::default(),
             membership: Mutex::new(BTreeMap::new()),
-            facts: BTreeMap::new(),
+            docker_answering: std::collections::BTreeSet::new(),
             joined: Mutex::new(std::collections::BTreeSet::new()),
             unlock_key: Mutex::new(None),
             new_unlock_key: Mutex::new(None),
@@ -261,12 +261,12 @@ impl Context {
     /// host's swarm membership, known until a step changes it. (Not for a saved plan's facts,
     /// read earlier.) A worker's cluster id is the one a manager listing it gave.
     pub fn with_facts(mut self, facts: &[super::facts::HostFacts]) -> Context {
-        self.facts = facts
-            .iter()
-            .map(|facts| (facts.host.clone(), facts.clone()))
-            .collect();
         for facts in facts {
-            let (Some(state), Some(_)) = (facts.swarm, &facts.docker_version) else {
+            if facts.docker_version.is_none() {
+                continue;
+            }
+            self.docker_answering.insert(facts.host.clone());
+            let Some(state) = facts.swarm else {
                 continue;
             };
             self.remember_membership(
@@ -284,9 +284,7 @@ impl Context {
 
     /// Whether this run's facts found dockerd answering on `host`.
     pub(super) fn docker_answered(&self, host: &str) -> bool {
-        self.facts
-            .get(host)
-            .is_some_and(|facts| facts.docker_version.is_some())
+        self.docker_answering.contains(host)
     }
 
     /// Forgets what the run knew of memberships when `script` may change one: `docker swarm

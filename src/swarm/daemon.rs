@@ -265,18 +265,26 @@ const RESTARTED: &str = "::swarmform::restarted::";
 /// for a host in a swarm, `docker info`'s swarm section, so one round trip says the restart
 /// worked, that dockerd answers and whether the node came back locked.
 pub(super) fn restart_commands(files: Option<Script>, before: &BeforeRestart) -> Script {
-    let reload = RemoteCommand::new("systemctl").arg("daemon-reload");
+    let [reload, restart] = reload_and_restart();
     let script = match files {
         None => Script::new(reload),
         Some(files) => files.and(reload),
     }
-    .and(RemoteCommand::new("systemctl").args(["restart", "docker"]))
+    .and(restart)
     .and(RemoteCommand::new("echo").arg(RESTARTED));
     if before.outside_swarm {
         script
     } else {
         script.and(docker(&["info", "--format", "{{json .Swarm}}"]))
     }
+}
+
+/// `systemctl daemon-reload` and `systemctl restart docker`.
+fn reload_and_restart() -> [RemoteCommand; 2] {
+    [
+        RemoteCommand::new("systemctl").arg("daemon-reload"),
+        RemoteCommand::new("systemctl").args(["restart", "docker"]),
+    ]
 }
 
 /// After the script of [`restart_commands`] ran: a failed restart is the step's error;
@@ -292,8 +300,8 @@ pub(super) async fn finish_restart(
     let stdout = output.stdout_text();
     let Some((_, answer)) = stdout.split_once(RESTARTED) else {
         // What failed is the restart (the files were written, or the batch said otherwise).
-        let restart = Script::new(RemoteCommand::new("systemctl").arg("daemon-reload"))
-            .and(RemoteCommand::new("systemctl").args(["restart", "docker"]));
+        let [reload, restart] = reload_and_restart();
+        let restart = Script::new(reload).and(restart);
         return Err(context.failure(&host, &restart, output, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting")));
     };
     let answered = if before.outside_swarm && output.success() {

@@ -68,9 +68,42 @@ pub async fn swarm_info(context: &Context, host: &str) -> Result<SwarmInfo, Step
     Ok(info)
 }
 
-/// What `host` last said about its swarm during this run (the plan's facts for a host not in
-/// a swarm, or the last [`swarm_info`] a step read) when no command that changes membership
-/// ran since; else read live. For the checks before a restart or a join, which need not ask
+/// `command` (`docker swarm init` or `join`) and the host's `docker info` after it, in one
+/// round trip: what the host says about its swarm once it is in one, remembered for
+/// [`membership`]; the new node's id is one this run made, with no labels yet. A failure
+/// names only `command`, with `hint`.
+pub async fn enter_swarm(
+    context: &Context,
+    host: &str,
+    command: RemoteCommand,
+    hint: &str,
+) -> Result<SwarmInfo, StepError> {
+    let script = Script::new(command.clone()).and(docker(&["info", "--format", "{{json .Swarm}}"]));
+    let output = context.run(host, &script).await?;
+    if !output.success() {
+        return Err(context.failure(host, &Script::new(command), &output, Some(hint)));
+    }
+    let info = match output
+        .stdout_text()
+        .lines()
+        .last()
+        .and_then(SwarmInfo::parse)
+    {
+        Some(info) => {
+            context.remember_membership(host, &info);
+            info
+        }
+        None => swarm_info(context, host).await?,
+    };
+    if let Ok(mut joined) = context.joined.lock() {
+        joined.insert(info.node_id.clone());
+    }
+    Ok(info)
+}
+
+/// What `host` last said about its swarm during this run (the plan's facts, or the last
+/// [`swarm_info`] a step read) when no command that changes membership ran since; else read
+/// live. For the checks before a restart or a join, which need not ask
 /// again what the run read a moment ago.
 pub async fn membership(context: &Context, host: &str) -> Result<SwarmInfo, StepError> {
     match context.known_membership(host) {

@@ -1,6 +1,6 @@
 //! `-target`: a plan restricted to some addresses, what they need and what needs them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::PlanError;
 use crate::address::{Address, Target};
@@ -48,40 +48,45 @@ pub(super) fn restrict(changes: Vec<Change>, targets: &[Target]) -> Result<Vec<C
         })
         .map(|change| change.address.clone())
         .collect();
-    // A group dependency (`node.*`) stands for each of its members.
-    let depends_on: Vec<BTreeSet<Address>> = changes
+    // A group dependency (`node.*`) stands for each of its members, found once per group.
+    let mut members: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for group in changes
+        .iter()
+        .flat_map(|change| &change.depends_on)
+        .filter(|dependency| dependency.is_group())
+    {
+        members.entry(group).or_insert_with(|| {
+            changes
+                .iter()
+                .filter(|other| group.covers(&other.address))
+                .map(|other| &other.address)
+                .collect()
+        });
+    }
+    let depends_on: Vec<BTreeSet<&Address>> = changes
         .iter()
         .map(|change| {
-            let mut members: BTreeSet<Address> = change
-                .depends_on
-                .iter()
-                .filter(|dependency| !dependency.is_group())
-                .cloned()
-                .collect();
-            for group in change
-                .depends_on
-                .iter()
-                .filter(|dependency| dependency.is_group())
-            {
-                members.extend(
-                    changes
-                        .iter()
-                        .filter(|other| group.covers(&other.address))
-                        .map(|other| other.address.clone()),
-                );
+            let mut depends_on = BTreeSet::new();
+            for dependency in &change.depends_on {
+                match members.get(dependency) {
+                    Some(members) => depends_on.extend(members.iter().copied()),
+                    None => {
+                        depends_on.insert(dependency);
+                    }
+                }
             }
-            members
+            depends_on
         })
         .collect();
     loop {
         let before = keep.len();
         for (change, depends_on) in changes.iter().zip(&depends_on) {
             if keep.contains(&change.address) && change.action != Action::Delete {
-                keep.extend(depends_on.iter().cloned());
+                keep.extend(depends_on.iter().map(|&dependency| dependency.clone()));
             }
             if depends_on
                 .iter()
-                .any(|dependency| keep.contains(dependency))
+                .any(|dependency| keep.contains(*dependency))
                 && changes.iter().any(|other| {
                     keep.contains(&other.address)
                         && other.action == Action::Delete

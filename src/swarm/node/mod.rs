@@ -126,27 +126,7 @@ pub(super) async fn join(
     }
     command = command.arg(manager_address);
     // The join and the node's own answer after it (its node id), in one round trip.
-    let script = Script::new(command.clone()).and(docker(&["info", "--format", "{{json .Swarm}}"]));
-    let output = context.run(&host, &script).await?;
-    if !output.success() {
-        // The join failed (a node that joined answers `docker info`): name only the join.
-        return Err(context.failure(&host, &Script::new(command), &output, Some("the node must reach the manager on port 2377/tcp, and 7946/tcp+udp and 4789/udp between nodes")));
-    }
-    let joined = match output
-        .stdout_text()
-        .lines()
-        .last()
-        .and_then(SwarmInfo::parse)
-    {
-        Some(info) => {
-            context.remember_membership(&host, &info);
-            info
-        }
-        None => facts::swarm_info(context, &host).await?,
-    };
-    if let Ok(mut joined_now) = context.joined.lock() {
-        joined_now.insert(joined.node_id.clone());
-    }
+    let joined = facts::enter_swarm(context, &host, command, "the node must reach the manager on port 2377/tcp, and 7946/tcp+udp and 4789/udp between nodes").await?;
     Ok(joined.node_id)
 }
 

@@ -85,9 +85,7 @@ pub(crate) fn reads_stdin(argv: &[String]) -> bool {
     match program_name(&argv[0]) {
         "cat" => args.iter().all(|arg| arg.starts_with('-') && *arg != "-") || args.contains(&"-"),
         "tee" => true,
-        "head" => args
-            .iter()
-            .all(|arg| arg.starts_with('-') || arg.parse::<usize>().is_ok()),
+        "head" => head_words(&args).1.is_empty(),
         "sha256sum" => !args.iter().any(|arg| !arg.starts_with('-')) || args.contains(&"-"),
         "grep" => {
             let operands: Vec<&&str> = args
@@ -108,33 +106,31 @@ pub(crate) fn reads_at_most(argv: &[String]) -> Option<usize> {
     if program_name(&argv[0]) != "head" {
         return None;
     }
-    head_bytes(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>())
+    head_words(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>()).0
 }
 
-/// `N` of `head -c N` (or `-cN`).
-fn head_bytes(args: &[&str]) -> Option<usize> {
+/// `head -c N [FILE]`'s words: N (`-c N` or `-cN`) and the file operands.
+fn head_words<'a>(args: &[&'a str]) -> (Option<usize>, Vec<&'a str>) {
+    let mut count = None;
+    let mut operands = Vec::new();
     let mut words = args.iter();
     while let Some(word) = words.next() {
         if *word == "-c" {
-            return words.next()?.parse().ok();
-        }
-        if let Some(count) = word.strip_prefix("-c") {
-            return count.parse().ok();
+            count = words.next().and_then(|word| word.parse().ok());
+        } else if let Some(text) = word.strip_prefix("-c") {
+            count = text.parse().ok();
+        } else if !word.starts_with('-') {
+            operands.push(*word);
         }
     }
-    None
+    (count, operands)
 }
 
 /// `head -c N [FILE]`: the first N bytes (only `-c` is simulated).
 fn head(args: &[&str], fs: &Fs, stdin: Vec<u8>) -> Output {
-    let Some(count) = head_bytes(args) else {
+    let (Some(count), operands) = head_words(args) else {
         return Output::error("head: only `head -c N` is simulated\n", 1);
     };
-    let operands: Vec<&str> = args
-        .iter()
-        .copied()
-        .filter(|word| !word.starts_with("-c") && word.parse::<usize>().is_err())
-        .collect();
     let content = match operands.first() {
         None => stdin,
         Some(path) => match fs.read(path) {
