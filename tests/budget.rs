@@ -95,21 +95,22 @@ fn each_host_costs_what_the_budget_says() {
         .file("monitoring.yml", MONITORING);
 
     test.apply();
-    // Facts, files + restart, init, a network each, the worker token, each node's ownership
-    // labels, and per stack its deploy and one poll of its services and their updates.
+    // Facts, files + restart, init, a network each, the worker token, and per stack its
+    // deploy and one poll of its services and their updates. Nothing per node: a node carries
+    // no ownership label (which would be a `docker node update` per node on the manager).
     within(
         &cost(&test, "node1", 0),
-        3 + NETWORKS + 1 + HOSTS + 3 * STACKS,
+        3 + NETWORKS + 1 + 3 * STACKS,
         // Calls: the facts' info and node list, none after the restart of a host in no
-        // swarm, the init and its info, inspect or create per network, the token, the labels,
-        // per stack the deploy and two reads.
-        2 + 2 + 2 * NETWORKS + 1 + HOSTS + 3 * STACKS,
+        // swarm, the init and its info, inspect or create per network, the token, per stack
+        // the deploy and two reads.
+        2 + 2 + 2 * NETWORKS + 1 + 3 * STACKS,
         "first apply, manager",
     );
     for worker in 2..=HOSTS {
         // Facts (docker info, no `docker node ls`, which fails on a worker), files + restart
         // (no `docker info`: the host is in no swarm, and the restart returns once dockerd
-        // answers), the join (with `docker info` after it, for the node id).
+        // answers), the join (with `docker info --format {{.Swarm.NodeID}}` after it).
         within(
             &cost(&test, &format!("node{worker}"), 0),
             3,

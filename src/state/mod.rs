@@ -10,5 +10,5 @@ pub use file::{StateFile, temporary_beside, write_atomically};
 pub use lock::{LockGuard, LockInfo, force_unlock};
 pub use model::{
     ADDRESS_LABEL, FORMAT_VERSION, GHOST, HostKey, LABEL_PREFIX, LINEAGE_LABEL, ResourceState,
-    State, UNLABELLED,
+    State,
 };

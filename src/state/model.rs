@@ -126,10 +126,6 @@ pub struct ResourceState {
 /// whose entry it was.
 pub const GHOST: &str = "ghost_of";
 
-/// The attribute a refresh records on a node that lacks swarmform's ownership labels (a node
-/// made by a version before them): the plan labels it.
-pub const UNLABELLED: &str = "ownership_labels";
-
 /// The labels swarmform puts on what it creates: the resource's address, and the lineage of
 /// the state that records it. Keys with this prefix are swarmform's.
 pub const LABEL_PREFIX: &str = "swarmform.";

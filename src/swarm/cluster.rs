@@ -121,7 +121,7 @@ pub(super) async fn swarm_init(
     }
     command = swarm_settings(command, work);
     // The init and the manager's answer after it (the cluster id), in one round trip.
-    let info = facts::enter_swarm(context, on, command, "check the advertise address: it must be an address of this host that the other nodes reach").await?;
+    let info = facts::init_swarm(context, on, command, "check the advertise address: it must be an address of this host that the other nodes reach").await?;
     if work.value("autolock").and_then(Value::as_bool) == Some(true) {
         keep_unlock_key(context, on, true).await?;
     }

@@ -250,6 +250,13 @@ impl Context {
         }
     }
 
+    /// A node id this run's `docker swarm init` or `join` made: it has no labels to read.
+    pub(super) fn remember_joined(&self, node_id: &str) {
+        if let Ok(mut joined) = self.joined.lock() {
+            joined.insert(node_id.to_owned());
+        }
+    }
+
     pub(super) fn known_membership(&self, host: &str) -> Option<SwarmInfo> {
         self.membership
             .lock()

@@ -68,37 +68,83 @@ pub async fn swarm_info(context: &Context, host: &str) -> Result<SwarmInfo, Step
     Ok(info)
 }
 
-/// `command` (`docker swarm init` or `join`) and the host's `docker info` after it, in one
-/// round trip: what the host says about its swarm once it is in one, remembered for
-/// [`membership`]; the new node's id is one this run made, with no labels yet. A failure
-/// names only `command`, with `hint`.
-pub async fn enter_swarm(
+/// `docker swarm init` and the host's `docker info` after it, in one round trip: what the
+/// new manager says about its swarm (its cluster id), remembered for [`membership`]; the new
+/// node's id is one this run made, with no labels yet. A failure names only `command`, with
+/// `hint`.
+pub async fn init_swarm(
     context: &Context,
     host: &str,
     command: RemoteCommand,
     hint: &str,
 ) -> Result<SwarmInfo, StepError> {
-    let script = Script::new(command.clone()).and(docker(&["info", "--format", "{{json .Swarm}}"]));
-    let output = context.run(host, &script).await?;
-    if !output.success() {
-        return Err(context.failure(host, &Script::new(command), &output, Some(hint)));
-    }
-    let info = match output
-        .stdout_text()
-        .lines()
-        .last()
-        .and_then(SwarmInfo::parse)
-    {
+    let read = docker(&["info", "--format", "{{json .Swarm}}"]);
+    let stdout = enter_swarm(context, host, command, read, hint).await?;
+    let info = match stdout.lines().last().and_then(SwarmInfo::parse) {
         Some(info) => {
             context.remember_membership(host, &info);
             info
         }
         None => swarm_info(context, host).await?,
     };
-    if let Ok(mut joined) = context.joined.lock() {
-        joined.insert(info.node_id.clone());
-    }
+    context.remember_joined(&info.node_id);
     Ok(info)
+}
+
+/// `docker swarm join` and the new node's id after it, in one round trip. `docker swarm join`
+/// succeeds only once the node is in the swarm (a timeout is an error), and says whether it
+/// joined as a manager or a worker; only the id is asked (`{{.Swarm.NodeID}}`). What the
+/// node would say about its swarm is remembered for [`membership`]: active, a manager's
+/// `cluster_id` (a worker's `docker info` shows none).
+pub async fn join_swarm(
+    context: &Context,
+    host: &str,
+    command: RemoteCommand,
+    cluster_id: &str,
+    hint: &str,
+) -> Result<SwarmInfo, StepError> {
+    let read = docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
+    let stdout = enter_swarm(context, host, command, read, hint).await?;
+    let node_id = stdout
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or_default();
+    let info = if !node_id.is_empty() && node_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let control_available = stdout.contains("joined a swarm as a manager");
+        let info = SwarmInfo {
+            node_id: node_id.to_owned(),
+            local_node_state: "active".to_owned(),
+            control_available,
+            cluster_id: if control_available {
+                cluster_id.to_owned()
+            } else {
+                String::new()
+            },
+        };
+        context.remember_membership(host, &info);
+        info
+    } else {
+        swarm_info(context, host).await?
+    };
+    context.remember_joined(&info.node_id);
+    Ok(info)
+}
+
+/// `command && read` on `host`: its standard output, or a failure that names only `command`.
+async fn enter_swarm(
+    context: &Context,
+    host: &str,
+    command: RemoteCommand,
+    read: RemoteCommand,
+    hint: &str,
+) -> Result<String, StepError> {
+    let script = Script::new(command.clone()).and(read);
+    let output = context.run(host, &script).await?;
+    if !output.success() {
+        return Err(context.failure(host, &Script::new(command), &output, Some(hint)));
+    }
+    Ok(output.stdout_text())
 }
 
 /// What `host` last said about its swarm during this run (the plan's facts, or the last

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::model::{Action, Change, HostFacts, Mode, Plan, StateRef, Stray, Unlabelled, Warning};
 use crate::address::{Address, Kind, Target};
 use crate::config::desired::Desired;
-use crate::state::{ADDRESS_LABEL, GHOST, LINEAGE_LABEL, State, UNLABELLED};
+use crate::state::{GHOST, State};
 
 /// What the command line asks of the planner.
 #[derive(Debug, Clone, Default)]
@@ -136,14 +136,6 @@ pub fn plan(
                 } else {
                     ""
                 }
-            ));
-        }
-        if change.address.kind == Kind::Node
-            && change.action == Action::Update
-            && change.before(UNLABELLED).is_some()
-        {
-            change.reasons.push(format!(
-                "labels the node as swarmform's (`{ADDRESS_LABEL}`, `{LINEAGE_LABEL}`): it was made before swarmform labelled its nodes"
             ));
         }
         if cut_off && change.address.kind == Kind::Node {

@@ -16,13 +16,13 @@ use crate::address::Kind;
 use crate::change::{Action, Mode};
 use crate::config::model::{Availability, Role};
 use crate::ssh::Script;
-use crate::state::UNLABELLED;
+use crate::state::LABEL_PREFIX;
 
+use super::SwarmInfo;
 use super::Work;
 use super::context::*;
 use super::{KindStep, PrimitiveStep, Proposal, Step};
 use super::{StepError, facts};
-use super::{SwarmInfo, ownership};
 
 /// Records the node id of a node change's host in the run's state, when it was not yet.
 pub(super) async fn remember_node_id(context: &Context, work: &Work) -> Result<(), StepError> {
@@ -126,7 +126,7 @@ pub(super) async fn join(
     }
     command = command.arg(manager_address);
     // The join and the node's own answer after it (its node id), in one round trip.
-    let joined = facts::enter_swarm(context, &host, command, "the node must reach the manager on port 2377/tcp, and 7946/tcp+udp and 4789/udp between nodes").await?;
+    let joined = facts::join_swarm(context, &host, command, &manager.cluster_id, "the node must reach the manager on port 2377/tcp, and 7946/tcp+udp and 4789/udp between nodes").await?;
     Ok(joined.node_id)
 }
 
@@ -164,15 +164,29 @@ pub(super) async fn join_token(
         .await
 }
 
-/// Labels with replace semantics: keys not in the config are removed.
+/// The config's labels with replace semantics: keys not in the config are removed, except
+/// `swarmform.*` ones (ownership labels versions before 2026-12-04 put on nodes). A node is
+/// swarmform's because its host is in the config and its id is what that host's dockerd
+/// reports; it carries no ownership label, which would cost a `docker node update` per node
+/// on a manager, one after another.
 pub(super) async fn set_labels(context: &Context, work: &Work, via: &str) -> Result<(), StepError> {
+    let wanted: BTreeMap<String, String> = work
+        .value("labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     let id = node_id(context, work).await?;
     // A node this run's `docker swarm join` made has no labels yet: nothing to read.
     let joined_now = context
         .joined
         .lock()
         .is_ok_and(|joined| joined.contains(&id));
-    let current: BTreeMap<String, String> = if joined_now {
+    let mut current: BTreeMap<String, String> = if joined_now {
         BTreeMap::new()
     } else {
         let inspect = context
@@ -187,18 +201,7 @@ pub(super) async fn set_labels(context: &Context, work: &Work, via: &str) -> Res
             .await?;
         serde_json::from_str(inspect.stdout_text().trim()).unwrap_or_default()
     };
-    let mut wanted: BTreeMap<String, String> = work
-        .value("labels")
-        .and_then(Value::as_object)
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    // swarmform's own: which resource the node is, and which state records it.
-    wanted.extend(ownership::labels(context, &work.address));
+    current.retain(|key, _| !key.starts_with(LABEL_PREFIX));
     if current == wanted {
         return Ok(());
     }
@@ -562,7 +565,7 @@ impl NodeStep {
 /// What a node change takes. A node that goes is drained, demoted (a manager), leaves, and its
 /// entry is removed from a surviving manager; the last manager of a destroyed swarm leaves with
 /// the swarm instead. A new node joins (the bootstrap manager has run `swarm init`), gets its
-/// availability, and always its labels (swarmform's ownership labels with the config's).
+/// availability and its labels (the config's; an adopted node's others are removed).
 pub fn steps(change: &Proposal) -> Vec<Step> {
     let via = change.anchor.to_owned();
     let name = &change.address.name;
@@ -634,7 +637,7 @@ pub fn steps(change: &Proposal) -> Vec<Step> {
                 .into(),
             );
         }
-        if change.changed("labels") || change.before(UNLABELLED).is_some() {
+        if change.changed("labels") {
             steps.push(NodeStep::SetLabels { via }.into());
         }
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::address::{Address, Kind};
 use crate::ssh::Script;
-use crate::state::{ADDRESS_LABEL, GHOST, LABEL_PREFIX, UNLABELLED};
+use crate::state::{GHOST, LABEL_PREFIX};
 use crate::swarm::context::*;
 use crate::swarm::facts::{HostFacts, SwarmState};
 use crate::swarm::refresh::Refreshed;
@@ -220,8 +220,8 @@ pub(in crate::swarm) async fn refresh(
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let labelled =
-            labels.get(ADDRESS_LABEL).and_then(Value::as_str) == Some(address.to_string().as_str());
+        // `swarmform.*` labels are not the config's: versions before 2026-12-04 put ownership
+        // labels on nodes. They are never drift and never removed.
         labels.retain(|key, _| !key.starts_with(LABEL_PREFIX));
         let live = [
             ("role", spec.get("Role").cloned()),
@@ -236,13 +236,6 @@ pub(in crate::swarm) async fn refresh(
         else {
             continue;
         };
-        if labelled {
-            entry.attributes.remove(UNLABELLED);
-        } else {
-            entry
-                .attributes
-                .insert(UNLABELLED.to_owned(), Value::from("missing"));
-        }
         for (name, value) in live {
             let Some(value) = value else { continue };
             if entry.attributes.get(name) != Some(&value) {

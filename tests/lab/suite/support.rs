@@ -497,15 +497,12 @@ pub fn node_labels(via: &str, node: &str) -> Result<Value, String> {
     )?;
     let mut labels: Value =
         serde_json::from_str(&text).map_err(|error| format!("{error}: {text}"))?;
-    // swarmform's ownership labels are on every node it manages; the callers check the rest.
-    let owner = labels["swarmform.address"].as_str().unwrap_or_default();
-    if owner != format!("node.{node}") {
-        return Err(format!(
-            "{node} does not carry swarmform.address=node.{node}: {text}"
-        ));
-    }
-    if !labels["swarmform.lineage"].is_string() {
-        return Err(format!("{node} does not carry swarmform.lineage: {text}"));
+    // A node carries the config's labels only: swarmform puts none of its own on nodes.
+    if let Some(key) = labels
+        .as_object()
+        .and_then(|object| object.keys().find(|key| key.starts_with("swarmform.")))
+    {
+        return Err(format!("{node} carries swarmform's label {key}: {text}"));
     }
     if let Some(object) = labels.as_object_mut() {
         object.retain(|key, _| !key.starts_with("swarmform."));
