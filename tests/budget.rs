@@ -164,3 +164,29 @@ fn each_host_costs_what_the_budget_says() {
     );
     test.run(&["plan", "--detailed-exitcode"]).success();
 }
+
+// The executor runs one vertex per host at a time and starts the longest chain first: on the
+// bootstrap manager the daemon.json write and dockerd's restart (which the init and every join
+// wait for) go right after the facts, before a file nothing waits for.
+#[test]
+fn the_bootstrap_managers_restart_goes_before_its_other_files() {
+    let workload = format!(
+        "{WORKLOAD}\n[files.notes]\npath = \"/srv/notes.txt\"\ncontent = \"x\\n\"\nhosts = [\"node1\"]\n"
+    );
+    let test = Test::with_hosts(HOSTS, 1)
+        .workloads(&workload)
+        .file("app.yml", APP)
+        .file("monitoring.yml", MONITORING);
+    test.apply();
+    let commands = test.commands("node1");
+    let restart = commands
+        .iter()
+        .position(|line| line.contains("systemctl restart docker"))
+        .expect("a restart");
+    let notes = commands
+        .iter()
+        .position(|line| line.contains("/srv/notes.txt"))
+        .expect("the file written");
+    assert_eq!(restart, 1, "{commands:#?}");
+    assert!(restart < notes, "{commands:#?}");
+}

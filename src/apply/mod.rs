@@ -6,6 +6,7 @@
 
 pub use crate::report;
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -107,7 +108,11 @@ pub async fn execute(
         })
         .collect();
     let mut status: BTreeMap<NodeIndex, Status> = BTreeMap::new();
-    let mut ready: BTreeSet<(Vertex, NodeIndex)> = BTreeSet::new();
+    // Ready vertices start longest chain first: with one vertex per host at a time, the
+    // bootstrap manager's restart goes before its unrelated file uploads, since the init and
+    // every join wait for it.
+    let chain = chain_lengths(graph_ref);
+    let mut ready: BTreeSet<(Reverse<usize>, Vertex, NodeIndex)> = BTreeSet::new();
     let mut queue: Vec<NodeIndex> = waiting
         .iter()
         .filter(|(_, count)| **count == 0)
@@ -145,7 +150,7 @@ pub async fn execute(
                 status.insert(index, Status::Done);
                 release(graph_ref, index, &mut waiting, &mut queue);
             } else {
-                ready.insert((vertex, index));
+                ready.insert((Reverse(chain[index.index()]), vertex, index));
             }
         }
         // Start what may start. Pending marks for everything starting now go to disk in one
@@ -153,8 +158,9 @@ pub async fn execute(
         // this like Ctrl-C does.
         if !summary.interrupted && !context.halted() {
             let mut starting = Vec::new();
-            let startable: Vec<(Vertex, NodeIndex)> = ready.iter().cloned().collect();
-            for (vertex, index) in startable {
+            let startable: Vec<(Reverse<usize>, Vertex, NodeIndex)> =
+                ready.iter().cloned().collect();
+            for (rank, vertex, index) in startable {
                 if running.len() + starting.len() >= parallelism.max(1) {
                     break;
                 }
@@ -167,7 +173,7 @@ pub async fn execute(
                     }
                     busy_hosts.insert(host.clone());
                 }
-                ready.remove(&(vertex.clone(), index));
+                ready.remove(&(rank, vertex.clone(), index));
                 starting.push((vertex, index, change));
             }
             let marked = starting
@@ -255,7 +261,7 @@ pub async fn execute(
             persist.save(&mut lock(&context))?;
         }
     }
-    summary.not_started = ready.into_iter().map(|(vertex, _)| vertex).collect();
+    summary.not_started = ready.into_iter().map(|(_, vertex, _)| vertex).collect();
     summary.not_started.extend(
         waiting
             .keys()
@@ -286,6 +292,25 @@ fn lock(context: &Context) -> std::sync::MutexGuard<'_, State> {
         .state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// For each vertex (by index), the number of vertices on the longest chain that starts at it
+/// and follows the edges to what depends on it: 1 for a vertex nothing depends on.
+fn chain_lengths(graph: &petgraph::graph::DiGraph<Vertex, crate::plan::graph::Edge>) -> Vec<usize> {
+    let mut chain = vec![1; graph.node_count()];
+    // The plan's graph has no cycle (the planner refuses one); if it had, all rank alike.
+    let Ok(order) = petgraph::algo::toposort(graph, None) else {
+        return chain;
+    };
+    for index in order.into_iter().rev() {
+        let longest = graph
+            .neighbors_directed(index, Direction::Outgoing)
+            .map(|after| chain[after.index()])
+            .max()
+            .unwrap_or(0);
+        chain[index.index()] = longest + 1;
+    }
+    chain
 }
 
 /// One vertex finished: its dependents may now be ready.

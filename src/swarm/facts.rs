@@ -178,40 +178,63 @@ fn sections(manager: bool) -> Vec<(&'static str, RemoteCommand)> {
             docker(&["node", "ls", "--format", "{{json .ID}}"]),
         ));
     }
-    sections.extend([
+    sections.push((
+        "addresses",
+        RemoteCommand::new("ip").args(["-j", "addr", "show"]),
+    ));
+    sections
+}
+
+/// What `docker info` says when dockerd answers, read from the host itself when it does not:
+/// run only when `docker info` fails.
+fn fallback_sections() -> Vec<(&'static str, RemoteCommand)> {
+    vec![
         (
             "os-release",
             RemoteCommand::new("cat").arg("/etc/os-release"),
         ),
         ("machine", RemoteCommand::new("uname").arg("-m")),
         ("hostname", RemoteCommand::new("hostname")),
-        (
-            "addresses",
-            RemoteCommand::new("ip").args(["-j", "addr", "show"]),
-        ),
-    ]);
-    sections
+    ]
 }
 
-/// One script that reads everything, one round trip: each section is `echo MARKER NAME &&
-/// COMMAND || true`, so a command that fails or does not exist (no Docker, no iproute2)
-/// leaves its section empty and the next one still runs; daemon.json comes last (see
-/// [`DAEMON_JSON`]). `manager`: the host may be a manager, so its node list is read too.
-pub fn facts_script(manager: bool) -> Script {
-    let marker = |name: &str| RemoteCommand::new("echo").arg(format!("{MARKER}{name}"));
-    let mut script: Option<Script> = None;
-    for (name, command) in sections(manager) {
+/// `echo MARKER NAME && COMMAND || true` for each section, chained.
+fn section_chain(
+    sections: Vec<(&'static str, RemoteCommand)>,
+    script: Option<Script>,
+) -> Option<Script> {
+    let mut script = script;
+    for (name, command) in sections {
+        let marker = RemoteCommand::new("echo").arg(format!("{MARKER}{name}"));
         script = Some(match script {
-            None => Script::new(marker(name)),
-            Some(script) => script.and(marker(name)),
+            None => Script::new(marker),
+            Some(script) => script.and(marker),
         });
         script = script.map(|script| script.and(command).or(RemoteCommand::new("true")));
     }
-    let script = script.unwrap_or_else(|| Script::new(RemoteCommand::new("true")));
     script
-        .and(marker(DAEMON_JSON))
+}
+
+/// One script that reads everything, one round trip: each section is `echo MARKER NAME &&
+/// COMMAND || true`, so a command that fails or does not exist (no iproute2) leaves its
+/// section empty and the next one still runs. When `docker info` fails (no Docker, dockerd
+/// down), `sh -c` runs the fallback sections (OS, architecture, hostname) in its place; when
+/// it answers, they cost nothing. daemon.json comes last (see [`DAEMON_JSON`]). `manager`: the
+/// host may be a manager, so its node list is read too.
+pub fn facts_script(manager: bool) -> Script {
+    let mut sections = sections(manager).into_iter();
+    let (name, info) = sections.next().expect("the docker-info section");
+    let fallbacks = section_chain(fallback_sections(), None)
+        .map(|fallbacks| fallbacks.render(false))
+        .unwrap_or_default();
+    let script = Script::new(RemoteCommand::new("echo").arg(format!("{MARKER}{name}")))
+        .and(info)
+        .or(RemoteCommand::new("sh").arg("-c").arg(fallbacks));
+    let script = section_chain(sections.collect(), Some(script)).expect("a script");
+    script
+        .and(RemoteCommand::new("echo").arg(format!("{MARKER}{DAEMON_JSON}")))
         .and(RemoteCommand::new("cat").arg(crate::config::desired::DAEMON_JSON_PATH))
-        .or(marker(DAEMON_JSON_MISSING))
+        .or(RemoteCommand::new("echo").arg(format!("{MARKER}{DAEMON_JSON_MISSING}")))
 }
 
 /// A host's facts, and the node ids it lists when it is a manager.
@@ -254,7 +277,11 @@ fn daemon_json_section(stdout: &str) -> DaemonJson {
 /// Reads the output of [`facts_script`]. Sections may be missing or empty; a section's text is
 /// whatever its command printed.
 pub fn parse_facts(host: &str, stdout: &str) -> Parsed {
-    let known: Vec<&str> = sections(true).into_iter().map(|(name, _)| name).collect();
+    let known: Vec<&str> = sections(true)
+        .into_iter()
+        .chain(fallback_sections())
+        .map(|(name, _)| name)
+        .collect();
     let mut texts: BTreeMap<&str, String> = BTreeMap::new();
     let mut current: Option<&str> = None;
     for line in stdout.lines() {
@@ -656,12 +683,13 @@ mod tests {
         assert_eq!(facts[2].cluster_id, None);
     }
 
-    // The script delimits every section and tolerates each command's failure.
+    // The script delimits every section and tolerates each command's failure; the OS,
+    // architecture and hostname are read from the host only when `docker info` fails.
     #[test]
     fn the_script_delimits_and_tolerates() {
         let line = facts_script(true).render(false);
         assert!(
-            line.starts_with("echo '::swarmform-facts::docker-info' && docker info --format '{{json .}}' || true && echo '::swarmform-facts::docker-nodes'"),
+            line.starts_with("echo '::swarmform-facts::docker-info' && docker info --format '{{json .}}' || sh -c 'echo '\\''::swarmform-facts::os-release'\\'' && cat /etc/os-release || true && echo '\\''::swarmform-facts::machine'\\'' && uname -m || true && echo '\\''::swarmform-facts::hostname'\\'' && hostname || true' && echo '::swarmform-facts::docker-nodes'"),
             "{line}"
         );
         assert!(
