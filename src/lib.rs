@@ -25,5 +25,6 @@ pub mod state;
 pub mod swarm;
 pub mod tls;
 pub mod ui;
+pub mod yaml;
 
 pub use run::run;

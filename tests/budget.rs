@@ -121,14 +121,18 @@ fn each_host_costs_what_the_budget_says() {
 
     let before = marks(&test);
     test.run(&["plan", "--detailed-exitcode"]).success();
-    // Facts, then the cluster read once: nodes, their details, networks, secrets, configs,
-    // stacks, services and their details.
+    // Facts (read before any worker's, with the node ids), then the cluster read ahead in two
+    // round trips: every node inspected and the networks, secrets, configs, stacks and
+    // services listed in one, the services inspected in the other. No `docker node ls` but
+    // the facts' own.
     within(
         &cost(&test, "node1", before[0]),
+        3,
         9,
-        10,
         "no-op plan, manager",
     );
+    let read = test.commands("node1")[before[0]..].join("\n");
+    assert_eq!(read.matches("node ls").count(), 1, "{read}");
     for worker in 2..=HOSTS {
         within(
             &cost(&test, &format!("node{worker}"), before[worker - 1]),
@@ -154,12 +158,12 @@ fn each_host_costs_what_the_budget_says() {
             "daemon change, worker",
         );
     }
-    // The refresh (9), its own restart (autolock check, drain and its waits, the script, the
+    // The refresh (3), its own restart (autolock check, drain and its waits, the script, the
     // wait for a leader, put back: 9), and each worker drained and put back through it (6).
     within(
         &cost(&test, "node1", before[0]),
+        3 + 9 + 6 * (HOSTS - 1),
         9 + 9 + 6 * (HOSTS - 1),
-        10 + 9 + 6 * (HOSTS - 1),
         "daemon change, manager",
     );
     test.run(&["plan", "--detailed-exitcode"]).success();

@@ -33,6 +33,9 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 sizes=${sizes:-3 10 30 100}
 mkdir -p run
+# Each test sshd binds its state dir over /etc/docker in its own mount namespace: the mount
+# point must exist, and a machine without Docker has none.
+mkdir -p /etc/docker
 largest=$(printf '%s\n' $sizes | sort -n | tail -1)
 ./hosts_up.sh "$largest" >/dev/null   # the client key and known_hosts the config names
 for n in $sizes; do

@@ -14,8 +14,10 @@ use crate::plan::graph::Graph;
 use crate::plan::{Plan, Warning, planner};
 use crate::ssh::Pool;
 use crate::state::State;
-use crate::swarm::Context;
+use crate::swarm::facts::HostFacts;
+use crate::swarm::refresh::Refreshed;
 use crate::swarm::refresh::refresh as refresh_cluster;
+use crate::swarm::{Context, StepError};
 
 /// A plan, its graph, and what was read to make it.
 pub(super) struct Planned {
@@ -59,15 +61,16 @@ pub(super) fn planned(
         let recorded = state.filter(|recorded| !recorded.resources.is_empty());
         // The hosts' facts come first: the refresh finds the swarm and the nodes' ids through
         // them.
+        let context = recorded.map(|recorded| Arc::new(context(&pool, loaded, recorded, reporter)));
         let (gathered, refreshed) = runtime.block_on(async {
-            let gathered = crate::swarm::facts::gather(&pool, &hosts, &managers).await;
-            let refreshed = match (&gathered, recorded) {
-                (Ok(facts), Some(recorded)) => {
-                    let context = Arc::new(context(&pool, loaded, recorded, reporter));
-                    Some(refresh_cluster(&context, recorded, facts).await)
-                }
-                _ => None,
-            };
+            let (gathered, refreshed) = read_and_refresh(
+                &pool,
+                &hosts,
+                &managers,
+                loaded.first_fact_host(recorded),
+                context.as_ref().zip(recorded),
+            )
+            .await;
             (gathered, refreshed)
         });
         if let Some(refreshed) = refreshed {
@@ -140,6 +143,47 @@ fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
 }
 
 /// What the refresh and the executor reach the cluster through.
+/// The hosts' facts, `first` before the others, then (with a recorded state) the refresh: the
+/// cluster is read ahead through `first` while the other hosts' facts come in
+/// ([`crate::swarm::refresh::read_ahead`]).
+pub(super) async fn read_and_refresh(
+    pool: &Arc<Pool>,
+    hosts: &[String],
+    managers: &BTreeSet<String>,
+    first: Option<String>,
+    refresh: Option<(&Arc<Context>, &State)>,
+) -> (
+    Result<Vec<HostFacts>, StepError>,
+    Option<Result<Refreshed, StepError>>,
+) {
+    let (sender, ahead) = match (&first, refresh) {
+        (Some(host), Some((context, _))) => {
+            let (sender, ahead) = crate::swarm::refresh::read_ahead(context, host);
+            (Some(sender), Some(ahead))
+        }
+        _ => (None, None),
+    };
+    let first = first.map(|host| crate::swarm::facts::First {
+        host,
+        facts: sender,
+    });
+    let (gathered, ()) = tokio::join!(
+        crate::swarm::facts::gather(pool, hosts, managers, first),
+        async {
+            if let Some(ahead) = ahead {
+                ahead.await;
+            }
+        }
+    );
+    let refreshed = match (&gathered, refresh) {
+        (Ok(facts), Some((context, recorded))) => {
+            Some(refresh_cluster(context, recorded, facts).await)
+        }
+        _ => None,
+    };
+    (gathered, refreshed)
+}
+
 pub(super) fn context(
     pool: &Arc<Pool>,
     loaded: &LoadedConfig,

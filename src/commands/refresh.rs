@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use super::error::{Error, OperateError};
-use super::planning::context;
+use super::planning::{context, read_and_refresh};
 use super::{ExitStatus, Workspace};
 use crate::apply::report::Silent;
 use crate::cli::RefreshArgs;
-use crate::swarm::refresh::refresh as refresh_cluster;
 
 pub(super) fn run(workspace: &Workspace, args: &RefreshArgs) -> Result<ExitStatus, Error> {
     let printer = workspace.printer();
@@ -26,9 +25,22 @@ pub(super) fn run(workspace: &Workspace, args: &RefreshArgs) -> Result<ExitStatu
     let hosts = loaded.fact_hosts(Some(&state));
     let managers = loaded.fact_managers(Some(&state));
     let refreshed = runtime.block_on(async {
-        let refreshed = match crate::swarm::facts::gather(&pool, &hosts, &managers).await {
-            Ok(facts) => refresh_cluster(&context, &state, &facts).await,
-            Err(error) => Err(error),
+        let refreshed = match read_and_refresh(
+            &pool,
+            &hosts,
+            &managers,
+            loaded.first_fact_host(Some(&state)),
+            Some((&context, &state)),
+        )
+        .await
+        {
+            (_, Some(refreshed)) => refreshed,
+            (Err(error), None) => Err(error),
+            // Not made: read_and_refresh refreshes whenever the facts were read.
+            (Ok(_), None) => Ok(crate::swarm::refresh::Refreshed {
+                state: state.clone(),
+                ..Default::default()
+            }),
         };
         pool.close().await;
         refreshed

@@ -252,6 +252,15 @@ impl LoadedConfig {
         managers
     }
 
+    /// The host whose facts a plan reads before the others': the first manager the state
+    /// records (the refresh reads the cluster through it), else the config's first manager
+    /// (a first apply initializes the swarm there, and everything waits for that).
+    pub fn first_fact_host(&self, state: Option<&State>) -> Option<String> {
+        state
+            .and_then(|state| state.manager_hosts().into_iter().next())
+            .or_else(|| self.desired.managers.first().cloned())
+    }
+
     /// The hosts whose facts a plan reads: the config's, in config order, then those only the
     /// state remembers.
     pub fn fact_hosts(&self, state: Option<&State>) -> Vec<String> {

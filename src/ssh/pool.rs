@@ -462,74 +462,116 @@ pub struct Upload<'a> {
     pub group: &'a str,
 }
 
-/// Several files written in one round trip, each atomically (a temporary file renamed into
-/// place), their contents one after the other on standard input: each temporary file is
-/// filled by `head -c SIZE`, which reads exactly its file's bytes from a pipe (GNU
-/// coreutils), so the next one starts where it stopped. One `mkdir -p` for every folder, one
-/// `chmod` per mode and one `chown` per owner for all the temporary files, then one `mv` each:
-/// no file is in place before every one is written. `None` when a path is not absolute or
-/// names no file, or there are no files.
+/// The folder beside its files where [`uploads_script`] stages them, one per folder.
+pub const STAGE: &str = ".swarmform-tmp";
+
+/// Several files written in one round trip, each atomically: one `tar -x` unpacks them all
+/// from standard input into a private folder beside their places (`DIR/.swarmform-tmp/`,
+/// mode 0700), with their modes (and owner `0:0` when every file is root's); one `chown` per
+/// other owner; one `mv` per folder renames them into place, so no file is in place before
+/// every one is written; one `rm -rf` takes the staging folders (and anything an interrupted
+/// run left in them). Four or five processes for any number of files, where a `head`, a
+/// `chmod` and a `mv` per file cost the host more than the round trip (issue 13). GNU tar
+/// creates a missing folder as `mkdir -p` does. `None` when a path is not absolute, names no
+/// file or cannot go into an archive, or there are no files.
 pub fn uploads_script(files: &[Upload<'_>]) -> Option<Script> {
     if let [file] = files {
         return upload_script(file.path, file.content, file.mode, file.owner, file.group);
     }
-    let mut folders: Vec<&str> = Vec::new();
+    if files.is_empty() {
+        return None;
+    }
+    // Each folder with its files, in the order given.
+    let mut folders: Vec<(&str, Vec<(&str, &Upload<'_>)>)> = Vec::new();
     for file in files {
-        let parent = Path::new(file.path).parent()?;
-        if !file.path.starts_with('/') || file.path.ends_with('/') || parent.as_os_str().is_empty()
-        {
+        let path = Path::new(file.path);
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return None;
+        };
+        if !file.path.starts_with('/') || file.path.ends_with('/') {
             return None;
         }
-        let folder = parent.to_str()?;
-        if !folders.contains(&folder) {
-            folders.push(folder);
+        let (folder, name) = (parent.to_str()?, name.to_str()?);
+        match folders.iter_mut().find(|(other, _)| *other == folder) {
+            Some((_, members)) => members.push((name, file)),
+            None => folders.push((folder, vec![(name, file)])),
         }
     }
-    let temporary = |file: &Upload<'_>| format!("{}.swarmform-tmp", file.path);
-    // umask 077: each temporary file is private from its first byte (it may hold a key); the
-    // final modes are set before anything is renamed into place.
-    let mut script = Script::new(RemoteCommand::new("mkdir").arg("-p").args(folders))
-        .and(RemoteCommand::new("umask").arg("077"));
-    let mut stdin = Vec::new();
-    for file in files {
-        script = script.and(
-            RemoteCommand::new("head")
-                .arg("-c")
-                .arg(file.content.len().to_string())
-                .write_to(temporary(file)),
-        );
-        stdin.extend_from_slice(file.content);
-    }
-    let mut modes: Vec<(u32, Vec<String>)> = Vec::new();
-    let mut owners: Vec<(String, Vec<String>)> = Vec::new();
-    for file in files {
-        let mode = file.mode & 0o7777;
-        match modes.iter_mut().find(|(other, _)| *other == mode) {
-            Some((_, paths)) => paths.push(temporary(file)),
-            None => modes.push((mode, vec![temporary(file)])),
+    let stage = |folder: &str| format!("{}/{STAGE}", folder.trim_end_matches('/'));
+    let root_owned = files
+        .iter()
+        .all(|file| matches!(file.owner, "root" | "0") && matches!(file.group, "root" | "0" | ""));
+    let mut archive = tar::Builder::new(Vec::new());
+    let header = |kind: tar::EntryType, mode: u32, size: usize| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(size as u64);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header
+    };
+    for (folder, members) in &folders {
+        let stage = stage(folder);
+        let relative = stage.trim_start_matches('/');
+        let mut folder_header = header(tar::EntryType::Directory, 0o700, 0);
+        archive
+            .append_data(&mut folder_header, relative, std::io::empty())
+            .ok()?;
+        for (name, file) in members {
+            let mut file_header = header(
+                tar::EntryType::Regular,
+                file.mode & 0o7777,
+                file.content.len(),
+            );
+            archive
+                .append_data(&mut file_header, format!("{relative}/{name}"), file.content)
+                .ok()?;
         }
-        let Some(ownership) = ownership(file.owner, file.group) else {
-            continue;
-        };
-        match owners.iter_mut().find(|(other, _)| *other == ownership) {
-            Some((_, paths)) => paths.push(temporary(file)),
-            None => owners.push((ownership, vec![temporary(file)])),
+    }
+    let stdin = archive.into_inner().ok()?;
+    // -p: the archive's modes, whatever the umask; -m: now as the modification time.
+    let owners: &[&str] = if root_owned {
+        &["--same-owner", "--numeric-owner"]
+    } else {
+        &["--no-same-owner"]
+    };
+    let mut script = Script::new(
+        RemoteCommand::new("tar")
+            .args(["-x", "-p", "-m"])
+            .args(owners.iter().copied())
+            .args(["-C", "/", "-f", "-"]),
+    );
+    if !root_owned {
+        let mut owners: Vec<(String, Vec<String>)> = Vec::new();
+        for (folder, members) in &folders {
+            for (name, file) in members {
+                let Some(ownership) = ownership(file.owner, file.group) else {
+                    continue;
+                };
+                let staged = format!("{}/{name}", stage(folder));
+                match owners.iter_mut().find(|(other, _)| *other == ownership) {
+                    Some((_, paths)) => paths.push(staged),
+                    None => owners.push((ownership, vec![staged])),
+                }
+            }
+        }
+        for (ownership, paths) in owners {
+            script = script.and(RemoteCommand::new("chown").arg(ownership).args(paths));
         }
     }
-    for (mode, paths) in modes {
-        script = script.and(
-            RemoteCommand::new("chmod")
-                .arg(format!("{mode:04o}"))
-                .args(paths),
-        );
+    for (folder, members) in &folders {
+        let staged = members
+            .iter()
+            .map(|(name, _)| format!("{}/{name}", stage(folder)));
+        script = script.and(RemoteCommand::new("mv").arg("-f").args(staged).arg(*folder));
     }
-    for (ownership, paths) in owners {
-        script = script.and(RemoteCommand::new("chown").arg(ownership).args(paths));
-    }
-    for file in files {
-        script =
-            script.and(RemoteCommand::new("mv").args(["-f", temporary(file).as_str(), file.path]));
-    }
+    script = script.and(
+        RemoteCommand::new("rm")
+            .arg("-rf")
+            .args(folders.iter().map(|(folder, _)| stage(folder))),
+    );
     Some(script.stdin(stdin))
 }
 
@@ -582,33 +624,83 @@ fn needs_sudo_password(stderr: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    // Several files: one mkdir, each temporary file filled by `head -c` from the one standard
-    // input, one chmod per mode and one chown for all, then each renamed into place.
+    // Several files: one tar unpacks them into a private folder beside their places, one mv
+    // per folder renames them in, one rm takes the folders; the archive holds each file with
+    // its mode.
     #[test]
     fn several_files_go_in_one_script() {
-        let file = |path, content, mode| Upload {
+        let file = |path, content, mode, owner, group| Upload {
             path,
             content,
             mode,
-            owner: "root",
-            group: "root",
+            owner,
+            group,
         };
-        let script = uploads_script(&[
-            file("/etc/docker/daemon.json", b"{}\n".as_slice(), 0o644),
-            file("/etc/docker/tls/key.pem", b"KEY".as_slice(), 0o600),
-        ])
-        .expect("script");
+        let files = [
+            file(
+                "/etc/docker/daemon.json",
+                b"{}\n".as_slice(),
+                0o644,
+                "root",
+                "root",
+            ),
+            file(
+                "/etc/docker/tls/key.pem",
+                b"KEY".as_slice(),
+                0o600,
+                "root",
+                "root",
+            ),
+            file(
+                "/etc/docker/tls/ca.pem",
+                b"CA".as_slice(),
+                0o644,
+                "root",
+                "",
+            ),
+        ];
+        let script = uploads_script(&files).expect("script");
         assert_eq!(
             script.display(),
-            "mkdir -p /etc/docker /etc/docker/tls && umask 077 && head -c 3 > /etc/docker/daemon.json.swarmform-tmp && head -c 3 > /etc/docker/tls/key.pem.swarmform-tmp && chmod 0644 /etc/docker/daemon.json.swarmform-tmp && chmod 0600 /etc/docker/tls/key.pem.swarmform-tmp && chown 'root:root' /etc/docker/daemon.json.swarmform-tmp /etc/docker/tls/key.pem.swarmform-tmp && mv -f /etc/docker/daemon.json.swarmform-tmp /etc/docker/daemon.json && mv -f /etc/docker/tls/key.pem.swarmform-tmp /etc/docker/tls/key.pem"
+            "tar -x -p -m --same-owner --numeric-owner -C / -f - && mv -f /etc/docker/.swarmform-tmp/daemon.json /etc/docker && mv -f /etc/docker/tls/.swarmform-tmp/key.pem /etc/docker/tls/.swarmform-tmp/ca.pem /etc/docker/tls && rm -rf /etc/docker/.swarmform-tmp /etc/docker/tls/.swarmform-tmp"
         );
-        assert_eq!(script.stdin_bytes(), Some(b"{}\nKEY".as_slice()));
-        assert!(
-            uploads_script(&[
-                file("relative", b"".as_slice(), 0o644),
-                file("/x", b"".as_slice(), 0o644)
-            ])
-            .is_none()
+        let archive = script.stdin_bytes().expect("an archive on stdin");
+        let mut entries = Vec::new();
+        for entry in tar::Archive::new(archive).entries().expect("entries") {
+            let mut entry = entry.expect("entry");
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut content).expect("content");
+            let header = entry.header();
+            entries.push((
+                entry.path().expect("path").display().to_string(),
+                header.mode().expect("mode"),
+                header.uid().expect("uid"),
+                String::from_utf8(content).expect("text"),
+            ));
+        }
+        let entry =
+            |path: &str, mode, content: &str| (path.to_owned(), mode, 0, content.to_owned());
+        assert_eq!(
+            entries,
+            [
+                entry("etc/docker/.swarmform-tmp", 0o700, ""),
+                entry("etc/docker/.swarmform-tmp/daemon.json", 0o644, "{}\n"),
+                entry("etc/docker/tls/.swarmform-tmp", 0o700, ""),
+                entry("etc/docker/tls/.swarmform-tmp/key.pem", 0o600, "KEY"),
+                entry("etc/docker/tls/.swarmform-tmp/ca.pem", 0o644, "CA"),
+            ]
         );
+        // Another owner: the archive's files are the writer's, then one chown per owner.
+        let mut other = files;
+        other[2].owner = "www-data";
+        other[2].group = "www-data";
+        assert_eq!(
+            uploads_script(&other).expect("script").display(),
+            "tar -x -p -m --no-same-owner -C / -f - && chown 'root:root' /etc/docker/.swarmform-tmp/daemon.json /etc/docker/tls/.swarmform-tmp/key.pem && chown 'www-data:www-data' /etc/docker/tls/.swarmform-tmp/ca.pem && mv -f /etc/docker/.swarmform-tmp/daemon.json /etc/docker && mv -f /etc/docker/tls/.swarmform-tmp/key.pem /etc/docker/tls/.swarmform-tmp/ca.pem /etc/docker/tls && rm -rf /etc/docker/.swarmform-tmp /etc/docker/tls/.swarmform-tmp"
+        );
+        let none = |path| file(path, b"".as_slice(), 0o644, "", "");
+        assert!(uploads_script(&[none("relative"), none("/x")]).is_none());
+        assert!(uploads_script(&[none("/etc/../x"), none("/y")]).is_none());
+        assert!(uploads_script(&[]).is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! and the small helpers the kinds share (docker command lines, Docker's ways of refusing).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -59,6 +59,9 @@ pub struct Context {
     pub(super) unlock_key_fallback: Option<std::path::PathBuf>,
     /// Set by a step after which nothing else may start (an unlock key kept elsewhere).
     halted: std::sync::atomic::AtomicBool,
+    /// Reads made ahead of the steps that want them ([`Context::read_ahead`]), by host and
+    /// command line: each answered once, then gone; all gone when the refresh ends.
+    reads: Mutex<BTreeMap<(String, String), Output>>,
 }
 
 /// Values a run reads once per key however many steps want them at the same moment
@@ -199,7 +202,85 @@ impl Context {
             new_unlock_key: Mutex::new(None),
             unlock_key_fallback: None,
             halted: std::sync::atomic::AtomicBool::new(false),
+            reads: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Runs several reads on `host` in one round trip, each between two marker lines, and
+    /// keeps what each that succeeded printed for the step that runs the same command line
+    /// ([`Context::run`] takes it instead of running it). What the reads printed, in their
+    /// order; `None` for one that failed (it runs again, alone, when a step wants it, and
+    /// fails there with its own message).
+    pub(super) async fn read_ahead(
+        &self,
+        host: &str,
+        reads: &[RemoteCommand],
+    ) -> Result<Vec<Option<Output>>, StepError> {
+        let Some((first, rest)) = reads.split_first() else {
+            return Ok(Vec::new());
+        };
+        let marker = |index: usize, end: &str| format!("::swarmform-read-{index}::{end}");
+        let section = |script: Script, index: usize, read: &RemoteCommand| {
+            script
+                .and(read.clone())
+                .and(RemoteCommand::new("echo").arg(marker(index, "ok")))
+                .or(RemoteCommand::new("echo").arg(marker(index, "failed")))
+        };
+        let mut script = section(
+            Script::new(RemoteCommand::new("echo").arg(marker(0, "start"))),
+            0,
+            first,
+        );
+        for (index, read) in rest.iter().enumerate() {
+            let index = index + 1;
+            script = section(
+                script.and(RemoteCommand::new("echo").arg(marker(index, "start"))),
+                index,
+                read,
+            );
+        }
+        let output = self.pool.run(host, &script).await?;
+        let stdout = output.stdout_text();
+        let mut answers = Vec::with_capacity(reads.len());
+        let mut reads_kept = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
+        for (index, read) in reads.iter().enumerate() {
+            let start = format!("{}\n", marker(index, "start"));
+            let ok = marker(index, "ok");
+            let answer = stdout
+                .find(&start)
+                .map(|at| &stdout[at + start.len()..])
+                .and_then(|text| text.find(&ok).map(|end| &text[..end]))
+                .map(|text| Output {
+                    exit_status: 0,
+                    stdout: text.as_bytes().to_vec(),
+                    stderr: Vec::new(),
+                });
+            if let Some(answer) = &answer {
+                let line = Script::new(read.clone()).display();
+                reads_kept.insert((host.to_owned(), line), answer.clone());
+            }
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    /// What [`Context::read_ahead`] read of `script` on `host`, taken (once).
+    pub(super) fn take_read(&self, host: &str, script: &Script) -> Option<Output> {
+        if script.stdin_bytes().is_some() {
+            return None;
+        }
+        self.reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(host.to_owned(), script.display()))
+    }
+
+    /// Forgets every read made ahead: what a step reads after the refresh is read then.
+    pub(super) fn forget_reads(&self) {
+        self.reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Where to keep a new unlock key that `unlock_key_file` cannot take, when it cannot be
@@ -330,6 +411,13 @@ impl Context {
     /// any request while the managers elect a leader. Such a refusal had no effect, so the
     /// command is sent again, for up to about 20 seconds.
     pub async fn run(&self, host: &str, script: &Script) -> Result<Output, StepError> {
+        if let Some(output) = self.take_read(host, script) {
+            self.reporter
+                .command(host, &format!("{} (read ahead)", script.display()));
+            self.reporter
+                .output(host, 0, &self.scrub(&output.stdout_text()), "");
+            return Ok(output);
+        }
         self.forget_membership(host, script);
         let mut attempt = 0;
         loop {

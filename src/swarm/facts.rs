@@ -454,42 +454,86 @@ fn unreachable_reason(error: &crate::ssh::SshError) -> String {
 /// sudo) is an error, as for refresh. A worker's cluster id is taken from a manager read here
 /// that lists its node; `managers` are the hosts that may be one (configured or recorded so),
 /// whose node lists are read.
+///
+/// `first`: the host whose read starts first and whose facts go to its sender the moment they
+/// are in, while the others' are still coming: the refresh reads the cluster through it
+/// meanwhile ([`super::refresh::read_ahead`]).
 pub async fn gather(
     pool: &Arc<Pool>,
     hosts: &[String],
     managers: &BTreeSet<String>,
+    first: Option<First>,
 ) -> Result<Vec<HostFacts>, StepError> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, host) in hosts.iter().enumerate() {
+    let read = |index: usize, host: &String| {
         let pool = Arc::clone(pool);
         let script = facts_script(managers.contains(host));
         let host = host.clone();
-        tasks.spawn(async move {
+        async move {
             let result = pool.run(&host, &script).await;
             (index, host, result)
-        });
-    }
+        }
+    };
     let mut parsed: Vec<Option<Parsed>> = vec![None; hosts.len()];
+    let mut first = first.filter(|first| hosts.contains(&first.host));
+    let mut tasks = tokio::task::JoinSet::new();
+    // The first host's read starts first; the others do not wait for it.
+    let order = first
+        .as_ref()
+        .and_then(|first| hosts.iter().position(|host| *host == first.host))
+        .into_iter()
+        .chain((0..hosts.len()).filter(|index| {
+            first
+                .as_ref()
+                .is_none_or(|first| hosts[*index] != first.host)
+        }))
+        .collect::<Vec<_>>();
+    for index in order {
+        tasks.spawn(read(index, &hosts[index]));
+    }
     while let Some(joined) = tasks.join_next().await {
         let Ok((index, host, result)) = joined else {
             continue;
         };
-        let entry = match result {
-            Ok(output) => parse_facts(&host, &output.stdout_text()),
-            Err(error) if super::refresh::unreachable(&error) => Parsed {
-                facts: HostFacts {
-                    host,
-                    unreachable: Some(unreachable_reason(&error)),
-                    ..HostFacts::default()
-                },
-                swarm_nodes: BTreeSet::new(),
-            },
-            Err(error) => return Err(error.into()),
-        };
+        let entry = parsed_or_unreachable(host, result)?;
+        if let Some(sender) = first
+            .take_if(|first| first.host == entry.facts.host)
+            .and_then(|first| first.facts)
+        {
+            // The receiver may be gone (nothing to read ahead): the facts stand on their own.
+            let _ = sender.send(entry.clone());
+        }
         parsed[index] = Some(entry);
     }
     let parsed: Vec<Parsed> = parsed.into_iter().flatten().collect();
     Ok(resolve_clusters(parsed))
+}
+
+/// The host [`gather`] starts with, and where its facts go the moment they are in.
+pub struct First {
+    pub host: String,
+    pub facts: Option<tokio::sync::oneshot::Sender<Parsed>>,
+}
+
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the step's, returned as it is by gather"
+)]
+fn parsed_or_unreachable(
+    host: String,
+    result: Result<crate::ssh::Output, crate::ssh::SshError>,
+) -> Result<Parsed, StepError> {
+    match result {
+        Ok(output) => Ok(parse_facts(&host, &output.stdout_text())),
+        Err(error) if super::refresh::unreachable(&error) => Ok(Parsed {
+            facts: HostFacts {
+                host,
+                unreachable: Some(unreachable_reason(&error)),
+                ..HostFacts::default()
+            },
+            swarm_nodes: BTreeSet::new(),
+        }),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Gives workers the cluster id of a manager that lists their node.
@@ -510,6 +554,7 @@ pub fn resolve_clusters(parsed: Vec<Parsed>) -> Vec<HostFacts> {
             {
                 entry.facts.cluster_id = members.get(node).cloned();
             }
+            entry.facts.nodes = entry.swarm_nodes;
             entry.facts
         })
         .collect()
@@ -781,6 +826,10 @@ pub struct HostFacts {
     /// daemon.json, for the daemon's refresh (read in the same round trip); never in a plan.
     #[serde(skip)]
     pub daemon_json: DaemonJson,
+    /// The node ids a manager listed in the same round trip (`docker node ls`), for the node
+    /// refresh; empty for a worker. Never in a plan.
+    #[serde(skip)]
+    pub nodes: BTreeSet<String>,
 }
 
 impl HostFacts {

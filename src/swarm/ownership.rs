@@ -13,7 +13,7 @@ use super::refresh::Refreshed;
 use super::{Context, StepError, docker};
 use crate::address::{Address, Kind};
 use crate::resource::Resource;
-use crate::ssh::Script;
+use crate::ssh::{RemoteCommand, Script};
 use crate::state::ResourceState;
 
 /// The ownership labels (defined with the state, whose lineage they carry; nodes use them too).
@@ -51,7 +51,7 @@ fn ownership_labels(lineage: &str, address: &Address) -> [(String, String); 2] {
 
 /// The compose file `docker stack deploy` is given: the config's, with the ownership labels
 /// added to every service's `deploy.labels` (a mapping or a list, both kept in their form),
-/// written as JSON.
+/// written in block style with every string quoted ([`crate::yaml`]).
 /// Only what is sent changes: the desired attributes and the compose hash stay as they are.
 pub fn label_compose(compose: &[u8], address: &Address, lineage: &str) -> Result<Vec<u8>, String> {
     let mut document: serde_norway::Value =
@@ -108,10 +108,9 @@ pub fn label_compose(compose: &[u8], address: &Address, lineage: &str) -> Result
             _ => {}
         }
     }
-    // Written as JSON, which is YAML too: a YAML writer leaves strings such as `yes`, `on`,
-    // `1_000` or `60:30` unquoted, and Docker 20.10's YAML 1.1 reader would take them for a
-    // boolean or a (base 60) number. JSON quotes every string.
-    serde_json::to_vec_pretty(&document).map_err(|error| error.to_string())
+    // Every string double-quoted: Docker 20.10's YAML 1.1 reader would take a plain `yes`,
+    // `on`, `1_000` or `60:30` for a boolean or a (base 60) number.
+    Ok(crate::yaml::to_string(&document).into_bytes())
 }
 
 /// The secrets and configs a hosted registry's service mounts, by the names their content
@@ -160,18 +159,24 @@ pub(super) struct Listed {
 /// Every object of one kind, from one `docker KIND ls`. Its `Labels` column is Docker's
 /// `KEY=VALUE,KEY=VALUE`; our keys are reserved (no user label starts with `swarmform.`) and
 /// our values hold no comma, so they are read from it without an `inspect`.
+/// `docker OBJECT ls` with every field as JSON, as [`list`] and the refresh's read ahead send
+/// it. `docker network ls` cuts ids to 12 characters unless told not to (secrets and configs
+/// list theirs whole, and have no such flag).
+pub(super) fn list_command(object: &str) -> RemoteCommand {
+    let command = docker(&[object, "ls", "--format", "{{json .}}"]);
+    if object == "network" {
+        command.arg("--no-trunc")
+    } else {
+        command
+    }
+}
+
 pub(super) async fn list(
     context: &Context,
     anchor: &str,
     object: &str,
 ) -> Result<Vec<Listed>, StepError> {
-    // `docker network ls` cuts ids to 12 characters unless told not to (secrets and configs
-    // list theirs whole, and have no such flag).
-    let mut command = docker(&[object, "ls", "--format", "{{json .}}"]);
-    if object == "network" {
-        command = command.arg("--no-trunc");
-    }
-    let script = Script::new(command);
+    let script = Script::new(list_command(object));
     let output = context.check(anchor, &script, None).await?;
     Ok(super::json_lines(&output.stdout_text())
         .iter()
@@ -487,7 +492,12 @@ mod tests {
             "L1",
         )
         .expect("labelled");
-        let sent: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        let text = String::from_utf8(bytes).expect("text");
+        assert!(
+            text.contains("\"60:30\"") && text.contains("A: \"yes\""),
+            "{text}"
+        );
+        let sent: serde_norway::Value = serde_norway::from_str(&text).expect("YAML");
         assert_eq!(sent["services"]["a"]["ports"][0], "60:30");
         assert_eq!(sent["services"]["a"]["environment"]["A"], "yes");
         assert_eq!(sent["services"]["a"]["environment"]["B"], "1_000");

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::facts::HostFacts;
-use super::{Context, StepError, cluster, daemon, docker, file, node, object, registry, stack};
+use super::{
+    Context, StepError, cluster, daemon, docker, facts, file, node, object, registry, stack,
+};
 use crate::address::{Address, Kind};
-use crate::ssh::Script;
+use crate::ssh::{RemoteCommand, Script};
 use crate::state::State;
 
 /// What refresh found.
@@ -102,6 +104,7 @@ pub async fn refresh(
     let (services, inspected) = stack::refresh(context, &anchor, &mut refreshed).await?;
     super::ownership::reconcile(context, &mut refreshed, &listed, &inspected);
     registry::refresh(&mut refreshed, &services);
+    context.forget_reads();
     Ok(refreshed)
 }
 
@@ -111,14 +114,74 @@ pub(super) async fn list_names(
     command: &[&str],
     field: &str,
 ) -> Result<BTreeSet<String>, StepError> {
-    let script = Script::new(docker(command).args(["--format", "{{json .}}"]));
-    let output = context.check(anchor, &script, None).await?;
-    Ok(output
-        .stdout_text()
-        .lines()
+    let output = context
+        .check(anchor, &Script::new(list_command(command)), None)
+        .await?;
+    Ok(names(&output.stdout_text(), field))
+}
+
+/// `docker … ls --format '{{json .}}'`, as [`list_names`] and the read ahead send it.
+fn list_command(command: &[&str]) -> RemoteCommand {
+    docker(command).args(["--format", "{{json .}}"])
+}
+
+/// `field` of each JSON line.
+fn names(text: &str, field: &str) -> BTreeSet<String> {
+    text.lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter_map(|value| value.get(field).and_then(Value::as_str).map(str::to_owned))
-        .collect())
+        .collect()
+}
+
+/// The cluster reads of a refresh, made through `anchor` (the first manager the state records,
+/// which the refresh reads the cluster through when it answers as a manager) while the other
+/// hosts' facts are still being read: its facts are read first ([`facts::gather`]'s `first`,
+/// which sends them here), then, if it manages a swarm, every node inspected and the
+/// networks, secrets, configs, stacks and services listed in one round trip, and the services
+/// inspected in a second. The refresh's own reads then take these answers
+/// ([`Context::read_ahead`]); the refresh ends by forgetting what it did not take.
+pub fn read_ahead(
+    context: &Arc<Context>,
+    anchor: &str,
+) -> (
+    tokio::sync::oneshot::Sender<facts::Parsed>,
+    impl std::future::Future<Output = ()> + use<>,
+) {
+    let (sender, receiver) = tokio::sync::oneshot::channel::<facts::Parsed>();
+    let context = Arc::clone(context);
+    let anchor = anchor.to_owned();
+    let read = async move {
+        let Ok(parsed) = receiver.await else { return };
+        let facts = &parsed.facts;
+        if !facts.manager || facts.swarm != Some(facts::SwarmState::Active) {
+            return;
+        }
+        let mut reads = Vec::new();
+        if !parsed.swarm_nodes.is_empty() {
+            reads.extend(
+                node::inspect_script(&parsed.swarm_nodes)
+                    .commands()
+                    .cloned(),
+            );
+        }
+        reads.extend(["network", "secret", "config"].map(super::ownership::list_command));
+        reads.push(list_command(&["stack", "ls"]));
+        reads.push(list_command(&["service", "ls"]));
+        // A read that fails here is made again by the refresh, which says why.
+        let Ok(answers) = context.read_ahead(&anchor, &reads).await else {
+            return;
+        };
+        if let Some(Some(services)) = answers.last() {
+            let services = names(&services.stdout_text(), "Name");
+            if !services.is_empty() {
+                let inspect = stack::inspect_script(&services);
+                let _ = context
+                    .read_ahead(&anchor, &inspect.commands().cloned().collect::<Vec<_>>())
+                    .await;
+            }
+        }
+    };
+    (sender, read)
 }
 
 pub(super) fn forget_missing(

@@ -5,7 +5,7 @@ mod drain;
 mod refresh;
 
 pub(in crate::swarm) use drain::{drain, drain_node};
-pub(in crate::swarm) use refresh::refresh;
+pub(in crate::swarm) use refresh::{inspect_script, refresh};
 
 use std::collections::BTreeMap;
 

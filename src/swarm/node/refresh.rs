@@ -27,30 +27,38 @@ pub(in crate::swarm) async fn refresh(
     facts: &[HostFacts],
     refreshed: &mut Refreshed,
 ) -> Result<(), StepError> {
-    let listing = context
-        .check(
-            anchor,
-            &Script::new(docker(&["node", "ls", "--format", "{{json .}}"])),
-            None,
-        )
-        .await?;
-    let entries: Vec<Value> = listing
-        .stdout_text()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .collect();
-    let field = |entry: &Value, name: &str| {
-        entry
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let live_ids: BTreeSet<String> = entries
+    // The swarm's node ids as the anchor listed them with its facts (else listed now), then
+    // every node inspected at once: the inspection says all `docker node ls` would.
+    let mut ids = facts
         .iter()
-        .map(|entry| field(entry, "ID"))
-        .filter(|id| !id.is_empty())
-        .collect();
+        .find(|facts| facts.host == anchor)
+        .map(|facts| facts.nodes.clone())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        let listing = context
+            .check(
+                anchor,
+                &Script::new(docker(&["node", "ls", "--format", "{{json .ID}}"])),
+                None,
+            )
+            .await?;
+        ids = listing
+            .stdout_text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<String>(line.trim()).ok())
+            .filter(|id| !id.is_empty())
+            .collect();
+    }
+    let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
+    if !ids.is_empty() {
+        let output = context.check(anchor, &inspect_script(&ids), None).await?;
+        for node in super::super::json_lines(&output.stdout_text()) {
+            if let Some(id) = node.get("ID").and_then(Value::as_str) {
+                by_id.insert(id.to_owned(), node);
+            }
+        }
+    }
+    let live_ids: BTreeSet<String> = by_id.keys().cloned().collect();
     let mut accounted: BTreeSet<String> = BTreeSet::new();
     let nodes: Vec<(Address, Option<String>, Option<String>)> = refreshed
         .state
@@ -132,16 +140,20 @@ pub(in crate::swarm) async fn refresh(
             }
         }
     }
-    for entry in &entries {
-        let id = field(entry, "ID");
-        if id.is_empty() || accounted.contains(&id) {
+    for (id, node) in &by_id {
+        if accounted.contains(id) {
             continue;
         }
-        let hostname = field(entry, "Hostname");
-        let status = field(entry, "Status");
-        let manager_status = field(entry, "ManagerStatus");
-        let down = !status.eq_ignore_ascii_case("ready");
-        let lost_manager = manager_status.eq_ignore_ascii_case("unreachable");
+        let text = |pointer: &str| {
+            node.pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let hostname = text("/Description/Hostname");
+        let down = !text("/Status/State").eq_ignore_ascii_case("ready");
+        let manager = node.get("ManagerStatus").is_some();
+        let lost_manager = text("/ManagerStatus/Reachability").eq_ignore_ascii_case("unreachable");
         if !down && !lost_manager {
             refreshed.drift.push(format!(
                 "node `{hostname}` ({id}) is in the swarm but no configured host is it; swarmform leaves it alone (remove it with `docker node rm`, or add its host to the config)"
@@ -152,11 +164,8 @@ pub(in crate::swarm) async fn refresh(
         if refreshed.state.resource(&address).is_some() {
             continue;
         }
-        let role = if manager_status.is_empty() {
-            "worker"
-        } else {
-            "manager"
-        };
+        let role = if manager { "manager" } else { "worker" };
+        let id = id.clone();
         let what = format!(
             "the {} {role} entry `{hostname}` ({id}) that no configured host answers for",
             if down { "Down" } else { "unreachable" }
@@ -193,26 +202,7 @@ pub(in crate::swarm) async fn refresh(
                 .map(|id| (resource.address.clone(), id))
         })
         .collect();
-    let present: Vec<&(Address, String)> = present.iter().collect();
-    if present.is_empty() {
-        return Ok(());
-    }
-    let inspect = docker(&["node", "inspect", "--format", "{{json .}}"])
-        .args(present.iter().map(|(_, id)| id.clone()));
-    let output = context.check(anchor, &Script::new(inspect), None).await?;
-    let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
-    for line in output
-        .stdout_text()
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-    {
-        if let Ok(node) = serde_json::from_str::<Value>(line)
-            && let Some(id) = node.get("ID").and_then(Value::as_str)
-        {
-            by_id.insert(id.to_owned(), node);
-        }
-    }
-    for (address, id) in present {
+    for (address, id) in &present {
         let Some(node) = by_id.get(id) else { continue };
         let spec = node.get("Spec").cloned().unwrap_or(Value::Null);
         let mut labels = spec
@@ -252,4 +242,9 @@ pub(in crate::swarm) async fn refresh(
         }
     }
     Ok(())
+}
+
+/// `docker node inspect` of the swarm's nodes, as the refresh and its read ahead send it.
+pub(in crate::swarm) fn inspect_script(ids: &BTreeSet<String>) -> Script {
+    Script::new(docker(&["node", "inspect", "--format", "{{json .}}"]).args(ids.iter().cloned()))
 }

@@ -94,6 +94,15 @@ pub(super) async fn stack_remove(
 /// Every listed service's `docker service inspect --format '{{json .}}'`, in one command; a
 /// service removed between the listing and now is simply not reported. Refresh reads the
 /// stacks' summaries and the ownership labels and references from it.
+/// `docker service inspect` of `services`, as the refresh and its read ahead send it.
+pub(in crate::swarm) fn inspect_script(services: &BTreeSet<String>) -> Script {
+    Script::new(
+        docker(&["service", "inspect"])
+            .args(json_format())
+            .args(services.iter().cloned()),
+    )
+}
+
 pub(super) async fn inspect_services(
     context: &Context,
     anchor: &str,
@@ -102,15 +111,14 @@ pub(super) async fn inspect_services(
     if services.is_empty() {
         return Ok(Vec::new());
     }
-    let script = Script::new(
-        docker(&["service", "inspect"])
-            .args(json_format())
-            .args(services.iter().cloned()),
-    );
+    let script = inspect_script(services);
     // The specs hold environment values, possibly a secret since rotated that no scrubbing
     // knows: `-v` shows the command, not its output.
     context.reporter.command(anchor, &script.display());
-    let output = context.pool.run(anchor, &script).await?;
+    let output = match context.take_read(anchor, &script) {
+        Some(output) => output,
+        None => context.pool.run(anchor, &script).await?,
+    };
     context.reporter.output(
         anchor,
         output.exit_status,

@@ -17,6 +17,7 @@ const BUILTINS: &[&str] = &[
 const PROGRAMS: &[&str] = &[
     "cat",
     "head",
+    "tar",
     "tee",
     "mkdir",
     "chmod",
@@ -85,6 +86,7 @@ pub(crate) fn reads_stdin(argv: &[String]) -> bool {
     match program_name(&argv[0]) {
         "cat" => args.iter().all(|arg| arg.starts_with('-') && *arg != "-") || args.contains(&"-"),
         "tee" => true,
+        "tar" => tar_words(&args).is_some_and(|words| words.archive == "-"),
         "head" => head_words(&args).1.is_empty(),
         "sha256sum" => !args.iter().any(|arg| !arg.starts_with('-')) || args.contains(&"-"),
         "grep" => {
@@ -149,6 +151,142 @@ fn head(args: &[&str], fs: &Fs, stdin: Vec<u8>) -> Output {
     Output::ok(content[..count.min(content.len())].to_vec())
 }
 
+/// `tar -x`'s words as swarmform writes them: `-C DIR`, `-f ARCHIVE`, whether the archive's
+/// owners apply (`--same-owner`, root's default, against `--no-same-owner`) and whether its
+/// modes do (`-p`, root's default).
+struct TarWords<'a> {
+    directory: &'a str,
+    archive: &'a str,
+    same_owner: bool,
+}
+
+fn tar_words<'a>(args: &[&'a str]) -> Option<TarWords<'a>> {
+    let mut words = TarWords {
+        directory: ".",
+        archive: "-",
+        same_owner: true,
+    };
+    let mut extract = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match *arg {
+            "-x" | "--extract" => extract = true,
+            "-p"
+            | "--same-permissions"
+            | "--preserve-permissions"
+            | "-m"
+            | "--touch"
+            | "--numeric-owner" => {}
+            "--same-owner" => words.same_owner = true,
+            "--no-same-owner" => words.same_owner = false,
+            "-C" | "--directory" => words.directory = args.next()?,
+            "-f" | "--file" => words.archive = args.next()?,
+            _ => return None,
+        }
+    }
+    extract.then_some(words)
+}
+
+/// `tar -x [-p] [-m] [--same-owner --numeric-owner | --no-same-owner] -C DIR -f -`: the
+/// archive's directories and regular files created under DIR (a missing parent as `mkdir -p`
+/// makes it, an existing file replaced) with the archive's modes and, under `--same-owner`,
+/// its numeric owner 0 as root. Only what swarmform sends is simulated.
+fn tar(args: &[&str], fs: &mut Fs, stdin: Vec<u8>, umask: u32) -> Output {
+    let Some(words) = tar_words(args) else {
+        return Output::error("tar: only `tar -x -C DIR -f -` is simulated\n", 2);
+    };
+    if words.archive != "-" {
+        return Output::error("tar: only an archive on standard input is simulated\n", 2);
+    }
+    if !fs.is_dir(words.directory) {
+        return Output::error(
+            format!(
+                "tar: {}: Cannot open: No such file or directory\ntar: Error is not recoverable: exiting now\n",
+                words.directory
+            ),
+            2,
+        );
+    }
+    let mut archive = tar::Archive::new(stdin.as_slice());
+    let Ok(entries) = archive.entries() else {
+        return Output::error("tar: This does not look like a tar archive\n", 2);
+    };
+    let mut out = Output::default();
+    for entry in entries {
+        let Ok(mut entry) = entry else {
+            return Output::error(
+                "tar: This does not look like a tar archive\ntar: Exiting with failure status due to previous errors\n",
+                2,
+            );
+        };
+        let Ok(name) = entry.path().map(|path| path.display().to_string()) else {
+            return Output::error("tar: Damaged tar archive\n", 2);
+        };
+        if name.starts_with('/') || name.split('/').any(|part| part == "..") {
+            out.stderr
+                .extend_from_slice(format!("tar: {name}: Member name contains '..'\n").as_bytes());
+            out.status = 2;
+            continue;
+        }
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let owner = if words.same_owner {
+            match header.uid() {
+                Ok(0) => "root".to_owned(),
+                Ok(uid) => uid.to_string(),
+                Err(_) => "root".to_owned(),
+            }
+        } else {
+            "root".to_owned()
+        };
+        let kind = header.entry_type();
+        let path = Fs::normalize(&format!("{}/{name}", words.directory));
+        let made = if kind.is_dir() {
+            fs.mkdir_p_with_umask(&path, umask)
+                .map_err(|(_, error)| error)
+        } else if kind.is_file() {
+            let mut content = Vec::new();
+            if std::io::Read::read_to_end(&mut entry, &mut content).is_err() {
+                return Output::error("tar: Unexpected EOF in archive\n", 2);
+            }
+            fs.mkdir_p_with_umask(&Fs::parent(&path), umask)
+                .map_err(|(_, error)| error)
+                .and_then(|()| {
+                    if fs.is_file(&path) {
+                        fs.remove_file(&path)?;
+                    }
+                    fs.write_with_umask(&path, &content, false, umask)
+                })
+        } else {
+            out.stderr.extend_from_slice(
+                format!("tar: {name}: only directories and files are simulated\n").as_bytes(),
+            );
+            out.status = 2;
+            continue;
+        };
+        match made {
+            Ok(()) => {
+                if let Some((current_mode, current_owner, current_group)) = fs.metadata_mut(&path) {
+                    *current_mode = mode;
+                    current_owner.clone_from(&owner);
+                    current_group.clone_from(&owner);
+                }
+            }
+            Err(error) => {
+                out.stderr.extend_from_slice(
+                    format!("tar: {name}: Cannot open: {}\n", error.describe()).as_bytes(),
+                );
+                out.status = 2;
+            }
+        }
+    }
+    if out.status != 0 {
+        out.stderr
+            .extend_from_slice(b"tar: Exiting with failure status due to previous errors\n");
+    }
+    out
+}
+
 pub(crate) fn run(
     world: &mut World,
     host: usize,
@@ -174,6 +312,7 @@ pub(crate) fn run(
         "which" => which(&args, &world.hosts[host]),
         "cat" => cat(&args, &world.hosts[host].fs, stdin),
         "head" => head(&args, &world.hosts[host].fs, stdin),
+        "tar" => tar(&args, &mut world.hosts[host].fs, stdin, umask),
         "tee" => tee(&args, &mut world.hosts[host].fs, stdin, umask),
         "mkdir" => mkdir(&args, &mut world.hosts[host].fs, umask),
         "chmod" => chmod(&args, &mut world.hosts[host].fs),

@@ -217,10 +217,11 @@ impl Lab {
     }
 
     async fn sh_in(&mut self, host: &str, line: &str, stdin: &str) -> Execution {
-        self.connection(host)
-            .await
-            .exec(line, Some(stdin.as_bytes()))
-            .await
+        self.sh_bytes(host, line, stdin.as_bytes()).await
+    }
+
+    async fn sh_bytes(&mut self, host: &str, line: &str, stdin: &[u8]) -> Execution {
+        self.connection(host).await.exec(line, Some(stdin)).await
     }
 
     fn address(&self, host: &str) -> String {
@@ -965,8 +966,63 @@ async fn files_and_sudo() {
     lab.sh_in("node1", "umask 077 && cat > /root/private", "key")
         .await
         .ok();
+    // Several files: `tar -x` unpacks a staging folder with the archive's modes and owner 0
+    // (a missing parent made as `mkdir -p` would, a stale file replaced), then `mv` and `rm`.
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut entry = |path: &str, kind: tar::EntryType, mode: u32, content: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(content.len() as u64);
+        header.set_uid(0);
+        header.set_gid(0);
+        archive
+            .append_data(&mut header, path, content)
+            .expect("an entry");
+    };
+    entry(
+        "etc/new/.swarmform-tmp",
+        tar::EntryType::Directory,
+        0o700,
+        b"",
+    );
+    entry(
+        "etc/new/.swarmform-tmp/key.pem",
+        tar::EntryType::Regular,
+        0o600,
+        b"KEY",
+    );
+    entry(
+        "etc/new/.swarmform-tmp/a.json",
+        tar::EntryType::Regular,
+        0o644,
+        b"{}",
+    );
+    let archive = archive.into_inner().expect("an archive");
+    lab.sh_in("node1", "mkdir -p /etc/new/.swarmform-tmp && echo stale > /etc/new/.swarmform-tmp/a.json && echo old > /etc/new/key.pem", "")
+        .await
+        .ok();
+    let unpack = "tar -x -p -m --same-owner --numeric-owner -C / -f - && mv -f /etc/new/.swarmform-tmp/key.pem /etc/new/.swarmform-tmp/a.json /etc/new && rm -rf /etc/new/.swarmform-tmp";
+    lab.sh_bytes("node1", unpack, &archive).await.ok();
+    assert_eq!(
+        lab.sh(
+            "node1",
+            "cat /etc/new/key.pem /etc/new/a.json; ls /etc/new; test -e /etc/new/.swarmform-tmp || echo staged-folder-gone"
+        )
+        .await
+        .ok(),
+        "KEY{}a.json\nkey.pem\nstaged-folder-gone\n"
+    );
+    lab.sh_bytes("node1", "tar -x -f - -C /etc/none", &archive)
+        .await
+        .fails(
+            2,
+            "tar: /etc/none: Cannot open: No such file or directory\ntar: Error is not recoverable: exiting now\n",
+        );
     let snapshot = lab.sim.snapshot();
     let host = snapshot.host("node1").expect("node1");
+    let key = host.file("/etc/new/key.pem").expect("unpacked");
+    assert_eq!((key.mode, key.owner.as_str()), (0o600, "root"));
     let ca = host.file("/etc/docker/ca.pem").expect("uploaded");
     assert_eq!(
         (ca.mode, ca.owner.as_str(), ca.group.as_str()),
