@@ -54,16 +54,27 @@ pub fn redact(text: &str, sensitive: &[String]) -> String {
     text
 }
 
-/// The registered patterns and the matcher built from them (`None` after a registration).
+/// Matchers kept before they are merged into one: each scrub runs every one of them.
+const GENERATIONS: usize = 8;
+
+/// The registered patterns and the matchers built from them: the first over what was
+/// registered before the first scrub (the config's values), then a small one per batch of
+/// values registered later (a join token read during an apply), so a late value never costs a
+/// rebuild of the whole automaton (at a hundred hosts' TLS keys, some 3 MB for a moment, while
+/// every connection's buffers are in use). Past [`GENERATIONS`] they are merged into one.
 #[derive(Default)]
 struct Registry {
     patterns: HashSet<Box<str>>,
+    /// Registered forms no matcher has yet.
+    pending: Vec<Box<str>>,
     /// Each value registered (a long one by its SHA-256), so registering it again costs one
     /// lookup, not its forms. Kept apart from `patterns`: a value that is already a form of
     /// another (`abcd` of `abcd\n`) still needs forms of its own (its base64).
     seen: HashSet<Box<str>>,
     long_seen: HashSet<[u8; 32]>,
-    matcher: Option<Arc<AhoCorasick>>,
+    matchers: Vec<Arc<AhoCorasick>>,
+    /// A matcher could not be built (past the automaton's size limits).
+    unusable: bool,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -77,7 +88,8 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
 }
 
 /// Registers a sensitive value for the rest of the run: it (and its forms, see the module) is
-/// scrubbed from every output from now on. Cheap: the matcher is rebuilt on the next scrub.
+/// scrubbed from every output from now on. Cheap: the next scrub builds a matcher for what was
+/// registered since the last.
 pub fn register(value: &str) {
     if value.len() < MIN {
         return;
@@ -101,15 +113,12 @@ pub fn register(value: &str) {
         return;
     }
     with_registry(|registry| {
-        let mut added = false;
         for form in forms {
             if !registry.patterns.contains(form.as_str()) {
-                registry.patterns.insert(form.into_boxed_str());
-                added = true;
+                let form = form.into_boxed_str();
+                registry.pending.push(form.clone());
+                registry.patterns.insert(form);
             }
-        }
-        if added {
-            registry.matcher = None;
         }
     });
 }
@@ -183,32 +192,48 @@ fn pieces(text: &str) -> Vec<&str> {
     out
 }
 
-/// What scrubbing uses now: nothing registered, the matcher, or (past the automaton's size
+/// What scrubbing uses now: nothing registered, the matchers, or (past the automaton's size
 /// limits, which registering pieces keeps far away) nothing usable, when every text is masked
 /// whole rather than shown unscrubbed.
 enum Current {
     Nothing,
-    Matcher(Arc<AhoCorasick>),
+    Matchers(Vec<Arc<AhoCorasick>>),
     Unusable,
 }
 
-/// The matcher over every registered form, built when values were added since the last one.
+fn build<'a>(patterns: impl IntoIterator<Item = &'a Box<str>>) -> Option<Arc<AhoCorasick>> {
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(patterns.into_iter().map(|pattern| pattern.as_bytes()))
+        .ok()
+        .map(Arc::new)
+}
+
+/// The matchers over every registered form: one more over the forms registered since the last
+/// scrub, or all merged into one when there would be too many.
 fn current() -> Current {
     with_registry(|registry| {
         if registry.patterns.is_empty() {
             return Current::Nothing;
         }
-        if registry.matcher.is_none() {
-            registry.matcher = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(registry.patterns.iter().map(|pattern| pattern.as_bytes()))
-                .ok()
-                .map(Arc::new);
+        if !registry.pending.is_empty() {
+            let built = if registry.matchers.len() >= GENERATIONS {
+                registry.matchers.clear();
+                build(registry.patterns.iter())
+            } else {
+                build(registry.pending.iter())
+            };
+            registry.pending.clear();
+            match built {
+                Some(matcher) => registry.matchers.push(matcher),
+                None => registry.unusable = true,
+            }
         }
-        registry
-            .matcher
-            .clone()
-            .map_or(Current::Unusable, Current::Matcher)
+        if registry.unusable {
+            Current::Unusable
+        } else {
+            Current::Matchers(registry.matchers.clone())
+        }
     })
 }
 
@@ -221,8 +246,8 @@ pub fn registered() -> usize {
 pub fn scrub(text: &str) -> String {
     match current() {
         Current::Nothing => text.to_owned(),
-        Current::Matcher(matcher) => {
-            let bytes = scrub_with(&matcher, text.as_bytes());
+        Current::Matchers(matchers) => {
+            let bytes = scrub_with(&matchers, text.as_bytes());
             // Patterns are whole UTF-8 strings, so a match never cuts a character.
             String::from_utf8(bytes)
                 .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
@@ -235,7 +260,7 @@ pub fn scrub(text: &str) -> String {
 pub fn scrub_bytes(bytes: &[u8]) -> Vec<u8> {
     match current() {
         Current::Nothing => bytes.to_vec(),
-        Current::Matcher(matcher) => scrub_with(&matcher, bytes),
+        Current::Matchers(matchers) => scrub_with(&matchers, bytes),
         Current::Unusable => {
             let mut out = MASK.as_bytes().to_vec();
             if bytes.ends_with(b"\n") {
@@ -246,12 +271,49 @@ pub fn scrub_bytes(bytes: &[u8]) -> Vec<u8> {
     }
 }
 
-fn scrub_with(matcher: &AhoCorasick, bytes: &[u8]) -> Vec<u8> {
+/// `bytes` with what the matchers find masked. With several, every matcher searches the
+/// original bytes and the spans they found are masked together (overlapping ones as one), so a
+/// value of one generation that contains or overlaps a value of another is masked whole, not
+/// cut by the first matcher's mask.
+fn scrub_with(matchers: &[Arc<AhoCorasick>], bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
-    matcher.replace_all_with_bytes(bytes, &mut out, |_, _, out| {
+    if let [matcher] = matchers {
+        matcher.replace_all_with_bytes(bytes, &mut out, |_, _, out| {
+            out.extend_from_slice(MASK.as_bytes());
+            true
+        });
+        return out;
+    }
+    let mut spans: Vec<(usize, usize)> = matchers
+        .iter()
+        .flat_map(|matcher| {
+            matcher
+                .find_iter(bytes)
+                .map(|found| (found.start(), found.end()))
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut at = 0;
+    let mut masked: Option<(usize, usize)> = None;
+    for (start, end) in spans {
+        match &mut masked {
+            Some((_, masked_end)) if start < *masked_end => *masked_end = (*masked_end).max(end),
+            _ => {
+                if let Some((masked_start, masked_end)) = masked.take() {
+                    out.extend_from_slice(&bytes[at..masked_start]);
+                    out.extend_from_slice(MASK.as_bytes());
+                    at = masked_end;
+                }
+                masked = Some((start, end));
+            }
+        }
+    }
+    if let Some((masked_start, masked_end)) = masked {
+        out.extend_from_slice(&bytes[at..masked_start]);
         out.extend_from_slice(MASK.as_bytes());
-        true
-    });
+        at = masked_end;
+    }
+    out.extend_from_slice(&bytes[at..]);
     out
 }
 
@@ -327,6 +389,30 @@ mod tests {
     }
 
     // `pw` inside `pw-long` must not leave `(sensitive)-long` behind.
+    // A value registered after a scrub gets a matcher of its own; one that contains or overlaps
+    // a value of an earlier matcher is still masked whole, and past GENERATIONS the matchers
+    // are merged.
+    #[test]
+    fn values_registered_later_are_scrubbed_whole() {
+        register("gen-early-secret-7f3a");
+        assert_eq!(scrub("a gen-early-secret-7f3a b"), "a (sensitive) b");
+        register("late-gen-early-secret-7f3a-tail");
+        register("7f3a-overlap-9c1d");
+        assert_eq!(
+            scrub("x late-gen-early-secret-7f3a-tail y gen-early-secret-7f3a-overlap-9c1d z"),
+            "x (sensitive) y (sensitive) z"
+        );
+        for index in 0..(GENERATIONS * 2) {
+            register(&format!("generation-{index}-secret-e41b"));
+            assert_eq!(
+                scrub(&format!("[generation-{index}-secret-e41b]")),
+                "[(sensitive)]"
+            );
+        }
+        assert_eq!(scrub("gen-early-secret-7f3a"), "(sensitive)");
+        assert!(with_registry(|registry| registry.matchers.len()) <= GENERATIONS);
+    }
+
     #[test]
     fn a_value_containing_another_is_scrubbed_whole() {
         assert_eq!(
@@ -434,13 +520,17 @@ mod tests {
             "1,000,000 registrations of known values: {:?}",
             started.elapsed()
         );
-        let Current::Matcher(matcher) = current() else {
+        let Current::Matchers(matchers) = current() else {
             panic!("no matcher")
         };
         eprintln!(
-            "1000 × 64 B: register {registered:?}, build {built:?}, {} forms, matcher {} KiB ({shown})",
+            "1000 × 64 B: register {registered:?}, build {built:?}, {} forms, matchers {} KiB ({shown})",
             registered_count(),
-            matcher.memory_usage() / 1024
+            matchers
+                .iter()
+                .map(|matcher| matcher.memory_usage())
+                .sum::<usize>()
+                / 1024
         );
         let big: String = (0..8000)
             .map(|line| format!("{line:05}{}\n", "k".repeat(58)))
@@ -451,7 +541,7 @@ mod tests {
         let started = std::time::Instant::now();
         let _ = scrub("warm");
         let built = started.elapsed();
-        let Current::Matcher(matcher) = current() else {
+        let Current::Matchers(matchers) = current() else {
             panic!("no matcher")
         };
         let text = "ordinary output line without anything\n".repeat(25_000);
@@ -461,7 +551,11 @@ mod tests {
             "+ 500 KB secret ({} B): register {registered:?}, build {built:?}, {} forms, matcher {} KiB; scrub 1 MB {:?}",
             big.len(),
             registered_count(),
-            matcher.memory_usage() / 1024,
+            matchers
+                .iter()
+                .map(|matcher| matcher.memory_usage())
+                .sum::<usize>()
+                / 1024,
             started.elapsed()
         );
     }

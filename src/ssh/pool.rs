@@ -501,7 +501,17 @@ pub fn uploads_script(files: &[Upload<'_>]) -> Option<Script> {
     let root_owned = files
         .iter()
         .all(|file| matches!(file.owner, "root" | "0") && matches!(file.group, "root" | "0" | ""));
-    let mut archive = tar::Builder::new(Vec::new());
+    // The archive's size as the builder writes it (a 512-byte header per entry, each file
+    // padded to 512 bytes, two empty blocks at the end; a long name takes more): a hundred
+    // hosts' archives are in memory at once, and a growing Vec doubles.
+    let blocks = |size: usize| size.div_ceil(512) * 512;
+    let size = 1024
+        + 512 * folders.len()
+        + files
+            .iter()
+            .map(|file| 512 + blocks(file.content.len()))
+            .sum::<usize>();
+    let mut archive = tar::Builder::new(Vec::with_capacity(size));
     let header = |kind: tar::EntryType, mode: u32, size: usize| {
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(kind);
@@ -530,7 +540,8 @@ pub fn uploads_script(files: &[Upload<'_>]) -> Option<Script> {
                 .ok()?;
         }
     }
-    let stdin = archive.into_inner().ok()?;
+    let mut stdin = archive.into_inner().ok()?;
+    stdin.shrink_to_fit();
     // -p: the archive's modes, whatever the umask; -m: now as the modification time.
     let owners: &[&str] = if root_owned {
         &["--same-owner", "--numeric-owner"]
