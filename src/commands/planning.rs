@@ -62,17 +62,13 @@ pub(super) fn planned(
         // The hosts' facts come first: the refresh finds the swarm and the nodes' ids through
         // them.
         let context = recorded.map(|recorded| Arc::new(context(&pool, loaded, recorded, reporter)));
-        let (gathered, refreshed) = runtime.block_on(async {
-            let (gathered, refreshed) = read_and_refresh(
-                &pool,
-                &hosts,
-                &managers,
-                loaded.first_fact_host(recorded),
-                context.as_ref().zip(recorded),
-            )
-            .await;
-            (gathered, refreshed)
-        });
+        let (gathered, refreshed) = runtime.block_on(read_and_refresh(
+            &pool,
+            &hosts,
+            &managers,
+            loaded.first_fact_host(recorded),
+            context.as_ref().zip(recorded),
+        ));
         if let Some(refreshed) = refreshed {
             let refreshed = refreshed.map_err(OperateError::from)?;
             unreachable = refreshed.unreachable;
@@ -142,10 +138,10 @@ fn config_warnings(sources: &Sources, desired: &Desired) -> Vec<Warning> {
         .collect()
 }
 
-/// What the refresh and the executor reach the cluster through.
-/// The hosts' facts, `first` before the others, then (with a recorded state) the refresh: the
-/// cluster is read ahead through `first` while the other hosts' facts come in
-/// ([`crate::swarm::refresh::read_ahead`]).
+/// The hosts' facts, `first`'s read started before the others', then (with a recorded state)
+/// the refresh: the cluster is read ahead through `first` while the other hosts' facts come in
+/// ([`crate::swarm::refresh::read_ahead`]); what the refresh did not take of it is forgotten
+/// however the refresh ends.
 pub(super) async fn read_and_refresh(
     pool: &Arc<Pool>,
     hosts: &[String],
@@ -177,13 +173,16 @@ pub(super) async fn read_and_refresh(
     );
     let refreshed = match (&gathered, refresh) {
         (Ok(facts), Some((context, recorded))) => {
-            Some(refresh_cluster(context, recorded, facts).await)
+            let refreshed = refresh_cluster(context, recorded, facts).await;
+            context.forget_reads();
+            Some(refreshed)
         }
         _ => None,
     };
     (gathered, refreshed)
 }
 
+/// What the refresh and the executor reach the cluster through.
 pub(super) fn context(
     pool: &Arc<Pool>,
     loaded: &LoadedConfig,

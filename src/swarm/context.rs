@@ -60,7 +60,7 @@ pub struct Context {
     /// Set by a step after which nothing else may start (an unlock key kept elsewhere).
     halted: std::sync::atomic::AtomicBool,
     /// Reads made ahead of the steps that want them ([`Context::read_ahead`]), by host and
-    /// command line: each answered once, then gone; all gone when the refresh ends.
+    /// command line: each answered once, then gone; all forgotten when the refresh ends.
     reads: Mutex<BTreeMap<(String, String), Output>>,
 }
 
@@ -216,29 +216,24 @@ impl Context {
         host: &str,
         reads: &[RemoteCommand],
     ) -> Result<Vec<Option<Output>>, StepError> {
-        let Some((first, rest)) = reads.split_first() else {
-            return Ok(Vec::new());
-        };
         let marker = |index: usize, end: &str| format!("::swarmform-read-{index}::{end}");
-        let section = |script: Script, index: usize, read: &RemoteCommand| {
-            script
-                .and(read.clone())
-                .and(RemoteCommand::new("echo").arg(marker(index, "ok")))
-                .or(RemoteCommand::new("echo").arg(marker(index, "failed")))
-        };
-        let mut script = section(
-            Script::new(RemoteCommand::new("echo").arg(marker(0, "start"))),
-            0,
-            first,
-        );
-        for (index, read) in rest.iter().enumerate() {
-            let index = index + 1;
-            script = section(
-                script.and(RemoteCommand::new("echo").arg(marker(index, "start"))),
-                index,
-                read,
+        let echo = |index: usize, end: &str| RemoteCommand::new("echo").arg(marker(index, end));
+        let mut sections: Option<Script> = None;
+        for (index, read) in reads.iter().enumerate() {
+            let started = match sections {
+                None => Script::new(echo(index, "start")),
+                Some(script) => script.and(echo(index, "start")),
+            };
+            sections = Some(
+                started
+                    .and(read.clone())
+                    .and(echo(index, "ok"))
+                    .or(echo(index, "failed")),
             );
         }
+        let Some(script) = sections else {
+            return Ok(Vec::new());
+        };
         let output = self.pool.run(host, &script).await?;
         let stdout = output.stdout_text();
         let mut answers = Vec::with_capacity(reads.len());
@@ -276,7 +271,7 @@ impl Context {
     }
 
     /// Forgets every read made ahead: what a step reads after the refresh is read then.
-    pub(super) fn forget_reads(&self) {
+    pub fn forget_reads(&self) {
         self.reads
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -474,20 +474,16 @@ pub async fn gather(
         }
     };
     let mut parsed: Vec<Option<Parsed>> = vec![None; hosts.len()];
-    let mut first = first.filter(|first| hosts.contains(&first.host));
+    let first_index = first
+        .as_ref()
+        .and_then(|first| hosts.iter().position(|host| *host == first.host));
+    let mut first = first.filter(|_| first_index.is_some());
     let mut tasks = tokio::task::JoinSet::new();
     // The first host's read starts first; the others do not wait for it.
-    let order = first
-        .as_ref()
-        .and_then(|first| hosts.iter().position(|host| *host == first.host))
+    for index in first_index
         .into_iter()
-        .chain((0..hosts.len()).filter(|index| {
-            first
-                .as_ref()
-                .is_none_or(|first| hosts[*index] != first.host)
-        }))
-        .collect::<Vec<_>>();
-    for index in order {
+        .chain((0..hosts.len()).filter(|index| Some(*index) != first_index))
+    {
         tasks.spawn(read(index, &hosts[index]));
     }
     while let Some(joined) = tasks.join_next().await {

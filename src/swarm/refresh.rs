@@ -104,7 +104,6 @@ pub async fn refresh(
     let (services, inspected) = stack::refresh(context, &anchor, &mut refreshed).await?;
     super::ownership::reconcile(context, &mut refreshed, &listed, &inspected);
     registry::refresh(&mut refreshed, &services);
-    context.forget_reads();
     Ok(refreshed)
 }
 
@@ -139,7 +138,8 @@ fn names(text: &str, field: &str) -> BTreeSet<String> {
 /// which sends them here), then, if it manages a swarm, every node inspected and the
 /// networks, secrets, configs, stacks and services listed in one round trip, and the services
 /// inspected in a second. The refresh's own reads then take these answers
-/// ([`Context::read_ahead`]); the refresh ends by forgetting what it did not take.
+/// ([`Context::read_ahead`]); what it did not take is forgotten when it ends
+/// (`commands::planning::read_and_refresh`).
 pub fn read_ahead(
     context: &Arc<Context>,
     anchor: &str,
