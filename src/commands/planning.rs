@@ -191,7 +191,7 @@ pub(super) fn context(
 ) -> Context {
     Context::new(
         Arc::clone(pool),
-        Arc::new(loaded.desired.clone()),
+        Arc::clone(&loaded.desired),
         Arc::new(Mutex::new(state.clone())),
         reporter,
     )

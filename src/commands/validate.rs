@@ -138,6 +138,6 @@ pub fn check(options: &Options) -> Result<Validation, PlanError> {
             hosts,
             resources: desired.resources.len(),
         }),
-        diagnostics: desired.warnings,
+        diagnostics: desired.warnings.clone(),
     })
 }

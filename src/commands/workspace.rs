@@ -205,7 +205,7 @@ pub fn load_config(options: &Options) -> Result<LoadedConfig, (Sources, Vec<Diag
         Ok((config, desired)) => Ok(LoadedConfig {
             sources,
             config,
-            desired,
+            desired: Arc::new(desired),
         }),
         Err(diagnostics) => Err((sources, diagnostics)),
     }
@@ -215,7 +215,8 @@ pub fn load_config(options: &Options) -> Result<LoadedConfig, (Sources, Vec<Diag
 pub struct LoadedConfig {
     pub sources: Sources,
     pub config: Config,
-    pub desired: Desired,
+    /// Shared with the apply's [`crate::swarm::Context`], not copied into it.
+    pub desired: Arc<Desired>,
 }
 
 impl LoadedConfig {

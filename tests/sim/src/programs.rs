@@ -158,6 +158,7 @@ struct TarWords<'a> {
     directory: &'a str,
     archive: &'a str,
     same_owner: bool,
+    gzip: bool,
 }
 
 fn tar_words<'a>(args: &[&'a str]) -> Option<TarWords<'a>> {
@@ -165,6 +166,7 @@ fn tar_words<'a>(args: &[&'a str]) -> Option<TarWords<'a>> {
         directory: ".",
         archive: "-",
         same_owner: true,
+        gzip: false,
     };
     let mut extract = false;
     let mut args = args.iter();
@@ -179,6 +181,7 @@ fn tar_words<'a>(args: &[&'a str]) -> Option<TarWords<'a>> {
             | "--numeric-owner" => {}
             "--same-owner" => words.same_owner = true,
             "--no-same-owner" => words.same_owner = false,
+            "-z" | "--gzip" | "--gunzip" | "--ungzip" => words.gzip = true,
             "-C" | "--directory" => words.directory = args.next()?,
             "-f" | "--file" => words.archive = args.next()?,
             _ => return None,
@@ -187,7 +190,7 @@ fn tar_words<'a>(args: &[&'a str]) -> Option<TarWords<'a>> {
     extract.then_some(words)
 }
 
-/// `tar -x [-p] [-m] [--same-owner --numeric-owner | --no-same-owner] -C DIR -f -`: the
+/// `tar -x [-z] [-p] [-m] [--same-owner --numeric-owner | --no-same-owner] -C DIR -f -`: the
 /// archive's directories and regular files created under DIR (a missing parent as `mkdir -p`
 /// makes it, an existing file replaced) with the archive's modes and, under `--same-owner`,
 /// its numeric owner 0 as root. Only what swarmform sends is simulated.
@@ -207,6 +210,24 @@ fn tar(args: &[&str], fs: &mut Fs, stdin: Vec<u8>, umask: u32) -> Output {
             2,
         );
     }
+    let stdin = if words.gzip {
+        let mut unpacked = Vec::new();
+        if std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(stdin.as_slice()),
+            &mut unpacked,
+        )
+        .is_err()
+        {
+            // GNU tar's words when its gzip child refuses the input.
+            return Output::error(
+                "\ngzip: stdin: not in gzip format\ntar: Child returned status 1\ntar: Error is not recoverable: exiting now\n",
+                2,
+            );
+        }
+        unpacked
+    } else {
+        stdin
+    };
     let mut archive = tar::Archive::new(stdin.as_slice());
     let Ok(entries) = archive.entries() else {
         return Output::error("tar: This does not look like a tar archive\n", 2);

@@ -966,7 +966,7 @@ async fn files_and_sudo() {
     lab.sh_in("node1", "umask 077 && cat > /root/private", "key")
         .await
         .ok();
-    // Several files: `tar -x` unpacks a staging folder with the archive's modes and owner 0
+    // Several files: `tar -x -z` unpacks a gzipped staging folder with the archive's modes and owner 0
     // (a missing parent made as `mkdir -p` would, a stale file replaced), then `mv` and `rm`.
     let mut archive = tar::Builder::new(Vec::new());
     let mut entry = |path: &str, kind: tar::EntryType, mode: u32, content: &[u8]| {
@@ -998,11 +998,21 @@ async fn files_and_sudo() {
         0o644,
         b"{}",
     );
-    let archive = archive.into_inner().expect("an archive");
+    let plain = archive.into_inner().expect("an archive");
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzipped, &plain).expect("gzipped");
+    let archive = gzipped.finish().expect("gzipped");
     lab.sh_in("node1", "mkdir -p /etc/new/.swarmform-tmp && echo stale > /etc/new/.swarmform-tmp/a.json && echo old > /etc/new/key.pem", "")
         .await
         .ok();
-    let unpack = "tar -x -p -m --same-owner --numeric-owner -C / -f - && mv -f /etc/new/.swarmform-tmp/key.pem /etc/new/.swarmform-tmp/a.json /etc/new && rm -rf /etc/new/.swarmform-tmp";
+    // As GNU tar's gzip child refuses a plain archive.
+    lab.sh_bytes("node1", "tar -x -z -f - -C /", &plain)
+        .await
+        .fails(
+            2,
+            "\ngzip: stdin: not in gzip format\ntar: Child returned status 1\ntar: Error is not recoverable: exiting now\n",
+        );
+    let unpack = "tar -x -z -p -m --same-owner --numeric-owner -C / -f - && mv -f /etc/new/.swarmform-tmp/key.pem /etc/new/.swarmform-tmp/a.json /etc/new && rm -rf /etc/new/.swarmform-tmp";
     lab.sh_bytes("node1", unpack, &archive).await.ok();
     assert_eq!(
         lab.sh(
@@ -1013,7 +1023,7 @@ async fn files_and_sudo() {
         .ok(),
         "KEY{}a.json\nkey.pem\nstaged-folder-gone\n"
     );
-    lab.sh_bytes("node1", "tar -x -f - -C /etc/none", &archive)
+    lab.sh_bytes("node1", "tar -x -f - -C /etc/none", &plain)
         .await
         .fails(
             2,
