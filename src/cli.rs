@@ -359,8 +359,15 @@ pub struct LabUpArgs {
     pub workers: usize,
 
     /// Nodes without Docker, so swarmform installs it (`[engine] install = "if-missing"`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "docker")]
     pub bare: bool,
+
+    /// The Docker the nodes run: `20` (Debian 12's docker.io 20.10, the default), `26`
+    /// (Debian 13's 26.1) or `28` (Debian 13 with sid's docker.io 28.5); `NODE=VERSION` for
+    /// one node (repeat it), so a cluster can mix versions: `--docker 28 --docker
+    /// lab-worker2=20`.
+    #[arg(long, value_name = "VERSION|NODE=VERSION")]
+    pub docker: Vec<String>,
 
     /// The lab network's subnet; nodes get .11, .12, …
     #[arg(long, default_value = "172.30.0.0/24", value_name = "CIDR")]

@@ -663,6 +663,43 @@ fn dockerd_restarts_drain_each_node_and_reactivate_it() {
     cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
+// systemd allows docker.service 3 starts in 60 s (Debian's unit, Docker 20.10 to 28): four
+// daemon.json changes applied one after another restart each host four times within seconds,
+// and every restart resets that limit first, so the fourth is not refused with "start of the
+// service was attempted too often" and dockerd is never left stopped (seen on the lab, where
+// Docker 28 applies fast enough to hit it).
+#[test]
+fn daemon_changes_in_a_row_are_not_stopped_by_systemds_start_limit() {
+    let cluster = start(2, 1);
+    cluster.run(&["apply", "--auto-approve"]).success();
+    let config = std::fs::read_to_string(cluster.path("swarmform.toml")).expect("config");
+    for level in ["warn", "error", "info", "debug"] {
+        cluster.write(
+            "swarmform.toml",
+            format!("{config}\n[daemon.json]\nlog-level = \"{level}\"\n"),
+        );
+        cluster.run(&["apply", "--auto-approve"]).success();
+    }
+    let snapshot = cluster.snapshot();
+    for name in ["node1", "node2"] {
+        let host = snapshot.host(name).expect("host");
+        assert!(host.dockerd_running, "{name}");
+        assert!(
+            host.daemon_config.contains("\"log-level\":\"debug\""),
+            "{name}: {}",
+            host.daemon_config
+        );
+        let restarts = cluster
+            .sim()
+            .commands(name)
+            .iter()
+            .filter(|line| line.contains("systemctl restart docker"))
+            .count();
+        assert!(restarts >= 4, "{name}: {restarts} restarts");
+    }
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
+}
+
 // `tls = { generate = true }`: swarmform makes a CA, a server certificate per host and a client
 // certificate, keeps the keys in 0600 files next to the config, uploads each host's files, and
 // keeps only hashes in the state; a second plan makes nothing again.

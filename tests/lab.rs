@@ -18,8 +18,9 @@
 //! folders (`tests/lab/scenario/`, `tests/lab/workloads/`): `support` for what every test shares
 //! (the lab, running swarmform and killing it, reading the nodes, waiting), then a file per
 //! scenario: `scenario` (bare nodes to nothing, with its checks of the cluster in
-//! `cluster_checks`), `examples`, `workloads` (a registry and images) and `kills` (a kill in
-//! every phase, and retiring the bootstrap manager). The known bugs are listed here.
+//! `cluster_checks`; on Docker 20.10 from bare nodes and on Docker 28), `examples`, `versions`
+//! (a cluster of Docker 28, 26 and 20.10 nodes), `workloads` (a registry and images) and `kills`
+//! (a kill in every phase, and retiring the bootstrap manager). The known bugs are listed here.
 
 #[path = "lab/suite/support.rs"]
 mod support;
@@ -32,6 +33,8 @@ mod examples;
 mod kills;
 #[path = "lab/suite/scenario.rs"]
 mod scenario;
+#[path = "lab/suite/versions.rs"]
+mod versions;
 #[path = "lab/suite/workloads.rs"]
 mod workloads;
 

@@ -35,9 +35,19 @@ pub enum LabError {
     },
 
     #[error(
-        "neither mmdebstrap nor debootstrap is installed, and `debian:bookworm` is not a local image, so the node image cannot be built\nhint: run `.ci/lab-setup`, or `apt-get install mmdebstrap`"
+        "the node image `{image}` cannot be built: {}\nhint: run `.ci/lab-setup`, or `apt-get install mmdebstrap`",
+        if *suite == "bookworm" { "neither mmdebstrap nor debootstrap is installed, and `debian:bookworm` is not a local image" } else { "a Debian trixie image is built with mmdebstrap, which is not installed" }
     )]
-    NoBootstrapTool,
+    NoBootstrapTool { image: String, suite: &'static str },
+
+    #[error(
+        "`--docker {text}`: {reason}\nhint: `--docker 20` (Debian 12's docker.io 20.10), `--docker 26` (Debian 13's 26.1) or `--docker 28` (Debian 13 with sid's docker.io 28.5) for every node, or `--docker NODE=VERSION` for one (repeat it); nodes: {nodes}"
+    )]
+    DockerVersion {
+        text: String,
+        reason: String,
+        nodes: String,
+    },
 
     #[error("`{text}` is not an IPv4 subnet (like `172.30.0.0/24`)")]
     Subnet { text: String },

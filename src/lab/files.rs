@@ -182,7 +182,13 @@ mod tests {
     use crate::lab::layout::{layout, parse_subnet};
 
     fn nodes() -> Vec<NodeSpec> {
-        layout(1, 1, parse_subnet("172.30.0.0/24").expect("subnet")).expect("layout")
+        layout(
+            1,
+            1,
+            parse_subnet("172.30.0.0/24").expect("subnet"),
+            super::super::image::Flavor::Bare,
+        )
+        .expect("layout")
     }
 
     // The hosts file is what swarmform's config loader accepts as an include: `[ssh]` with

@@ -12,7 +12,6 @@ use super::process::{Program, installed};
 use super::{LABEL, Log};
 
 pub(crate) const MIRROR: &str = "http://deb.debian.org/debian";
-pub(crate) const SUITE: &str = "bookworm";
 pub(crate) const BUSYBOX: &str = "local/busybox:1";
 pub(crate) const REGISTRY: &str = "local/registry:2";
 const DOCKERFILE_BASE: &str = "debian:bookworm";
@@ -20,11 +19,15 @@ const DOCKERFILE_BASE: &str = "debian:bookworm";
 const PACKAGES: &str = "openssh-server,systemd-sysv,iproute2,procps,ca-certificates,curl";
 
 /// templates/lab/, compiled in so an installed binary can build the lab anywhere.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("Dockerfile", include_str!("../../templates/lab/Dockerfile")),
     (
         "prepare-rootfs.sh",
         include_str!("../../templates/lab/prepare-rootfs.sh"),
+    ),
+    (
+        "docker-from-sid.sh",
+        include_str!("../../templates/lab/docker-from-sid.sh"),
     ),
     ("sshd.conf", include_str!("../../templates/lab/sshd.conf")),
     (
@@ -33,25 +36,87 @@ const TEMPLATES: [(&str, &str); 4] = [
     ),
 ];
 
+/// The Docker a lab node runs, as the Debian mirror serves it (testbed.md §5): bookworm's
+/// docker.io 20.10, trixie's 26.1, or trixie with sid's docker.io 28.5 through a pinned source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Docker {
+    V20,
+    V26,
+    V28,
+}
+
+impl Docker {
+    pub(crate) const ALL: [Docker; 3] = [Docker::V20, Docker::V26, Docker::V28];
+
+    /// `20`, `20.10`, `26`, `26.1`, `28`, `28.5`.
+    pub(crate) fn parse(text: &str) -> Option<Docker> {
+        Docker::ALL
+            .into_iter()
+            .find(|docker| text == docker.major() || text == docker.minor())
+    }
+
+    pub(crate) fn major(self) -> &'static str {
+        match self {
+            Docker::V20 => "20",
+            Docker::V26 => "26",
+            Docker::V28 => "28",
+        }
+    }
+
+    fn minor(self) -> &'static str {
+        match self {
+            Docker::V20 => "20.10",
+            Docker::V26 => "26.1",
+            Docker::V28 => "28.5",
+        }
+    }
+
+    fn suite(self) -> &'static str {
+        match self {
+            Docker::V20 => "bookworm",
+            Docker::V26 | Docker::V28 => "trixie",
+        }
+    }
+}
+
 /// A node image: with Docker installed, or bare (swarmform installs Docker itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Flavor {
-    Docker,
+    Docker(Docker),
     Bare,
 }
 
 impl Flavor {
+    pub(crate) const ALL: [Flavor; 4] = [
+        Flavor::Docker(Docker::V20),
+        Flavor::Docker(Docker::V26),
+        Flavor::Docker(Docker::V28),
+        Flavor::Bare,
+    ];
+
     pub(crate) fn image(self) -> &'static str {
         match self {
-            Flavor::Docker => "swarmform-lab/node:bookworm",
+            Flavor::Docker(Docker::V20) => "swarmform-lab/node:bookworm",
+            Flavor::Docker(Docker::V26) => "swarmform-lab/node:trixie",
+            Flavor::Docker(Docker::V28) => "swarmform-lab/node:trixie-docker28",
             Flavor::Bare => "swarmform-lab/node:bookworm-bare",
         }
     }
 
+    fn suite(self) -> &'static str {
+        match self {
+            Flavor::Docker(docker) => docker.suite(),
+            Flavor::Bare => "bookworm",
+        }
+    }
+
+    /// What mmdebstrap installs besides [`PACKAGES`]: trixie's CLI is its own package. Docker
+    /// 28 comes after, from sid (`docker-from-sid.sh`).
     fn extra_packages(self) -> &'static str {
         match self {
-            Flavor::Docker => "docker.io",
-            Flavor::Bare => "",
+            Flavor::Docker(Docker::V20) => "docker.io",
+            Flavor::Docker(Docker::V26) => "docker.io,docker-cli",
+            Flavor::Docker(Docker::V28) | Flavor::Bare => "",
         }
     }
 
@@ -59,6 +124,22 @@ impl Flavor {
         match self.extra_packages() {
             "" => PACKAGES.to_owned(),
             extra => format!("{PACKAGES},{extra}"),
+        }
+    }
+
+    /// The words after the image in `docker create`: trixie's systemd 257 boots on a machine
+    /// that mounts cgroup v1 (as these do) only when told so on its command line, which
+    /// systemd reads from its own argv in a container (testbed.md §5). Nothing on cgroup v2.
+    pub(crate) fn init_command(self) -> &'static [&'static str] {
+        let cgroup_v1 = !Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+        if self.suite() == "trixie" && cgroup_v1 {
+            &[
+                "/sbin/init",
+                "systemd.unified_cgroup_hierarchy=0",
+                "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1",
+            ]
+        } else {
+            &[]
         }
     }
 }
@@ -79,7 +160,8 @@ pub(crate) fn ensure_node_image(flavor: Flavor, build: &Path, log: &Log) -> Resu
     let started = Instant::now();
     let snippets = build.join("templates");
     write_templates(&snippets)?;
-    let method = if exists(DOCKERFILE_BASE) {
+    let suite = flavor.suite();
+    let method = if suite == "bookworm" && exists(DOCKERFILE_BASE) {
         log.line(format!(
             "Node image `{image}`: building from templates/lab/Dockerfile ({DOCKERFILE_BASE} is present)…"
         ));
@@ -95,27 +177,33 @@ pub(crate) fn ensure_node_image(flavor: Flavor, build: &Path, log: &Log) -> Resu
         "docker build"
     } else if installed("mmdebstrap") {
         log.line(format!(
-            "Node image `{image}`: bootstrapping Debian {SUITE} with mmdebstrap from {MIRROR} (about 30-60 s)…"
+            "Node image `{image}`: bootstrapping Debian {suite} with mmdebstrap from {MIRROR} (about 30-60 s{})…",
+            if flavor == Flavor::Docker(Docker::V28) { ", then sid's docker.io" } else { "" }
         ));
-        let script = snippets.join("prepare-rootfs.sh");
-        let hook = format!(
-            "sh {} \"$1\" {}",
-            shell_word(&script),
-            shell_word(&snippets)
-        );
-        Program::new("mmdebstrap")
+        let hook = |script: &str| {
+            format!(
+                "--customize-hook=sh {} \"$1\" {}",
+                shell_word(&snippets.join(script)),
+                shell_word(&snippets)
+            )
+        };
+        let mut mmdebstrap = Program::new("mmdebstrap")
             .args(["--variant=minbase", "--quiet"])
-            .arg(format!("--include={}", flavor.packages()))
-            .arg(format!("--customize-hook={hook}"))
-            .args([SUITE, "-", MIRROR])
+            .arg(format!("--include={}", flavor.packages()));
+        if flavor == Flavor::Docker(Docker::V28) {
+            mmdebstrap = mmdebstrap.arg(hook("docker-from-sid.sh"));
+        }
+        mmdebstrap
+            .arg(hook("prepare-rootfs.sh"))
+            .args([suite, "-", MIRROR])
             .pipe(
                 &import(image, &["/sbin/init"]),
                 &build.join("mmdebstrap.log"),
             )?;
         "mmdebstrap + docker import"
-    } else if installed("debootstrap") {
+    } else if suite == "bookworm" && installed("debootstrap") {
         log.line(format!(
-            "Node image `{image}`: bootstrapping Debian {SUITE} with debootstrap from {MIRROR} (about 60-90 s)…"
+            "Node image `{image}`: bootstrapping Debian {suite} with debootstrap from {MIRROR} (about 60-90 s)…"
         ));
         let rootfs = build.join("rootfs");
         remove_tree(&rootfs)?;
@@ -124,7 +212,10 @@ pub(crate) fn ensure_node_image(flavor: Flavor, build: &Path, log: &Log) -> Resu
         result?;
         "debootstrap + docker import"
     } else {
-        return Err(LabError::NoBootstrapTool);
+        return Err(LabError::NoBootstrapTool {
+            image: image.to_owned(),
+            suite,
+        });
     };
     log.line(format!(
         "Node image `{image}`: built with {method} in {:.1}s.",
@@ -143,7 +234,7 @@ fn debootstrap(
     Program::new("debootstrap")
         .args(["--variant=minbase"])
         .arg(format!("--include={}", flavor.packages()))
-        .args([SUITE])
+        .args([flavor.suite()])
         .arg(rootfs.to_string_lossy())
         .arg(MIRROR)
         .output()?;
@@ -332,15 +423,12 @@ fn write_files(rootfs: &Path, files: &[(&str, &str)]) -> Result<(), LabError> {
 
 /// `docker image rm` of the images the lab built that exist; returns their names.
 pub(crate) fn remove_all() -> Result<Vec<&'static str>, LabError> {
-    let present: Vec<&'static str> = [
-        Flavor::Docker.image(),
-        Flavor::Bare.image(),
-        BUSYBOX,
-        REGISTRY,
-    ]
-    .into_iter()
-    .filter(|image| exists(image))
-    .collect();
+    let present: Vec<&'static str> = Flavor::ALL
+        .iter()
+        .map(|flavor| flavor.image())
+        .chain([BUSYBOX, REGISTRY])
+        .filter(|image| exists(image))
+        .collect();
     if !present.is_empty() {
         Program::docker()
             .args(["image", "rm"])

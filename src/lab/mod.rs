@@ -25,7 +25,7 @@ use crate::cli::{LabCommand, LabDownArgs, LabLoadArgs, LabUpArgs};
 use crate::ui::Printer;
 use files::LabDir;
 use image::Flavor;
-use layout::{NodeSpec, layout, parse_subnet};
+use layout::{NodeSpec, assign_docker, layout, parse_subnet};
 use process::Program;
 
 /// The lab's network (one lab per Docker engine).
@@ -91,18 +91,24 @@ fn engine() -> Result<String, LabError> {
 fn up(args: &LabUpArgs, log: &Log) -> Result<(), LabError> {
     let started = Instant::now();
     let subnet = parse_subnet(&args.subnet)?;
-    let specs = layout(args.managers, args.workers, subnet)?;
+    let flavor = if args.bare {
+        Flavor::Bare
+    } else {
+        Flavor::Docker(image::Docker::V20)
+    };
+    let mut specs = layout(args.managers, args.workers, subnet, flavor)?;
+    assign_docker(&mut specs, &args.docker)?;
     let version = engine()?;
     log.line(format!("Docker engine {version} answers."));
 
     let dir = LabDir::create(&args.dir.dir)?;
     let build = dir.build()?;
-    let flavor = if args.bare {
-        Flavor::Bare
-    } else {
-        Flavor::Docker
-    };
-    image::ensure_node_image(flavor, &build, log)?;
+    let mut flavors: Vec<Flavor> = specs.iter().map(|spec| spec.flavor).collect();
+    flavors.sort();
+    flavors.dedup();
+    for flavor in flavors {
+        image::ensure_node_image(flavor, &build, log)?;
+    }
     image::ensure_busybox(&build, log)?;
     image::ensure_registry(&build, log)?;
 
@@ -116,7 +122,7 @@ fn up(args: &LabUpArgs, log: &Log) -> Result<(), LabError> {
 
     ensure_network(subnet, log)?;
     let boot_started = Instant::now();
-    let changed = converge_nodes(&specs, flavor.image(), &fingerprint, &dir, log)?;
+    let changed = converge_nodes(&specs, &fingerprint, &dir, log)?;
 
     let deadline = boot_started + nodes::BOOT_TIMEOUT;
     for spec in &specs {
@@ -157,7 +163,7 @@ fn up(args: &LabUpArgs, log: &Log) -> Result<(), LabError> {
         plural(args.managers),
         args.workers,
         plural(args.workers),
-        if args.bare { ", bare: no Docker" } else { "" },
+        dockers(&specs),
         started.elapsed().as_secs_f64(),
         dir.hosts_file().display(),
         dir.key().display(),
@@ -165,6 +171,33 @@ fn up(args: &LabUpArgs, log: &Log) -> Result<(), LabError> {
         first.address
     ));
     Ok(())
+}
+
+/// `, bare: no Docker`, `, Docker 28` or `, Docker 28 and 20 (lab-worker2)`.
+fn dockers(specs: &[NodeSpec]) -> String {
+    let mut majors: Vec<(&str, Vec<&str>)> = Vec::new();
+    for spec in specs {
+        let major = match spec.flavor {
+            Flavor::Docker(docker) => docker.major(),
+            Flavor::Bare => "none",
+        };
+        match majors.iter_mut().find(|(other, _)| *other == major) {
+            Some((_, names)) => names.push(&spec.name),
+            None => majors.push((major, vec![&spec.name])),
+        }
+    }
+    match majors.as_slice() {
+        [("none", _)] => ", bare: no Docker".to_owned(),
+        [(major, _)] => format!(", Docker {major}"),
+        [(first, _), rest @ ..] => {
+            let rest: Vec<String> = rest
+                .iter()
+                .map(|(major, names)| format!("{major} ({})", names.join(", ")))
+                .collect();
+            format!(", Docker {first} and {}", rest.join(" and "))
+        }
+        [] => String::new(),
+    }
 }
 
 fn plural(count: usize) -> &'static str {
@@ -236,7 +269,6 @@ fn create_network(name: &str, subnet: &str) -> Result<(), LabError> {
 /// ones and starts the stopped ones. Returns whether any node was created or started.
 fn converge_nodes(
     specs: &[NodeSpec],
-    image: &str,
     fingerprint: &str,
     dir: &LabDir,
     log: &Log,
@@ -246,7 +278,7 @@ fn converge_nodes(
     let mut removed = Vec::new();
     for node in &existing {
         let reason = match specs.iter().find(|spec| spec.name == node.name) {
-            Some(spec) => node.mismatch(spec, image, fingerprint),
+            Some(spec) => node.mismatch(spec, fingerprint),
             None => Some("not asked for".to_owned()),
         };
         match reason {
@@ -275,7 +307,7 @@ fn converge_nodes(
                 started.push(spec.name.as_str());
             }
             None => {
-                nodes::create(spec, image, fingerprint).output()?;
+                nodes::create(spec, fingerprint).output()?;
                 Program::docker()
                     .arg("cp")
                     .arg(dir.public_key().to_string_lossy())
@@ -296,7 +328,14 @@ fn converge_nodes(
             parts.push(format!("{verb} {}", names.join(", ")));
         }
     }
-    log.line(format!("Nodes ({image}): {}.", parts.join("; ")));
+    let mut images: Vec<&str> = specs.iter().map(|spec| spec.flavor.image()).collect();
+    images.sort_unstable();
+    images.dedup();
+    log.line(format!(
+        "Nodes ({}): {}.",
+        images.join(", "),
+        parts.join("; ")
+    ));
     Ok(!created.is_empty() || !started.is_empty())
 }
 

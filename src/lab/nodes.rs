@@ -6,6 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::error::LabError;
+#[cfg(test)]
+use super::image::{Docker, Flavor};
 use super::layout::{NodeSpec, Role};
 use super::process::Program;
 use super::{KEY_LABEL, LABEL, NETWORK, ROLE_LABEL};
@@ -29,8 +31,8 @@ impl Existing {
     }
 
     /// Why this container cannot stand for `spec` as it is, if it cannot.
-    pub(crate) fn mismatch(&self, spec: &NodeSpec, image: &str, key: &str) -> Option<String> {
-        if self.image != image {
+    pub(crate) fn mismatch(&self, spec: &NodeSpec, key: &str) -> Option<String> {
+        if self.image != spec.flavor.image() {
             Some(format!("its image is `{}`", self.image))
         } else if self.address != Some(spec.address) {
             Some("its address changed".to_owned())
@@ -93,8 +95,9 @@ fn parse_inspect(json: &str) -> Vec<Existing> {
 /// `docker create` with the flags that make a container behave like a host (testbed.md §3):
 /// systemd as PID 1 with the host's cgroups, every capability but SYS_RESOURCE (which this
 /// kind of machine lacks, so `--privileged` is refused), tmpfs where systemd expects one, and
-/// an anonymous volume for the node's own Docker.
-pub(crate) fn create(spec: &NodeSpec, image: &str, key: &str) -> Program {
+/// an anonymous volume for the node's own Docker; the image's init, with what trixie's systemd
+/// needs on a cgroup v1 machine (`Flavor::init_command`).
+pub(crate) fn create(spec: &NodeSpec, key: &str) -> Program {
     Program::docker()
         .args(["create", "--name", &spec.name, "--hostname", &spec.name])
         .args(["--network", NETWORK, "--ip"])
@@ -119,7 +122,8 @@ pub(crate) fn create(spec: &NodeSpec, image: &str, key: &str) -> Program {
         ])
         .args(["--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp"])
         .args(["--volume", "/var/lib/docker"])
-        .arg(image)
+        .arg(spec.flavor.image())
+        .args(spec.flavor.init_command().iter().copied())
 }
 
 /// How long nodes get to boot, all together.
@@ -244,14 +248,14 @@ pub(crate) fn docker_active(node: &str) -> bool {
         .succeeds()
 }
 
-/// The Docker column of `lab status`: `active`, `inactive`, `failed`, or `not installed`.
+/// The Docker column of `lab status`: `active 28.5.2`, `inactive`, `failed`, or `not installed`.
 pub(crate) fn docker_state(node: &str) -> String {
     exec(
         node,
         &[
             "sh",
             "-c",
-            "if command -v docker >/dev/null; then systemctl is-active docker; else echo 'not installed'; fi",
+            "if ! command -v docker >/dev/null; then echo 'not installed'; elif systemctl is-active --quiet docker; then echo \"active $(docker version --format '{{.Server.Version}}' 2>/dev/null)\"; else systemctl is-active docker; fi",
         ],
     )
 }
@@ -280,22 +284,21 @@ mod tests {
         assert_eq!(node.address, Some(Ipv4Addr::new(172, 30, 0, 12)));
         assert_eq!(node.role, Some(Role::Worker));
         assert!(!node.running());
-        let spec = NodeSpec {
+        let mut spec = NodeSpec {
             name: "lab-worker1".to_owned(),
             role: Role::Worker,
             address: Ipv4Addr::new(172, 30, 0, 12),
+            flavor: Flavor::Docker(Docker::V20),
         };
+        assert_eq!(node.mismatch(&spec, "abc"), None);
         assert_eq!(
-            node.mismatch(&spec, "swarmform-lab/node:bookworm", "abc"),
-            None
-        );
-        assert_eq!(
-            node.mismatch(&spec, "swarmform-lab/node:bookworm-bare", "abc"),
-            Some("its image is `swarmform-lab/node:bookworm`".to_owned())
-        );
-        assert_eq!(
-            node.mismatch(&spec, "swarmform-lab/node:bookworm", "def"),
+            node.mismatch(&spec, "def"),
             Some("the lab's SSH key changed".to_owned())
+        );
+        spec.flavor = Flavor::Docker(Docker::V28);
+        assert_eq!(
+            node.mismatch(&spec, "abc"),
+            Some("its image is `swarmform-lab/node:bookworm`".to_owned())
         );
     }
 
@@ -303,12 +306,13 @@ mod tests {
     // host's cgroups, and an anonymous volume for its Docker.
     #[test]
     fn create_flags() {
-        let spec = NodeSpec {
+        let mut spec = NodeSpec {
             name: "lab-manager1".to_owned(),
             role: Role::Manager,
             address: Ipv4Addr::new(172, 30, 0, 11),
+            flavor: Flavor::Docker(Docker::V20),
         };
-        let shown = create(&spec, "swarmform-lab/node:bookworm", "abc").display();
+        let shown = create(&spec, "abc").display();
         assert!(!shown.contains("--privileged"));
         for expected in [
             "--ip 172.30.0.11",
@@ -316,9 +320,19 @@ mod tests {
             "--cap-add ALL --cap-drop SYS_RESOURCE",
             "--device-cgroup-rule 'a *:* rwm'",
             "--cgroupns host --volume '/sys/fs/cgroup:/sys/fs/cgroup:rw'",
-            "--volume /var/lib/docker 'swarmform-lab/node:bookworm'",
         ] {
             assert!(shown.contains(expected), "{expected} in {shown}");
         }
+        assert!(
+            shown.ends_with("--volume /var/lib/docker 'swarmform-lab/node:bookworm'"),
+            "bookworm's init as the image has it: {shown}"
+        );
+        spec.flavor = Flavor::Docker(Docker::V28);
+        let shown = create(&spec, "abc").display();
+        let init = Flavor::Docker(Docker::V28).init_command().join(" ");
+        assert!(
+            shown.ends_with(&format!("'swarmform-lab/node:trixie-docker28' {init}").trim_end()),
+            "{shown}"
+        );
     }
 }

@@ -261,15 +261,17 @@ pub(super) async fn cancel_restart(
 const RESTARTED: &str = "::swarmform::restarted::";
 
 /// The restart's commands, after `files` (the files it applies, written in the same round
-/// trip) when given: `systemctl daemon-reload && systemctl restart docker`, then a marker and,
+/// trip) when given: `systemctl daemon-reload && systemctl reset-failed docker.service &&
+/// systemctl restart docker`, then a marker and,
 /// for a host in a swarm, `docker info`'s swarm section, so one round trip says the restart
 /// worked, that dockerd answers and whether the node came back locked.
 pub(super) fn restart_commands(files: Option<Script>, before: &BeforeRestart) -> Script {
-    let [reload, restart] = reload_and_restart();
+    let [reload, reset, restart] = reload_and_restart();
     let script = match files {
         None => Script::new(reload),
         Some(files) => files.and(reload),
     }
+    .and(reset)
     .and(restart)
     .and(RemoteCommand::new("echo").arg(RESTARTED));
     if before.outside_swarm {
@@ -279,10 +281,16 @@ pub(super) fn restart_commands(files: Option<Script>, before: &BeforeRestart) ->
     }
 }
 
-/// `systemctl daemon-reload` and `systemctl restart docker`.
-fn reload_and_restart() -> [RemoteCommand; 2] {
+/// `systemctl daemon-reload`, `systemctl reset-failed docker.service` and `systemctl restart
+/// docker`. The reset clears systemd's start limit (Debian's unit allows 3 starts in 60 s):
+/// applies that change daemon.json one after another restart a host more often than that,
+/// and the fourth restart would leave dockerd stopped ("start of the service was attempted
+/// too often", seen on the lab with Docker 28). A restart swarmform makes is asked for, not
+/// a crash loop; a dockerd that fails to start still fails the step.
+fn reload_and_restart() -> [RemoteCommand; 3] {
     [
         RemoteCommand::new("systemctl").arg("daemon-reload"),
+        RemoteCommand::new("systemctl").args(["reset-failed", "docker.service"]),
         RemoteCommand::new("systemctl").args(["restart", "docker"]),
     ]
 }
@@ -300,8 +308,8 @@ pub(super) async fn finish_restart(
     let stdout = output.stdout_text();
     let Some((_, answer)) = stdout.split_once(RESTARTED) else {
         // What failed is the restart (the files were written, or the batch said otherwise).
-        let [reload, restart] = reload_and_restart();
-        let restart = Script::new(reload).and(restart);
+        let [reload, reset, restart] = reload_and_restart();
+        let restart = Script::new(reload).and(reset).and(restart);
         return Err(context.failure(&host, &restart, output, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting")));
     };
     let answered = if before.outside_swarm && output.success() {

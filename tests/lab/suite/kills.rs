@@ -96,7 +96,7 @@ fn kills_in_every_phase_converge_on_the_lab() {
     killed_then_converged(
         &lab,
         &["apply", "--auto-approve"],
-        "systemctl daemon-reload && systemctl restart docker",
+        "systemctl reset-failed docker.service && systemctl restart docker",
     );
     for node in [
         "lab-manager1",

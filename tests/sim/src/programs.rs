@@ -1621,6 +1621,10 @@ fn unit_name(unit: &str) -> &str {
     unit.strip_suffix(".service").unwrap_or(unit)
 }
 
+/// Debian's docker.service: `StartLimitBurst=3`, `StartLimitIntervalSec=60` (20.10 to 28).
+const DOCKER_START_BURST: usize = 3;
+const DOCKER_START_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn systemctl(args: &[&str], world: &mut World, index: usize) -> Output {
     let args: Vec<&str> = args
         .iter()
@@ -1644,6 +1648,21 @@ fn systemctl(args: &[&str], world: &mut World, index: usize) -> Output {
     let host = &mut world.hosts[index];
     if *verb == "daemon-reload" {
         host.systemd_loaded = host.systemd_drop_ins();
+        return Output::default();
+    }
+    if *verb == "reset-failed" {
+        match units.first().map(|unit| unit_name(unit)) {
+            Some("docker") | None => host.docker_starts.clear(),
+            Some(unit) if !matches!(unit, "docker.socket" | "containerd") => {
+                return Output::error(
+                    format!(
+                        "Failed to reset failed state of unit {unit}.service: Unit {unit}.service not loaded."
+                    ),
+                    1,
+                );
+            }
+            Some(_) => {}
+        }
         return Output::default();
     }
     let Some(unit) = units.first().map(|unit| unit_name(unit)) else {
@@ -1704,6 +1723,20 @@ fn systemctl(args: &[&str], world: &mut World, index: usize) -> Output {
             if (*verb == "start" || verb.contains("enable")) && host.dockerd_running {
                 return out;
             }
+            // systemd's start limit: a restart stops dockerd, then refuses the start.
+            let started = std::time::Instant::now();
+            host.docker_starts
+                .retain(|at| started.duration_since(*at) < DOCKER_START_INTERVAL);
+            if host.docker_starts.len() >= DOCKER_START_BURST {
+                host.dockerd_running = false;
+                docker::swarm::refresh(world);
+                return out
+                    .with_stderr(
+                        "Job for docker.service failed because start of the service was attempted too often.\nSee \"systemctl status docker.service\" and \"journalctl -xeu docker.service\" for details.\nTo force a start use \"systemctl reset-failed docker.service\"\nfollowed by \"systemctl start docker.service\" again.\n",
+                    )
+                    .with_status(1);
+            }
+            host.docker_starts.push(started);
             match start_dockerd(host) {
                 Ok(()) => {
                     docker::swarm::lock_after_restart(world, index);

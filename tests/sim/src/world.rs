@@ -157,6 +157,10 @@ pub(crate) struct Host {
     pub arch: String,
     pub docker_installed: bool,
     pub dockerd_running: bool,
+    /// When systemd last started docker.service, for its start limit (Debian's unit:
+    /// `StartLimitBurst=3` in `StartLimitIntervalSec=60`); `systemctl reset-failed` clears
+    /// it. The boot's start is not counted.
+    pub docker_starts: Vec<std::time::Instant>,
     /// `/etc/docker/daemon.json` as dockerd read it when it last started.
     pub daemon_config: serde_json::Value,
     /// The docker.service drop-ins systemd loaded at the last `daemon-reload`.
@@ -205,6 +209,7 @@ impl Host {
             arch: spec.arch,
             docker_installed: false,
             dockerd_running: false,
+            docker_starts: Vec::new(),
             daemon_config: serde_json::Value::Object(Default::default()),
             systemd_loaded: BTreeMap::new(),
             fs,
