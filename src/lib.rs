@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod change;
 pub mod cli;
 pub mod commands;
+pub mod compose;
 pub mod config;
 pub mod hash;
 pub mod lab;

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use swarmform_sim::ClusterSnapshot;
+use swarmform_sim::{ClusterSnapshot, SimHostSpec, SimOptions};
 
 use crate::support::{Test, progress_sorted, with_filters};
 
@@ -215,6 +215,46 @@ fn a_deployed_stack_plans_no_change() {
         again.stderr()
     );
     insta::assert_snapshot!(again.stderr(), @"The state matches the cluster.");
+}
+
+// On Docker 26 and later the deploy says `--detach=true` (what 20.10 did without the flag, and
+// without the warning 26 prints when it is missing): swarmform waits for the services itself.
+// On 20.10, which refuses the flag, it is not sent. Either way the stack converges.
+#[test]
+fn the_stack_deploy_takes_the_flags_of_the_managers_docker() {
+    for (version, detach) in [("20.10.24+dfsg1", false), ("28.5.2+dfsg4", true)] {
+        let hosts = (1..=3)
+            .map(|index| SimHostSpec::new(format!("node{index}")).docker_version(version))
+            .collect();
+        let cluster = Test::with_sim(SimOptions { hosts }, 1)
+            .workloads(WORKLOADS)
+            .file("db.txt", format!("{SECRET}\n"))
+            .file("web.yml.hbs", WEB);
+        let applied = cluster.run(&["apply", "--auto-approve", "-v"]).success();
+        let deploys: Vec<String> = cluster
+            .sim()
+            .commands("node1")
+            .into_iter()
+            .filter(|line| line.contains("stack deploy"))
+            .collect();
+        assert!(!deploys.is_empty(), "{version}");
+        for line in &deploys {
+            assert_eq!(line.contains("--detach=true"), detach, "{version}: {line}");
+        }
+        assert!(
+            !applied
+                .stderr()
+                .contains("--detach=false was not specified"),
+            "{version}: {}",
+            applied.stderr()
+        );
+        assert_eq!(
+            service(&cluster.snapshot(), "web_web").replicas,
+            2,
+            "{version}"
+        );
+        cluster.run(&["plan", "--detailed-exitcode"]).success();
+    }
 }
 
 // A service scaled by hand and one re-imaged by hand are noticed by refresh, planned back to

@@ -50,6 +50,8 @@ pub struct Context {
     /// The hosts whose dockerd answered the facts this run's plan read a moment ago (none for
     /// a saved plan, whose facts are older): no step asks them again.
     pub(super) docker_answering: std::collections::BTreeSet<String>,
+    /// The Docker version each of those hosts reported (`20.10.24+dfsg1`).
+    pub(super) docker_versions: BTreeMap<String, String>,
     /// The swarm's unlock key once read during this run; never stored in the state.
     pub(super) unlock_key: Mutex<Option<String>>,
     /// Set when this run locked the swarm (autolock turned on): the key, shown once.
@@ -197,6 +199,7 @@ impl Context {
             managers: ReadOnce::default(),
             membership: Mutex::new(BTreeMap::new()),
             docker_answering: std::collections::BTreeSet::new(),
+            docker_versions: BTreeMap::new(),
             joined: Mutex::new(std::collections::BTreeSet::new()),
             unlock_key: Mutex::new(None),
             new_unlock_key: Mutex::new(None),
@@ -349,6 +352,10 @@ impl Context {
                 continue;
             }
             self.docker_answering.insert(facts.host.clone());
+            if let Some(version) = &facts.docker_version {
+                self.docker_versions
+                    .insert(facts.host.clone(), version.clone());
+            }
             let Some(state) = facts.swarm else {
                 continue;
             };
@@ -363,6 +370,17 @@ impl Context {
             );
         }
         self
+    }
+
+    /// The major version of the Docker this run's facts found on `host` (`28` of
+    /// `28.5.2+dfsg4`); `None` for a saved plan's run or a host whose dockerd did not answer.
+    pub(super) fn docker_major(&self, host: &str) -> Option<u32> {
+        self.docker_versions
+            .get(host)?
+            .split(['.', '+', '~', '-'])
+            .next()?
+            .parse()
+            .ok()
     }
 
     /// Whether this run's facts found dockerd answering on `host`.

@@ -56,6 +56,14 @@ pub(in crate::swarm) async fn stack_deploy(
     if work.value("with_registry_auth").and_then(Value::as_bool) == Some(true) {
         command = command.arg("--with-registry-auth");
     }
+    // Docker 26 added `--detach` (20.10 refuses it) and warns when it is not given; swarmform
+    // waits for the services itself, within `converge_timeout`, so it asks for what 20.10
+    // did: return once the services are created. (`--detach=false` would wait in the CLI
+    // without a bound: seen on the lab with a task that cannot start.) Unknown version (a
+    // saved plan): no flag, which every version takes.
+    if context.docker_major(via).is_some_and(|major| major >= 26) {
+        command = command.arg("--detach=true");
+    }
     let script = Script::new(command.arg(name.clone())).stdin(compose);
     context.check(via, &script, None).await?;
     let started = std::time::Instant::now();

@@ -1506,3 +1506,176 @@ async fn hosts_take_overrides_and_can_start_in_a_swarm() {
         lab.sim.commands("node1")
     );
 }
+
+// Each Docker version answers as its real nodes did (`swarmform lab up --docker 28 --docker
+// lab-manager2=26 --docker lab-manager3=20`, one single-node swarm each, 2026-12-04): the
+// stack deploy's `--detach` flag and warning, a compose file without `version`, `stack ls`'s
+// fields, how a missing node, secret, service, network or image is reported, inspect's
+// `Status: …, Code: 1` wrapper, the `IPv4` field of `network ls` and each node's engine version.
+#[tokio::test]
+async fn each_docker_version_answers_as_its_real_nodes_did() {
+    let mut lab = Lab::start(vec![
+        SimHostSpec::new("node1").docker_version("20.10.24+dfsg1"),
+        SimHostSpec::new("node2").docker_version("26.1.5+dfsg1"),
+        SimHostSpec::new("node3").docker_version("28.5.2+dfsg4"),
+    ])
+    .await;
+    for host in ["node1", "node2", "node3"] {
+        lab.swarm(&[host], "worker").await;
+    }
+    const DETACH: &str = "Since --detach=false was not specified, tasks will be created in the background.\nIn a future release, --detach=false will become the default.\n";
+    let unversioned =
+        "services:\n  web:\n    image: local/busybox:1\n    command: [\"sleep\",\"1000\"]\n";
+    lab.sh_in(
+        "node1",
+        "docker stack deploy --compose-file - st",
+        unversioned,
+    )
+    .await
+    .fails(1, "unsupported Compose file version: 1.0\n");
+    for host in ["node2", "node3"] {
+        let deployed = lab
+            .sh_in(host, "docker stack deploy --compose-file - st", unversioned)
+            .await;
+        assert_eq!(
+            (deployed.status, deployed.stderr.as_str()),
+            (Some(0), DETACH),
+            "{host}"
+        );
+        assert_eq!(
+            deployed.stdout, "Creating network st_default\nCreating service st_web\n",
+            "{host}"
+        );
+        let detached = lab
+            .sh_in(
+                host,
+                "docker stack deploy --detach=true --compose-file - st",
+                unversioned,
+            )
+            .await;
+        assert_eq!(detached.status, Some(0), "{host}: {detached:#?}");
+        assert!(
+            !detached.stderr.contains("--detach"),
+            "{host}: {detached:#?}"
+        );
+    }
+    lab.sh_in(
+        "node1",
+        "docker stack deploy --detach=true --compose-file - st",
+        unversioned,
+    )
+    .await
+    .fails(
+        125,
+        "unknown flag: --detach\nSee 'docker stack deploy --help'.\n",
+    );
+    let versioned = format!("version: \"3.8\"\n{unversioned}");
+    lab.sh_in(
+        "node1",
+        "docker stack deploy --compose-file - st",
+        &versioned,
+    )
+    .await
+    .ok();
+
+    let ls = "docker stack ls --format '{{json .}}'";
+    assert_eq!(
+        lab.sh("node1", ls).await.ok(),
+        "{\"Name\":\"st\",\"Namespace\":\"\",\"Orchestrator\":\"Swarm\",\"Services\":\"1\"}\n"
+    );
+    assert_eq!(
+        lab.sh("node3", ls).await.ok(),
+        "{\"Name\":\"st\",\"Services\":\"1\"}\n"
+    );
+
+    for (host, messages) in [
+        (
+            "node1",
+            [
+                "Error: No such node: nosuchnode\n",
+                "Status: Error: No such node: nosuchnode, Code: 1\n",
+                "Status: Error: no such service: nosuch, Code: 1\n",
+                "Status: Error: No such secret: nos, Code: 1\n",
+                "Error: No such secret: nos\n",
+                "Error: No such service: nosvc\n",
+                "Error: No such network: nonet\n",
+                "Error: No such network: nonet\n",
+                "Error: No such image: nope:1\n",
+            ],
+        ),
+        (
+            "node2",
+            [
+                "Error response from daemon: node nosuchnode not found\n",
+                "Status: Error response from daemon: node nosuchnode not found, Code: 1\n",
+                "Status: Error: no such service: nosuch, Code: 1\n",
+                "Status: Error response from daemon: secret nos not found, Code: 1\n",
+                "Error response from daemon: secret nos not found\n",
+                "Error response from daemon: service nosvc not found\n",
+                "Error response from daemon: network nonet not found\n",
+                "Error response from daemon: network nonet not found\n",
+                "Error response from daemon: No such image: nope:1\n",
+            ],
+        ),
+        (
+            "node3",
+            [
+                "Error response from daemon: node nosuchnode not found\n",
+                "Error response from daemon: node nosuchnode not found\n",
+                "Error: no such service: nosuch\n",
+                "Error response from daemon: secret nos not found\n",
+                "Error response from daemon: secret nos not found\n",
+                "Error response from daemon: service nosvc not found\n",
+                "Error response from daemon: network nonet not found\n",
+                "Error response from daemon: network nonet not found\nexit status 1\n",
+                "Error response from daemon: No such image: nope:1\n",
+            ],
+        ),
+    ] {
+        for (command, message) in [
+            "docker node rm nosuchnode",
+            "docker node inspect nosuchnode",
+            "docker service inspect nosuch",
+            "docker secret inspect nos",
+            "docker secret rm nos",
+            "docker service rm nosvc",
+            "docker network inspect nonet",
+            "docker network rm nonet",
+            "docker image inspect nope:1",
+        ]
+        .into_iter()
+        .zip(messages)
+        {
+            let out = lab.sh(host, command).await;
+            assert_eq!(
+                (out.status, out.stderr.as_str()),
+                (Some(1), message),
+                "{host}: {command}"
+            );
+        }
+    }
+
+    for (host, version, ipv4) in [
+        ("node1", "20.10.24+dfsg1", false),
+        ("node2", "26.1.5+dfsg1", false),
+        ("node3", "28.5.2+dfsg4", true),
+    ] {
+        let nodes = lab
+            .sh(host, "docker node ls --format '{{json .}}'")
+            .await
+            .json_lines();
+        assert_eq!(nodes[0]["EngineVersion"], version, "{host}");
+        let networks = lab
+            .sh(
+                host,
+                "docker network ls --filter driver=overlay --format '{{json .}}'",
+            )
+            .await
+            .json_lines();
+        assert_eq!(
+            networks[0].get("IPv4").is_some(),
+            ipv4,
+            "{host}: {networks:?}"
+        );
+    }
+}

@@ -494,6 +494,7 @@ fn inspect(ctx: &mut Ctx<'_>, args: &[&str]) -> Output {
             1,
         )?;
         ctx.require_daemon()?;
+        let engine = ctx.engine();
         let images = &ctx.world.hosts[ctx.host].images;
         let mut found = Vec::new();
         let mut missing = Vec::new();
@@ -506,8 +507,15 @@ fn inspect(ctx: &mut Ctx<'_>, args: &[&str]) -> Output {
         let mut out = print_inspect(&found, flags.value("format"), Output::default())?;
         if !missing.is_empty() {
             for reference in missing {
-                out.stderr
-                    .extend_from_slice(format!("Error: No such image: {reference}\n").as_bytes());
+                // The daemon's words from 26 on keep the image's own `No such image`.
+                let prefix = if engine.daemon_not_found() {
+                    "Error response from daemon"
+                } else {
+                    "Error"
+                };
+                out.stderr.extend_from_slice(
+                    format!("{prefix}: No such image: {reference}\n").as_bytes(),
+                );
             }
             out.status = 1;
         }

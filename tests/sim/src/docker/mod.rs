@@ -9,6 +9,7 @@ mod service;
 mod stack;
 pub(crate) mod swarm;
 mod system;
+mod version;
 
 use std::cmp::Ordering;
 

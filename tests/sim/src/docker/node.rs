@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use super::flags::{Flags, require_args, require_exact};
 use super::format::{print_list, rfc3339, sorted_object, string_map};
 use super::service::{print_inspect, print_tasks};
-use super::swarm::{Availability, Cluster, ENGINE_VERSION, LookupError, Node, Role, refresh};
+use super::swarm::{Availability, Cluster, LookupError, Node, Role, refresh};
+use super::version::Engine;
 use super::{Ctx, daemon_error, natural_cmp};
 use crate::exec::Output;
 
@@ -36,18 +37,21 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, args: &[&str]) -> Output {
 }
 
 /// Resolves an ID, a hostname or an ID prefix (and `self` for the commands whose client
-/// resolves it: inspect and ps); a missing node is the client's `Error: No such node: X`.
-fn node_index(cluster: &Cluster, reference: &str, self_id: Option<&str>) -> Result<usize, Output> {
+/// resolves it: inspect and ps); a missing node is the 20.10 client's `Error: No such node: X`
+/// or, from 26, the daemon's `node X not found`.
+fn node_index(
+    cluster: &Cluster,
+    reference: &str,
+    self_id: Option<&str>,
+    engine: Engine,
+) -> Result<usize, Output> {
     let reference = match self_id {
         Some(self_id) if reference == "self" => self_id,
         _ => reference,
     };
     match cluster.find_node(reference) {
         Ok(index) => Ok(index),
-        Err(LookupError::NotFound) => Err(Output::error(
-            format!("Error: No such node: {reference}"),
-            1,
-        )),
+        Err(LookupError::NotFound) => Err(Output::error(engine.not_found("node", reference), 1)),
         Err(LookupError::Ambiguous(count)) => Err(daemon_error(&format!(
             "node {reference} is ambiguous ({count} matches found)"
         ))),
@@ -57,7 +61,7 @@ fn node_index(cluster: &Cluster, reference: &str, self_id: Option<&str>) -> Resu
 fn node_item(cluster: &Cluster, node: &Node, self_id: &str) -> Value {
     sorted_object(vec![
         ("Availability", json!(node.availability.title())),
-        ("EngineVersion", json!(ENGINE_VERSION)),
+        ("EngineVersion", json!(node.engine_version)),
         ("Hostname", json!(node.hostname)),
         ("ID", json!(node.id)),
         ("ManagerStatus", json!(cluster.manager_status(node))),
@@ -99,7 +103,7 @@ pub(crate) fn node_json(cluster: &Cluster, node: &Node) -> Value {
             "Platform": {"Architecture": architecture, "OS": "linux"},
             "Resources": {"NanoCPUs": 2_000_000_000u64, "MemoryBytes": 2_084_634_624u64},
             "Engine": {
-                "EngineVersion": ENGINE_VERSION,
+                "EngineVersion": node.engine_version,
                 "Plugins": [
                     {"Type": "Log", "Name": "awslogs"},
                     {"Type": "Log", "Name": "fluentd"},
@@ -205,11 +209,12 @@ fn inspect(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     )?;
     ctx.require_daemon()?;
     let (cluster_id, self_id) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let cluster = ctx.cluster(&cluster_id)?;
     let mut found = Vec::new();
     let mut out = Output::default();
     for reference in &flags.args {
-        match node_index(cluster, reference, Some(&self_id)) {
+        match node_index(cluster, reference, Some(&self_id), engine) {
             Ok(index) => found.push(node_json(cluster, &cluster.nodes[index])),
             Err(error) => {
                 out.stderr.extend_from_slice(&error.stderr);
@@ -217,6 +222,7 @@ fn inspect(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
             }
         }
     }
+    out.stderr = engine.inspect_errors(&out.stderr);
     print_inspect(&found, flags.value("format"), out)
 }
 
@@ -249,9 +255,10 @@ fn update(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         }
     };
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let reference = flags.args[0].clone();
     let cluster = ctx.cluster_mut(&cluster_id)?;
-    let index = node_index(cluster, &reference, None)?;
+    let index = node_index(cluster, &reference, None, engine)?;
     for key in flags.values("label-rm") {
         if !cluster.nodes[index].labels.contains_key(key) {
             return Err(Output::error(
@@ -334,10 +341,11 @@ fn change_role(ctx: &mut Ctx<'_>, args: &[&str], role: Role) -> Result<Output, O
     require_args(path, "NODE [NODE...]", description, &flags.args, 1)?;
     ctx.require_daemon()?;
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let mut out = Output::default();
     for reference in &flags.args {
         let cluster = ctx.cluster_mut(&cluster_id)?;
-        let result = node_index(cluster, reference, None).and_then(|index| {
+        let result = node_index(cluster, reference, None, engine).and_then(|index| {
             if cluster.nodes[index].role == role {
                 return Ok(format!(
                     "Node {} is already a {}.\n",
@@ -377,6 +385,7 @@ fn remove(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     )?;
     ctx.require_daemon()?;
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let force = flags.bool("force");
     let mut out = Output::default();
     for reference in &flags.args {
@@ -384,8 +393,9 @@ fn remove(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         let index = match cluster.find_node(reference) {
             Ok(index) => index,
             Err(LookupError::NotFound) => {
-                out.stderr
-                    .extend_from_slice(format!("Error: No such node: {reference}\n").as_bytes());
+                out.stderr.extend_from_slice(
+                    format!("{}\n", engine.not_found("node", reference)).as_bytes(),
+                );
                 out.status = 1;
                 continue;
             }
@@ -441,6 +451,7 @@ fn ps(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     )?;
     ctx.require_daemon()?;
     let (cluster_id, self_id) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let cluster = ctx.cluster(&cluster_id)?;
     let references = if flags.args.is_empty() {
         vec!["self".to_owned()]
@@ -449,7 +460,7 @@ fn ps(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     };
     let mut ids = Vec::new();
     for reference in &references {
-        let index = node_index(cluster, reference, Some(&self_id))?;
+        let index = node_index(cluster, reference, Some(&self_id), engine)?;
         ids.push(cluster.nodes[index].id.clone());
     }
     let tasks = cluster

@@ -297,7 +297,18 @@ fn network_list(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         }
     }
     entries.sort_by(|a, b| natural_cmp(&a.name, &b.name));
-    let items: Vec<Value> = entries.into_iter().map(|entry| entry.item).collect();
+    let ipv4 = ctx.engine().network_ipv4_field();
+    let items: Vec<Value> = entries
+        .into_iter()
+        .map(|entry| {
+            let mut item = entry.item;
+            if ipv4 && let Some(fields) = item.as_object_mut() {
+                fields.insert("IPv4".to_owned(), json!("true"));
+                fields.sort_keys();
+            }
+            item
+        })
+        .collect();
     print_list_with_headers(
         &items,
         flags.value("format"),
@@ -397,14 +408,16 @@ fn network_inspect(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         1,
     )?;
     ctx.require_daemon()?;
+    let engine = ctx.engine();
     let mut found = Vec::new();
     let mut out = Output::default();
     for reference in &flags.args {
         match find_network_json(ctx, reference) {
             Some(value) => found.push(value),
             None => {
-                out.stderr
-                    .extend_from_slice(format!("Error: No such network: {reference}\n").as_bytes());
+                out.stderr.extend_from_slice(
+                    format!("{}\n", engine.not_found("network", reference)).as_bytes(),
+                );
                 out.status = 1;
             }
         }
@@ -486,10 +499,12 @@ fn remove_one_network(ctx: &mut Ctx<'_>, reference: &str) -> Result<String, Outp
         networks.remove(index);
         return Ok(format!("{reference}\n"));
     }
-    Err(Output::error(
-        format!("Error: No such network: {reference}"),
-        1,
-    ))
+    let engine = ctx.engine();
+    let mut missing = engine.not_found("network", reference);
+    if engine.network_rm_exit_status_line() {
+        missing.push_str("\nexit status 1");
+    }
+    Err(Output::error(missing, 1))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -673,14 +688,16 @@ fn object_remove(ctx: &mut Ctx<'_>, args: &[&str], kind: ObjectKind) -> Result<O
     )?;
     ctx.require_daemon()?;
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let mut out = Output::default();
     for reference in &flags.args {
         let cluster = ctx.cluster_mut(&cluster_id)?;
         let index = match find_object(kind.store(cluster), reference) {
             Ok(index) => index,
             Err(_) => {
-                out.stderr
-                    .extend_from_slice(format!("Error: No such {what}: {reference}\n").as_bytes());
+                out.stderr.extend_from_slice(
+                    format!("{}\n", engine.not_found(what, reference)).as_bytes(),
+                );
                 out.status = 1;
                 continue;
             }
@@ -814,6 +831,7 @@ fn object_inspect(ctx: &mut Ctx<'_>, args: &[&str], kind: ObjectKind) -> Result<
     )?;
     ctx.require_daemon()?;
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let cluster = ctx.cluster(&cluster_id)?;
     let mut found = Vec::new();
     let mut out = Output::default();
@@ -821,12 +839,14 @@ fn object_inspect(ctx: &mut Ctx<'_>, args: &[&str], kind: ObjectKind) -> Result<
         match find_object(kind.store(cluster), reference) {
             Ok(index) => found.push(object_json(&kind.store(cluster)[index], kind)),
             Err(_) => {
-                out.stderr
-                    .extend_from_slice(format!("Error: No such {what}: {reference}\n").as_bytes());
+                out.stderr.extend_from_slice(
+                    format!("{}\n", engine.not_found(what, reference)).as_bytes(),
+                );
                 out.status = 1;
             }
         }
     }
+    out.stderr = engine.inspect_errors(&out.stderr);
     print_inspect(&found, flags.value("format"), out)
 }
 

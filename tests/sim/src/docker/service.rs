@@ -796,6 +796,7 @@ fn remove(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     )?;
     ctx.require_daemon()?;
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let mut out = Output::default();
     for reference in &flags.args {
         let cluster = ctx.cluster_mut(&cluster_id)?;
@@ -805,6 +806,15 @@ fn remove(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
                 cluster.bump();
                 out.stdout
                     .extend_from_slice(format!("{reference}\n").as_bytes());
+            }
+            Err(_)
+                if engine.daemon_not_found()
+                    && matches!(cluster.find_service(reference), Err(LookupError::NotFound)) =>
+            {
+                out.stderr.extend_from_slice(
+                    format!("{}\n", engine.not_found("service", reference)).as_bytes(),
+                );
+                out.status = 1;
             }
             Err(error) => {
                 out.stderr.extend_from_slice(&error.stderr);
@@ -1432,6 +1442,7 @@ fn inspect(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     )?;
     ctx.require_daemon()?;
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let cluster = ctx.cluster(&cluster_id)?;
     let mut found = Vec::new();
     let mut out = Output::default();
@@ -1439,12 +1450,14 @@ fn inspect(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         match cluster.find_service(reference) {
             Ok(index) => found.push(service_json(cluster, &cluster.services[index])),
             Err(_) => {
+                // The CLI's own words in every version (20.10, 26 and 28 alike).
                 out.stderr
                     .extend_from_slice(format!("Error: no such service: {reference}\n").as_bytes());
                 out.status = 1;
             }
         }
     }
+    out.stderr = engine.inspect_errors(&out.stderr);
     print_inspect(&found, flags.value("format"), out)
 }
 

@@ -18,6 +18,7 @@ use super::swarm::{
     Cluster, Mode, Network, PortConfig, PublishMode, Role, Service, ServiceSpec, Task, gateway_of,
     refresh,
 };
+use super::version::Engine;
 use super::{Ctx, natural_cmp, normalize_image};
 use crate::exec::Output;
 use crate::fs::Fs;
@@ -435,21 +436,24 @@ fn load_compose(
         }
     }
     let compose = Value::Object(merged);
-    check_version(&compose)?;
+    check_version(&compose, ctx.engine())?;
     Ok(compose)
 }
 
 /// The 20.10 CLI validates against its v3.0 to v3.9 schemas; a file without `version` is
-/// version 1.0 (only later CLIs default to the latest 3.x).
-fn check_version(compose: &Value) -> Result<(), String> {
+/// version 1.0. From 23 the schemas go to 3.10 and a file without `version` is the latest.
+fn check_version(compose: &Value, engine: Engine) -> Result<(), String> {
+    let optional = engine.compose_version_optional();
     let version = match compose.get("version").and_then(scalar) {
+        None if optional => "3.10".to_owned(),
         None => "1.0".to_owned(),
         Some(version) if version == "3" => "3.0".to_owned(),
         Some(version) => version,
     };
-    let supported = version
-        .strip_prefix("3.")
-        .is_some_and(|minor| minor.len() == 1 && minor.chars().all(|c| c.is_ascii_digit()));
+    let supported = version.strip_prefix("3.").is_some_and(|minor| {
+        (minor.len() == 1 && minor.chars().all(|c| c.is_ascii_digit()))
+            || (optional && minor == "10")
+    });
     if supported {
         Ok(())
     } else {
@@ -466,21 +470,21 @@ fn not_manager_stack() -> Output {
 
 fn deploy(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     let path = "docker stack deploy";
-    let flags = Flags::parse(
-        path,
-        &[
-            "compose-file,c=*",
-            "prune",
-            "with-registry-auth",
-            "resolve-image=",
-            "bundle-file=",
-            "orchestrator=",
-            "namespace=",
-            "kubeconfig=",
-        ],
-        args,
-        true,
-    )?;
+    let engine = ctx.engine();
+    let mut specs = vec![
+        "compose-file,c=*",
+        "prune",
+        "with-registry-auth",
+        "resolve-image=",
+        "bundle-file=",
+        "orchestrator=",
+        "namespace=",
+        "kubeconfig=",
+    ];
+    if engine.stack_deploy_detach() {
+        specs.extend(["detach,d", "quiet,q"]);
+    }
+    let flags = Flags::parse(path, &specs, args, true)?;
     require_exact(
         path,
         "[OPTIONS] STACK",
@@ -510,10 +514,15 @@ fn deploy(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     if !is_manager {
         return Err(not_manager_stack());
     }
-    let mut warnings = Vec::new();
-    let compose =
-        load_compose(ctx, &files, &mut warnings).map_err(|error| Output::error(error, 1))?;
     let mut out = Output::default();
+    if engine.stack_deploy_detach() && flags.bool_given("detach").is_none() {
+        out.stderr.extend_from_slice(
+            b"Since --detach=false was not specified, tasks will be created in the background.\nIn a future release, --detach=false will become the default.\n",
+        );
+    }
+    let mut warnings = Vec::new();
+    let compose = load_compose(ctx, &files, &mut warnings)
+        .map_err(|error| merge(&out, Output::error(error, 1)))?;
     for warning in &warnings {
         out.stderr
             .extend_from_slice(format!("{warning}\n").as_bytes());
@@ -1096,9 +1105,11 @@ fn list(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     )?;
     ctx.require_daemon()?;
     let (cluster_id, _) = ctx.require_manager()?;
+    let engine = ctx.engine();
     let cluster = ctx.cluster(&cluster_id)?;
     let mut names = cluster.stack_names();
     names.sort_by(|a, b| natural_cmp(a, b));
+    let orchestrator = engine.stack_orchestrator();
     let items: Vec<Value> = names
         .iter()
         .map(|name| {
@@ -1107,12 +1118,17 @@ fn list(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
                 .iter()
                 .filter(|service| service.spec.stack() == Some(name.as_str()))
                 .count();
-            sorted_object(vec![
+            let mut fields = vec![
                 ("Name", Value::String(name.clone())),
-                ("Namespace", Value::String(String::new())),
-                ("Orchestrator", Value::String("Swarm".to_owned())),
                 ("Services", Value::String(count.to_string())),
-            ])
+            ];
+            if orchestrator {
+                fields.extend([
+                    ("Namespace", Value::String(String::new())),
+                    ("Orchestrator", Value::String("Swarm".to_owned())),
+                ]);
+            }
+            sorted_object(fields)
         })
         .collect();
     print_list(
@@ -1254,8 +1270,22 @@ mod tests {
             ),
         ] {
             let value: Value = serde_norway::from_str(text).expect("yaml");
-            assert_eq!(check_version(&value).err().as_deref(), expected, "{text}");
+            assert_eq!(
+                check_version(&value, Engine::of("20.10.24"))
+                    .err()
+                    .as_deref(),
+                expected,
+                "{text}"
+            );
         }
+        // From 23 a file without `version` is the latest schema, 3.10.
+        let newer = Engine::of("26.1.5+dfsg1");
+        for text in ["services: {}\n", "version: \"3.10\"\nservices: {}\n"] {
+            let value: Value = serde_norway::from_str(text).expect("yaml");
+            assert_eq!(check_version(&value, newer), Ok(()), "{text}");
+        }
+        let value: Value = serde_norway::from_str("version: \"3.10\"\n").expect("yaml");
+        assert!(check_version(&value, Engine::of("20.10.24")).is_err());
     }
 
     // Command strings split like a shell, lists are kept.

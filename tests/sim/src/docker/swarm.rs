@@ -78,6 +78,8 @@ pub(crate) struct Node {
     /// The swarm port managers listen on.
     pub manager_port: u16,
     pub arch: String,
+    /// The Docker its host ran when it joined (`docker node ls`'s `EngineVersion`).
+    pub engine_version: String,
     /// The host is a member, running dockerd.
     pub ready: bool,
     /// The host left the swarm (the node stays listed as Down until `docker node rm`).
@@ -1510,6 +1512,7 @@ fn init(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
             addr: addr.clone(),
             manager_port: advertise_port.unwrap_or(listen_port),
             arch: host.arch.clone(),
+            engine_version: host.docker_version.clone(),
             ready: true,
             left: false,
             created: now,
@@ -1689,6 +1692,7 @@ fn join(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         addr,
         manager_port: advertise_port.unwrap_or(listen_port),
         arch: host.arch.clone(),
+        engine_version: host.docker_version.clone(),
         ready: true,
         left: false,
         created: now,
@@ -1999,6 +2003,7 @@ mod tests {
             addr: "10.0.0.1".to_owned(),
             manager_port: 2377,
             arch: "x86_64".to_owned(),
+            engine_version: ENGINE_VERSION.to_owned(),
             ready: true,
             left: false,
             created: SystemTime::now(),
