@@ -140,6 +140,56 @@ fn differing_docker_versions_warn() {
     hosts.redacted(|| insta::assert_snapshot!("differing_docker_versions_plan", stdout));
 }
 
+// Docker 26 answers `docker info --format` with empty values and exit status 0 when dockerd
+// is down (seen on the lab): the plan shows that host's dockerd as not answering, with
+// Docker's words in the JSON, not as a Docker of no version in no swarm. (Its OS is not
+// read then: the facts' fallbacks run only when `docker info` fails, as 20.10's does.)
+#[test]
+fn a_stopped_dockerd_on_docker_26_is_no_answer() {
+    let specs = vec![
+        SimHostSpec::new("node1").docker_version("26.1.5+dfsg1"),
+        SimHostSpec::new("node2").docker_version("26.1.5+dfsg1"),
+    ];
+    let hosts = start(specs, 1, "");
+    hosts
+        .run(&[
+            "exec",
+            "--hosts",
+            "node2",
+            "--",
+            "systemctl",
+            "stop",
+            "docker",
+        ])
+        .success();
+    let plan = hosts.run(&["plan"]).success();
+    let stdout = plan.stdout();
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("  node2  unknown OS")
+                && line.ends_with("Docker: dockerd not answering")),
+        "{stdout}"
+    );
+    let json = hosts.run(&["plan", "--json"]).success();
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout()).expect("JSON");
+    let node2 = plan["hosts"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|host| host["host"] == "node2"))
+        .unwrap_or_else(|| panic!("node2 in {plan}"));
+    assert_eq!(
+        node2["docker_error"],
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+        "{node2}"
+    );
+    assert!(
+        node2
+            .get("docker_version")
+            .is_none_or(serde_json::Value::is_null),
+        "{node2}"
+    );
+}
+
 // Two hosts with the same hostname refuse the plan: placement by node.hostname would be
 // ambiguous.
 #[test]

@@ -51,6 +51,7 @@ pub fn check(
         .collect();
     docker_versions(&hosts, &mut warnings);
     docker_missing(&hosts, changes, &mut warnings);
+    compose_versions(desired, &hosts, changes, &mut warnings);
     dynamic_managers(desired, facts, &mut warnings);
 
     let mut problems = duplicate_hostnames(&hosts);
@@ -133,6 +134,76 @@ fn docker_versions(hosts: &[&HostFacts], warnings: &mut Vec<Warning>) {
         ),
         detail: detail.join("\n"),
     });
+}
+
+/// The Docker major version a host's facts report (`20` of `20.10.24+dfsg1`).
+fn docker_major(facts: &HostFacts) -> Option<u32> {
+    facts
+        .docker_version
+        .as_deref()?
+        .split(['.', '+', '~', '-'])
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A stack to deploy whose compose file has no `version`, when a manager runs a Docker that
+/// reads such a file as version 1.0 and refuses it (20.10: `unsupported Compose file version:
+/// 1.0`; from 23 it is the latest 3.x schema, docker/cli #3257). Only then: the file is fine
+/// for every other Docker.
+fn compose_versions(
+    desired: &Desired,
+    hosts: &[&HostFacts],
+    changes: &[Change],
+    warnings: &mut Vec<Warning>,
+) {
+    let old: Vec<String> = hosts
+        .iter()
+        .filter(|facts| desired.managers.contains(&facts.host))
+        .filter_map(|facts| {
+            docker_major(facts).filter(|major| *major < 23).map(|_| {
+                format!(
+                    "{} runs Docker {}",
+                    facts.host,
+                    facts.docker_version.as_deref().unwrap_or_default()
+                )
+            })
+        })
+        .collect();
+    if old.is_empty() {
+        return;
+    }
+    for change in changes {
+        if change.address.kind != Kind::Stack
+            || !matches!(
+                change.action,
+                Action::Create | Action::Update | Action::Replace
+            )
+        {
+            continue;
+        }
+        let Some(compose) = desired
+            .resource(&change.address)
+            .and_then(|stack| stack.payload("compose"))
+        else {
+            continue;
+        };
+        let unversioned = serde_norway::from_slice::<serde_norway::Value>(compose)
+            .is_ok_and(|compose| compose.get("version").is_none());
+        if !unversioned {
+            continue;
+        }
+        warnings.push(Warning {
+            summary: format!(
+                "the compose file of `{}` has no `version`, which Docker 20.10 refuses",
+                change.address
+            ),
+            detail: format!(
+                "{}: its `docker stack deploy` reads a compose file without `version` as version 1.0 and refuses it (`unsupported Compose file version: 1.0`); Docker 23 and later read it as the latest 3.x. Start the file with `version: \"3.8\"`, or upgrade the managers' Docker.",
+                old.join(", ")
+            ),
+        });
+    }
 }
 
 /// A host without Docker whose engine step only requires it: the apply would fail there.
@@ -520,6 +591,64 @@ address = "192.0.2.11"
             ]
         );
         assert!(lines[2].starts_with("Every node reaches the managers"));
+    }
+
+    // A compose file without `version` is a warning only where a manager runs Docker 20.10
+    // (which refuses it), naming the manager and its version; on Docker 23 and later it is the
+    // latest schema, and a file with a `version` never warns.
+    #[test]
+    fn an_unversioned_compose_file_warns_only_for_docker_20_managers() {
+        let config = format!("{CONFIG}\n[stacks.web]\ncompose = \"web.yml\"\n");
+        let unversioned = "services:\n  web:\n    image: busybox\n";
+        let summary =
+            "the compose file of `stack.web` has no `version`, which Docker 20.10 refuses";
+        let warned = |files: &[(&str, &str)], version: &str| {
+            let desired = test_desired(&config, files);
+            let mut facts = all();
+            facts[1].docker_version = Some(version.to_owned());
+            warnings_of(&desired, &State::new(), &facts)
+                .into_iter()
+                .find(|warning| warning.summary == summary)
+        };
+        let warning = warned(&[("web.yml", unversioned)], "20.10.24+dfsg1").expect("a warning");
+        assert!(
+            warning.detail.starts_with(
+                "m1 runs Docker 20.10.24+dfsg1, m2 runs Docker 20.10.24+dfsg1, m3 runs Docker 20.10.24+dfsg1: "
+            ),
+            "{}",
+            warning.detail
+        );
+        let mixed = {
+            let desired = test_desired(&config, &[("web.yml", unversioned)]);
+            let mut facts = all();
+            for manager in &mut facts[..3] {
+                manager.docker_version = Some("28.5.2+dfsg4".to_owned());
+            }
+            facts[0].docker_version = Some("20.10.24+dfsg1".to_owned());
+            warnings_of(&desired, &State::new(), &facts)
+                .into_iter()
+                .find(|warning| warning.summary == summary)
+                .expect("m1 still runs 20.10")
+        };
+        assert!(
+            mixed.detail.starts_with("m1 runs Docker 20.10.24+dfsg1: "),
+            "{}",
+            mixed.detail
+        );
+        let newer = {
+            let desired = test_desired(&config, &[("web.yml", unversioned)]);
+            let mut facts = all();
+            for manager in &mut facts[..3] {
+                manager.docker_version = Some("28.5.2+dfsg4".to_owned());
+            }
+            warnings_of(&desired, &State::new(), &facts)
+        };
+        assert!(
+            newer.iter().all(|warning| warning.summary != summary),
+            "{newer:?}"
+        );
+        let versioned = format!("version: \"3.8\"\n{unversioned}");
+        assert!(warned(&[("web.yml", &versioned)], "20.10.24+dfsg1").is_none());
     }
 
     // A worker whose node id the state records is ours even though its own facts carry no

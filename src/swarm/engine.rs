@@ -14,7 +14,10 @@ pub(super) async fn wait_for_docker(context: &Context, host: &str) -> Result<(),
     context
         .wait(&format!("dockerd on `{host}` to answer"), || async {
             let output = context.run(host, &script).await?;
-            Ok(if output.success() {
+            // An empty version is no answer: with dockerd down Docker 23 and later format
+            // `""`, and Docker 26 exits 0 doing it.
+            let answered = output.success() && !matches!(output.stdout_text().trim(), "" | "\"\"");
+            Ok(if answered {
                 Ok(())
             } else {
                 Err(output.stderr_text().trim().to_owned())

@@ -23,9 +23,12 @@ pub struct SwarmInfo {
 }
 
 impl SwarmInfo {
+    /// `None` unless the text is the JSON of a swarm section dockerd filled in: with dockerd
+    /// down, Docker 23 and later format an empty one (`"LocalNodeState":""`), and Docker 26
+    /// even exits 0.
     pub fn parse(text: &str) -> Option<SwarmInfo> {
         let value: Value = serde_json::from_str(text.trim()).ok()?;
-        Some(SwarmInfo::from_value(&value))
+        Some(SwarmInfo::from_value(&value)).filter(|info| !info.local_node_state.is_empty())
     }
 
     fn from_value(value: &Value) -> SwarmInfo {
@@ -59,10 +62,14 @@ pub async fn swarm_info(context: &Context, host: &str) -> Result<SwarmInfo, Step
     let info = SwarmInfo::parse(&output.stdout_text()).ok_or_else(|| StepError::Unexpected {
         host: host.to_owned(),
         command: script.display(),
-        detail: format!(
-            "not the JSON of `docker info`: {}",
-            output.stdout_text().trim()
-        ),
+        detail: match output.stderr_text().trim() {
+            "" => format!(
+                "not the JSON of `docker info`: {}",
+                output.stdout_text().trim()
+            ),
+            // Docker 26 exits 0 when dockerd does not answer, and says why on stderr.
+            stderr => format!("dockerd did not answer: {stderr}"),
+        },
     })?;
     context.remember_membership(host, &info);
     Ok(info)
@@ -576,6 +583,14 @@ mod tests {
         .expect("parses");
         assert_eq!(inactive.local_node_state, "inactive");
         assert_eq!(inactive.cluster_id, "");
+        // dockerd down: Docker 23 and later format an empty section (26 even exits 0), which
+        // says nothing of the swarm.
+        assert_eq!(
+            SwarmInfo::parse(
+                r#"{"NodeID":"","NodeAddr":"","LocalNodeState":"","ControlAvailable":false,"Error":"","RemoteManagers":null}"#
+            ),
+            None
+        );
     }
 
     const IP_DYNAMIC: &str = r#"[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"qdisc":"noqueue","operstate":"UNKNOWN","group":"default","txqlen":1000,"link_type":"loopback","address":"00:00:00:00:00:00","broadcast":"00:00:00:00:00:00","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host","label":"lo","valid_life_time":4294967295,"preferred_life_time":4294967295},{"family":"inet6","local":"::1","prefixlen":128,"scope":"host","valid_life_time":4294967295,"preferred_life_time":4294967295}]},{"ifindex":2,"ifname":"enp1s0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"qdisc":"fq_codel","operstate":"UP","group":"default","txqlen":1000,"link_type":"ether","address":"52:54:00:12:34:56","broadcast":"ff:ff:ff:ff:ff:ff","addr_info":[{"family":"inet","local":"192.168.1.23","prefixlen":24,"broadcast":"192.168.1.255","scope":"global","dynamic":true,"noprefixroute":true,"label":"enp1s0","valid_life_time":85324,"preferred_life_time":85324},{"family":"inet6","local":"fe80::5054:ff:fe12:3456","prefixlen":64,"scope":"link","noprefixroute":true,"valid_life_time":4294967295,"preferred_life_time":4294967295}]}]"#;

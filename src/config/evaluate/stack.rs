@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
-use toml::Spanned;
 
 use super::interpolate::insert;
 use super::{Evaluation, docker_name, duration_error};
@@ -75,18 +74,8 @@ impl Evaluation<'_> {
             }
             let services = match serde_norway::from_str::<serde_norway::Value>(&text) {
                 Ok(compose) => {
-                    if compose.get("version").is_none() {
-                        let span = stack
-                            .compose
-                            .as_ref()
-                            .or(stack.template.as_ref())
-                            .map_or(name.span(), Spanned::span);
-                        self.warnings.push(
-                            Diagnostic::warning(format!("the compose file of stack `{}` has no `version`", name.get_ref()))
-                                .at(self.at(file, span), "this compose file")
-                                .help("Docker 20.10 (Debian's docker.io) refuses it with `unsupported Compose file version: 1.0`; start the file with `version: \"3.8\"`"),
-                        );
-                    }
+                    // A missing `version` matters only to Docker 20.10's managers: the plan,
+                    // which knows their versions, says so (`plan::preflight`).
                     self.compose_references(&compose, &docker, &mut depends_on);
                     crate::service::desired_services(&compose, &docker, &self.sensitive_values)
                 }

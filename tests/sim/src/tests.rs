@@ -1678,4 +1678,36 @@ async fn each_docker_version_answers_as_its_real_nodes_did() {
             "{host}: {networks:?}"
         );
     }
+
+    // dockerd down: 20.10's template fails on the server's nil half; 26 formats zero values
+    // and exits 0; 28 formats them and exits 1; the daemon's error on stderr either way.
+    const DOWN: &str = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n";
+    const EMPTY_SWARM: &str = "{\"NodeID\":\"\",\"NodeAddr\":\"\",\"LocalNodeState\":\"\",\"ControlAvailable\":false,\"Error\":\"\",\"RemoteManagers\":null}\n";
+    for host in ["node1", "node2", "node3"] {
+        lab.sh(host, "systemctl stop docker").await.ok();
+    }
+    let version = "docker info --format '{{json .ServerVersion}}'";
+    let swarm = "docker info --format '{{json .Swarm}}'";
+    lab.sh("node1", version).await.fails(
+        1,
+        "template: :1:7: executing \"\" at <.ServerVersion>: nil pointer evaluating *types.Info.ServerVersion\n",
+    );
+    for (host, status) in [("node2", 0), ("node3", 1)] {
+        let out = lab.sh(host, version).await;
+        assert_eq!(
+            (out.status, out.stdout.as_str(), out.stderr.as_str()),
+            (Some(status), "\"\"\n", DOWN),
+            "{host}"
+        );
+        let out = lab.sh(host, swarm).await;
+        assert_eq!(
+            (out.status, out.stdout.as_str()),
+            (Some(status), EMPTY_SWARM),
+            "{host}"
+        );
+        let all = lab.sh(host, "docker info --format '{{json .}}'").await;
+        let all: Value = serde_json::from_str(all.stdout.trim()).expect("JSON");
+        assert_eq!(all["ServerVersion"], "", "{host}");
+        assert_eq!(all.get("ServerErrors").is_some(), status == 0, "{host}");
+    }
 }

@@ -291,6 +291,20 @@ pub(crate) fn print_one(value: &Value, format: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// [`print_one`] as the CLI prints a template that fails while it runs: what it wrote
+/// before the failing action (and the newline), then the error.
+pub(crate) fn print_one_partial(value: &Value, format: &str) -> (String, Option<String>) {
+    match Template::parse(format) {
+        Err(error) => (String::new(), Some(error)),
+        Ok(template) => {
+            let mut out = String::new();
+            let result = render_nodes(&template.nodes, value, &mut out);
+            out.push('\n');
+            (out, result.err())
+        }
+    }
+}
+
 /// Go's `fmt.Print` of a value.
 pub(crate) fn plain(value: &Value) -> String {
     match value {

@@ -7,10 +7,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::flags::Flags;
-use super::format::{ctime, print_one, rfc3339};
+use super::format::{ctime, print_one, print_one_partial, rfc3339};
 use super::node::tls_info;
 use super::objects::base64;
 use super::swarm::{Role, TaskState, go_duration_string};
+use super::version::InfoWhenDown;
 use super::{Ctx, DAEMON_DOWN, NO_LEADER};
 use crate::exec::Output;
 use crate::fs::Fs;
@@ -584,6 +585,32 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, args: &[&str]) -> Output {
                 status: 1,
             },
             Some(format) => {
+                if let InfoWhenDown::ZeroValues {
+                    status,
+                    server_errors,
+                } = ctx.engine().info_when_down()
+                {
+                    let mut value = zero(&info_json(ctx.world, ctx.host));
+                    if let Some(fields) = value.as_object_mut() {
+                        fields.insert(
+                            "Swarm".to_owned(),
+                            json!({"NodeID": "", "NodeAddr": "", "LocalNodeState": "", "ControlAvailable": false, "Error": "", "RemoteManagers": null}),
+                        );
+                        if server_errors {
+                            fields.insert("ServerErrors".to_owned(), json!([DAEMON_DOWN]));
+                        }
+                    }
+                    let (stdout, error) = print_one_partial(&value, format);
+                    let mut stderr = format!("{DAEMON_DOWN}\n");
+                    if let Some(error) = &error {
+                        stderr.push_str(&format!("{error}\n"));
+                    }
+                    return Output {
+                        stdout: stdout.into_bytes(),
+                        stderr: stderr.into_bytes(),
+                        status: if error.is_some() { 1 } else { status },
+                    };
+                }
                 let value = json!({
                     "ClientInfo": {"Debug": false, "Context": "default", "Plugins": [], "Warnings": null},
                     "ServerErrors": [DAEMON_DOWN],
@@ -606,6 +633,24 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, args: &[&str]) -> Output {
             Err(error) => Output::error(error, 1),
         },
         None => Output::ok(info_text(ctx.world, ctx.host)),
+    }
+}
+
+/// `value` with every leaf at its Go zero value (strings empty, numbers 0, booleans false,
+/// lists and null null), as a CLI from 23 on formats the server's half it could not read.
+fn zero(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(key, _)| key.as_str() != "ClientInfo")
+                .map(|(key, value)| (key.clone(), zero(value)))
+                .collect(),
+        ),
+        Value::String(_) => Value::String(String::new()),
+        Value::Number(_) => json!(0),
+        Value::Bool(_) => Value::Bool(false),
+        Value::Array(_) | Value::Null => Value::Null,
     }
 }
 

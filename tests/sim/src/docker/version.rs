@@ -64,6 +64,24 @@ impl Engine {
         self.major >= 28
     }
 
+    /// `docker info --format` with dockerd down: 20.10's template fails on the server's nil
+    /// half (exit 1); from 23 the template runs on zero values (`""`, an empty `Swarm`),
+    /// with the daemon's error on stderr, and exits 0 (seen on 26.1.5, with `ServerErrors`
+    /// in `{{json .}}`) or, from 28.1, 1 (seen on 28.5.2, without `ServerErrors`).
+    pub(crate) fn info_when_down(self) -> InfoWhenDown {
+        match self.major {
+            ..23 => InfoWhenDown::NilTemplate,
+            23..28 => InfoWhenDown::ZeroValues {
+                status: 0,
+                server_errors: true,
+            },
+            _ => InfoWhenDown::ZeroValues {
+                status: 1,
+                server_errors: false,
+            },
+        }
+    }
+
     /// A missing `kind` called `name`, as this version's CLI says it: `Error: No such node:
     /// X` or `Error response from daemon: node X not found`.
     pub(crate) fn not_found(self, kind: &str, name: &str) -> String {
@@ -82,6 +100,13 @@ impl Engine {
         let text = String::from_utf8_lossy(stderr);
         format!("Status: {}, Code: 1\n", text.trim_end()).into_bytes()
     }
+}
+
+/// See [`Engine::info_when_down`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InfoWhenDown {
+    NilTemplate,
+    ZeroValues { status: u32, server_errors: bool },
 }
 
 impl super::Ctx<'_> {
