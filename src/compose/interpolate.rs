@@ -39,18 +39,23 @@
 //!
 //! - The operator suffix is allowed after an unbraced name too and runs to the next `}` or the
 //!   end of the string: `$REGISTRY-mirror/app` is `${REGISTRY-mirror/app}`.
-//! - The operator is chosen by searching the whole reference for `:-`, then `-`, then `:?`,
-//!   then `?`, and the name is what precedes the first occurrence: `${A:?must-be-set}` is a
-//!   *hard default* for a variable named `A:?must` (so it never fails); such names are looked
-//!   up, and listed in [`Interpolated::used`], as written.
-//! - Within one string, each later reference (not `$$`) replaces the error of the previous
-//!   ones: `${A:?required} ${B}` does not fail when `A` is unset (it gives ` <B>`), nor does
-//!   `$1 ${B}`; `${B} $1` does.
 //! - A value is cast only when interpolation changed it: `replicas: "3"` stays a string.
 //! - A mapping with any key that is not a string (`1:`, `true:`, `null:`, a tagged key) is what
 //!   Go's yaml.v3 decodes to `map[any]any`, which Docker's walk leaves untouched: so does this.
 //! - Paths are the keys joined with `.` (list items are `[]`), and the cast patterns are matched
 //!   on that string split at `.`: a key containing a `.` shifts the match, as it does in Docker.
+//!
+//! # Where swarmform is stricter than docker/cli, on purpose
+//!
+//! Two of docker/cli's quirks deploy a value the file's author did not mean instead of failing;
+//! here the reference means what it says (as compose-go, docker compose's loader, reads it):
+//!
+//! - docker/cli chooses the operator by searching the whole reference for `:-`, then `-`, then
+//!   `:?`, then `?`: `${A:?must-be-set}` becomes a default `be-set` for a variable named
+//!   `A:?must`, and never fails. Here the operator is what follows the name: it fails when `A`
+//!   is unset.
+//! - docker/cli lets each later reference in a string clear the error of an earlier one:
+//!   `${A:?required} ${B}` or `$1 ${B}` pass. Here the first error stands.
 //!
 //! Differences that cannot matter for a document Docker accepts: when several values fail, the
 //! first in document order is reported (Go walks its maps in random order); tagged values
@@ -348,12 +353,15 @@ impl<'a> Session<'a> {
                 }
                 Reference::Substitution { text, consumed } => {
                     let (value, outcome) = self.apply(text);
-                    error = outcome;
+                    // The first error stands (docker/cli lets a later reference clear it).
+                    if error.is_none() {
+                        error = outcome;
+                    }
                     out.push_str(&value);
                     rest = &after[consumed..];
                 }
                 Reference::Invalid => {
-                    error = Some(TemplateError::Invalid);
+                    error.get_or_insert(TemplateError::Invalid);
                     rest = after;
                 }
             }
@@ -365,20 +373,25 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// softDefault, hardDefault, requiredNonEmpty, required, then the plain lookup, in
-    /// Docker's order; each decides by searching the whole reference for its separator.
+    /// The operator is what follows the name (`:-`, `-`, `:?`, `?`), then the plain lookup.
+    /// (docker/cli searches the whole reference for `:-`, then `-`, then `:?`, then `?`, so a
+    /// `-` in a required variable's message turns it into a default: see the module.)
     fn apply(&mut self, substitution: &str) -> (String, Option<TemplateError>) {
-        if let Some((name, default)) = substitution.split_once(":-") {
+        let name_end = substitution
+            .find(|c: char| c != '_' && !c.is_alphanumeric())
+            .unwrap_or(substitution.len());
+        let (name, operator) = substitution.split_at(name_end);
+        if let Some(default) = operator.strip_prefix(":-") {
             return match self.get(name) {
                 Some(value) if !value.is_empty() => (value, None),
                 _ => (default.to_owned(), None),
             };
         }
-        if let Some((name, default)) = substitution.split_once('-') {
+        if let Some(default) = operator.strip_prefix('-') {
             return (self.get(name).unwrap_or_else(|| default.to_owned()), None);
         }
         for (separator, non_empty) in [(":?", true), ("?", false)] {
-            if let Some((name, message)) = substitution.split_once(separator) {
+            if let Some(message) = operator.strip_prefix(separator) {
                 return match self.get(name) {
                     Some(value) if !non_empty || !value.is_empty() => (value, None),
                     _ => (
@@ -1253,8 +1266,9 @@ mod tests {
         assert_eq!(used, ["A", "B", "C", "SET"]);
     }
 
-    // Docker's quirks, kept: the operator after an unbraced name, the separator found anywhere,
-    // a later reference clearing an earlier error, no nesting.
+    // Docker's quirks, kept: the operator after an unbraced name, no nesting. Two are not
+    // (see the module): a `-` in a required variable's message, a later reference clearing
+    // an earlier error; both fail here.
     #[test]
     fn docker_quirks() {
         let env = vars(&[("REGISTRY", "r.example"), ("B", "b")]);
@@ -1267,14 +1281,14 @@ mod tests {
             sub("$NOPE-mirror/app}x", &env).as_deref(),
             Ok("mirror/app}x")
         );
-        // `-` in the message makes it a hard default of a variable named `A:?must`.
-        let (value, _) = interpolate_str("${A:?must-be-set}", &env).expect("no error");
-        assert_eq!(value, "be-set");
-        let out = interpolate(&yaml("x: ${A:?must-be-set}"), &env).expect("no error");
-        assert!(out.used.contains("A:?must"));
-        // Each later reference replaces the previous error, `$$` does not.
-        assert_eq!(sub("${A:?required} ${B}", &env).as_deref(), Ok(" b"));
-        assert_eq!(sub("$1 ${B}", &env).as_deref(), Ok("1 b"));
+        // A `-` in the message is part of the message (docker/cli: a default `be-set`).
+        let error = interpolate_str("${A:?must-be-set}", &env).expect_err("A is unset");
+        assert!(error.to_string().contains("must-be-set"), "{error}");
+        let out = interpolate(&yaml("x: ${B:?must-be-set}"), &env).expect("B is set");
+        assert!(out.used.contains("B"));
+        // The first error stands (docker/cli: a later reference clears it).
+        assert!(sub("${A:?required} ${B}", &env).is_err());
+        assert!(sub("$1 ${B}", &env).is_err());
         assert!(sub("${B} $1", &env).is_err());
         assert!(sub("${A:?required} $$", &env).is_err());
         // No nesting: the default is `${B`, the last `}` stays text.
