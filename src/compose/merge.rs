@@ -313,15 +313,12 @@ fn join(path: &str, key: &str) -> String {
 }
 
 fn top_level(document: Value, origin: Origin) -> Result<Mapping, MergeError> {
-    match document {
-        Value::Mapping(mapping) => Ok(mapping),
-        other => Err(wrong_type(
-            "(top level)",
-            origin,
-            "a mapping (a compose file's sections: services, networks, …)",
-            &other,
-        )),
-    }
+    mapping(
+        document,
+        "(top level)",
+        origin,
+        "a mapping (a compose file's sections: services, networks, …)",
+    )
 }
 
 /// `schema.Version`: `fmt.Sprintf("%v", version)`, with `""` and `"3"` (and no version) being
@@ -343,64 +340,53 @@ fn version_of(document: &Mapping) -> String {
 // ---------------------------------------------------------------------------------------------
 // Top-level sections.
 
+/// `value` as a mapping, or the error naming `path`, the file and what was `expected`.
+fn mapping(
+    value: Value,
+    path: &str,
+    origin: Origin,
+    expected: &str,
+) -> Result<Mapping, MergeError> {
+    match value {
+        Value::Mapping(mapping) => Ok(mapping),
+        other => Err(wrong_type(path, origin, expected, &other)),
+    }
+}
+
+/// [`mapping`], with an empty value (`services:` and nothing) as an empty mapping.
+fn mapping_or_empty(
+    value: Value,
+    path: &str,
+    origin: Origin,
+    expected: &str,
+) -> Result<Mapping, MergeError> {
+    match value {
+        Value::Null => Ok(Mapping::new()),
+        other => mapping(other, path, origin, expected),
+    }
+}
+
 fn merge_services(base: &mut Mapping, key: Value, new: Value) -> Result<(), MergeError> {
-    let new = match new {
-        Value::Null => return Ok(()),
-        Value::Mapping(services) => services,
-        other => {
-            return Err(wrong_type(
-                "services",
-                Origin::Override,
-                "a mapping of service names to services",
-                &other,
-            ));
-        }
-    };
+    const SERVICES: &str = "a mapping of service names to services";
+    const SERVICE: &str = "a mapping (the service's settings)";
+    if new.is_null() {
+        return Ok(());
+    }
+    let new = mapping(new, "services", Origin::Override, SERVICES)?;
     let Some(slot) = base.get_mut(&key) else {
         base.insert(key, Value::Mapping(new));
         return Ok(());
     };
-    let mut services = match std::mem::take(slot) {
-        Value::Null => Mapping::new(),
-        Value::Mapping(services) => services,
-        other => {
-            return Err(wrong_type(
-                "services",
-                Origin::Base,
-                "a mapping of service names to services",
-                &other,
-            ));
-        }
-    };
+    let mut services = mapping_or_empty(std::mem::take(slot), "services", Origin::Base, SERVICES)?;
     for (name, service) in new {
         let path = join("services", &key_text(&name));
-        let service = match service {
-            Value::Mapping(service) => service,
-            other => {
-                return Err(wrong_type(
-                    &path,
-                    Origin::Override,
-                    "a mapping (the service's settings)",
-                    &other,
-                ));
-            }
-        };
+        let service = mapping(service, &path, Origin::Override, SERVICE)?;
         match services.get_mut(&name) {
             None => {
                 services.insert(name, Value::Mapping(service));
             }
             Some(existing) => {
-                let mut merged = match std::mem::take(existing) {
-                    Value::Mapping(existing) => existing,
-                    other => {
-                        return Err(wrong_type(
-                            &path,
-                            Origin::Base,
-                            "a mapping (the service's settings)",
-                            &other,
-                        ));
-                    }
-                };
+                let mut merged = mapping(std::mem::take(existing), &path, Origin::Base, SERVICE)?;
                 merge_service(&mut merged, service, &path)?;
                 *existing = Value::Mapping(merged);
             }
@@ -418,34 +404,17 @@ fn merge_named(
     new: Value,
     section: &str,
 ) -> Result<(), MergeError> {
-    let new = match new {
-        Value::Null => return Ok(()),
-        Value::Mapping(definitions) => definitions,
-        other => {
-            return Err(wrong_type(
-                section,
-                Origin::Override,
-                "a mapping of names to definitions",
-                &other,
-            ));
-        }
-    };
+    const DEFINITIONS: &str = "a mapping of names to definitions";
+    if new.is_null() {
+        return Ok(());
+    }
+    let new = mapping(new, section, Origin::Override, DEFINITIONS)?;
     let Some(slot) = base.get_mut(&key) else {
         base.insert(key, Value::Mapping(new));
         return Ok(());
     };
-    let mut definitions = match std::mem::take(slot) {
-        Value::Null => Mapping::new(),
-        Value::Mapping(definitions) => definitions,
-        other => {
-            return Err(wrong_type(
-                section,
-                Origin::Base,
-                "a mapping of names to definitions",
-                &other,
-            ));
-        }
-    };
+    let mut definitions =
+        mapping_or_empty(std::mem::take(slot), section, Origin::Base, DEFINITIONS)?;
     for (name, definition) in new {
         definitions.insert(name, definition);
     }
@@ -752,10 +721,7 @@ fn apply(rule: Rule, old: Value, new: Value, path: &str) -> Result<Value, MergeE
 }
 
 fn struct_mapping(value: Value, path: &str, origin: Origin) -> Result<Mapping, MergeError> {
-    match value {
-        Value::Mapping(mapping) => Ok(mapping),
-        other => Err(wrong_type(path, origin, "a mapping", &other)),
-    }
+    mapping(value, path, origin, "a mapping")
 }
 
 /// `transformBuildConfig`: a string is the context.

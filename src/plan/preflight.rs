@@ -136,17 +136,6 @@ fn docker_versions(hosts: &[&HostFacts], warnings: &mut Vec<Warning>) {
     });
 }
 
-/// The Docker major version a host's facts report (`20` of `20.10.24+dfsg1`).
-fn docker_major(facts: &HostFacts) -> Option<u32> {
-    facts
-        .docker_version
-        .as_deref()?
-        .split(['.', '+', '~', '-'])
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// A stack to deploy whose compose file has no `version`, when a manager runs a Docker that
 /// reads such a file as version 1.0 and refuses it (20.10: `unsupported Compose file version:
 /// 1.0`; from 23 it is the latest 3.x schema, docker/cli #3257). Only then: the file is fine
@@ -161,7 +150,7 @@ fn compose_versions(
         .iter()
         .filter(|facts| desired.managers.contains(&facts.host))
         .filter_map(|facts| {
-            docker_major(facts).filter(|major| *major < 23).map(|_| {
+            facts.docker_major().filter(|major| *major < 23).map(|_| {
                 format!(
                     "{} runs Docker {}",
                     facts.host,
@@ -602,15 +591,19 @@ address = "192.0.2.11"
         let unversioned = "services:\n  web:\n    image: busybox\n";
         let summary =
             "the compose file of `stack.web` has no `version`, which Docker 20.10 refuses";
-        let warned = |files: &[(&str, &str)], version: &str| {
-            let desired = test_desired(&config, files);
+        // The warning for `compose`, with the managers m1, m2, m3 on `versions`.
+        let warned = |compose: &str, versions: [&str; 3]| {
+            let desired = test_desired(&config, &[("web.yml", compose)]);
             let mut facts = all();
-            facts[1].docker_version = Some(version.to_owned());
+            for (manager, version) in facts.iter_mut().zip(versions) {
+                manager.docker_version = Some(version.to_owned());
+            }
             warnings_of(&desired, &State::new(), &facts)
                 .into_iter()
                 .find(|warning| warning.summary == summary)
         };
-        let warning = warned(&[("web.yml", unversioned)], "20.10.24+dfsg1").expect("a warning");
+        let (old, new) = ("20.10.24+dfsg1", "28.5.2+dfsg4");
+        let warning = warned(unversioned, [old; 3]).expect("a warning");
         assert!(
             warning.detail.starts_with(
                 "m1 runs Docker 20.10.24+dfsg1, m2 runs Docker 20.10.24+dfsg1, m3 runs Docker 20.10.24+dfsg1: "
@@ -618,37 +611,15 @@ address = "192.0.2.11"
             "{}",
             warning.detail
         );
-        let mixed = {
-            let desired = test_desired(&config, &[("web.yml", unversioned)]);
-            let mut facts = all();
-            for manager in &mut facts[..3] {
-                manager.docker_version = Some("28.5.2+dfsg4".to_owned());
-            }
-            facts[0].docker_version = Some("20.10.24+dfsg1".to_owned());
-            warnings_of(&desired, &State::new(), &facts)
-                .into_iter()
-                .find(|warning| warning.summary == summary)
-                .expect("m1 still runs 20.10")
-        };
+        let mixed = warned(unversioned, [old, new, new]).expect("m1 still runs 20.10");
         assert!(
             mixed.detail.starts_with("m1 runs Docker 20.10.24+dfsg1: "),
             "{}",
             mixed.detail
         );
-        let newer = {
-            let desired = test_desired(&config, &[("web.yml", unversioned)]);
-            let mut facts = all();
-            for manager in &mut facts[..3] {
-                manager.docker_version = Some("28.5.2+dfsg4".to_owned());
-            }
-            warnings_of(&desired, &State::new(), &facts)
-        };
-        assert!(
-            newer.iter().all(|warning| warning.summary != summary),
-            "{newer:?}"
-        );
+        assert_eq!(warned(unversioned, [new; 3]), None);
         let versioned = format!("version: \"3.8\"\n{unversioned}");
-        assert!(warned(&[("web.yml", &versioned)], "20.10.24+dfsg1").is_none());
+        assert_eq!(warned(&versioned, [old; 3]), None);
     }
 
     // A worker whose node id the state records is ours even though its own facts carry no

@@ -163,7 +163,7 @@ impl StateFile {
         state.serial += 1;
         state.format_version = FORMAT_VERSION;
         state.swarmform_version = env!("CARGO_PKG_VERSION").to_owned();
-        let written = write_atomically_with(target, "write", |file| serialize(state, file));
+        let written = write_atomically_with(target, |file| serialize(state, file));
         if written.is_err() {
             // Nothing was written: keep the serial matching the file.
             state.serial = previous_serial;

@@ -48,10 +48,9 @@ pub struct Context {
     /// The node ids this run's `docker swarm join`s made: new nodes, with no labels yet.
     pub(super) joined: Mutex<std::collections::BTreeSet<String>>,
     /// The hosts whose dockerd answered the facts this run's plan read a moment ago (none for
-    /// a saved plan, whose facts are older): no step asks them again.
-    pub(super) docker_answering: std::collections::BTreeSet<String>,
-    /// The Docker version each of those hosts reported (`20.10.24+dfsg1`).
-    pub(super) docker_versions: BTreeMap<String, String>,
+    /// a saved plan, whose facts are older), so no step asks them again, each with the major
+    /// version of the Docker it reported.
+    pub(super) docker_answering: BTreeMap<String, Option<u32>>,
     /// The swarm's unlock key once read during this run; never stored in the state.
     pub(super) unlock_key: Mutex<Option<String>>,
     /// Set when this run locked the swarm (autolock turned on): the key, shown once.
@@ -198,8 +197,7 @@ impl Context {
             tokens: ReadOnce::default(),
             managers: ReadOnce::default(),
             membership: Mutex::new(BTreeMap::new()),
-            docker_answering: std::collections::BTreeSet::new(),
-            docker_versions: BTreeMap::new(),
+            docker_answering: BTreeMap::new(),
             joined: Mutex::new(std::collections::BTreeSet::new()),
             unlock_key: Mutex::new(None),
             new_unlock_key: Mutex::new(None),
@@ -351,11 +349,8 @@ impl Context {
             if facts.docker_version.is_none() {
                 continue;
             }
-            self.docker_answering.insert(facts.host.clone());
-            if let Some(version) = &facts.docker_version {
-                self.docker_versions
-                    .insert(facts.host.clone(), version.clone());
-            }
+            self.docker_answering
+                .insert(facts.host.clone(), facts.docker_major());
             let Some(state) = facts.swarm else {
                 continue;
             };
@@ -375,17 +370,12 @@ impl Context {
     /// The major version of the Docker this run's facts found on `host` (`28` of
     /// `28.5.2+dfsg4`); `None` for a saved plan's run or a host whose dockerd did not answer.
     pub(super) fn docker_major(&self, host: &str) -> Option<u32> {
-        self.docker_versions
-            .get(host)?
-            .split(['.', '+', '~', '-'])
-            .next()?
-            .parse()
-            .ok()
+        self.docker_answering.get(host).copied().flatten()
     }
 
     /// Whether this run's facts found dockerd answering on `host`.
     pub(super) fn docker_answered(&self, host: &str) -> bool {
-        self.docker_answering.contains(host)
+        self.docker_answering.contains_key(host)
     }
 
     /// Forgets what the run knew of memberships when `script` may change one: `docker swarm

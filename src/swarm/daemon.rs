@@ -266,14 +266,7 @@ const RESTARTED: &str = "::swarmform::restarted::";
 /// for a host in a swarm, `docker info`'s swarm section, so one round trip says the restart
 /// worked, that dockerd answers and whether the node came back locked.
 pub(super) fn restart_commands(files: Option<Script>, before: &BeforeRestart) -> Script {
-    let [reload, reset, restart] = reload_and_restart();
-    let script = match files {
-        None => Script::new(reload),
-        Some(files) => files.and(reload),
-    }
-    .and(reset)
-    .and(restart)
-    .and(RemoteCommand::new("echo").arg(RESTARTED));
+    let script = reload_and_restart(files).and(RemoteCommand::new("echo").arg(RESTARTED));
     if before.outside_swarm {
         script
     } else {
@@ -282,17 +275,19 @@ pub(super) fn restart_commands(files: Option<Script>, before: &BeforeRestart) ->
 }
 
 /// `systemctl daemon-reload`, `systemctl reset-failed docker.service` and `systemctl restart
-/// docker`. The reset clears systemd's start limit (Debian's unit allows 3 starts in 60 s):
+/// docker`, after `before` when given. The reset clears systemd's start limit (Debian's unit allows 3 starts in 60 s):
 /// applies that change daemon.json one after another restart a host more often than that,
 /// and the fourth restart would leave dockerd stopped ("start of the service was attempted
 /// too often", seen on the lab with Docker 28). A restart swarmform makes is asked for, not
 /// a crash loop; a dockerd that fails to start still fails the step.
-fn reload_and_restart() -> [RemoteCommand; 3] {
-    [
-        RemoteCommand::new("systemctl").arg("daemon-reload"),
-        RemoteCommand::new("systemctl").args(["reset-failed", "docker.service"]),
-        RemoteCommand::new("systemctl").args(["restart", "docker"]),
-    ]
+fn reload_and_restart(before: Option<Script>) -> Script {
+    let reload = RemoteCommand::new("systemctl").arg("daemon-reload");
+    match before {
+        None => Script::new(reload),
+        Some(before) => before.and(reload),
+    }
+    .and(RemoteCommand::new("systemctl").args(["reset-failed", "docker.service"]))
+    .and(RemoteCommand::new("systemctl").args(["restart", "docker"]))
 }
 
 /// After the script of [`restart_commands`] ran: a failed restart is the step's error;
@@ -308,8 +303,7 @@ pub(super) async fn finish_restart(
     let stdout = output.stdout_text();
     let Some((_, answer)) = stdout.split_once(RESTARTED) else {
         // What failed is the restart (the files were written, or the batch said otherwise).
-        let [reload, reset, restart] = reload_and_restart();
-        let restart = Script::new(reload).and(reset).and(restart);
+        let restart = reload_and_restart(None);
         return Err(context.failure(&host, &restart, output, Some("dockerd did not restart: check `journalctl -u docker` on the host; a daemon.json key dockerd does not know stops it from starting")));
     };
     let answered = if before.outside_swarm && output.success() {

@@ -844,6 +844,16 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
+    /// The major version of the Docker the host reported (`20` of `20.10.24+dfsg1`).
+    pub fn docker_major(&self) -> Option<u32> {
+        self.docker_version
+            .as_deref()?
+            .split(['.', '+', '~', '-'])
+            .next()?
+            .parse()
+            .ok()
+    }
+
     /// In a swarm in any way (active, locked, joining or failing), as opposed to outside one.
     pub fn in_swarm(&self) -> bool {
         self.swarm

@@ -65,15 +65,13 @@ pub fn temporary_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
 /// (`.NAME.tmp.PID.RANDOM`), synced, made 0600, renamed over `path`, then the directory synced
 /// so the rename itself survives a crash. On every error the temporary file is removed.
 pub fn write_atomically(path: &Path, content: &[u8]) -> Result<(), StateError> {
-    write_atomically_with(path, "write", |file| file.write_all(content))
+    write_atomically_with(path, |file| file.write_all(content))
 }
 
 /// [`write_atomically`] with the content written by `write` into the temporary file (through a
-/// buffer), so a large state is never held whole in memory as well as in its model; a failure
-/// of `write` is reported as `operation` on `path`.
+/// buffer), so a large state is never held whole in memory as well as in its model.
 pub fn write_atomically_with(
     path: &Path,
-    operation: &'static str,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), StateError> {
     let directory = directory_of(path);
@@ -89,7 +87,7 @@ pub fn write_atomically_with(
     let mut buffered = io::BufWriter::with_capacity(64 * 1024, temporary.as_file_mut());
     write(&mut buffered)
         .and_then(|()| buffered.flush())
-        .map_err(io_error(operation))?;
+        .map_err(io_error("write"))?;
     drop(buffered);
     temporary.as_file().sync_all().map_err(io_error("write"))?;
     // tempfile creates 0600 already; say so explicitly rather than rely on it.

@@ -285,10 +285,10 @@ pub(crate) fn print_list_with_headers(
 
 /// Prints one object (`inspect`, `info`, `version`) with `--format`.
 pub(crate) fn print_one(value: &Value, format: &str) -> Result<String, String> {
-    let template = Template::parse(format)?;
-    let mut out = template.render(value)?;
-    out.push('\n');
-    Ok(out)
+    match print_one_partial(value, format) {
+        (out, None) => Ok(out),
+        (_, Some(error)) => Err(error),
+    }
 }
 
 /// [`print_one`] as the CLI prints a template that fails while it runs: what it wrote

@@ -13,6 +13,7 @@ use super::swarm::{
     Cluster, LookupError, Mode, ObjectRef, PortConfig, PublishMode, Service, ServiceSpec, Task,
     TaskState, UpdateStatus, parse_constraint, refresh, strip_digest,
 };
+use super::version::Engine;
 use super::{Ctx, daemon_error, natural_cmp, normalize_image, truncate_id};
 use crate::exec::Output;
 use crate::world::World;
@@ -569,12 +570,21 @@ pub(crate) fn pin_image(world: &World, image: &str) -> (String, String) {
     (format!("{image}@sha256:{digest}"), String::new())
 }
 
-/// Finds a service for a command that reports a missing one as `Error: No such service: X`.
-fn service_index(cluster: &Cluster, reference: &str) -> Result<usize, Output> {
+/// Finds a service for a command that reports a missing one as `Error: No such service: X`,
+/// or, given the host's `engine`, as that version's CLI says it (`docker service rm`: the
+/// daemon's words from 26).
+fn service_index(
+    cluster: &Cluster,
+    reference: &str,
+    engine: Option<Engine>,
+) -> Result<usize, Output> {
     match cluster.find_service(reference) {
         Ok(index) => Ok(index),
         Err(LookupError::NotFound) => Err(Output::error(
-            format!("Error: No such service: {reference}"),
+            match engine {
+                Some(engine) => engine.not_found("service", reference),
+                None => format!("Error: No such service: {reference}"),
+            },
             1,
         )),
         Err(LookupError::Ambiguous(count)) => Err(daemon_error(&format!(
@@ -602,7 +612,7 @@ fn update(ctx: &mut Ctx<'_>, args: &[&str], rollback_command: bool) -> Result<Ou
     let (cluster_id, _) = ctx.require_manager()?;
     let reference = flags.args[0].clone();
     let cluster = ctx.cluster(&cluster_id)?;
-    let index = service_index(cluster, &reference)?;
+    let index = service_index(cluster, &reference, None)?;
     let service = &cluster.services[index];
     let old = service.spec.clone();
     let rollback = rollback_command || flags.bool("rollback");
@@ -800,21 +810,12 @@ fn remove(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
     let mut out = Output::default();
     for reference in &flags.args {
         let cluster = ctx.cluster_mut(&cluster_id)?;
-        match service_index(cluster, reference) {
+        match service_index(cluster, reference, Some(engine)) {
             Ok(index) => {
                 cluster.services.remove(index);
                 cluster.bump();
                 out.stdout
                     .extend_from_slice(format!("{reference}\n").as_bytes());
-            }
-            Err(_)
-                if engine.daemon_not_found()
-                    && matches!(cluster.find_service(reference), Err(LookupError::NotFound)) =>
-            {
-                out.stderr.extend_from_slice(
-                    format!("{}\n", engine.not_found("service", reference)).as_bytes(),
-                );
-                out.status = 1;
             }
             Err(error) => {
                 out.stderr.extend_from_slice(&error.stderr);
@@ -859,7 +860,7 @@ fn scale(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
             continue;
         };
         let cluster = ctx.cluster_mut(&cluster_id)?;
-        let index = match service_index(cluster, reference) {
+        let index = match service_index(cluster, reference, None) {
             Ok(index) => index,
             Err(error) => {
                 out.stderr.extend_from_slice(&error.stderr);
