@@ -117,6 +117,52 @@ fn a_kill_during_swarm_init_plans_forward() {
     cluster.run(&["plan", "--detailed-exitcode"]).success();
 }
 
+// A kill while `docker swarm join` runs leaves the node on its way in (Docker says `pending`
+// until it has its certificate and, as a manager, the Raft log; dockerd goes on without its
+// client). The next apply waits for the join to settle and adopts the node it made: a second
+// join would be refused ("This node is already part of a swarm", seen on the lab).
+#[test]
+fn a_kill_during_a_join_is_waited_for_and_its_node_adopted() {
+    let cluster = Test::with_hosts(3, 2).workloads(WORKLOADS);
+    cluster.sim().join_takes("node2", Duration::from_secs(3));
+    let mut child = cluster.spawn(&["apply", "--auto-approve"]);
+    assert!(
+        cluster.wait_for_command("node2", "swarm join"),
+        "the join started"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+
+    cluster.apply();
+    let joins = cluster
+        .sim()
+        .commands("node2")
+        .iter()
+        .filter(|line| line.contains("swarm join "))
+        .count();
+    assert_eq!(joins, 1, "one join, waited for and adopted");
+    let snapshot = cluster.snapshot();
+    let mut nodes = entries(&snapshot);
+    nodes.sort();
+    assert_eq!(
+        nodes,
+        vec![
+            ("node1".to_owned(), true, true),
+            ("node2".to_owned(), true, true),
+            ("node3".to_owned(), false, true),
+        ],
+        "{snapshot:#?}"
+    );
+    let node2 = recorded(&cluster, "node.node2").expect("node2 recorded");
+    assert_eq!(
+        node2["remote_id"].as_str(),
+        snapshot
+            .host("node2")
+            .and_then(|host| host.node_id.as_deref()),
+    );
+    cluster.run(&["plan", "--detailed-exitcode"]).success();
+}
+
 // The bootstrap manager, which ran `swarm init` and leads the swarm, is removed from the
 // config: it is drained, demoted, leaves and is removed like any other manager, through a
 // manager that stays; the swarm keeps a leader; the next plan is empty and destroy works.

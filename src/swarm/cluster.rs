@@ -31,20 +31,9 @@ pub(super) async fn swarm_init(
 ) -> Result<String, StepError> {
     // What the host said last in this run (its dockerd's restart answered with it), else
     // asked now. An init an interrupted run started may still be settling (`pending`): wait
-    // for it.
-    let mut info = facts::membership(context, on).await?;
-    if info.local_node_state == "pending" {
-        info = context
-            .wait(&format!("the swarm on `{on}` to settle"), || async {
-                let info = facts::swarm_info(context, on).await?;
-                Ok(if info.local_node_state == "pending" {
-                    Err("pending".to_owned())
-                } else {
-                    Ok(info)
-                })
-            })
-            .await?;
-    }
+    // for it (`facts::settled`).
+    let info = facts::membership(context, on).await?;
+    let info = facts::settled(context, on, info).await?;
     if info.local_node_state == "active" {
         let recorded = work.recorded.as_ref().map(|swarm| swarm.pending);
         if info.control_available && recorded == Some(true) {

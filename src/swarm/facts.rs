@@ -75,6 +75,30 @@ pub async fn swarm_info(context: &Context, host: &str) -> Result<SwarmInfo, Step
     Ok(info)
 }
 
+/// `info`, or, when it says `pending` (a join or an init that an interrupted run started is
+/// still settling: dockerd goes on after its client died), what `host` says once it no
+/// longer does. A run must not send a second join to a node on its way into the swarm:
+/// Docker refuses it ("This node is already part of a swarm").
+pub async fn settled(
+    context: &Context,
+    host: &str,
+    info: SwarmInfo,
+) -> Result<SwarmInfo, StepError> {
+    if info.local_node_state != "pending" {
+        return Ok(info);
+    }
+    context
+        .wait(&format!("the swarm on `{host}` to settle"), || async {
+            let info = swarm_info(context, host).await?;
+            Ok(if info.local_node_state == "pending" {
+                Err("pending".to_owned())
+            } else {
+                Ok(info)
+            })
+        })
+        .await
+}
+
 /// `docker swarm init` and the host's `docker info` after it, in one round trip: what the
 /// new manager says about its swarm (its cluster id), remembered for [`membership`]; the new
 /// node's id is one this run made, with no labels yet. A failure names only `command`, with

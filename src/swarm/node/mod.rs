@@ -67,7 +67,10 @@ pub(super) async fn join(
 ) -> Result<String, StepError> {
     let host = work.host.clone().unwrap_or_default();
     let manager = manager_info(context, via).await?;
+    // A join an interrupted run sent may still be settling: wait for it, then adopt the node
+    // it made or join again if it failed.
     let mine = facts::membership(context, &host).await?;
+    let mine = facts::settled(context, &host, mine).await?;
     if mine.local_node_state == "active" {
         // A worker's `docker info` has no cluster id: ask the manager whether it knows the node.
         let same_swarm = if mine.cluster_id.is_empty() {
@@ -103,6 +106,14 @@ pub(super) async fn join(
             } else {
                 format!(" (cluster {})", mine.cluster_id)
             }
+        )));
+    }
+    if mine.local_node_state != "inactive" {
+        // `error` (a join that failed on the node's side) or `locked`: a second join would be
+        // refused; what to do is the operator's call.
+        return Err(StepError::Refused(format!(
+            "`{host}` says its swarm state is `{}`, so it cannot join; look at `docker info` on {host}, and if it is in no swarm you keep, leave it (`docker swarm leave --force` on {host}) and apply again",
+            mine.local_node_state
         )));
     }
     let token = join_token(context, via, role.as_str()).await?;

@@ -417,8 +417,32 @@ impl Interpreter<'_> {
                     } else {
                         None
                     };
-                    let mut world = self.shared.world();
-                    programs::run(&mut world, self.host, words, data, self.flavor, self.umask)
+                    let (output, settles_at) = {
+                        let mut world = self.shared.world();
+                        let output = programs::run(
+                            &mut world,
+                            self.host,
+                            words,
+                            data,
+                            self.flavor,
+                            self.umask,
+                        );
+                        let joined = output.status == 0
+                            && words.first().is_some_and(|word| word == "docker")
+                            && words.iter().any(|word| word == "join");
+                        let host = &world.hosts[self.host];
+                        let settles_at = host
+                            .swarm
+                            .as_ref()
+                            .and_then(|member| member.settles_at)
+                            .filter(|_| joined);
+                        (output, settles_at)
+                    };
+                    // A join answers once the node is in (see `Host::join_takes`).
+                    if let Some(settles_at) = settles_at {
+                        tokio::time::sleep_until(settles_at.into()).await;
+                    }
+                    output
                 }
             }
         })

@@ -438,6 +438,13 @@ impl Sim {
         world.timing = Some(timing);
     }
 
+    /// A `docker swarm join` on `host` takes `takes`: the node says `pending` meanwhile, and
+    /// the command answers at the end, as a real join does while the node gets its
+    /// certificate (and, as a manager, the Raft log). A client killed meanwhile does not stop it.
+    pub fn join_takes(&self, host: &str, takes: Duration) {
+        self.with_host(host, |host| host.join_takes = takes);
+    }
+
     /// Removes every fault of `host` (refused auth, delay, failures, drops).
     pub fn clear_faults(&self, host: &str) {
         self.with_host(host, |host| host.faults = Default::default());

@@ -102,6 +102,9 @@ pub(crate) struct Membership {
     pub node: String,
     /// A manager of an autolocked swarm whose dockerd restarted, until `docker swarm unlock`.
     pub locked: bool,
+    /// A join still on its way (see [`Host::join_takes`]): `docker info` says `pending` until
+    /// then.
+    pub settles_at: Option<std::time::Instant>,
 }
 
 /// A local (not swarm-scoped) network on one host.
@@ -161,6 +164,9 @@ pub(crate) struct Host {
     /// `StartLimitBurst=3` in `StartLimitIntervalSec=60`); `systemctl reset-failed` clears
     /// it. The boot's start is not counted.
     pub docker_starts: Vec<std::time::Instant>,
+    /// How long a `docker swarm join` on this host takes: the node is `pending` meanwhile and
+    /// the command answers at the end (dockerd goes on if its client dies). Zero: at once.
+    pub join_takes: std::time::Duration,
     /// `/etc/docker/daemon.json` as dockerd read it when it last started.
     pub daemon_config: serde_json::Value,
     /// The docker.service drop-ins systemd loaded at the last `daemon-reload`.
@@ -210,6 +216,7 @@ impl Host {
             docker_installed: false,
             dockerd_running: false,
             docker_starts: Vec::new(),
+            join_takes: std::time::Duration::ZERO,
             daemon_config: serde_json::Value::Object(Default::default()),
             systemd_loaded: BTreeMap::new(),
             fs,

@@ -1557,6 +1557,7 @@ fn init(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         cluster: cluster_id,
         node: node_id.clone(),
         locked: false,
+        settles_at: None,
     });
     add_gateway_bridge(host, rng);
     refresh(ctx.world);
@@ -1705,6 +1706,8 @@ fn join(ctx: &mut Ctx<'_>, args: &[&str]) -> Result<Output, Output> {
         cluster: cluster_id,
         node: node_id,
         locked: false,
+        settles_at: (!host.join_takes.is_zero())
+            .then(|| std::time::Instant::now() + host.join_takes),
     });
     add_gateway_bridge(host, rng);
     refresh(ctx.world);

@@ -169,6 +169,19 @@ pub(crate) fn swarm_json(world: &World, host: usize) -> Value {
     let Some(member) = &world.hosts[host].swarm else {
         return inactive;
     };
+    if member
+        .settles_at
+        .is_some_and(|settles| settles > std::time::Instant::now())
+    {
+        return json!({
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "pending",
+            "ControlAvailable": false,
+            "Error": "",
+            "RemoteManagers": null,
+        });
+    }
     if member.locked {
         return json!({
             "NodeID": "",
